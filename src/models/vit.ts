@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs';
+import { Ctx, Module, Param, init, InitFn } from '../nn/module';
+import { Linear, LayerNorm, Mlp, Activation, dropout, dropPath } from '../nn/layers';
+import { MultiHeadAttention } from '../nn/attention';
+import { patchify } from '../nn/patch';
+import { BaseConfig, check } from './config';
+import { ClassifierModel, ModelFamily, registerModel } from './registry';
+
+/**
+ * The plain ViT every paper compares against (Dosovitskiy et al. 2021): linear patch embedding, learned position
+ * embedding, class token or mean pooling, pre-LN blocks `x + Attn(LN(x))`, `x + MLP(LN(x))`.
+ */
+export interface VitConfig extends BaseConfig {
+  patchSize: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  /** MLP hidden size = mlpRatio · embedDim. */
+  mlpRatio: number;
+  /** Biases in every Linear (patch embedding, qkv, projections, MLP, head). */
+  bias: boolean;
+  pool: string; // 'cls' | 'mean'
+  posEmbed: string; // 'learned' | 'none'
+  finalNorm: boolean;
+  activation: string; // Activation
+  patchOrder: string; // 'hwc' | 'chw'
+  dropout: number;
+  attnDropout: number;
+  dropPath: number;
+  layerNormEps: number;
+  /** 'torch': PyTorch Linear defaults; 'trunc-normal': timm ViT (weights N(0, 0.02) truncated, biases 0). */
+  weightInit: string;
+}
+
+export function vitWeightInit(kind: string): ((fanIn: number) => InitFn) | undefined {
+  return kind === 'trunc-normal' ? () => init.truncNormal(0.02) : undefined;
+}
+
+export class VitBlock extends Module {
+  readonly norm1: LayerNorm;
+  readonly attn: MultiHeadAttention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  constructor(
+    readonly c: VitConfig,
+    readonly dropPathRate: number,
+  ) {
+    super();
+    const wi = vitWeightInit(c.weightInit);
+    this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
+    this.attn = this.child(
+      'attn',
+      new MultiHeadAttention(c.embedDim, c.numHeads, { qkvBias: c.bias, projBias: c.bias, attnDropout: c.attnDropout, projDropout: c.dropout, weightInit: wi }),
+    );
+    this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
+    this.mlp = this.child(
+      'mlp',
+      new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation as Activation, dropout: c.dropout, weightInit: wi }),
+    );
+  }
+  forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string): tf.Tensor3D {
+    x = x.add(dropPath(this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, recordKey), this.dropPathRate, ctx));
+    return x.add(dropPath(this.mlp.forward(this.norm2.forward(x), ctx), this.dropPathRate, ctx));
+  }
+}
+
+export class VisionTransformer extends ClassifierModel<VitConfig> {
+  readonly patchEmbed: Linear;
+  readonly clsToken: Param | null;
+  readonly posEmbed: Param | null;
+  readonly blocks: VitBlock[];
+  readonly norm: LayerNorm | null;
+  readonly head: Linear;
+
+  constructor(c: VitConfig) {
+    super(c);
+    const n = (c.imageSize / c.patchSize) ** 2;
+    const wi = vitWeightInit(c.weightInit);
+    const pdim = c.patchSize * c.patchSize * c.inChannels;
+    this.patchEmbed = this.child('patch_embed', new Linear(pdim, c.embedDim, { bias: c.bias, weightInit: wi?.(pdim) }));
+    this.clsToken = c.pool === 'cls' ? this.param('cls_token', [1, 1, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
+    const tokens = n + (c.pool === 'cls' ? 1 : 0);
+    this.posEmbed = c.posEmbed === 'learned' ? this.param('pos_embed', [1, tokens, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
+    this.blocks = this.children(
+      'blocks',
+      Array.from({ length: c.depth }, (_, i) => new VitBlock(c, c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0)),
+    );
+    this.norm = c.finalNorm ? this.child('norm', new LayerNorm(c.embedDim, c.layerNormEps)) : null;
+    this.head = this.child('head', new Linear(c.embedDim, c.numClasses, { bias: c.bias, weightInit: wi?.(c.embedDim) }));
+  }
+
+  /** Patch tokens (+ class token first) with position embedding: [B, T, D]. */
+  embed(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
+    const c = this.config;
+    let t = this.patchEmbed.forward(patchify(x, c.patchSize, c.patchOrder as 'hwc' | 'chw'), ctx) as tf.Tensor3D;
+    if (this.clsToken) t = tf.concat([tf.tile(this.clsToken.value, [t.shape[0], 1, 1]) as tf.Tensor3D, t], 1);
+    if (this.posEmbed) t = t.add(this.posEmbed.value) as tf.Tensor3D;
+    return dropout(t, c.dropout, ctx) as tf.Tensor3D;
+  }
+
+  /** Token features after the last block and final norm: [B, T, D]. */
+  features(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
+    let t = this.embed(x, ctx);
+    this.blocks.forEach((b, i) => (t = b.forward(t, ctx, `attn.${i}`)));
+    return (this.norm ? this.norm.forward(t) : t) as tf.Tensor3D;
+  }
+
+  forward(x: tf.Tensor4D, ctx: Ctx): tf.Tensor2D {
+    return tf.tidy(() => {
+      const t = this.features(x, ctx);
+      const pooled = this.config.pool === 'cls' ? t.slice([0, 0, 0], [-1, 1, -1]).squeeze([1]) : t.mean(1);
+      return this.head.forward(pooled, ctx) as tf.Tensor2D;
+    });
+  }
+}
+
+export const vitFamily: ModelFamily<VitConfig> = {
+  family: 'vit',
+  paper: '2010.11929',
+  defaults: {
+    imageSize: 32,
+    inChannels: 3,
+    numClasses: 10,
+    patchSize: 4,
+    embedDim: 192,
+    depth: 6,
+    numHeads: 3,
+    mlpRatio: 2,
+    bias: true,
+    pool: 'cls',
+    posEmbed: 'learned',
+    finalNorm: true,
+    activation: 'gelu',
+    patchOrder: 'hwc',
+    dropout: 0,
+    attnDropout: 0,
+    dropPath: 0.1,
+    layerNormEps: 1e-6,
+    weightInit: 'trunc-normal',
+  },
+  choices: {
+    pool: ['cls', 'mean'],
+    posEmbed: ['learned', 'none'],
+    activation: ['gelu', 'gelu-sigmoid', 'relu', 'silu'],
+    patchOrder: ['hwc', 'chw'],
+    weightInit: ['torch', 'trunc-normal'],
+  },
+  docs: {
+    imageSize: 'input height = width in pixels',
+    patchSize: 'patch side in pixels; imageSize must be a multiple',
+    embedDim: 'token width D',
+    depth: 'number of transformer blocks',
+    numHeads: 'attention heads; embedDim must be a multiple',
+    mlpRatio: 'MLP hidden size as a multiple of embedDim',
+    pool: "'cls' (class token) or 'mean' (mean of patch tokens)",
+  },
+  validate(c, name) {
+    check.positiveInt(name, c, 'imageSize', 'inChannels', 'numClasses', 'patchSize', 'embedDim', 'depth', 'numHeads');
+    check.divisible(name, c, 'imageSize', 'patchSize');
+    check.divisible(name, c, 'embedDim', 'numHeads');
+    check.range(name, c, 'dropout', 0, 0.99);
+    check.range(name, c, 'attnDropout', 0, 0.99);
+    check.range(name, c, 'dropPath', 0, 0.99);
+    check.that(c.mlpRatio > 0, `${name}: mlpRatio=${c.mlpRatio} must be > 0`);
+  },
+  create: (c) => new VisionTransformer(c),
+  closedFormParams(c) {
+    const D = c.embedDim;
+    const H = Math.round(c.mlpRatio * D);
+    const n = (c.imageSize / c.patchSize) ** 2 + (c.pool === 'cls' ? 1 : 0);
+    const b = c.bias ? 1 : 0;
+    const block = 4 * D + (3 * D * D + b * 3 * D) + (D * D + b * D) + (D * H + b * H) + (H * D + b * D);
+    return (
+      c.patchSize ** 2 * c.inChannels * D + b * D +
+      (c.pool === 'cls' ? D : 0) +
+      (c.posEmbed === 'learned' ? n * D : 0) +
+      c.depth * block +
+      (c.finalNorm ? 2 * D : 0) +
+      D * c.numClasses + b * c.numClasses
+    );
+  },
+};
+
+registerModel('vit', vitFamily, {}, { description: 'plain ViT baseline (6×192, patch 4, MLP 2×) at 32×32' });
+registerModel('vit-tiny-test', vitFamily, { imageSize: 8, patchSize: 4, embedDim: 8, depth: 2, numHeads: 2 }, {
+  description: 'tiny ViT for tests',
+  tags: ['test'],
+});
+registerModel('vit-mean-test', vitFamily, { imageSize: 8, patchSize: 2, embedDim: 8, depth: 1, numHeads: 2, pool: 'mean', bias: false }, {
+  description: 'tiny mean-pooled, bias-free ViT for tests',
+  tags: ['test'],
+});
+/** The throughput benchmark model of ../shared/bench/torch_bench_vit.py: 456,384 parameters for 10 classes. */
+registerModel(
+  'bench-vit',
+  vitFamily,
+  {
+    imageSize: 32, patchSize: 4, embedDim: 96, depth: 6, numHeads: 3, mlpRatio: 2, bias: false, pool: 'mean',
+    posEmbed: 'learned', finalNorm: false, activation: 'gelu-sigmoid', dropPath: 0, layerNormEps: 1e-5, weightInit: 'torch',
+  },
+  { description: 'benchmark ViT: same architecture as the PyTorch reference script (456,384 params)', tags: ['bench'] },
+);
