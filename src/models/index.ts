@@ -3,6 +3,12 @@
  * variants exist: each model file registers its variants when imported. Add new model files below.
  */
 import './vit';
+import './mlit';
+import './mae';
+import './mobile-vmoe';
+import './dwnet';
+import './eit';
+import './resnet';
 export * from './registry';
 export * from './config';
 export { VisionTransformer, VitBlock, vitFamily } from './vit';

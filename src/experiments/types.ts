@@ -1,0 +1,29 @@
+import type { Scale } from '../util/scale';
+import type { FigureSpec } from '../report/types';
+import type { ResultRecord } from '../report/types';
+
+export type PaperId = 'mlit' | 'mae' | 'mobile-vmoe' | 'dwnet' | 'eit' | 'kit';
+
+export interface ExperimentRunContext {
+  scale: Scale;
+  /** Use CIFAR where downloaded, else synth (the experiment decides which datasets it needs). */
+  preferReal: boolean;
+  /** Re-run even when results are stored. */
+  force: boolean;
+  seed: number;
+  log(msg: string): void;
+}
+
+/**
+ * One experiment of one paper (a figure's worth of runs). `run` trains and appends ResultRecords to the results
+ * store; `figures` turns stored records into figure specs and never trains. Every experiment has all three scales.
+ */
+export interface Experiment {
+  id: string; // e.g. 'mlit.scratch'
+  paper: PaperId;
+  title: string;
+  /** Units of work at a scale (for the overall progress bar), e.g. the number of training runs. */
+  plan(scale: Scale): { runs: number; description: string };
+  run(ctx: ExperimentRunContext): Promise<void>;
+  figures(records: ResultRecord[]): FigureSpec[];
+}

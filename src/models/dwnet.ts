@@ -1,0 +1,2 @@
+// Registered by the dwnet work (stub until then).
+export {};

@@ -1,0 +1,2 @@
+// Registered by the eit work (stub until then).
+export {};

@@ -1,0 +1,2 @@
+// Registered by the mae work (stub until then).
+export {};

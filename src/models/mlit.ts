@@ -1,0 +1,2 @@
+// Registered by the mlit work (stub until then).
+export {};

@@ -1,0 +1,2 @@
+// Registered by the mobile-vmoe work (stub until then).
+export {};

@@ -1,0 +1,2 @@
+// Registered by the resnet work (stub until then).
+export {};
