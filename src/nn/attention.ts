@@ -42,6 +42,8 @@ export interface MhaOptions {
   attnDropout?: number;
   projDropout?: number;
   weightInit?: (fanIn: number) => InitFn;
+  /** Init of the qkv and proj biases (default: PyTorch's U(±1/√fan_in)); EIT and timm use zeros. */
+  biasInit?: InitFn;
   /** Output width (default: input width). */
   outDim?: number;
 }
@@ -57,8 +59,8 @@ export class MultiHeadAttention extends Module {
   ) {
     super();
     const wi = opts.weightInit;
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim) }));
-    this.proj = this.child('proj', new Linear(dim, opts.outDim ?? dim, { bias: opts.projBias ?? true, weightInit: wi?.(dim) }));
+    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim), biasInit: opts.biasInit }));
+    this.proj = this.child('proj', new Linear(dim, opts.outDim ?? dim, { bias: opts.projBias ?? true, weightInit: wi?.(dim), biasInit: opts.biasInit }));
   }
 
   forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string, bias?: tf.Tensor): tf.Tensor3D {

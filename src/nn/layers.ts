@@ -119,11 +119,11 @@ export class DepthwiseConv2d extends Module {
   constructor(
     readonly channels: number,
     readonly kernel: number,
-    readonly opts: { stride?: number; padding?: number | 'same' | 'valid'; bias?: boolean } = {},
+    readonly opts: { stride?: number; padding?: number | 'same' | 'valid'; bias?: boolean; weightInit?: InitFn } = {},
   ) {
     super();
     const fanIn = kernel * kernel;
-    this.weight = this.param('weight', [kernel, kernel, channels, 1], init.torchDefault(fanIn));
+    this.weight = this.param('weight', [kernel, kernel, channels, 1], opts.weightInit ?? init.torchDefault(fanIn));
     this.bias = opts.bias ? this.param('bias', [channels], init.torchDefault(fanIn)) : null;
   }
   forward(x: tf.Tensor4D, ctx?: Ctx): tf.Tensor4D {
