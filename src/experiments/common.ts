@@ -1,14 +1,27 @@
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import type { Scale } from '../util/scale';
+import { dataDir } from '../util/fsx';
 import type { Recipe, LossFn } from '../train/types';
 import type { ResultRecord } from '../report/types';
-import type { ClassifierModel } from '../models/registry';
+import { createModel, type ClassifierModel } from '../models';
 import type { ImageDataset } from '../data/types';
+import { loadDataset, datasetStatus } from '../data';
+import { train } from '../train/trainer';
+import { defaultRecipe } from '../train/recipes';
+import { loadCheckpoint } from '../train/checkpoint';
+import { ProgressBar } from '../train/progress';
+import { countMacs } from '../analysis/count';
+import { appendRecord, loadRecords } from '../report/store';
+import { currentBackend } from '../backend';
 import type { ExperimentRunContext, PaperId } from './types';
+
+export { defaultRecipe };
 
 /**
  * The glue every paper's experiments use: one call trains (or skips, when stored) one model on one dataset at the
  * context's scale and appends a ResultRecord (metrics, params, MACs, history, backend, versions) to the results
- * store. Implemented by the foundation work; the signature is stable.
+ * store.
  */
 export interface RunSpec {
   experiment: string; // experiment id, e.g. 'mlit.scratch'
@@ -24,15 +37,135 @@ export interface RunSpec {
   seed?: number;
   /** Custom objective (MAE); default label-smoothed cross-entropy. */
   lossFn?: LossFn;
-  /** Initialise from a checkpoint (fine-tuning); see train/checkpoint. */
-  initFrom?: string;
+  /** Initialise from a checkpoint (fine-tuning): a file, and how to map/skip parameter names. */
+  initFrom?: string | { file: string; map?: (p: string) => string | null; allowMissing?: (p: string) => boolean; ignoreUnexpected?: boolean };
   /** Extra analysis after training; what it returns is stored in record.extra. */
   analyse?: (model: ClassifierModel, test: ImageDataset) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Extra metrics for record.metrics computed after training (e.g. router accuracy). */
   metrics?: (model: ClassifierModel, test: ImageDataset) => Promise<Record<string, number>> | Record<string, number>;
+  /** Skip the test-set evaluation (pre-training objectives). */
+  noEval?: boolean;
+  /** Keep the trained checkpoint at this path (default data/checkpoints/<experiment>/<variant>-<dataset>-<scale>-s<seed>.ckpt). */
+  checkpoint?: string;
 }
 
-export declare function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): Promise<ResultRecord>;
-export declare function defaultRecipe(scale: Scale): Recipe;
+const REAL_FALLBACK: Record<string, string> = { cifar10: 'synth10', cifar100: 'synth100' };
+
 /** 'cifar10' → 'cifar10' when downloaded and ctx.preferReal, else 'synth10' (likewise cifar100 → synth100). */
-export declare function datasetFor(ctx: ExperimentRunContext, wanted: string): string;
+export function datasetFor(ctx: Pick<ExperimentRunContext, 'preferReal'>, wanted: string): string {
+  if (wanted.startsWith('synth')) return wanted;
+  const present = datasetStatus().find((d) => d.name === wanted)?.present ?? false;
+  if (present && ctx.preferReal) return wanted;
+  return REAL_FALLBACK[wanted] ?? (present ? wanted : '');
+}
+
+/** True when `datasetFor` would find this dataset (synth always; real ones when downloaded). */
+export function datasetAvailable(ctx: Pick<ExperimentRunContext, 'preferReal'>, wanted: string): boolean {
+  return datasetFor(ctx, wanted) !== '';
+}
+
+const cache = new Map<string, Promise<ImageDataset>>();
+/** Datasets are loaded once per process and shared by every run. */
+export function cachedDataset(name: string, split: 'train' | 'test'): Promise<ImageDataset> {
+  const key = `${name}|${split}`;
+  if (!cache.has(key)) cache.set(key, loadDataset(name, split));
+  return cache.get(key)!;
+}
+
+export function recordKey(experiment: string, variant: string, scale: Scale, dataset: string, seed: number): string {
+  return `${experiment}|${variant}|${scale}|${dataset}|${seed}`;
+}
+
+export function checkpointPath(experiment: string, variant: string, dataset: string, scale: Scale, seed: number): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return path.join(dataDir(), 'checkpoints', safe(experiment), `${safe(variant)}-${safe(dataset)}-${scale}-s${seed}.ckpt`);
+}
+
+export function kitVersions(): Record<string, string> {
+  let kit = '?';
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    kit = require('../../package.json').version;
+  } catch {
+    /* built layout differs */
+  }
+  return { lightvit: kit, tfjs: tf.version.tfjs, node: process.version };
+}
+
+export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): Promise<ResultRecord> {
+  const scale = ctx.scale;
+  const seed = spec.seed ?? ctx.seed;
+  const dataset = datasetFor(ctx, spec.dataset);
+  if (!dataset) throw new Error(`${spec.experiment}: dataset '${spec.dataset}' is not downloaded (lightvit data download ${spec.dataset})`);
+  const key = recordKey(spec.experiment, spec.variant, scale, dataset, seed);
+  if (!ctx.force) {
+    const stored = loadRecords({ experiment: spec.experiment }).filter((r) => r.key === key);
+    if (stored.length) {
+      ctx.log(`  ${spec.variant} on ${dataset}: stored (skip; --force re-runs)`);
+      return stored[stored.length - 1];
+    }
+  }
+  const [trainDs, testDs] = await Promise.all([cachedDataset(dataset, 'train'), cachedDataset(dataset, 'test')]);
+  const recipe: Recipe = { ...defaultRecipe(scale), ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : spec.recipe ?? {}) };
+  const overrides = { numClasses: trainDs.numClasses, ...(spec.overrides ?? {}) };
+  const model = createModel(spec.model, overrides, { seed });
+  try {
+    if (spec.initFrom) {
+      const init = typeof spec.initFrom === 'string' ? { file: spec.initFrom } : spec.initFrom;
+      loadCheckpoint(init.file, model, init);
+    }
+    const ckpt = spec.checkpoint ?? checkpointPath(spec.experiment, spec.variant, dataset, scale, seed);
+    const bar = new ProgressBar();
+    const result = await train({
+      model,
+      train: trainDs,
+      test: spec.noEval ? undefined : testDs,
+      recipe,
+      seed,
+      lossFn: spec.lossFn,
+      checkpoint: ckpt,
+      resume: !ctx.force,
+      onProgress: bar.sink(`${spec.variant}`),
+      label: spec.variant,
+    });
+    const macs = countMacs(model);
+    const metrics: Record<string, number> = {
+      top1: result.final.top1,
+      top5: result.final.top5,
+      loss: result.final.loss,
+      params: model.paramCount(),
+      activeParams: model.activeParamCount(),
+      macs: macs.macs,
+      macsWithoutAttention: macs.macsWithoutAttention,
+      imgPerS: result.imgPerS,
+      steps: result.steps,
+      ...(spec.metrics ? await spec.metrics(model, testDs) : {}),
+    };
+    const extra = spec.analyse ? await spec.analyse(model, testDs) : undefined;
+    const rec: ResultRecord = {
+      experiment: spec.experiment,
+      paper: spec.paper,
+      variant: spec.variant,
+      scale,
+      dataset,
+      synthetic: trainDs.synthetic,
+      model: spec.model,
+      config: { ...model.config },
+      seed,
+      backend: currentBackend()?.name ?? tf.getBackend(),
+      versions: kitVersions(),
+      metrics,
+      history: result.history,
+      extra,
+      wallTimeS: result.wallTimeS,
+      timestamp: new Date().toISOString(),
+      key,
+    };
+    appendRecord(rec);
+    const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
+    ctx.log(`  ${spec.variant} on ${dataset}${trainDs.synthetic ? ' (synthetic data)' : ''}: top-1 ${pct(metrics.top1)}, ${(metrics.params / 1e6).toFixed(3)}M params, ${result.wallTimeS.toFixed(1)} s`);
+    return rec;
+  } finally {
+    model.dispose();
+  }
+}

@@ -89,7 +89,7 @@ export class Param {
   materialize(rng: Rng): tf.Variable {
     if (!this.variable) {
       const data = this.initFn(this.shape, rng);
-      this.variable = tf.variable(tf.tensor(data, this.shape as number[], 'float32'), this.trainable);
+      this.variable = tf.tidy(() => tf.variable(tf.tensor(data, this.shape as number[], 'float32'), this.trainable));
     }
     return this.variable;
   }

@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs';
+import { Param } from '../nn/module';
+
+/**
+ * AdamW (Loshchilov & Hutter 2019) with decoupled weight decay, as torch.optim.AdamW:
+ *   p ← p·(1 − lr·wd)                       (only parameters with `decay`: not norms, biases, position embeddings)
+ *   m ← β1·m + (1 − β1)·g,  v ← β2·v + (1 − β2)·g²
+ *   p ← p − lr · (m / (1 − β1ᵗ)) / (√(v / (1 − β2ᵗ)) + ε)
+ */
+export class AdamW {
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  step = 0;
+
+  constructor(
+    readonly params: Array<[string, Param]>,
+    readonly opts: { beta1?: number; beta2?: number; eps?: number; weightDecay: number },
+  ) {}
+
+  /** Apply one update from gradients keyed by parameter path. Call inside tf.tidy. */
+  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+    const b1 = this.opts.beta1 ?? 0.9;
+    const b2 = this.opts.beta2 ?? 0.999;
+    const eps = this.opts.eps ?? 1e-8;
+    this.step += 1;
+    const c1 = 1 - Math.pow(b1, this.step);
+    const c2 = 1 - Math.pow(b2, this.step);
+    for (const [path, p] of this.params) {
+      const g = grads.get(path);
+      if (!g || !p.trainable) continue;
+      const w = p.value;
+      let m = this.m.get(path);
+      let v = this.v.get(path);
+      if (!m || !v) {
+        m = tf.variable(tf.zerosLike(w), false);
+        v = tf.variable(tf.zerosLike(w), false);
+        this.m.set(path, m);
+        this.v.set(path, v);
+      }
+      const mNew = m.mul(b1).add(g.mul(1 - b1));
+      const vNew = v.mul(b2).add(g.square().mul(1 - b2));
+      m.assign(mNew);
+      v.assign(vNew);
+      const decayed = p.decay && this.opts.weightDecay > 0 ? w.mul(1 - lr * this.opts.weightDecay) : w;
+      w.assign(decayed.sub(mNew.div(c1).div(vNew.div(c2).sqrt().add(eps)).mul(lr)));
+    }
+  }
+
+  /** State for checkpoints: step and moment tensors by parameter path. */
+  state(): { step: number; m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } {
+    return { step: this.step, m: this.m, v: this.v };
+  }
+
+  loadState(step: number, m: Map<string, Float32Array>, v: Map<string, Float32Array>): void {
+    this.step = step;
+    for (const [path, p] of this.params) {
+      const mm = m.get(path);
+      const vv = v.get(path);
+      if (!mm || !vv) continue;
+      this.m.get(path)?.dispose();
+      this.v.get(path)?.dispose();
+      this.m.set(path, tf.tidy(() => tf.variable(tf.tensor(mm, p.shape as number[]), false)));
+      this.v.set(path, tf.tidy(() => tf.variable(tf.tensor(vv, p.shape as number[]), false)));
+    }
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/** Linear warm-up from ~0 to `lr` over `warmupSteps`, then cosine decay to `minLr` at `totalSteps`. */
+export function cosineWithWarmup(step: number, totalSteps: number, warmupSteps: number, lr: number, minLr: number): number {
+  if (warmupSteps > 0 && step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
+  const span = Math.max(1, totalSteps - warmupSteps);
+  const t = Math.min(1, (step - warmupSteps) / span);
+  return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * t));
+}
+
+/** Scale gradients so their global L2 norm is at most maxNorm. Returns the norm before clipping. Call inside tidy. */
+export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
+  const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => g.square().sum()))) as tf.Scalar;
+  if (!(maxNorm > 0)) return { grads, norm };
+  const scale = tf.minimum(tf.scalar(1), tf.scalar(maxNorm).div(norm.add(1e-6)));
+  const out = new Map<string, tf.Tensor>();
+  for (const [k, g] of grads) out.set(k, g.mul(scale));
+  return { grads: out, norm };
+}

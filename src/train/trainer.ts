@@ -1,0 +1,260 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/rng';
+import { DivergenceError, ConfigError } from '../util/errors';
+import { makeCtx, Ctx } from '../nn/module';
+import type { ClassifierModel } from '../models/registry';
+import type { ImageDataset } from '../data/types';
+import { prepareBatch, epochOrder } from '../data';
+import { AdamW, cosineWithWarmup, clipByGlobalNorm } from './optim';
+import { crossEntropy, topkCorrect } from './losses';
+import { saveCheckpoint, loadCheckpoint, readCheckpoint } from './checkpoint';
+import type { EpochMetrics, LossFn, Recipe } from './types';
+import type { ProgressSink } from './progress';
+
+/**
+ * The one trainer every paper uses: AdamW with decoupled weight decay (none on norms, biases, position
+ * embeddings), cosine schedule with linear warm-up (per step), label smoothing, global-norm clipping, auxiliary
+ * losses that models add (MoE balancing, router supervision), top-1/top-5 evaluation, per-epoch history, progress
+ * with img/s and ETA, atomic checkpoints with resume, and a hard stop on NaN/∞ loss that keeps the last good
+ * checkpoint.
+ */
+export interface TrainOptions {
+  model: ClassifierModel;
+  train: ImageDataset;
+  test?: ImageDataset;
+  recipe: Recipe;
+  seed?: number;
+  lossFn?: LossFn;
+  onProgress?: ProgressSink;
+  /** Called after each epoch with its metrics (e.g. to stream to a notebook plot). */
+  onEpoch?: (m: EpochMetrics) => void;
+  /** Checkpoint file (written after every epoch and at the end); resumed from when `resume` and it exists. */
+  checkpoint?: string;
+  resume?: boolean;
+  /** Save a checkpoint every this many steps as well (0 = only per epoch). */
+  checkpointEverySteps?: number;
+  /** Extra evaluation metrics computed on the test set after each epoch's evaluation. */
+  evalExtra?: (model: ClassifierModel, test: ImageDataset) => Record<string, number>;
+  label?: string;
+}
+
+export interface TrainResult {
+  history: EpochMetrics[];
+  final: { top1: number; top5: number; loss: number };
+  steps: number;
+  /** Wall time of this call, and throughput of training steps (images per second). */
+  wallTimeS: number;
+  imgPerS: number;
+  resumedFrom?: { epoch: number; stepInEpoch: number };
+}
+
+export interface EvalResult {
+  top1: number;
+  top5: number;
+  loss: number;
+  n: number;
+  /** confusion[true][pred], when requested. */
+  confusion?: number[][];
+}
+
+function subsetIndices(n: number, subset: number, seed: number): Int32Array {
+  if (!(subset > 0) || subset >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  // a fixed, seed-independent subset so that every run of an experiment sees the same images
+  return epochOrder(n, new Rng(12345)).slice(0, subset).sort();
+}
+
+/** Evaluate top-1/top-5 and mean loss on (up to `maxImages` of) a dataset, in eval mode, no augmentation. */
+export function evaluate(
+  model: ClassifierModel,
+  ds: ImageDataset,
+  opts: { batchSize?: number; maxImages?: number; confusion?: boolean } = {},
+): EvalResult {
+  const n = opts.maxImages && opts.maxImages > 0 ? Math.min(opts.maxImages, ds.labels.length) : ds.labels.length;
+  const bs = opts.batchSize ?? 128;
+  const k = model.config.numClasses;
+  let c1 = 0;
+  let c5 = 0;
+  let lossSum = 0;
+  const confusion = opts.confusion ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
+  const rng = new Rng(0);
+  const order = subsetIndices(ds.labels.length, n, 0);
+  for (let i = 0; i < n; i += bs) {
+    const idx = order.subarray(i, Math.min(n, i + bs));
+    const b = prepareBatch(ds, idx, { augment: null, targetSize: model.config.imageSize, rng });
+    const { logits, loss } = tf.tidy(() => {
+      const x = tf.tensor4d(b.x, b.shape);
+      const out = model.forward(x, makeCtx({ training: false }));
+      const l = crossEntropy(out, tf.tensor1d(b.labels, 'int32'));
+      return { logits: out.dataSync() as Float32Array, loss: l.dataSync()[0] };
+    });
+    c1 += topkCorrect(logits, k, b.labels, 1);
+    c5 += topkCorrect(logits, k, b.labels, Math.min(5, k));
+    lossSum += loss * idx.length;
+    if (confusion) {
+      for (let r = 0; r < idx.length; r++) {
+        let best = 0;
+        for (let j = 1; j < k; j++) if (logits[r * k + j] > logits[r * k + best]) best = j;
+        confusion[b.labels[r]][best]++;
+      }
+    }
+  }
+  return { top1: c1 / n, top5: c5 / n, loss: lossSum / n, n, confusion };
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { model, recipe } = opts;
+  const seed = opts.seed ?? 0;
+  if (!model.isBuilt) model.build(seed);
+  if (opts.train.numClasses > model.config.numClasses) {
+    throw new ConfigError(
+      `dataset ${opts.train.name} has ${opts.train.numClasses} classes but the model has numClasses=${model.config.numClasses}; expected numClasses ≥ ${opts.train.numClasses}`,
+    );
+  }
+  const t0 = Date.now();
+  const trainIdx = subsetIndices(opts.train.labels.length, recipe.trainSubset, seed);
+  const bs = Math.min(recipe.batchSize, trainIdx.length);
+  const fullSteps = Math.floor(trainIdx.length / bs);
+  const steps = recipe.maxStepsPerEpoch > 0 ? Math.min(fullSteps, recipe.maxStepsPerEpoch) : fullSteps;
+  const totalSteps = steps * recipe.epochs;
+  const warmupSteps = Math.round(recipe.warmupEpochs * steps);
+  const params = model.namedParams().filter(([, p]) => p.trainable);
+  const byVarName = new Map(params.map(([pathName, p]) => [p.value.name, pathName]));
+  const optimizer = new AdamW(params, { weightDecay: recipe.weightDecay });
+  const lossFn: LossFn =
+    opts.lossFn ?? ((m, x, y, ctx) => crossEntropy(m.forward(x, ctx), y, recipe.labelSmoothing));
+
+  let startEpoch = 0;
+  let startStep = 0;
+  const history: EpochMetrics[] = [];
+  let resumedFrom: TrainResult['resumedFrom'];
+  if (opts.checkpoint && opts.resume && fs.existsSync(opts.checkpoint)) {
+    const meta = loadCheckpoint(opts.checkpoint, model, { optimizer });
+    startEpoch = meta.epoch ?? 0;
+    startStep = meta.stepInEpoch ?? 0;
+    history.push(...((meta.history as EpochMetrics[]) ?? []));
+    resumedFrom = { epoch: startEpoch, stepInEpoch: startStep };
+  }
+  const save = (epoch: number, stepInEpoch: number) => {
+    if (!opts.checkpoint) return;
+    fs.mkdirSync(path.dirname(opts.checkpoint), { recursive: true });
+    saveCheckpoint(
+      opts.checkpoint,
+      model,
+      { model: model.modelName, config: { ...model.config }, epoch, stepInEpoch, globalStep: epoch * steps + stepInEpoch, history, seed },
+      optimizer,
+    );
+  };
+
+  let imagesSeen = 0;
+  let trainSeconds = 0;
+  let globalStep = startEpoch * steps + startStep;
+  for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
+    const epochStart = Date.now();
+    // the order, augmentation and dropout of an epoch depend only on (seed, epoch, step): resume is exact
+    const order = epochOrder(trainIdx.length, new Rng(seed * 7919 + epoch));
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    const auxSum: Record<string, number> = {};
+    const firstStep = epoch === startEpoch ? startStep : 0;
+    for (let s = firstStep; s < steps; s++) {
+      const stepRng = new Rng(((seed * 1_000_003) ^ (epoch * 65_537 + s)) >>> 0);
+      const idx = Int32Array.from(order.subarray(s * bs, (s + 1) * bs), (i) => trainIdx[i]);
+      const b = prepareBatch(opts.train, idx, { augment: recipe.augment, targetSize: model.config.imageSize, rng: stepRng });
+      const lr = cosineWithWarmup(globalStep, totalSteps, warmupSteps, recipe.lr, recipe.minLr);
+      const t1 = Date.now();
+      let out!: { lossValue: number; auxValues: Array<{ name: string; v: number }>; logits: Float32Array | null };
+      tf.tidy(() => {
+        const x = tf.tensor4d(b.x, b.shape);
+        const y = tf.tensor1d(b.labels, 'int32');
+        const ctx: Ctx = makeCtx({
+          training: true,
+          rng: stepRng.fork(),
+          targets: { labels: y, coarse: b.coarse ? tf.tensor1d(b.coarse, 'int32') : undefined },
+        });
+        // tensors read after the backward pass must outlive variableGrads' own scope: keep, read, dispose
+        const kept: tf.Tensor[] = [];
+        let logitsKept: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          ctx.aux.length = 0;
+          let task: tf.Scalar;
+          if (opts.lossFn) task = opts.lossFn(model, x, y, ctx);
+          else {
+            const logits = model.forward(x, ctx);
+            logitsKept = tf.keep(logits);
+            kept.push(logits);
+            task = crossEntropy(logits, y, recipe.labelSmoothing);
+          }
+          for (const a of ctx.aux) kept.push(tf.keep(a.value));
+          return (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
+        }, params.map(([, p]) => p.value));
+        const lossValue = value.dataSync()[0];
+        const auxValues = ctx.aux.map((a) => ({ name: a.name, v: a.value.dataSync()[0] }));
+        const logits = logitsKept ? ((logitsKept as tf.Tensor).dataSync() as Float32Array) : null;
+        for (const t of kept) t.dispose();
+        out = { lossValue, auxValues, logits };
+        if (!Number.isFinite(lossValue)) return;
+        const byPath = new Map<string, tf.Tensor>();
+        for (const [vn, g] of Object.entries(grads)) byPath.set(byVarName.get(vn)!, g);
+        optimizer.apply(clipByGlobalNorm(byPath, recipe.clipNorm).grads, lr);
+      });
+      trainSeconds += (Date.now() - t1) / 1000;
+      if (!Number.isFinite(out.lossValue)) {
+        throw new DivergenceError(
+          `loss is ${out.lossValue} at epoch ${epoch + 1}, step ${s + 1} (lr ${lr.toExponential(2)}); training stopped. ` +
+            (opts.checkpoint && fs.existsSync(opts.checkpoint)
+              ? `The last good checkpoint is kept at ${opts.checkpoint}.`
+              : 'No checkpoint was written yet.') +
+            ' Expected a finite loss: try a lower lr, gradient clipping (clipNorm), or check the input data.',
+        );
+      }
+      globalStep++;
+      imagesSeen += idx.length;
+      lossSum += out.lossValue * idx.length;
+      seen += idx.length;
+      for (const a of out.auxValues) auxSum[a.name] = (auxSum[a.name] ?? 0) + a.v * idx.length;
+      if (out.logits) correct += topkCorrect(out.logits, model.config.numClasses, b.labels, 1);
+      const imgPerS = imagesSeen / Math.max(1e-9, trainSeconds);
+      const remaining = totalSteps - globalStep;
+      opts.onProgress?.({
+        phase: 'train', epoch: epoch + 1, epochs: recipe.epochs, step: s + 1, steps, loss: lossSum / seen, lr, imgPerS,
+        etaS: (remaining * bs) / imgPerS, label: opts.label,
+      });
+      if (opts.checkpointEverySteps && (s + 1) % opts.checkpointEverySteps === 0 && s + 1 < steps) save(epoch, s + 1);
+    }
+    const m: EpochMetrics = {
+      epoch: epoch + 1,
+      step: globalStep,
+      lr: cosineWithWarmup(Math.max(0, globalStep - 1), totalSteps, warmupSteps, recipe.lr, recipe.minLr),
+      trainLoss: seen ? lossSum / seen : NaN,
+      aux: Object.fromEntries(Object.entries(auxSum).map(([k, v]) => [k, v / Math.max(1, seen)])),
+      trainTop1: seen && !opts.lossFn ? correct / seen : NaN,
+      seconds: (Date.now() - epochStart) / 1000,
+    };
+    if (opts.test && !opts.lossFn) {
+      opts.onProgress?.({ phase: 'eval', epoch: epoch + 1, epochs: recipe.epochs, step: steps, steps, loss: m.trainLoss, lr: m.lr, imgPerS: imagesSeen / Math.max(1e-9, trainSeconds), etaS: 0, label: opts.label });
+      const ev = evaluate(model, opts.test, { maxImages: recipe.maxEvalImages });
+      m.testLoss = ev.loss;
+      m.testTop1 = ev.top1;
+      m.testTop5 = ev.top5;
+      if (opts.evalExtra) m.extra = opts.evalExtra(model, opts.test);
+    }
+    history.push(m);
+    opts.onEpoch?.(m);
+    save(epoch + 1, 0);
+  }
+  optimizer.dispose();
+  const last = history[history.length - 1];
+  return {
+    history,
+    final: { top1: last?.testTop1 ?? NaN, top5: last?.testTop5 ?? NaN, loss: last?.testLoss ?? last?.trainLoss ?? NaN },
+    steps: globalStep,
+    wallTimeS: (Date.now() - t0) / 1000,
+    imgPerS: imagesSeen / Math.max(1e-9, trainSeconds),
+    resumedFrom,
+  };
+}
+
+export { readCheckpoint };
