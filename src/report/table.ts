@@ -1,0 +1,171 @@
+import type { ResultRecord } from './types';
+
+/**
+ * Result tables: records grouped by some fields, each metric summarised as mean ± sample std over the group's runs
+ * (seeds). danfojs-node does the aggregation; it is thinly maintained, so this is the only module that touches it
+ * and it is loaded lazily (≈3 s) on the first call.
+ */
+
+export interface MetricSummary {
+  mean: number;
+  /** Sample standard deviation (n − 1); null when only one run has the metric. */
+  std: number | null;
+  n: number;
+}
+
+export interface SummaryRow {
+  /** The values of the groupBy fields, in groupBy order. */
+  group: Record<string, string | number | boolean | null>;
+  /** Runs in the group. */
+  n: number;
+  metrics: Record<string, MetricSummary>;
+}
+
+export interface SummarizeOptions {
+  /** Record fields to group by: top-level ('variant', 'model', 'dataset', 'seed') or dotted ('config.depth'). */
+  groupBy: string[];
+  /** Metric names, looked up in record.metrics first, else as a (dotted) record field. */
+  metrics: string[];
+}
+
+/** Accuracy-like metrics are stored as fractions in [0, 1] and shown in percent. */
+export function isAccuracyMetric(name: string): boolean {
+  return /^(top\d|acc)/i.test(name) || /(Top\d|Acc)/.test(name);
+}
+
+/** A record's value for a field path: 'variant', 'config.depth', 'extra.foo', or a metric name. */
+export function recordValue(rec: ResultRecord, field: string): unknown {
+  if (rec.metrics && Object.prototype.hasOwnProperty.call(rec.metrics, field)) return rec.metrics[field];
+  let v: unknown = rec;
+  for (const part of field.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function groupValue(v: unknown): string | number | boolean | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  return JSON.stringify(v);
+}
+
+type Danfo = typeof import('danfojs-node');
+let danfo: Danfo | null = null;
+function loadDanfo(): Danfo {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  if (!danfo) danfo = require('danfojs-node') as Danfo;
+  return danfo;
+}
+
+/** Group records and summarise each metric as mean ± std over the group (groups keep first-appearance order). */
+export function summarize(records: ResultRecord[], opts: SummarizeOptions): SummaryRow[] {
+  const { groupBy, metrics } = opts;
+  if (!groupBy.length) throw new Error('summarize: groupBy is empty; expected at least one field, e.g. [\'variant\']');
+  const groups: SummaryRow[] = [];
+  const index = new Map<string, number>();
+  const gid: number[] = [];
+  for (const r of records) {
+    const g: SummaryRow['group'] = {};
+    for (const f of groupBy) g[f] = groupValue(recordValue(r, f));
+    const k = JSON.stringify(groupBy.map((f) => g[f]));
+    let i = index.get(k);
+    if (i === undefined) {
+      i = groups.length;
+      index.set(k, i);
+      groups.push({ group: g, n: 0, metrics: {} });
+    }
+    groups[i].n++;
+    gid.push(i);
+  }
+  if (!records.length) return groups;
+  const dfd = loadDanfo();
+  for (const m of metrics) {
+    const ids: number[] = [];
+    const vals: number[] = [];
+    records.forEach((r, j) => {
+      const v = recordValue(r, m);
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        ids.push(gid[j]);
+        vals.push(v);
+      }
+    });
+    if (!vals.length) continue;
+    const df = new dfd.DataFrame({ g: ids, v: vals });
+    const grouped = df.groupby(['g']).col(['v']);
+    const col = (frame: InstanceType<Danfo['DataFrame']>, name: string) => frame[name].values as number[];
+    const meanDf = grouped.mean();
+    const stdDf = grouped.std();
+    const countDf = grouped.count();
+    const gm = col(meanDf, 'g');
+    const means = col(meanDf, 'v_mean');
+    const stds = new Map(col(stdDf, 'g').map((g, i) => [g, col(stdDf, 'v_std')[i]]));
+    const counts = new Map(col(countDf, 'g').map((g, i) => [g, col(countDf, 'v_count')[i]]));
+    gm.forEach((g, i) => {
+      const n = counts.get(g) ?? 0;
+      groups[g].metrics[m] = { mean: means[i], std: n > 1 ? (stds.get(g) ?? null) : null, n };
+    });
+  }
+  return groups;
+}
+
+/** Format a number for a table cell by metric kind: accuracies in %, params/MACs in M or G, others 4 digits. */
+export function formatMetric(name: string, s: MetricSummary): string {
+  const f = metricFormatter(name);
+  return s.std === null ? f(s.mean) : `${f(s.mean)} ± ${f(s.std)}`;
+}
+
+function metricFormatter(name: string): (x: number) => string {
+  if (isAccuracyMetric(name)) return (x) => (100 * x).toFixed(2);
+  if (/params/i.test(name)) return (x) => (x / 1e6).toFixed(3) + 'M';
+  if (/macs|flops/i.test(name)) return (x) => (x >= 1e9 ? (x / 1e9).toFixed(2) + 'G' : (x / 1e6).toFixed(1) + 'M');
+  if (/imgPerS/i.test(name)) return (x) => x.toFixed(1);
+  return (x) => (Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(4)).toString());
+}
+
+/** Column header: accuracy metrics carry '(%)'. */
+export function metricHeader(name: string): string {
+  return isAccuracyMetric(name) ? `${name} (%)` : name;
+}
+
+function tableCells(rows: SummaryRow[]): { header: string[]; body: string[][]; numeric: boolean[] } {
+  const groupCols = rows.length ? Object.keys(rows[0].group) : [];
+  const metricCols: string[] = [];
+  for (const r of rows) for (const m of Object.keys(r.metrics)) if (!metricCols.includes(m)) metricCols.push(m);
+  const header = [...groupCols, 'n', ...metricCols.map(metricHeader)];
+  const body = rows.map((r) => [
+    ...groupCols.map((c) => (r.group[c] === null ? '—' : String(r.group[c]))),
+    String(r.n),
+    ...metricCols.map((m) => (r.metrics[m] ? formatMetric(m, r.metrics[m]) : '—')),
+  ]);
+  const numeric = header.map((_, i) => i >= groupCols.length);
+  return { header, body, numeric };
+}
+
+/** Aligned plain-text table (text columns left-aligned, numbers right-aligned). */
+export function toText(rows: SummaryRow[]): string {
+  if (!rows.length) return '(no results)';
+  const { header, body, numeric } = tableCells(rows);
+  const w = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  return [fmt(header), w.map((x) => '-'.repeat(x)).join('  '), ...body.map(fmt)].join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** HTML table for notebooks. */
+export function toHtml(rows: SummaryRow[]): string {
+  if (!rows.length) return '<p><em>no results</em></p>';
+  const { header, body, numeric } = tableCells(rows);
+  const align = (i: number) => (numeric[i] ? ' style="text-align:right"' : ' style="text-align:left"');
+  return [
+    '<table class="lightvit-table">',
+    '<thead><tr>' + header.map((h, i) => `<th${align(i)}>${esc(h)}</th>`).join('') + '</tr></thead>',
+    '<tbody>',
+    ...body.map((r) => '<tr>' + r.map((c, i) => `<td${align(i)}>${esc(c)}</td>`).join('') + '</tr>'),
+    '</tbody>',
+    '</table>',
+  ].join('\n');
+}
