@@ -1,9 +1,15 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as nodeUtil from 'util';
 import * as tf from '@tensorflow/tfjs';
 import { UnknownNameError } from '../util/errors';
+import { registerWasmKernels } from './kernels';
 
 /**
  * Pick and prepare the tfjs backend. Order of preference: tfjs-node-gpu ('tensorflow' on CUDA), tfjs-node
  * ('tensorflow' on CPU), wasm, cpu. `LIGHTVIT_BACKEND` or the CLI's `--backend` forces one.
+ * On wasm, the training kernels wasm lacks are registered (./kernels), then native C++ kernels over them when
+ * built (./native; `LIGHTVIT_NATIVE=0` turns them off).
  */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -14,6 +20,10 @@ export interface BackendChoice {
   tfBackend: string;
   /** Why each better backend was skipped. */
   skipped: Array<{ name: BackendName; reason: string }>;
+  /** wasm only: kernels ./kernels registered (missing from tfjs-backend-wasm 4.22). */
+  kernelsAdded?: string[];
+  /** wasm only: whether the native C++ kernels were enabled over wasm, and why not. */
+  native?: { enabled: boolean; reason: string };
 }
 
 let current: BackendChoice | null = null;
@@ -23,48 +33,144 @@ function firstLine(e: unknown): string {
   return m.split('\n')[0].slice(0, 200);
 }
 
-async function tryBackend(name: BackendName): Promise<string> {
+const NODE_PACKAGES = { 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu', tensorflow: '@tensorflow/tfjs-node' } as const;
+
+/** package.json of an installed package, or null when it is not installed. */
+function installedPackage(pkg: string, from?: string): { dir: string; name: string; version: string } | null {
+  let main: string;
+  try {
+    main = require.resolve(pkg, from ? { paths: [from] } : undefined);
+  } catch {
+    return null;
+  }
+  for (let dir = path.dirname(main); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!fs.existsSync(file)) continue;
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (json.name) return { dir, name: json.name, version: json.version ?? '?' };
+  }
+  return null;
+}
+
+/**
+ * tfjs 4.22 (and tfjs-node) call `util.isNullOrUndefined`, which Node 23 removed (tfjs #8609). Restore that one
+ * function, only when missing.
+ */
+export function polyfillNodeUtil(): boolean {
+  const u = nodeUtil as unknown as Record<string, unknown>;
+  if (typeof u.isNullOrUndefined === 'function') return false;
+  try {
+    u.isNullOrUndefined = (v: unknown) => v === null || v === undefined;
+  } catch {
+    // a frozen module namespace: the later require fails with tfjs's own message
+  }
+  return true;
+}
+
+async function tryTensorflow(name: 'tensorflow-gpu' | 'tensorflow'): Promise<string> {
+  const pkg = NODE_PACKAGES[name];
+  const found = installedPackage(pkg);
+  if (!found) throw new Error(`${pkg} is not installed (optional; see README "Backends")`);
+  // danfojs-node's npm override installs plain @tensorflow/tfjs under the tfjs-node name: not the native binding
+  if (found.name !== pkg) {
+    throw new Error(`${pkg} is not installed (optional; node_modules/${pkg} is an alias of ${found.name} ${found.version})`);
+  }
+  // the package must register on this process's tfjs: same tfjs-core copy, or at least the same version
+  const ours = installedPackage('@tensorflow/tfjs-core');
+  const theirs = installedPackage('@tensorflow/tfjs-core', found.dir);
+  if (ours && theirs && ours.dir !== theirs.dir && ours.version !== theirs.version) {
+    throw new Error(
+      `${pkg} ${found.version} uses @tensorflow/tfjs-core ${theirs.version} but the kit uses ${ours.version}; ` +
+        `install ${pkg}@${ours.version}`,
+    );
+  }
+  polyfillNodeUtil();
+  require(pkg);
+  if (!tf.findBackendFactory('tensorflow')) {
+    throw new Error(`${pkg} loaded but registered no 'tensorflow' backend on the kit's tfjs (two tfjs copies?)`);
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
+  return 'tensorflow';
+}
+
+/** The native addon's entry points (src/backend/native.ts, built separately). */
+interface NativeModule {
+  enableNativeKernels?: () => { enabled: boolean; reason: string };
+}
+
+async function loadNative(): Promise<NativeModule | null> {
+  const spec = './native';
+  let requireError: unknown;
+  try {
+    return require(spec) as NativeModule; // compiled dist/
+  } catch (e) {
+    requireError = e;
+  }
+  try {
+    return (await import(spec)) as NativeModule; // TypeScript sources under vitest
+  } catch {
+    const e = requireError as NodeJS.ErrnoException;
+    if (e?.code === 'MODULE_NOT_FOUND' && String(e.message).includes(`'${spec}'`)) return null;
+    throw requireError;
+  }
+}
+
+/** Enable the native C++ kernels over wasm unless LIGHTVIT_NATIVE=0; never throws. */
+async function enableNative(): Promise<{ enabled: boolean; reason: string }> {
+  if (process.env.LIGHTVIT_NATIVE === '0') return { enabled: false, reason: 'turned off by LIGHTVIT_NATIVE=0' };
+  let mod: NativeModule | null;
+  try {
+    mod = await loadNative();
+  } catch (e) {
+    return { enabled: false, reason: `native kernels failed to load: ${firstLine(e)}` };
+  }
+  if (!mod || typeof mod.enableNativeKernels !== 'function') {
+    return { enabled: false, reason: 'native kernels not built (src/backend/native.ts has no enableNativeKernels)' };
+  }
+  try {
+    const r = mod.enableNativeKernels();
+    return { enabled: !!r.enabled, reason: String(r.reason) };
+  } catch (e) {
+    return { enabled: false, reason: `native kernels failed to enable: ${firstLine(e)}` };
+  }
+}
+
+async function tryBackend(name: BackendName): Promise<Pick<BackendChoice, 'tfBackend' | 'kernelsAdded' | 'native'>> {
   switch (name) {
     case 'tensorflow-gpu':
-    case 'tensorflow': {
-      const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-      try {
-        require.resolve(pkg);
-      } catch {
-        throw new Error(`${pkg} is not installed (optional; see README "Backends")`);
-      }
-      require(pkg);
-      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
-      return 'tensorflow';
-    }
+    case 'tensorflow':
+      return { tfBackend: await tryTensorflow(name) };
     case 'wasm': {
       require('@tensorflow/tfjs-backend-wasm');
       if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
-      const { registerWasmKernels } = await import('./kernels');
-      registerWasmKernels();
-      return 'wasm';
+      const kernelsAdded = registerWasmKernels();
+      const native = await enableNative();
+      return { tfBackend: 'wasm', kernelsAdded, native };
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
-      return 'cpu';
+      return { tfBackend: 'cpu' };
   }
 }
 
 /**
  * Initialise the best available backend (or `force`, else $LIGHTVIT_BACKEND). Idempotent: a second call with
- * the same request returns the current choice.
+ * the same request returns the current choice (after making it the active tfjs backend again).
  */
 export async function initBackend(force?: string): Promise<BackendChoice> {
   const req = force || process.env.LIGHTVIT_BACKEND || '';
   if (req && !(BACKENDS as readonly string[]).includes(req)) throw new UnknownNameError('backend', req, BACKENDS);
-  if (current && (!req || req === current.name)) return current;
+  if (current && (!req || req === current.name)) {
+    if (tf.getBackend() !== current.tfBackend) await tf.setBackend(current.tfBackend);
+    return current;
+  }
   const order = req ? [req as BackendName] : BACKENDS;
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     try {
-      const tfBackend = await tryBackend(name);
+      const got = await tryBackend(name);
       await tf.ready();
-      current = { name, tfBackend, skipped };
+      current = { name, skipped, ...got };
       return current;
     } catch (e) {
       if (req) throw new Error(`backend '${req}' could not be used: ${firstLine(e)}`);
@@ -77,3 +183,13 @@ export async function initBackend(force?: string): Promise<BackendChoice> {
 export function currentBackend(): BackendChoice | null {
   return current;
 }
+
+/** One line for logs and notebooks: "wasm (skipped tensorflow-gpu: ...; native: off, ...)". */
+export function describeBackend(c: BackendChoice | null = current): string {
+  if (!c) return 'no backend initialised';
+  const parts = c.skipped.map((s) => `skipped ${s.name}: ${s.reason}`);
+  if (c.native) parts.push(`native kernels ${c.native.enabled ? 'on' : 'off'}: ${c.native.reason}`);
+  return parts.length ? `${c.name} (${parts.join('; ')})` : c.name;
+}
+
+export { registerWasmKernels, WASM_TRAINING_KERNELS } from './kernels';
