@@ -1,0 +1,220 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { figuresDir, writeFileAtomic } from '../util/fsx';
+import { LightvitError } from '../util/errors';
+import type { FigureSpec } from './types';
+
+/**
+ * The one figure exporter. Always writes `figures/<paper>/<id>.html` (self-contained: plotly inlined, caption under
+ * the plot) and `<id>.json` (the spec); adds `.png` and `.svg` when a Chromium is found, rendering with the same
+ * plotly bundle in one headless browser per batch. Missing Chromium is one printed line, never an error.
+ */
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const CHROMIUM_CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+  '/snap/bin/chromium',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+  '/Applications/Chromium.app/Contents/MacOS/Chromium',
+];
+
+export const NO_CHROMIUM_MESSAGE = 'PNG/SVG skipped: no Chromium found (apt-get install chromium, or set LIGHTVIT_CHROMIUM)';
+
+/** $LIGHTVIT_CHROMIUM if it exists, else the first system Chromium/Chrome found, else null. */
+export function findChromium(): string | null {
+  const env = process.env.LIGHTVIT_CHROMIUM;
+  if (env) return fs.existsSync(env) ? env : null;
+  return CHROMIUM_CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
+}
+
+let plotlySource: string | null = null;
+/** The plotly.js-dist-min bundle's source (read once). */
+export function plotlyBundle(): string {
+  if (!plotlySource) plotlySource = fs.readFileSync(require.resolve('plotly.js-dist-min/plotly.min.js'), 'utf8');
+  return plotlySource;
+}
+
+/** JSON safe to embed inside a <script> element. */
+export function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function checkSpec(spec: FigureSpec): void {
+  if (!ID_RE.test(spec.id)) throw new LightvitError(`figure id '${spec.id}' is not a file stem; expected letters, digits, '.', '_' or '-'`);
+  if (!ID_RE.test(spec.paper)) throw new LightvitError(`figure '${spec.id}' has paper='${spec.paper}'; expected a paper id like 'mlit'`);
+  if (!Array.isArray(spec.data)) throw new LightvitError(`figure '${spec.id}' data is ${typeof spec.data}; expected an array of plotly traces`);
+}
+
+/** A self-contained HTML page: the figure, its caption under it, plotly inlined (works offline). */
+export function figureHtml(spec: FigureSpec): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(spec.title)}</title>
+<style>body{font-family:Arial,Helvetica,sans-serif;margin:24px;max-width:1000px}.caption{color:#333;font-size:14px;line-height:1.4;max-width:760px}</style>
+<script>${plotlyBundle()}</script>
+</head>
+<body>
+<div id="figure"></div>
+<p class="caption">${escapeHtml(spec.caption)}</p>
+<script>
+Plotly.newPlot('figure', ${scriptJson(spec.data)}, ${scriptJson(spec.layout)}, {responsive: true, displaylogo: false});
+</script>
+</body>
+</html>
+`;
+}
+
+export interface ExportOptions {
+  /** Root folder (default figuresDir(), i.e. $LIGHTVIT_FIGURES_DIR or <repo>/figures); files go to <dir>/<paper>/. */
+  dir?: string;
+  /** Render PNG and SVG when a Chromium is found (default true). */
+  images?: boolean;
+  /** PNG pixel ratio (default 2). */
+  pngScale?: number;
+  log?: (msg: string) => void;
+}
+
+export interface WrittenFigure {
+  id: string;
+  paper: string;
+  html: string;
+  json: string;
+  png?: string;
+  svg?: string;
+}
+
+let warnedNoChromium = false;
+
+/** Minimal view of the playwright page used here. */
+interface PageLike {
+  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+  addScriptTag(o: { content: string }): Promise<unknown>;
+  setContent(html: string): Promise<void>;
+}
+interface BrowserLike {
+  newPage(): Promise<PageLike>;
+  close(): Promise<void>;
+}
+
+/** One headless Chromium with plotly loaded, reused for a batch of figures. */
+export class FigureRenderer {
+  private constructor(
+    private readonly browser: BrowserLike,
+    private readonly page: PageLike,
+  ) {}
+
+  /** Launch, or null (with the reason) when no Chromium is usable. */
+  static async launch(executablePath = findChromium()): Promise<{ renderer: FigureRenderer | null; reason?: string }> {
+    if (!executablePath) return { renderer: null, reason: NO_CHROMIUM_MESSAGE };
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { chromium } = require('playwright-core') as typeof import('playwright-core');
+      const browser = (await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })) as unknown as BrowserLike;
+      try {
+        const page = await browser.newPage();
+        await page.setContent('<!doctype html><html><body><div id="f"></div></body></html>');
+        await page.addScriptTag({ content: plotlyBundle() });
+        return { renderer: new FigureRenderer(browser, page) };
+      } catch (e) {
+        await browser.close().catch(() => undefined);
+        throw e;
+      }
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200);
+      return { renderer: null, reason: `PNG/SVG skipped: Chromium at ${executablePath} did not start (${msg})` };
+    }
+  }
+
+  /** PNG bytes and SVG text of one figure. */
+  async render(spec: FigureSpec, pngScale = 2): Promise<{ png: Buffer; svg: string }> {
+    const { width, height } = spec.layout as { width?: number; height?: number };
+    const out = await this.page.evaluate(
+      async (a: { data: unknown[]; layout: Record<string, unknown>; width: number; height: number; scale: number }) => {
+        const P = (globalThis as unknown as { Plotly: any }).Plotly;
+        const div = document.getElementById('f')!;
+        await P.newPlot(div, a.data, a.layout, { staticPlot: true });
+        const png: string = await P.toImage(div, { format: 'png', width: a.width, height: a.height, scale: a.scale });
+        const svg: string = await P.toImage(div, { format: 'svg', width: a.width, height: a.height });
+        P.purge(div);
+        return { png, svg };
+      },
+      { data: spec.data, layout: spec.layout, width: width ?? 760, height: height ?? 480, scale: pngScale },
+    );
+    const png = Buffer.from(out.png.slice(out.png.indexOf(',') + 1), 'base64');
+    const comma = out.svg.indexOf(',');
+    const head = out.svg.slice(0, comma);
+    const body = out.svg.slice(comma + 1);
+    const svg = head.includes(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body);
+    return { png, svg };
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => undefined);
+  }
+}
+
+// `document` inside page.evaluate runs in the browser; declare it for the Node typecheck.
+declare const document: { getElementById(id: string): unknown };
+
+/** Write a batch of figures: HTML + JSON always; PNG + SVG with one shared browser when a Chromium is found. */
+export async function renderFigures(specs: FigureSpec[], opts: ExportOptions = {}): Promise<WrittenFigure[]> {
+  const root = path.resolve(opts.dir ?? figuresDir());
+  const log = opts.log ?? ((m: string) => console.log(m));
+  const written: WrittenFigure[] = [];
+  for (const spec of specs) {
+    checkSpec(spec);
+    const base = path.join(root, spec.paper, spec.id);
+    writeFileAtomic(`${base}.json`, JSON.stringify(spec, null, 1) + '\n');
+    writeFileAtomic(`${base}.html`, figureHtml(spec));
+    written.push({ id: spec.id, paper: spec.paper, html: `${base}.html`, json: `${base}.json` });
+  }
+  if (opts.images === false || !specs.length) return written;
+  const { renderer, reason } = await FigureRenderer.launch();
+  if (!renderer) {
+    if (!warnedNoChromium || reason !== NO_CHROMIUM_MESSAGE) log(reason!);
+    warnedNoChromium = true;
+    return written;
+  }
+  try {
+    for (let i = 0; i < specs.length; i++) {
+      try {
+        const { png, svg } = await renderer.render(specs[i], opts.pngScale ?? 2);
+        const base = path.join(root, specs[i].paper, specs[i].id);
+        writeFileAtomic(`${base}.png`, png);
+        writeFileAtomic(`${base}.svg`, svg);
+        written[i].png = `${base}.png`;
+        written[i].svg = `${base}.svg`;
+      } catch (e) {
+        log(`PNG/SVG of figure '${specs[i].id}' failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+      }
+    }
+  } finally {
+    await renderer.close();
+  }
+  return written;
+}
+
+/** Write one figure (see renderFigures). */
+export async function writeFigure(spec: FigureSpec, opts: ExportOptions = {}): Promise<WrittenFigure> {
+  return (await renderFigures([spec], opts))[0];
+}

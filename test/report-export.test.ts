@@ -1,0 +1,70 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { renderFigures, findChromium, NO_CHROMIUM_MESSAGE } from '../src/report/export';
+import { scatterAccVs, ablationBars } from '../src/report/figures';
+import type { FigureSpec } from '../src/report/types';
+import { fakeRecord } from './helpers/records';
+
+const chromium = findChromium();
+let dir: string;
+let specs: FigureSpec[];
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-fig-'));
+  const recs = [
+    fakeRecord({ variant: 'a', seed: 0, metrics: { top1: 0.6, params: 1e6 } }),
+    fakeRecord({ variant: 'a', seed: 1, metrics: { top1: 0.64, params: 1e6 } }),
+    fakeRecord({ variant: 'b</script>', metrics: { top1: 0.7, params: 3e6 } }),
+  ];
+  specs = [scatterAccVs({ id: 'acc-vs-params', records: recs, x: 'params', groupBy: 'variant' }), ablationBars({ id: 'bars', records: recs, groupBy: 'variant', metric: 'top1' })];
+});
+
+describe('figure export', () => {
+  it('always writes <paper>/<id>.json (the spec) and a self-contained .html with plotly and the caption', async () => {
+    const out = await renderFigures(specs, { dir, images: false });
+    expect(out.map((w) => path.relative(dir, w.json))).toEqual([path.join('kit', 'acc-vs-params.json'), path.join('kit', 'bars.json')]);
+    const back = JSON.parse(fs.readFileSync(out[0].json, 'utf8')) as FigureSpec;
+    expect(back).toEqual(JSON.parse(JSON.stringify(specs[0])));
+    const html = fs.readFileSync(out[0].html, 'utf8');
+    expect(html.length).toBeGreaterThan(3_000_000); // plotly.min.js inlined: no network needed
+    expect(html).toContain('Plotly.newPlot');
+    expect(html).toContain(`<p class="caption">${specs[0].caption}</p>`);
+    expect(html).not.toMatch(/b<\/script>/); // trace names cannot close the script element
+    expect(fs.readdirSync(path.join(dir, 'kit')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('without a Chromium: HTML/JSON only, one line saying how to get PNG/SVG, no throw', async () => {
+    const saved = process.env.LIGHTVIT_CHROMIUM;
+    process.env.LIGHTVIT_CHROMIUM = path.join(dir, 'no-such-chromium');
+    const lines: string[] = [];
+    try {
+      const out = await renderFigures(specs, { dir: path.join(dir, 'nochrome'), log: (m) => lines.push(m) });
+      expect(out.every((w) => fs.existsSync(w.html) && fs.existsSync(w.json) && !w.png)).toBe(true);
+      expect(lines).toEqual([NO_CHROMIUM_MESSAGE]);
+    } finally {
+      if (saved === undefined) delete process.env.LIGHTVIT_CHROMIUM;
+      else process.env.LIGHTVIT_CHROMIUM = saved;
+    }
+  });
+
+  it('refuses ids that are not file stems', async () => {
+    await expect(renderFigures([{ ...specs[0], id: '../escape' }], { dir, images: false })).rejects.toThrow(/figure id '\.\.\/escape'/);
+  });
+
+  it.skipIf(!chromium)('with a Chromium: PNG and SVG for a batch, from one browser', async () => {
+    const out = await renderFigures(specs, { dir: path.join(dir, 'img') });
+    for (const w of out) {
+      const png = fs.readFileSync(w.png!);
+      expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      expect(png.length).toBeGreaterThan(10_000);
+      // IHDR width/height: layout 760×480 at pixel ratio 2
+      expect(png.readUInt32BE(16)).toBe(1520);
+      expect(png.readUInt32BE(20)).toBe(960);
+      const svg = fs.readFileSync(w.svg!, 'utf8');
+      expect(svg).toMatch(/^<svg/);
+      expect(svg).toContain('Top-1 accuracy (%)');
+    }
+  });
+});

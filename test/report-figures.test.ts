@@ -1,0 +1,92 @@
+import { describe, it, expect } from 'vitest';
+import { scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, imageGrid, caption, imageToZ } from '../src/report/figures';
+import { fakeRecord } from './helpers/records';
+
+const hist = (top: number) => [1, 2].map((e) => ({ epoch: e, step: 10 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: top * e, testLoss: 2.2 / e, testTop1: top * e * 0.9, seconds: 1 }));
+const recs = [
+  fakeRecord({ paper: 'mlit', variant: 'xxs', seed: 0, metrics: { top1: 0.7, params: 0.9e6, macs: 40e6 }, history: hist(0.3) }),
+  fakeRecord({ paper: 'mlit', variant: 'xxs', seed: 1, metrics: { top1: 0.74, params: 0.9e6, macs: 40e6 }, history: hist(0.32) }),
+  fakeRecord({ paper: 'eit', variant: 'eit', seed: 0, metrics: { top1: 0.8, params: 2.2e6, macs: 1.5e9 }, synthetic: false, dataset: 'cifar100' }),
+];
+
+describe('figure builders', () => {
+  it('caption names dataset, scale, seeds, and says synthetic data when any record is', () => {
+    expect(caption(recs.slice(0, 2), 'Accuracy')).toBe(
+      "Accuracy. Dataset: synth10; scale: smoke; 2 seeds. Trained on synthetic data: these are not the paper's numbers.",
+    );
+    expect(caption(recs.slice(2), 'Accuracy.')).toBe('Accuracy. Dataset: cifar100; scale: smoke; 1 seed.');
+    expect(caption(recs, 'x')).toMatch(/Dataset: synth10 and cifar100/);
+    expect(caption([], 'Nothing yet')).toBe('Nothing yet.');
+  });
+
+  it('scatterAccVs: one trace per group, seed means in %, params in M on a log axis, reported markers', () => {
+    const f = scatterAccVs({ id: 'acc-params', records: recs, x: 'params', groupBy: 'paper', references: [{ label: 'mLiT (paper)', x: 0.9e6, y: 72.1 }] });
+    expect(f.paper).toBe('mlit');
+    expect(f.data.map((t) => t.name)).toEqual(['mlit', 'eit', 'reported']);
+    const mlit = f.data[0] as { x: number[]; y: number[]; text: string[]; error_y: { array: number[] } };
+    expect(mlit.x).toEqual([0.9]);
+    expect(mlit.y[0]).toBeCloseTo(72, 6);
+    expect(mlit.error_y.array[0]).toBeCloseTo(100 * Math.SQRT2 * 0.02, 2); // sample std of 0.70, 0.74
+    expect(mlit.text).toEqual(['xxs']);
+    const ref = f.data[2] as { x: number[]; y: number[]; marker: { symbol: string } };
+    expect(ref.x).toEqual([0.9]);
+    expect(ref.y).toEqual([72.1]);
+    expect(ref.marker.symbol).not.toBe((f.data[0] as { marker: { symbol?: string } }).marker.symbol);
+    const lay = f.layout as { xaxis: { type: string; title: { text: string } }; yaxis: { title: { text: string } } };
+    expect(lay.xaxis.type).toBe('log');
+    expect(lay.xaxis.title.text).toBe('Parameters (M)');
+    expect(lay.yaxis.title.text).toBe('Top-1 accuracy (%)');
+    expect(f.caption).toMatch(/synthetic data/);
+  });
+
+  it('MACs axis switches to G when a value reaches 1e9', () => {
+    const g = scatterAccVs({ id: 'm', records: recs, x: 'macs' });
+    expect((g.layout as { xaxis: { title: { text: string } } }).xaxis.title.text).toBe('MACs (G)');
+    expect((g.data[1] as { x: number[] }).x).toEqual([1.5]);
+    const m = scatterAccVs({ id: 'm', records: recs.slice(0, 2), x: 'macs' });
+    expect((m.layout as { xaxis: { title: { text: string } } }).xaxis.title.text).toBe('MACs (M)');
+    expect((m.data[0] as { x: number[] }).x).toEqual([40]);
+  });
+
+  it('ablationBars: mean bars with std error bars and a baseline line', () => {
+    const f = ablationBars({ id: 'abl', records: recs, groupBy: 'variant', metric: 'top1', baseline: 'eit' });
+    const t = f.data[0] as { x: string[]; y: number[]; error_y: { array: number[] } };
+    expect(t.x).toEqual(['xxs', 'eit']);
+    expect(t.y[0]).toBeCloseTo(72, 6);
+    expect(t.error_y.array[0]).toBeCloseTo(2.83, 2);
+    expect(t.error_y.array[1]).toBe(0);
+    const shapes = (f.layout as { shapes: Array<{ y0: number }> }).shapes;
+    expect(shapes[0].y0).toBeCloseTo(80, 6);
+    const grouped = ablationBars({ id: 'abl2', records: recs, groupBy: ['variant', 'dataset'], metric: 'top1' });
+    expect(grouped.data.map((d) => d.name)).toEqual(['synth10', 'cifar100']);
+  });
+
+  it('trainingCurves: loss and top-1 (%) per epoch for each record with history', () => {
+    const f = trainingCurves(recs);
+    // 2 records with history × (train loss, test loss, train top-1, test top-1)
+    expect(f.data).toHaveLength(8);
+    expect(f.data[0].name).toBe('xxs (seed 0)');
+    expect(f.data[0].y).toEqual([2, 1]);
+    expect(f.data[2].yaxis).toBe('y2');
+    expect(f.data[2].y).toEqual([30, 60]);
+    expect((f.layout as { yaxis2: { title: { text: string } } }).yaxis2.title.text).toBe('Top-1 accuracy (%)');
+  });
+
+  it('heatmap, lineChart and imageGrid produce plotly traces', () => {
+    const h = heatmap({ id: 'h', paper: 'mobile-vmoe', z: [[0.1, 0.9], [0.5, 0.5]], x: ['e1', 'e2'], y: ['c1', 'c2'], title: 'Routing', zTitle: 'fraction of tokens' });
+    expect(h.data[0].type).toBe('heatmap');
+    expect(h.paper).toBe('mobile-vmoe');
+    const l = lineChart({ id: 'l', series: [{ name: 'a', x: [1, 2], y: [3, 4] }], xTitle: 'Layer', yTitle: 'Distance (px)' });
+    expect(l.data[0].y).toEqual([3, 4]);
+    const img = { pixels: Float32Array.from([0, 0.5, 1, 1]), width: 2, height: 2, channels: 1 as const };
+    expect(imageToZ(img)).toEqual([[[0, 0, 0], [128, 128, 128]], [[255, 255, 255], [255, 255, 255]]]);
+    expect(() => imageToZ({ ...img, width: 3 })).toThrow(/4 values; expected 2×3×1 = 6/);
+    const g = imageGrid({ id: 'g', images: [img, img, img], columns: 2 });
+    expect(g.data.map((d) => [d.type, d.xaxis, d.yaxis])).toEqual([
+      ['image', 'x', 'y'],
+      ['image', 'x2', 'y2'],
+      ['image', 'x3', 'y3'],
+    ]);
+    expect(g.layout.xaxis3).toBeDefined();
+  });
+});
