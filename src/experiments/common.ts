@@ -102,6 +102,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     const stored = loadRecords({ experiment: spec.experiment }).filter((r) => r.key === key);
     if (stored.length) {
       ctx.log(`  ${spec.variant} on ${dataset}: stored (skip; --force re-runs)`);
+      ctx.onRunDone?.();
       return stored[stored.length - 1];
     }
   }
@@ -162,6 +163,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       key,
     };
     appendRecord(rec);
+    ctx.onRunDone?.();
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
     ctx.log(`  ${spec.variant} on ${dataset}${trainDs.synthetic ? ' (synthetic data)' : ''}: top-1 ${pct(metrics.top1)}, ${(metrics.params / 1e6).toFixed(3)}M params, ${result.wallTimeS.toFixed(1)} s`);
     return rec;

@@ -12,6 +12,8 @@ export interface ExperimentRunContext {
   force: boolean;
   seed: number;
   log(msg: string): void;
+  /** Called after each training run finishes or is skipped as stored (drives the overall progress bar). */
+  onRunDone?(): void;
 }
 
 /**

@@ -242,8 +242,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (opts.evalExtra) m.extra = opts.evalExtra(model, opts.test);
     }
     history.push(m);
-    opts.onEpoch?.(m);
     save(epoch + 1, 0);
+    opts.onEpoch?.(m);
   }
   optimizer.dispose();
   const last = history[history.length - 1];
