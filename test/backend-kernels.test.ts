@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
-import { WASM_TRAINING_KERNELS, isOurWasmKernel } from '../src/backend/kernels';
+import { WASM_TRAINING_KERNELS, isOurWasmKernel, kernelTuning } from '../src/backend/kernels';
 
 const TOL = 1e-4;
 const measured: Record<string, number> = {};
@@ -144,6 +144,16 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
         tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'same', bias: c, activation: 'relu' });
       return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a, b, c).sum())([x, w, bias]);
     });
+  });
+
+  it('im2col in chunks that start mid-row and mid-image gives the same filter gradient', async () => {
+    const saved = kernelTuning.im2colChunkFloats;
+    kernelTuning.im2colChunkFloats = 27 * 7; // K = 27: 7 output positions per chunk, OW = 4
+    try {
+      await agree('Conv2DBackpropFilter (chunked im2col)', gradsOf((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), [3, 7, 8, 3], [3, 3, 3, 4], 140));
+    } finally {
+      kernelTuning.im2colChunkFloats = saved;
+    }
   });
 
   it('rejects NCHW with a message naming the data format', () => {

@@ -22,6 +22,7 @@ import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } fro
 interface WasmBackend {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 interface KernelArgs {
@@ -74,9 +75,27 @@ function geometry(info: backend_util.Conv2DInfo) {
 }
 
 /**
+ * `im2colChunkFloats`: the largest im2col block Conv2DBackpropFilter builds on the heap (default 4M floats, 16 MB),
+ * so a big batch does not need a batch-sized copy. Tests lower it to exercise chunk boundaries.
+ */
+export const kernelTuning = { im2colChunkFloats: 4 << 20 };
+
+/** a · b with no transposes through whatever BatchMatMul is registered for wasm (XNNPACK, or native GEMM). */
+function matmulPlain(backend: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const k = tf.getKernel('BatchMatMul', 'wasm');
+  if (!k) throw new Error('BatchMatMul is not registered for wasm');
+  return (k.kernelFunc as unknown as (args: object) => TensorInfo)({
+    inputs: { a, b },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  });
+}
+
+/**
  * dW[kh,kw,ci,co] = Σ_{b,oy,ox} x[b, oy·sh + kh·dh − top, ox·sw + kw·dw − left, ci] · dy[b,oy,ox,co].
- * Loop order keeps the innermost loop contiguous in both dW and dy (an axpy over output channels);
- * accumulation is in float64.
+ * As a GEMM over the P = B·OH·OW output positions: dWᵀ[CO, K] = dyᵀ[CO, P] · patches[P, K], K = KH·KW·CI,
+ * where row p of `patches` is the receptive field of output p (im2col, zeros for padding). Both factors are
+ * built untransposed so the wasm BatchMatMul takes its fast (XNNPACK) path; P is processed in chunks.
  */
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
@@ -92,36 +111,65 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
     rank4('Conv2DBackpropFilter', 'x', x.shape), filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast',
   );
   const { B, H, W, C, OH, OW, CO, KH, KW, SH, SW, DH, DW, top, left } = geometry(info);
-  const acc = new Float64Array(KH * KW * C * CO);
-  const out = backend.makeOutput(info.filterShape, 'float32');
-  const xv = f32(backend, x, 'Conv2DBackpropFilter x');
-  const dyv = f32(backend, dy, 'Conv2DBackpropFilter dy');
-  for (let b = 0; b < B; b++) {
-    for (let oy = 0; oy < OH; oy++) {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new Error(`Conv2DBackpropFilter on wasm needs float32 x and dy; got ${x.dtype} and ${dy.dtype}`);
+  }
+  const K = KH * KW * C;
+  const P = B * OH * OW;
+  const chunk = Math.max(1, Math.min(P, Math.floor(kernelTuning.im2colChunkFloats / Math.max(K, CO))));
+  const acc = new Float64Array(CO * K);
+  for (let p0 = 0; p0 < P; p0 += chunk) {
+    const pc = Math.min(chunk, P - p0);
+    const dyT = backend.makeOutput([1, CO, pc], 'float32');
+    const patches = backend.makeOutput([1, pc, K], 'float32');
+    const dyTv = backend.typedArrayFromHeap(dyT) as Float32Array;
+    const pv = backend.typedArrayFromHeap(patches) as Float32Array;
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+    for (let p = 0; p < pc; p++) {
+      const src = (p0 + p) * CO;
+      for (let co = 0, dst = p; co < CO; co++, dst += pc) dyTv[dst] = dyv[src + co];
+    }
+    // (b, oy, ox) of output position p0, advanced with p
+    let ox = p0 % OW;
+    let oy = Math.floor(p0 / OW) % OH;
+    let b = Math.floor(p0 / (OW * OH));
+    for (let p = 0; p < pc; p++) {
+      let dst = p * K;
       const iy0 = oy * SH - top;
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * SW - left;
-        const dyOff = ((b * OH + oy) * OW + ox) * CO;
-        for (let kh = 0; kh < KH; kh++) {
-          const iy = iy0 + kh * DH;
-          if (iy < 0 || iy >= H) continue;
-          const rowOff = (b * H + iy) * W;
-          for (let kw = 0; kw < KW; kw++) {
-            const ix = ix0 + kw * DW;
-            if (ix < 0 || ix >= W) continue;
-            const xOff = (rowOff + ix) * C;
-            let wOff = (kh * KW + kw) * C * CO;
-            for (let ci = 0; ci < C; ci++, wOff += CO) {
-              const a = xv[xOff + ci];
-              if (a === 0) continue;
-              for (let co = 0; co < CO; co++) acc[wOff + co] += a * dyv[dyOff + co];
-            }
+      const ix0 = ox * SW - left;
+      for (let kh = 0; kh < KH; kh++) {
+        const iy = iy0 + kh * DH;
+        const rowOk = iy >= 0 && iy < H;
+        const rowOff = (b * H + iy) * W;
+        for (let kw = 0; kw < KW; kw++, dst += C) {
+          const ix = ix0 + kw * DW;
+          if (!rowOk || ix < 0 || ix >= W) {
+            pv.fill(0, dst, dst + C);
+            continue;
           }
+          const src = (rowOff + ix) * C;
+          for (let c = 0; c < C; c++) pv[dst + c] = xv[src + c];
+        }
+      }
+      if (++ox === OW) {
+        ox = 0;
+        if (++oy === OH) {
+          oy = 0;
+          b++;
         }
       }
     }
+    const prod = matmulPlain(backend, dyT, patches);
+    const prodv = backend.typedArrayFromHeap(prod) as Float32Array;
+    for (let i = 0; i < acc.length; i++) acc[i] += prodv[i];
+    for (const t of [dyT, patches, prod]) backend.disposeData(t.dataId);
   }
-  (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
+  const out = backend.makeOutput(info.filterShape, 'float32');
+  const o = backend.typedArrayFromHeap(out) as Float32Array;
+  for (let co = 0; co < CO; co++) {
+    for (let k = 0, src = co * K; k < K; k++) o[k * CO + co] = acc[src + k];
+  }
   return out;
 }
 
