@@ -79,7 +79,7 @@ const COMMANDS: Record<string, { summary: string; usage: string; run: (a: Parsed
     usage: `lightvit bench [--json] [--models a,b] [--leak]   (also: npm run bench -- --json)`,
     run: async (a) => {
       const { runBench } = await import('../bench');
-      await runBench(process.argv.slice(process.argv.indexOf('bench') + 1).length ? process.argv.slice(process.argv.indexOf('bench') + 1) : toArgv(a));
+      await runBench(toArgv(a));
     },
   },
 };
@@ -322,8 +322,9 @@ async function cmdRun(a: ParsedArgs): Promise<void> {
 
 async function cmdFigures(a: ParsedArgs): Promise<void> {
   const { renderAllFigures } = await import('../report/render');
-  const files = await renderAllFigures({ paper: flagString(a, 'paper'), log: (m: string) => console.error(m) });
-  console.error(`${files.length} figure files written under ${figuresDir()}`);
+  const res = await renderAllFigures({ paper: flagString(a, 'paper'), log: (m: string) => console.error(m) });
+  for (const f of res.failed) console.error(`  figures of ${f.experiment} failed: ${f.error}`);
+  console.error(`${res.specs.length} figures (${res.files.length} files) written under ${figuresDir()}`);
 }
 
 async function cmdTable(a: ParsedArgs): Promise<void> {
