@@ -1,6 +1,5 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import * as nodeUtil from 'util';
 import * as tf from '@tensorflow/tfjs';
 import { UnknownNameError } from '../util/errors';
 import { registerWasmKernels } from './kernels';
@@ -57,7 +56,8 @@ function installedPackage(pkg: string, from?: string): { dir: string; name: stri
  * function, only when missing.
  */
 export function polyfillNodeUtil(): boolean {
-  const u = nodeUtil as unknown as Record<string, unknown>;
+  // the module object itself (what tfjs-node's require('util') returns), not an import namespace copy
+  const u = require('util') as Record<string, unknown>;
   if (typeof u.isNullOrUndefined === 'function') return false;
   try {
     u.isNullOrUndefined = (v: unknown) => v === null || v === undefined;
@@ -184,11 +184,11 @@ export function currentBackend(): BackendChoice | null {
   return current;
 }
 
-/** One line for logs and notebooks: "wasm (skipped tensorflow-gpu: ...; native: off, ...)". */
+/** One line for logs and notebooks: "wasm (skipped tensorflow-gpu: ...; native: ...)". */
 export function describeBackend(c: BackendChoice | null = current): string {
   if (!c) return 'no backend initialised';
   const parts = c.skipped.map((s) => `skipped ${s.name}: ${s.reason}`);
-  if (c.native) parts.push(`native kernels ${c.native.enabled ? 'on' : 'off'}: ${c.native.reason}`);
+  if (c.native) parts.push(`native: ${c.native.reason}`);
   return parts.length ? `${c.name} (${parts.join('; ')})` : c.name;
 }
 
