@@ -1,0 +1,77 @@
+// Single-threaded sgemm, row-major: C[m×n] = op(A)·op(B) (+ C when accumulate). lda/ldb are the row strides of
+// A and B as stored. The system CBLAS when built with LV_HAVE_CBLAS, otherwise a portable blocked kernel.
+#pragma once
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#ifdef LV_HAVE_CBLAS
+#ifdef LV_ACCELERATE
+#include <Accelerate/Accelerate.h>
+#else
+#include <cblas.h>
+#endif
+#endif
+
+namespace lv {
+
+#ifdef LV_HAVE_CBLAS
+inline void sgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
+                  long ldc, bool accumulate) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              1.0f, a, (int)lda, b, (int)ldb, accumulate ? 1.0f : 0.0f, c, (int)ldc);
+}
+inline const char* gemmName() {
+#ifdef LV_ACCELERATE
+  return "Accelerate";
+#else
+  return "CBLAS";
+#endif
+}
+#else
+// Portable path: pack op(A) row panels and op(B) into contiguous row-major blocks, then an i-k-j loop whose inner
+// j loop the compiler vectorises. Blocks of KC×NC of B stay in L2.
+inline void sgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
+                  long ldc, bool accumulate) {
+  const long KC = 256, NC = 512, MC = 64;
+  thread_local std::vector<float> bp, ap;
+  if (!accumulate)
+    for (long i = 0; i < m; i++) std::memset(c + i * ldc, 0, sizeof(float) * n);
+  for (long k0 = 0; k0 < k; k0 += KC) {
+    long kc = std::min(KC, k - k0);
+    for (long n0 = 0; n0 < n; n0 += NC) {
+      long nc = std::min(NC, n - n0);
+      bp.resize(kc * nc);
+      for (long p = 0; p < kc; p++)
+        for (long j = 0; j < nc; j++) bp[p * nc + j] = tb ? b[(n0 + j) * ldb + k0 + p] : b[(k0 + p) * ldb + n0 + j];
+      for (long m0 = 0; m0 < m; m0 += MC) {
+        long mc = std::min(MC, m - m0);
+        ap.resize(mc * kc);
+        for (long i = 0; i < mc; i++)
+          for (long p = 0; p < kc; p++) ap[i * kc + p] = ta ? a[(k0 + p) * lda + m0 + i] : a[(m0 + i) * lda + k0 + p];
+        for (long i = 0; i < mc; i++) {
+          float* __restrict ci = c + (m0 + i) * ldc + n0;
+          const float* ai = ap.data() + i * kc;
+          long p = 0;
+          for (; p + 4 <= kc; p += 4) {
+            const float a0 = ai[p], a1 = ai[p + 1], a2 = ai[p + 2], a3 = ai[p + 3];
+            const float* __restrict b0 = bp.data() + p * nc;
+            const float* __restrict b1 = b0 + nc;
+            const float* __restrict b2 = b1 + nc;
+            const float* __restrict b3 = b2 + nc;
+            for (long j = 0; j < nc; j++) ci[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+          }
+          for (; p < kc; p++) {
+            const float ap0 = ai[p];
+            const float* __restrict b0 = bp.data() + p * nc;
+            for (long j = 0; j < nc; j++) ci[j] += ap0 * b0[j];
+          }
+        }
+      }
+    }
+  }
+}
+inline const char* gemmName() { return "portable"; }
+#endif
+
+}  // namespace lv

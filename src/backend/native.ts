@@ -1,0 +1,383 @@
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Native kernels over the wasm backend (issue 9). An N-API addon (native/, built at install time by
+ * scripts/build-native.js) computes GEMM (system CBLAS or a portable blocked kernel), transposes, softmax, and
+ * convolutions with their gradients, reading and writing the wasm backend's tensors in place on the wasm heap.
+ * `enableNativeKernels()` swaps them in for the wasm kernels of the same name; `disableNativeKernels()` restores the
+ * originals, so native and plain wasm can be compared in one process. Anything the addon does not cover (other
+ * dtypes, NCHW, prelu) is delegated to the original wasm kernel. `LIGHTVIT_NATIVE=0` keeps plain wasm.
+ */
+
+interface Addon {
+  gemm(heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, biasOff: number, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean, strideA: number, strideB: number, biasLen: number, act: number, alpha: number): void;
+  transpose(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], perm: number[]): void;
+  softmax(heap: ArrayBuffer, inOff: number, outOff: number, rows: number, cols: number): void;
+  conv2d(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  conv2dBackpropInput(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  conv2dBackpropFilter(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  depthwise(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  depthwiseBackpropInput(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  depthwiseBackpropFilter(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  setThreads(n: number): number;
+  info(): { gemm: string; threads: number };
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: WasmBackend; attrs: Record<string, unknown> };
+type KernelFn = (args: KernelArgs) => tf.TensorInfo;
+
+export interface NativeStatus {
+  /** The addon loaded. */
+  available: boolean;
+  /** Native kernels are registered over the wasm backend's right now. */
+  enabled: boolean;
+  /** One line: what is active, or why not. */
+  reason: string;
+  gemm?: string;
+  threads?: number;
+  kernels: string[];
+}
+
+let addon: Addon | null = null;
+let loadError = '';
+let loadTried = false;
+let enabled = false;
+let lastReason = 'native kernels not enabled yet (initBackend("wasm") enables them)';
+const originals = new Map<string, tf.KernelConfig | null>();
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200);
+}
+
+function loadAddon(): Addon | null {
+  if (loadTried) return addon;
+  loadTried = true;
+  const file = process.env.LIGHTVIT_NATIVE_ADDON || path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'lightvit_native.node');
+  try {
+    addon = require(file) as Addon;
+    const threads = Number(process.env.LIGHTVIT_NATIVE_THREADS);
+    if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
+  } catch (e) {
+    const msg = firstLine(e);
+    loadError = /Cannot find module/.test(msg)
+      ? `native addon not built (${path.relative(process.cwd(), file) || file} missing; run: node scripts/build-native.js)`
+      : `native addon failed to load: ${msg}`;
+    addon = null;
+  }
+  return addon;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kernels
+
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function offsetOf(backend: WasmBackend, t: tf.TensorInfo): number {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d) throw new Error(`native kernel: tensor ${t.shape} is not on the wasm backend`);
+  return d.memoryOffset;
+}
+
+/** The wasm heap; fetched after every allocation because `makeOutput` can grow (and so replace) it. */
+const heapOf = (backend: WasmBackend) => backend.wasm.HEAPU8.buffer as ArrayBuffer;
+
+function fallback(name: string, args: KernelArgs): tf.TensorInfo {
+  const orig = originals.get(name);
+  if (!orig) throw new Error(`native ${name}: this case (${describe(args)}) is not supported and the wasm backend has no ${name} kernel`);
+  return (orig.kernelFunc as unknown as KernelFn)(args);
+}
+
+function describe(args: KernelArgs): string {
+  const ins = Object.entries(args.inputs)
+    .filter(([, t]) => t)
+    .map(([k, t]) => `${k}: ${t!.dtype}[${t!.shape.join(',')}]`);
+  return ins.join(', ');
+}
+
+const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
+
+/** Batched matmul with numpy-style broadcast of the batch dims; optional rank-1 bias and activation epilogue. */
+function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, alpha = 0): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const ta = !!args.attrs.transposeA;
+  const tb = !!args.attrs.transposeB;
+  const backend = args.backend;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  const kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (k !== kb) {
+    throw new Error(`matMul: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, transposeB=${tb}) must match`);
+  }
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+  const batch = prod(outer);
+  const batchA = prod(outerA);
+  const batchB = prod(outerB);
+  const out = backend.makeOutput([...outer, m, n], 'float32');
+  const heap = heapOf(backend);
+  const aOff = offsetOf(backend, a);
+  const bOff = offsetOf(backend, b);
+  const cOff = offsetOf(backend, out);
+  const biasOff = biasT ? offsetOf(backend, biasT) : -1;
+  const biasLen = biasT ? prod(biasT.shape) : 0;
+  const simpleA = batchA === batch || batchA === 1;
+  const simpleB = batchB === batch || batchB === 1;
+  if (simpleA && simpleB) {
+    addon!.gemm(heap, aOff, bOff, cOff, biasOff, batch, m, n, k, ta, tb, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, biasLen, act, alpha);
+    return out;
+  }
+  // general broadcast ([2,1,…] with [1,3,…]): one GEMM per output matrix
+  const rank = outer.length;
+  const padA = [...Array(rank - outerA.length).fill(1), ...outerA];
+  const padB = [...Array(rank - outerB.length).fill(1), ...outerB];
+  for (let i = 0; i < batch; i++) {
+    let rem = i;
+    let ia = 0;
+    let ib = 0;
+    let sa = 1;
+    let sb = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      const c = rem % outer[d];
+      rem = Math.floor(rem / outer[d]);
+      if (padA[d] !== 1) ia += c * sa;
+      if (padB[d] !== 1) ib += c * sb;
+      sa *= padA[d];
+      sb *= padB[d];
+    }
+    addon!.gemm(heap, aOff + 4 * ia * m * k, bOff + 4 * ib * k * n, cOff + 4 * i * m * n, biasOff, 1, m, n, k, ta, tb, 0, 0, biasLen, act, alpha);
+  }
+  void name;
+  return out;
+}
+
+const batchMatMul: KernelFn = (args) => {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback('BatchMatMul', args);
+  return matmul('BatchMatMul', args);
+};
+
+const fusedMatMul: KernelFn = (args) => {
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  const activation = String(args.attrs.activation ?? 'linear');
+  const act = ACT[activation];
+  if (a!.dtype !== 'float32' || b!.dtype !== 'float32' || preluActivationWeights || act === undefined) return fallback('_FusedMatMul', args);
+  if (bias) {
+    const ra = a!.shape.length;
+    const n = args.attrs.transposeB ? b!.shape[b!.shape.length - 2] : b!.shape[b!.shape.length - 1];
+    const size = prod(bias.shape);
+    const rowBias = size === n && bias.shape.slice(0, -1).every((d) => d === 1) && bias.shape.length <= ra;
+    if (!(rowBias || size === 1) || bias.dtype !== 'float32') return fallback('_FusedMatMul', args);
+  }
+  return matmul('_FusedMatMul', args, bias, act, Number(args.attrs.leakyreluAlpha ?? 0.2));
+};
+
+const transpose: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  const perm = args.attrs.perm as number[];
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') return fallback('Transpose', args);
+  const moved = perm.filter((p) => x.shape[p] !== 1);
+  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return fallback('Transpose', args); // a reshape: the wasm kernel shares the data
+  const backend = args.backend;
+  const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
+  addon!.transpose(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, perm);
+  return out;
+};
+
+const softmax: KernelFn = (args) => {
+  const logits = args.inputs.logits!;
+  const dim = Number(args.attrs.dim);
+  const rank = logits.shape.length;
+  if (logits.dtype !== 'float32' || (dim !== -1 && dim !== rank - 1)) return fallback('Softmax', args);
+  const backend = args.backend;
+  const out = backend.makeOutput(logits.shape, 'float32');
+  const cols = logits.shape[rank - 1];
+  if (prod(logits.shape) > 0) addon!.softmax(heapOf(backend), offsetOf(backend, logits), offsetOf(backend, out), prod(logits.shape) / cols, cols);
+  return out;
+};
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
+
+/** n, h, w, c, kh, kw, oh, ow, sh, sw, dh, dw, pad top, pad left: the addon's geometry arguments. */
+const geometry = (ci: ConvInfo) => [
+  ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.filterHeight, ci.filterWidth, ci.outHeight, ci.outWidth,
+  ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.padInfo.top, ci.padInfo.left,
+];
+
+function channelsLast(args: KernelArgs): boolean {
+  const f = args.attrs.dataFormat;
+  return f === undefined || f === 'NHWC' || f === 'channelsLast';
+}
+
+type ConvAttrs = {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
+function convInfo(xShape: number[], fShape: number[], attrs: ConvAttrs, depthwise: boolean): ConvInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    fShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
+}
+
+/**
+ * A conv kernel: `shapes` gives (x shape, filter shape, output shape) from the inputs and attrs; `run` is the addon
+ * entry point taking (heap, in0, in1, out, geometry…, last) with `last` = output channels or channel multiplier.
+ */
+function convKernel(
+  name: string,
+  depthwise: boolean,
+  shapes: (args: KernelArgs) => { x: number[]; f: number[]; out: number[] },
+  run: (a: Addon) => Addon['conv2d'],
+  in0: string,
+  in1: string,
+): KernelFn {
+  return (args) => {
+    const t0 = args.inputs[in0]!;
+    const t1 = args.inputs[in1]!;
+    if (!channelsLast(args) || t0.dtype !== 'float32' || t1.dtype !== 'float32') return fallback(name, args);
+    const s = shapes(args);
+    const ci = convInfo(s.x, s.f, args.attrs as unknown as ConvAttrs, depthwise);
+    const last = depthwise ? s.f[3] : s.f[3];
+    const backend = args.backend;
+    const out = backend.makeOutput(s.out, 'float32');
+    if (prod(s.out) > 0) run(addon!).call(addon, heapOf(backend), offsetOf(backend, t0), offsetOf(backend, t1), offsetOf(backend, out), ...geometry(ci), last);
+    return out;
+  };
+}
+
+const conv2d = convKernel('Conv2D', false, (a) => {
+  const x = a.inputs.x!.shape;
+  const f = a.inputs.filter!.shape;
+  return { x, f, out: convInfo(x, f, a.attrs as unknown as ConvAttrs, false).outShape };
+}, (a) => a.conv2d, 'x', 'filter');
+
+const conv2dBackpropInput = convKernel('Conv2DBackpropInput', false, (a) => {
+  const x = a.attrs.inputShape as number[];
+  return { x, f: a.inputs.filter!.shape, out: x };
+}, (a) => a.conv2dBackpropInput, 'dy', 'filter');
+
+const conv2dBackpropFilter = convKernel('Conv2DBackpropFilter', false, (a) => {
+  const f = a.attrs.filterShape as number[];
+  return { x: a.inputs.x!.shape, f, out: f };
+}, (a) => a.conv2dBackpropFilter, 'x', 'dy');
+
+const depthwise = convKernel('DepthwiseConv2dNative', true, (a) => {
+  const x = a.inputs.x!.shape;
+  const f = a.inputs.filter!.shape;
+  return { x, f, out: convInfo(x, f, a.attrs as unknown as ConvAttrs, true).outShape };
+}, (a) => a.depthwise, 'x', 'filter');
+
+const depthwiseBackpropInput = convKernel('DepthwiseConv2dNativeBackpropInput', true, (a) => {
+  const x = a.attrs.inputShape as number[];
+  return { x, f: a.inputs.filter!.shape, out: x };
+}, (a) => a.depthwiseBackpropInput, 'dy', 'filter');
+
+const depthwiseBackpropFilter = convKernel('DepthwiseConv2dNativeBackpropFilter', true, (a) => {
+  const f = a.attrs.filterShape as number[];
+  return { x: a.inputs.x!.shape, f, out: f };
+}, (a) => a.depthwiseBackpropFilter, 'x', 'dy');
+
+const KERNELS: Record<string, KernelFn> = {
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Transpose: transpose,
+  Softmax: softmax,
+  Conv2D: conv2d,
+  Conv2DBackpropInput: conv2dBackpropInput,
+  Conv2DBackpropFilter: conv2dBackpropFilter,
+  DepthwiseConv2dNative: depthwise,
+  DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Registration
+
+/**
+ * Register the native kernels over the wasm backend's (which must be active). Idempotent. Returns whether they are
+ * on and a one-line reason; never throws.
+ */
+export function enableNativeKernels(): { enabled: boolean; reason: string } {
+  if (enabled) return { enabled, reason: lastReason };
+  if (process.env.LIGHTVIT_NATIVE === '0') return done(false, 'native kernels off (LIGHTVIT_NATIVE=0)');
+  if (!loadAddon()) return done(false, loadError);
+  let backend: WasmBackend;
+  try {
+    backend = tf.findBackend('wasm') as unknown as WasmBackend;
+  } catch (e) {
+    return done(false, `wasm backend unavailable: ${firstLine(e)}`);
+  }
+  if (!backend || !backend.wasm?.HEAPU8 || typeof backend.makeOutput !== 'function' || !backend.dataIdMap) {
+    return done(false, 'wasm backend not initialised or its internals changed (need wasm.HEAPU8, dataIdMap, makeOutput)');
+  }
+  for (const [name, fn] of Object.entries(KERNELS)) {
+    const orig = tf.getKernel(name, 'wasm') ?? null;
+    originals.set(name, orig);
+    if (orig) tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  enabled = true;
+  const info = addon!.info();
+  return done(true, `native kernels on (GEMM: ${info.gemm}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
+}
+
+/** Restore the wasm backend's own kernels (those it had before `enableNativeKernels`). */
+export function disableNativeKernels(): void {
+  if (!enabled) return;
+  for (const [name, orig] of originals) {
+    tf.unregisterKernel(name, 'wasm');
+    if (orig) tf.registerKernel(orig);
+  }
+  originals.clear();
+  enabled = false;
+  lastReason = 'native kernels off (disabled in this process)';
+}
+
+function done(on: boolean, reason: string): { enabled: boolean; reason: string } {
+  lastReason = reason;
+  return { enabled: on, reason };
+}
+
+export function nativeStatus(): NativeStatus {
+  const a = loadAddon();
+  const info = a?.info();
+  return {
+    available: !!a,
+    enabled,
+    reason: a ? lastReason : loadError,
+    gemm: info?.gemm,
+    threads: info?.threads,
+    kernels: enabled ? Object.keys(KERNELS) : [],
+  };
+}
+
+/** Threads of the addon's pool (default: all cores, at most 8). Returns the count in effect. */
+export function setNativeThreads(n: number): number {
+  const a = loadAddon();
+  if (!a) throw new Error(`setNativeThreads(${n}): ${loadError}`);
+  return a.setThreads(n);
+}
+
+/** Names of the kernels the addon replaces. */
+export const NATIVE_KERNELS: readonly string[] = Object.keys(KERNELS);
