@@ -1,0 +1,47 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend';
+import { createModel } from '../src/models';
+import { makeCtx, Param } from '../src/nn/module';
+import { checkGradients } from './eit-gradcheck';
+
+// Gradients of conv models run on `cpu` until the wasm conv backprop kernels land (backend work).
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('CIFAR ResNet gradients (cpu)', () => {
+  it.each(['resnet-test', 'resnet-b-test'])('%s: stem, block convs, BN, shortcut projection and fc match finite differences', (name) => {
+    const m = createModel(name, {}, { seed: 2 });
+    // evaluation mode (running statistics): the loss is a smooth function of each weight away from ReLU kinks
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const named = new Map(m.namedParams());
+    const pick = ['conv1.weight', 'layers.0.conv1.weight', 'layers.1.conv2.weight', 'layers.1.bn1.gamma', 'fc.weight'];
+    if (name === 'resnet-b-test') pick.push('layers.1.shortcut.weight');
+    // a small step: ReLU and max-pool kinks sit within 1e-2 of some weights
+    const rows = checkGradients(m, x, pick.map((n) => [n, named.get(n)!] as [string, Param]), 3, 1e-3);
+    for (const row of rows) expect(Math.abs(row.analytic - row.numeric), JSON.stringify(row)).toBeLessThan(1.5e-2 * Math.abs(row.numeric) + 1e-3);
+    m.dispose();
+    x.dispose();
+  });
+
+  it('trains in training mode (batch statistics); tensor count flat over steps', () => {
+    const m = createModel('resnet-test', {}, { seed: 1 });
+    const opt = tf.train.adam(1e-2);
+    const x = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
+    const losses: number[] = [];
+    let count = -1;
+    for (let step = 0; step < 6; step++) {
+      const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.forward(x, makeCtx({ training: true, seed: step }))) as tf.Scalar, true, m.trainableVariables())!;
+      losses.push(l.dataSync()[0]);
+      l.dispose();
+      if (step === 1) count = tf.memory().numTensors;
+      if (step > 1) expect(tf.memory().numTensors).toBe(count);
+    }
+    expect(losses[5]).toBeLessThan(losses[0]);
+    opt.dispose();
+    tf.dispose([x, y]);
+    m.dispose();
+  });
+});
