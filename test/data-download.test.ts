@@ -1,0 +1,259 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import * as tar from 'tar';
+import type { AddressInfo } from 'node:net';
+import { downloadDataset, type DownloadSource } from '../src/data/download';
+import { readCifar10, encodeCifar10Records, CIFAR_PIXELS } from '../src/data/cifar';
+import { DataError } from '../src/util/errors';
+
+const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex');
+
+/** A minimal ustar archive writer, for archives `tar` itself refuses to create (entries escaping the folder). */
+function ustar(entries: Array<{ name: string; data?: Buffer; type?: '0' | '2' | '5'; link?: string }>): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const data = e.data ?? Buffer.alloc(0);
+    const h = Buffer.alloc(512);
+    h.write(e.name, 0, 100, 'utf8');
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+    h.write('00000000000\0', 136);
+    h.write('        ', 148);
+    h.write(e.type ?? '0', 156);
+    if (e.link) h.write(e.link, 157, 100, 'utf8');
+    h.write('ustar\0', 257);
+    h.write('00', 263);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += h[i];
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return zlib.gzipSync(Buffer.concat(blocks));
+}
+
+let tmp: string;
+let server: http.Server;
+let base: string;
+const files = new Map<string, Buffer>();
+const log: Array<{ path: string; range?: string }> = [];
+/** Paths whose next response is cut after this many body bytes. */
+const cutOnce = new Map<string, number>();
+const ignoreRange = new Set<string>();
+let cifarTgz: Buffer;
+let batch1: Buffer;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-dl-'));
+  // a small CIFAR-10-format archive: 3 records per batch file
+  const src = path.join(tmp, 'src', 'cifar-10-batches-bin');
+  fs.mkdirSync(src, { recursive: true });
+  for (const f of ['data_batch_1.bin', 'test_batch.bin']) {
+    // pseudo-random pixels (an LCG), so the archive does not compress to almost nothing
+    let st = f.length;
+    const images = new Uint8Array(3 * CIFAR_PIXELS).map(() => (st = (Math.imul(st, 1103515245) + 12345) >>> 0) >>> 24);
+    fs.writeFileSync(path.join(src, f), encodeCifar10Records(images, [1, 4, 9]));
+  }
+  fs.writeFileSync(path.join(src, 'batches.meta.txt'), 'a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n');
+  batch1 = fs.readFileSync(path.join(src, 'data_batch_1.bin'));
+  const tgz = path.join(tmp, 'cifar.tar.gz');
+  await tar.c({ gzip: true, file: tgz, cwd: path.join(tmp, 'src') }, ['cifar-10-batches-bin']);
+  cifarTgz = fs.readFileSync(tgz);
+  expect(cifarTgz.length).toBeGreaterThan(15_000);
+  files.set('/cifar.tar.gz', cifarTgz);
+  files.set('/cut.tar.gz', cifarTgz);
+  files.set('/norange.tar.gz', cifarTgz);
+  files.set('/truncated.tar.gz', cifarTgz.subarray(0, Math.floor(cifarTgz.length * 0.6)));
+  files.set('/escape.tar.gz', ustar([{ name: 'ok/a.txt', data: Buffer.from('fine') }, { name: '../x', data: Buffer.from('evil') }]));
+  files.set('/symlink.tar.gz', ustar([{ name: 'ok/a.txt', data: Buffer.from('fine') }, { name: 'ok/link', type: '2', link: '../../outside' }]));
+  files.set('/plain.mat', Buffer.from('not really a mat file, but bytes to fetch'));
+
+  server = http.createServer((req, res) => {
+    const url = req.url ?? '';
+    log.push({ path: url, range: req.headers.range });
+    if (url === '/redirect') {
+      res.writeHead(302, { location: '/cifar.tar.gz' });
+      res.end();
+      return;
+    }
+    const body = files.get(url);
+    if (!body) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m && !ignoreRange.has(url)) {
+      const start = Number(m[1]);
+      if (start >= body.length) {
+        res.writeHead(416, { 'content-range': `bytes */${body.length}` });
+        res.end();
+        return;
+      }
+      res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      res.end(body.subarray(start));
+      return;
+    }
+    res.writeHead(200, { 'content-length': body.length });
+    const cut = cutOnce.get(url);
+    if (cut !== undefined) {
+      cutOnce.delete(url);
+      res.write(body.subarray(0, cut), () => setTimeout(() => req.socket.destroy(), 20));
+      return;
+    }
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function freshDir(name: string): string {
+  const d = path.join(tmp, name);
+  fs.rmSync(d, { recursive: true, force: true });
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+}
+
+function source(p: string, over: Partial<DownloadSource> = {}): DownloadSource {
+  const body = files.get(p)!;
+  return { url: base + p, file: 'cifar-10-binary.tar.gz', bytes: body.length, md5: md5(body), extract: true, ...over };
+}
+
+const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.includes('.extract-') || n.endsWith('.part'));
+
+describe('downloadDataset', () => {
+  it('downloads through a redirect, verifies, extracts, and the CIFAR reader loads the result', async () => {
+    const dir = freshDir('ok');
+    const progress: Array<[number, number]> = [];
+    const out = await downloadDataset('cifar10', {
+      dataDir: dir,
+      sources: [{ ...source('/cifar.tar.gz'), url: `${base}/redirect` }],
+      onProgress: (d, t) => progress.push([d, t]),
+    });
+    expect(out).toBe(path.join(dir, 'cifar10'));
+    const bin = path.join(out, 'cifar-10-batches-bin');
+    expect(fs.readFileSync(path.join(bin, 'data_batch_1.bin')).equals(batch1)).toBe(true);
+    const ds = readCifar10(bin, [{ file: 'data_batch_1.bin', records: 3 }], 'train');
+    expect(Array.from(ds.labels)).toEqual([1, 4, 9]);
+    expect(ds.classNames[9]).toBe('j');
+    // the verified archive is kept for re-extraction
+    expect(fs.readFileSync(path.join(dir, 'downloads', 'cifar-10-binary.tar.gz')).equals(cifarTgz)).toBe(true);
+    expect(progress.at(-1)).toEqual([cifarTgz.length, cifarTgz.length]);
+    expect(leftovers(dir)).toEqual([]);
+    // a second run reuses the verified archive: no new request
+    const before = log.length;
+    await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cifar.tar.gz')] });
+    expect(log.length).toBe(before);
+  });
+
+  it('resumes an interrupted transfer with a Range request', async () => {
+    const dir = freshDir('resume');
+    const cut = Math.floor(cifarTgz.length / 2);
+    cutOnce.set('/cut.tar.gz', cut);
+    // no retries: the first call fails and keeps the partial file
+    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')], retries: 0 })).rejects.toThrow(
+      /connection closed during cifar-10-binary.tar.gz.*run again to resume from/,
+    );
+    const part = path.join(dir, 'downloads', 'cifar-10-binary.tar.gz.part');
+    expect(fs.statSync(part).size).toBe(cut);
+    expect(fs.existsSync(path.join(dir, 'cifar10'))).toBe(false);
+    const before = log.length;
+    await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')] });
+    expect(log.slice(before)).toEqual([{ path: '/cut.tar.gz', range: `bytes=${cut}-` }]);
+    expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(true);
+    expect(fs.existsSync(part)).toBe(false);
+  });
+
+  it('retries within one call after a cut connection', async () => {
+    const dir = freshDir('retry');
+    const cut = Math.floor(cifarTgz.length / 3);
+    cutOnce.set('/cut.tar.gz', cut);
+    const before = log.length;
+    await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')] });
+    expect(log.slice(before).map((l) => l.range)).toEqual([undefined, `bytes=${cut}-`]);
+    expect(fs.existsSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'test_batch.bin'))).toBe(true);
+  });
+
+  it('restarts from zero when the server ignores Range', async () => {
+    const dir = freshDir('norange');
+    ignoreRange.add('/norange.tar.gz');
+    fs.mkdirSync(path.join(dir, 'downloads'));
+    fs.writeFileSync(path.join(dir, 'downloads', 'cifar-10-binary.tar.gz.part'), Buffer.alloc(500, 0xab));
+    await downloadDataset('cifar10', { dataDir: dir, sources: [source('/norange.tar.gz')] });
+    expect(fs.readFileSync(path.join(dir, 'downloads', 'cifar-10-binary.tar.gz')).equals(cifarTgz)).toBe(true);
+  });
+
+  it('a bad checksum names expected and actual MD5 and extracts nothing', async () => {
+    const dir = freshDir('badmd5');
+    const wrong = '0123456789abcdef0123456789abcdef';
+    const err = await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cifar.tar.gz', { md5: wrong })] }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect(err.message).toContain(`has MD5 ${md5(cifarTgz)}; expected ${wrong}`);
+    expect(fs.existsSync(path.join(dir, 'cifar10'))).toBe(false);
+    expect(fs.readdirSync(path.join(dir, 'downloads'))).toEqual([]);
+  });
+
+  it('a wrong size is refused before the checksum', async () => {
+    const dir = freshDir('badsize');
+    await expect(
+      downloadDataset('cifar10', { dataDir: dir, sources: [source('/cifar.tar.gz', { bytes: cifarTgz.length + 1 })] }),
+    ).rejects.toThrow(`is ${cifarTgz.length.toLocaleString('en-US')} bytes; expected ${(cifarTgz.length + 1).toLocaleString('en-US')}`);
+  });
+
+  it('a truncated archive fails with a clear error, leaves no half folder, keeps the archive', async () => {
+    const dir = freshDir('trunc');
+    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [source('/truncated.tar.gz')] })).rejects.toThrow(
+      /archive cifar-10-binary.tar.gz could not be extracted \(truncated or corrupt\?\)/,
+    );
+    expect(fs.existsSync(path.join(dir, 'cifar10'))).toBe(false);
+    expect(leftovers(dir)).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'downloads', 'cifar-10-binary.tar.gz'))).toBe(true);
+  });
+
+  it('refuses an entry named ../x and writes nothing outside (or inside)', async () => {
+    const dir = freshDir('escape');
+    const target = path.join(dir, 'sub');
+    await expect(
+      downloadDataset('cifar10', { dataDir: target, sources: [source('/escape.tar.gz')] }),
+    ).rejects.toThrow("archive cifar-10-binary.tar.gz has entries that would be written outside its folder: ../x");
+    expect(fs.existsSync(path.join(target, 'x'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
+    expect(fs.existsSync(path.join(target, 'cifar10'))).toBe(false);
+    expect(leftovers(target)).toEqual([]);
+  });
+
+  it('refuses a symlink pointing outside', async () => {
+    const dir = freshDir('symlink');
+    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [source('/symlink.tar.gz')] })).rejects.toThrow(
+      'ok/link -> ../../outside (link pointing outside the target folder)',
+    );
+    expect(fs.existsSync(path.join(dir, 'cifar10'))).toBe(false);
+  });
+
+  it('fetches plain files into the dataset folder, and reports HTTP errors', async () => {
+    const dir = freshDir('plain');
+    const body = files.get('/plain.mat')!;
+    await downloadDataset('svhn', { dataDir: dir, sources: [{ url: `${base}/plain.mat`, file: 'train_32x32.mat', md5: md5(body) }] });
+    expect(fs.readFileSync(path.join(dir, 'svhn', 'train_32x32.mat')).equals(body)).toBe(true);
+    await expect(
+      downloadDataset('svhn', { dataDir: dir, sources: [{ url: `${base}/missing.mat`, file: 'test_32x32.mat', md5: md5(body) }] }),
+    ).rejects.toThrow(`download of ${base}/missing.mat failed: HTTP 404`);
+  });
+
+  it('names unknown datasets', async () => {
+    await expect(downloadDataset('imagenet')).rejects.toThrow("unknown downloadable dataset 'imagenet'; expected one of: cifar10, cifar100, svhn, flowers102");
+    await expect(downloadDataset('synth10')).rejects.toThrow('generated locally');
+  });
+});
