@@ -12,6 +12,7 @@ import {
   readCifar10,
   readCifar100,
 } from './cifar';
+import { channelStats } from './image';
 import type { ImageDataset } from './types';
 
 /**
@@ -386,23 +387,6 @@ export interface SynthManifest {
   mean: [number, number, number];
   std: [number, number, number];
   note: string;
-}
-
-function channelStats(images: Uint8Array): { mean: [number, number, number]; std: [number, number, number] } {
-  const s = [0, 0, 0];
-  const s2 = [0, 0, 0];
-  for (let i = 0; i < images.length; i += 3) {
-    for (let c = 0; c < 3; c++) {
-      const v = images[i + c] / 255;
-      s[c] += v;
-      s2[c] += v * v;
-    }
-  }
-  const n = images.length / 3;
-  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-  const mean = s.map((v) => r4(v / n)) as [number, number, number];
-  const std = s2.map((v, c) => r4(Math.sqrt(Math.max(v / n - (s[c] / n) ** 2, 1e-8)))) as [number, number, number];
-  return { mean, std };
 }
 
 export function synthRoot(dataDir: string, name: 'synth10' | 'synth100'): string {
