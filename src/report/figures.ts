@@ -28,19 +28,22 @@ function list(xs: string[]): string {
 }
 
 /** Caption text followed by the dataset(s), scale(s), seed count and, when any record is synthetic, "synthetic data". */
-export function caption(records: ResultRecord[], text: string): string {
+export function caption(records: Array<Partial<ResultRecord>>, text: string): string {
   const base = text.trim().replace(/\.?$/, '.');
-  if (!records.length) return base;
-  const datasets = uniq(records.map((r) => r.dataset));
-  const scales = uniq(records.map((r) => r.scale));
-  const seeds = uniq(records.map((r) => r.seed));
-  const parts = [`Dataset: ${list(datasets)}`, `scale: ${list(scales)}`, `${seeds.length} seed${seeds.length > 1 ? 's' : ''}`];
-  let s = `${base} ${parts.join('; ')}.`;
+  const datasets = uniq(records.map((r) => r.dataset).filter((v): v is string => !!v));
+  const scales = uniq(records.map((r) => r.scale).filter((v): v is ResultRecord['scale'] => !!v));
+  const seeds = uniq(records.map((r) => r.seed).filter((v): v is number => typeof v === 'number'));
+  const parts = [
+    ...(datasets.length ? [`Dataset: ${list(datasets)}`] : []),
+    ...(scales.length ? [`scale: ${list(scales)}`] : []),
+    ...(seeds.length ? [`${seeds.length} seed${seeds.length > 1 ? 's' : ''}`] : []),
+  ];
+  let s = parts.length ? `${base} ${parts.join('; ')}.` : base;
   if (records.some((r) => r.synthetic)) s += ' Trained on synthetic data: these are not the paper\'s numbers.';
   return s;
 }
 
-function paperOf(records: ResultRecord[], fallback?: string): string {
+function paperOf(records: Array<Partial<ResultRecord>>, fallback?: string): string {
   return fallback ?? records[0]?.paper ?? 'kit';
 }
 
@@ -228,14 +231,17 @@ export function ablationBars(o: AblationOptions): FigureSpec {
 
 export interface CurvesOptions extends Partial<FigureIdentity> {
   /** Series name per record (default: variant, plus seed when several seeds share a variant). */
-  nameBy?: (r: ResultRecord) => string;
+  nameBy?: (r: CurveSource) => string;
 }
 
+/** A stored record, or just a name and a trainer's history (in a notebook: `{ variant, history, dataset, scale, synthetic }`). */
+export type CurveSource = Pick<ResultRecord, 'variant'> & Partial<Omit<ResultRecord, 'variant'>>;
+
 /** Training curves: train/test loss (left) and train/test top-1 (right) vs epoch, one colour per record. */
-export function trainingCurves(records: ResultRecord[], o: CurvesOptions = {}): FigureSpec {
+export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): FigureSpec {
   const withHist = records.filter((r) => r.history && r.history.length);
   const multiSeed = new Set(withHist.map((r) => r.variant)).size < withHist.length;
-  const nameOf = o.nameBy ?? ((r: ResultRecord) => (multiSeed ? `${r.variant} (seed ${r.seed})` : r.variant));
+  const nameOf = o.nameBy ?? ((r: CurveSource) => (multiSeed ? `${r.variant} (seed ${r.seed})` : r.variant));
   const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
   const data: Trace[] = [];
   withHist.forEach((r, i) => {
