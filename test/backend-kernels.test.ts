@@ -166,7 +166,16 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
   });
 });
 
-describe('DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients)', () => {
+for (const viaForward of [true, false]) {
+describe(`DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients), input grad ${viaForward ? 'via the wasm forward kernel' : 'in JS'}`, () => {
+  const saved = kernelTuning.depthwiseInputViaForward;
+  beforeAll(() => {
+    kernelTuning.depthwiseInputViaForward = viaForward;
+  });
+  afterAll(() => {
+    kernelTuning.depthwiseInputViaForward = saved;
+  });
+
   const cases: Array<{ x: number[]; w: number[]; s: number | [number, number]; pad: Pad }> = [
     { x: [2, 7, 7, 4], w: [3, 3, 4, 1], s: 1, pad: 'same' },
     { x: [2, 8, 8, 3], w: [3, 3, 3, 1], s: 2, pad: 'same' },
@@ -175,19 +184,21 @@ describe('DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients)'
     { x: [2, 7, 7, 2], w: [7, 7, 2, 1], s: 1, pad: 'same' },
     { x: [1, 8, 6, 4], w: [3, 3, 4, 3], s: [1, 2], pad: 'same' },
     { x: [2, 7, 6, 3], w: [3, 3, 3, 1], s: 2, pad: [[0, 0], [1, 1], [2, 0], [0, 0]] },
+    { x: [2, 8, 8, 3], w: [3, 3, 3, 1], s: 2, pad: 'valid' },
+    { x: [1, 6, 5, 2], w: [3, 3, 2, 1], s: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] }, // pads > kernel: JS fallback
   ];
   for (const [i, c] of cases.entries()) {
     const padName = typeof c.pad === 'string' ? c.pad : 'explicit';
     it(`x ${c.x.join('×')} w ${c.w.join('×')} stride ${c.s} ${padName}`, async () => {
       await agree(
-        'DepthwiseConv2dNativeBackpropInput/Filter',
+        `DepthwiseConv2dNativeBackpropInput/Filter${viaForward ? '' : ' (JS input grad)'}`,
         gradsOf((x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad), c.x, c.w, 200 + 10 * i),
       );
     });
   }
 
   it('fused.depthwiseConv2d gradients', async () => {
-    await agree('DepthwiseConv2dNativeBackpropInput/Filter', () => {
+    await agree(`DepthwiseConv2dNativeBackpropInput/Filter${viaForward ? '' : ' (JS input grad)'}`, () => {
       const x = t4([2, 7, 7, 3], 300);
       const w = t4([3, 3, 3, 1], 301);
       const bias = t4([3], 302);
@@ -239,14 +250,13 @@ describe('DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients)'
         expect(got[i].shape).toEqual(want[i].shape);
         worst = Math.max(worst, relErr(got[i].values, want[i].values));
       }
-      measured['DepthwiseConv2dNativeBackpropInput/Filter (dilated)'] = Math.max(
-        measured['DepthwiseConv2dNativeBackpropInput/Filter (dilated)'] ?? 0,
-        worst,
-      );
+      const label = `DepthwiseConv2dNativeBackpropInput/Filter (dilated${viaForward ? '' : ', JS input grad'})`;
+      measured[label] = Math.max(measured[label] ?? 0, worst);
       expect(worst).toBeLessThanOrEqual(TOL);
     });
   }
 });
+}
 
 describe('UnsortedSegmentSum (gather gradients)', () => {
   it('gather axis 0 with repeated indices', async () => {
