@@ -95,9 +95,10 @@ export class NoisyTopKRouter extends Module {
         sigma = tf.softplus(tf.matMul(x, this.wNoise.value as tf.Tensor2D)).add(this.opts.noiseEps ?? 0.01) as tf.Tensor2D;
         logits = clean.add(tf.randomNormal(clean.shape, 0, 1, 'float32', ctx.rng.int()).mul(sigma));
       }
-      // tfjs has no gradient for TopK: take the indices from topk and the values through one-hot masks.
+      // tfjs has no gradient for TopK: the chosen indices are read back (off the tape) and the values are taken
+      // through one-hot masks, so gradients flow through the selected logits as in PyTorch.
       const kk = Math.min(k + 1, E);
-      const { indices } = tf.topk(logits, kk);
+      const indices = tf.tensor2d(tf.topk(logits, kk).indices.dataSync() as Int32Array, [x.shape[0], kk], 'int32');
       const cols = tf.unstack(indices, 1);
       const oneHots = cols.map((c) => tf.oneHot(c, E).toFloat() as tf.Tensor2D);
       const topVals = oneHots.map((oh) => logits.mul(oh).sum(1) as tf.Tensor1D);
@@ -108,17 +109,19 @@ export class NoisyTopKRouter extends Module {
       let loss: tf.Scalar | null = null;
       if (ctx.training) {
         const importance = gates.sum(0) as tf.Tensor1D;
+        // 1 where the expert is among the k chosen (noisy > (k+1)-th largest); built from the one-hot masks because
+        // tfjs has no gradient for comparisons on the path to the loss
+        const inTopK = tf.addN(oneHots.slice(0, k)) as tf.Tensor2D;
         let load: tf.Tensor1D;
         if (sigma && k < E) {
           // Smooth load estimate (Shazeer App. A): P(expert e stays in the top-k when its noise is re-sampled).
           const thrIn = topVals[k].expandDims(1);
           const thrOut = topVals[k - 1].expandDims(1);
-          const isIn = logits.greater(thrIn);
           const pIn = normalCdf(clean.sub(thrIn).div(sigma));
           const pOut = normalCdf(clean.sub(thrOut).div(sigma));
-          load = tf.where(isIn, pIn, pOut).sum(0) as tf.Tensor1D;
+          load = inTopK.mul(pIn).add(inTopK.neg().add(1).mul(pOut)).sum(0) as tf.Tensor1D;
         } else {
-          load = gates.greater(0).toFloat().sum(0) as tf.Tensor1D;
+          load = inTopK.sum(0) as tf.Tensor1D;
         }
         loss = cvSquared(importance).add(cvSquared(load)).mul(this.opts.balanceCoef ?? 0.01) as tf.Scalar;
       }
@@ -191,16 +194,11 @@ export class SwiGLUExperts extends Module {
   expert(e: number, x: tf.Tensor2D): tf.Tensor2D {
     const [m, h] = [this.dim, this.hidden];
     return tf.tidy(() => {
-      const we = this.w.value.slice([0, e * h], [m, h]) as tf.Tensor2D;
-      const be = this.b.value.slice([e * h], [h]);
-      const u = activate(tf.fused.matMul({ a: x, b: we, bias: be }), 'silu');
+      const linear = (w: tf.Tensor, b: tf.Tensor, a: tf.Tensor) => tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D).add(b);
+      const u = activate(linear(this.w.value.slice([0, e * h], [m, h]), this.b.value.slice([e * h], [h]), x), 'silu');
       if (this.vShared) return this.w2Shared!.forward(u.mul(this.vShared.forward(x))) as tf.Tensor2D;
-      const ve = this.vPriv!.value.slice([0, e * h], [m, h]) as tf.Tensor2D;
-      const bve = this.bvPriv!.value.slice([e * h], [h]);
-      const hid = u.mul(tf.fused.matMul({ a: x, b: ve, bias: bve })) as tf.Tensor2D;
-      const w2e = this.w2Priv!.value.slice([e, 0, 0], [1, h, m]).reshape([h, m]) as tf.Tensor2D;
-      const b2e = this.b2Priv!.value.slice([e, 0, 0], [1, 1, m]).reshape([m]);
-      return tf.fused.matMul({ a: hid, b: w2e, bias: b2e }) as tf.Tensor2D;
+      const hid = u.mul(linear(this.vPriv!.value.slice([0, e * h], [m, h]), this.bvPriv!.value.slice([e * h], [h]), x));
+      return linear(this.w2Priv!.value.slice([e, 0, 0], [1, h, m]).reshape([h, m]), this.b2Priv!.value.slice([e, 0, 0], [1, 1, m]).reshape([m]), hid) as tf.Tensor2D;
     });
   }
 
