@@ -1,9 +1,11 @@
 /**
- * Kernels the tfjs wasm backend (4.22) lacks for training, written in plain TypeScript over the wasm heap.
+ * Kernels the tfjs wasm backend (4.22) lacks for training, written in TypeScript over the wasm heap.
  *
  * Missing on wasm (probed with `tf.grads` of every op our models use; the cpu backend has all of them):
- * - `Conv2DBackpropFilter`: the filter gradient of conv2d, conv1d, separableConv2d, conv2dTranspose, fused.conv2d.
- * - `DepthwiseConv2dNativeBackpropInput` / `...BackpropFilter`: both gradients of depthwiseConv2d.
+ * - `Conv2DBackpropFilter`: the filter gradient of conv2d, conv1d, separableConv2d, conv2dTranspose, fused.conv2d
+ *   (im2col in TS, then the wasm BatchMatMul).
+ * - `DepthwiseConv2dNativeBackpropInput` / `...BackpropFilter`: both gradients of depthwiseConv2d, any dilation
+ *   (the input gradient through the wasm forward depthwise kernel when the multiplier is 1; otherwise TS loops).
  * - `UnsortedSegmentSum`: the gradient of `gather` (any axis, with batchDims).
  * - `Einsum` (forward only; tfjs has no Einsum gradient on any backend): a plain loop nest, for small tensors.
  * Everything else probed (pools, pad, split, topk, oneHot, erf, softplus, moments, resizeBilinear and its grad,
