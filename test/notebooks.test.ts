@@ -1,4 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureDist, listNotebooks, readNotebook, runNotebookChild, ROOT } from './helpers/notebook-runner';
 
@@ -29,11 +31,54 @@ describe('notebooks', () => {
     });
 
     it(`${name} runs top to bottom at smoke scale`, async () => {
-      const r = await runNotebookChild(file);
+      const saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-out-'));
+      const r = await runNotebookChild(file, { saveDir });
       if (!r.ok) {
         throw new Error(`${name} failed at cell ${r.failure!.cell} (code cell ${r.failure!.codeCell}):\n${r.failure!.error}\n--- log tail ---\n${r.log.slice(-3000)}`);
       }
       expect(r.cells).toBeGreaterThan(0);
+      if (path.basename(file) === '00-getting-started.ipynb') {
+        // the executed copy carries what tslab displayed: the image grid, the live progress line, the interactive figure
+        const html = readNotebook(path.join(saveDir, path.basename(file)))
+          .cells.flatMap((c) => (c.outputs ?? []) as Array<{ output_type: string; data?: Record<string, string> }>)
+          .filter((o) => o.output_type === 'display_data')
+          .map((o) => o.data?.['text/html'] ?? '');
+        expect(html.some((h) => h.includes('data:image/png;base64,') && h.includes('<figcaption'))).toBe(true);
+        expect(html.some((h) => h.includes('<progress') && h.includes('step 2/2'))).toBe(true);
+        expect(html.some((h) => h.includes('P.newPlot(') && h.includes('synthetic data'))).toBe(true);
+      }
     }, 600_000);
   }
+});
+
+describe.concurrent('notebook runner', () => {
+  function scratchNotebook(cells: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-bad-'));
+    const file = path.join(dir, 'bad.ipynb');
+    const nb = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+      cells: [
+        { cell_type: 'markdown', metadata: {}, source: ['# scratch'] },
+        ...cells.map((src) => ({ cell_type: 'code', metadata: {}, execution_count: null, outputs: [], source: [src] })),
+      ],
+    };
+    fs.writeFileSync(file, JSON.stringify(nb));
+    return file;
+  }
+
+  it('names the failing cell and the type error', async () => {
+    const r = await runNotebookChild(scratchNotebook(['const a: number = 1;', 'const b: string = a;', 'console.log("never")']));
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ cell: 3, codeCell: 2 });
+    expect(r.failure!.error).toMatch(/Type 'number' is not assignable to type 'string'/);
+    expect(r.log).not.toContain('never');
+  }, 120_000);
+
+  it('names the failing cell and the thrown error; variables carry across cells', async () => {
+    const r = await runNotebookChild(scratchNotebook(['const n = 41;', 'if (n + 1 === 42) throw new Error(`boom at ${n}`);']));
+    expect(r.failure).toMatchObject({ cell: 3, codeCell: 2 });
+    expect(r.failure!.error).toMatch(/boom at 41/);
+  }, 120_000);
 });

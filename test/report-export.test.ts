@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderFigures, findChromium, NO_CHROMIUM_MESSAGE } from '../src/report/export';
-import { scatterAccVs, ablationBars } from '../src/report/figures';
+import { scatterAccVs, ablationBars, heatmap, lineChart, imageGrid, trainingCurves } from '../src/report/figures';
 import type { FigureSpec } from '../src/report/types';
 import { fakeRecord } from './helpers/records';
 
@@ -66,5 +66,19 @@ describe('figure export', () => {
       expect(svg).toMatch(/^<svg/);
       expect(svg).toContain('Top-1 accuracy (%)');
     }
+  });
+
+  it.skipIf(!chromium)('every builder renders in the browser (plotly accepts the specs)', async () => {
+    const hist = [1, 2].map((e) => ({ epoch: e, step: e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: 0.2 * e, testTop1: 0.1 * e, seconds: 1 }));
+    const all = [
+      heatmap({ id: 'hm', z: [[0.1, 0.9], [0.5, 0.5]], title: 'Routing', zTitle: 'fraction' }),
+      lineChart({ id: 'line', series: [{ name: 'a', x: [1, 2, 3], y: [1, 4, 9], error: [0.1, 0.2, 0.3] }], xTitle: 'Layer', yTitle: 'Distance (px)' }),
+      imageGrid({ id: 'grid', images: [0, 1, 2].map((k) => ({ pixels: Uint8Array.from({ length: 48 }, (_, i) => (i * 17 + k * 50) % 256), width: 4, height: 4, channels: 3 as const, label: `#${k}` })) }),
+      trainingCurves([fakeRecord({ variant: 'v', metrics: {}, history: hist })]),
+    ];
+    const lines: string[] = [];
+    const out = await renderFigures(all, { dir: path.join(dir, 'all'), log: (m) => lines.push(m) });
+    expect(lines).toEqual([]);
+    for (const w of out) expect(fs.statSync(w.png!).size).toBeGreaterThan(5_000);
   });
 });

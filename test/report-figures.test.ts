@@ -76,6 +76,7 @@ describe('figure builders', () => {
     const h = heatmap({ id: 'h', paper: 'mobile-vmoe', z: [[0.1, 0.9], [0.5, 0.5]], x: ['e1', 'e2'], y: ['c1', 'c2'], title: 'Routing', zTitle: 'fraction of tokens' });
     expect(h.data[0].type).toBe('heatmap');
     expect(h.paper).toBe('mobile-vmoe');
+    expect(heatmap({ id: 'h2', z: [[1, 2, 3]] }).data[0]).toMatchObject({ x: [0, 1, 2], y: [0] });
     const l = lineChart({ id: 'l', series: [{ name: 'a', x: [1, 2], y: [3, 4] }], xTitle: 'Layer', yTitle: 'Distance (px)' });
     expect(l.data[0].y).toEqual([3, 4]);
     const img = { pixels: Float32Array.from([0, 0.5, 1, 1]), width: 2, height: 2, channels: 1 as const };

@@ -312,8 +312,9 @@ export function heatmap(o: HeatmapOptions): FigureSpec {
   const trace: Trace = {
     type: 'heatmap',
     z: o.z.map((r) => r.map((v) => num(v, 4))),
-    x: o.x,
-    y: o.y,
+    // Category axes need explicit labels (plotly cannot draw a category heatmap without them).
+    x: o.x ?? Array.from({ length: cols }, (_, i) => i),
+    y: o.y ?? Array.from({ length: rows }, (_, i) => i),
     colorscale: o.colorscale ?? 'Viridis',
     zmin: o.zmin,
     zmax: o.zmax,

@@ -95,8 +95,8 @@ export async function showFigure(spec: FigureSpec, opts: ShowFigureOptions = {})
     if (renderer) {
       try {
         png = (await renderer.render(spec, 1)).png.toString('base64');
-      } catch {
-        png = undefined;
+      } catch (e) {
+        console.log(`PNG fallback of '${spec.id}' skipped: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
       } finally {
         await renderer.close();
       }

@@ -37,11 +37,12 @@ export interface NotebookRun {
  * Execute a notebook top to bottom in a fresh node process (tfjs state is per process) at `smoke` scale, with data
  * and figures in temporary folders.
  */
-export function runNotebookChild(file: string, env: Record<string, string> = {}): Promise<NotebookRun> {
+export function runNotebookChild(file: string, opts: { env?: Record<string, string>; saveDir?: string } = {}): Promise<NotebookRun> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-'));
   const json = path.join(tmp, 'result.json');
+  const args = [RUNNER, '--no-build', '--json', json, ...(opts.saveDir ? ['--save-dir', opts.saveDir] : []), file];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUNNER, '--no-build', '--json', json, file], {
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -49,7 +50,7 @@ export function runNotebookChild(file: string, env: Record<string, string> = {})
         LIGHTVIT_DATA_DIR: path.join(tmp, 'data'),
         LIGHTVIT_FIGURES_DIR: path.join(tmp, 'figures'),
         LIGHTVIT_NOTEBOOK_PNG: '0',
-        ...env,
+        ...opts.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
