@@ -1,2 +1,414 @@
-// Experiments of this paper register themselves here (stub until the paper's work lands).
-export {};
+import type { Scale } from '../util/scale';
+import type { Recipe } from '../train/types';
+import type { FigureSpec, ResultRecord } from '../report/types';
+import { registerExperiment } from './registry';
+import { runClassifier, datasetFor, type RunSpec } from './common';
+import type { ExperimentRunContext } from './types';
+import { convChannelSplit, CONV_SCHEDULES } from '../models/eit';
+import { analyseTokenModel, type TokenModelStats } from '../analysis/attention-stats';
+import { scatterAccVs, ablationBars, heatmap, lineChart, caption } from '../report/figures';
+import { recordValue } from '../report/table';
+
+/**
+ * EIT (arXiv 2203.07116) experiments. The v1 paper's tables are not available (spec C.5), so these regenerate the
+ * comparisons its abstract describes rather than its numbers:
+ * 1. eit.small-datasets: EIT vs a ViT of the same width/depth/heads vs CIFAR ResNets on four small datasets;
+ * 2. eit.ablation: {EIT_P on/off} × {EIT_T on/off} × {position embedding on/off}, and the conv-channel schedules;
+ * 3. eit.analysis: mean attention distance per head and high-frequency share of token maps per layer, EIT vs ViT.
+ * Scales: smoke = tiny models, seconds; quick = small CPU stand-ins (C 64, depth 4, 4 heads; ResNet-20);
+ * paper = eit-cifar (C 250, depth 5, 10 heads), its ViT baseline, ResNet-18 and ResNet-56, 300 epochs.
+ */
+
+const PAPER = 'eit' as const;
+
+/** The four small datasets (spec C.6 proxy for the unknown v1 four); SVHN and Flowers-102 only when downloaded. */
+export const EIT_DATASETS = ['cifar10', 'cifar100', 'svhn', 'flowers102'] as const;
+
+interface Arm {
+  variant: string;
+  model: string;
+  overrides: Record<string, unknown>;
+  kind: 'eit' | 'vit' | 'resnet';
+}
+
+const TINY = { embedDim: 16, depth: 2, numHeads: 2, dropout: 0, attnDropout: 0, dropPath: 0 };
+
+/** EIT, its ViT baseline and the ResNets at a scale (quick and smoke models are stand-ins, named so in captions). */
+export function eitArms(scale: Scale): Arm[] {
+  switch (scale) {
+    case 'smoke':
+      return [
+        { variant: 'EIT', model: 'eit-cifar', overrides: TINY, kind: 'eit' },
+        { variant: 'ViT', model: 'vit-eit-baseline', overrides: TINY, kind: 'vit' },
+        { variant: 'ResNet-8', model: 'resnet20-cifar', overrides: { stemChannels: 8, widths: [8, 16, 32], blocks: [1, 1, 1] }, kind: 'resnet' },
+      ];
+    case 'quick':
+      return [
+        { variant: 'EIT', model: 'eit-cifar-small', overrides: {}, kind: 'eit' },
+        { variant: 'ViT', model: 'vit-eit-baseline-small', overrides: {}, kind: 'vit' },
+        { variant: 'ResNet-20', model: 'resnet20-cifar', overrides: {}, kind: 'resnet' },
+      ];
+    case 'paper':
+      return [
+        { variant: 'EIT', model: 'eit-cifar', overrides: {}, kind: 'eit' },
+        { variant: 'ViT', model: 'vit-eit-baseline', overrides: {}, kind: 'vit' },
+        { variant: 'ResNet-18', model: 'resnet18-cifar', overrides: {}, kind: 'resnet' },
+        { variant: 'ResNet-56', model: 'resnet56-cifar', overrides: {}, kind: 'resnet' },
+      ];
+  }
+}
+
+/** The EIT model the ablations vary, per scale. */
+function ablationBase(scale: Scale): { model: string; overrides: Record<string, unknown> } {
+  if (scale === 'smoke') return { model: 'eit-cifar', overrides: TINY };
+  if (scale === 'quick') return { model: 'eit-cifar-small', overrides: {} };
+  return { model: 'eit-cifar', overrides: {} };
+}
+
+/**
+ * Recipes: smoke and quick shrink the default budget so the whole paper takes ≈10 minutes at quick on wasm;
+ * paper follows spec C.6 (AdamW lr 1e-3 at batch 128, wd 0.05, cosine, 5 warm-up epochs, 300 epochs, crop + flip,
+ * label smoothing 0.1). The ResNets use the same recipe (the kit has one trainer), not their SGD recipes.
+ */
+function eitRecipe(scale: Scale): Partial<Recipe> {
+  if (scale === 'quick') return { epochs: 2, trainSubset: 1000, maxEvalImages: 500, warmupEpochs: 0 };
+  if (scale === 'paper') return { epochs: 300, batchSize: 128, lr: 1e-3, warmupEpochs: 5, minLr: 1e-5, weightDecay: 0.05 };
+  return {};
+}
+
+const analyse = (scale: Scale) => (model: Parameters<NonNullable<RunSpec['analyse']>>[0], test: Parameters<NonNullable<RunSpec['analyse']>>[1]) =>
+  ({ ...analyseTokenModel(model, test, { maxImages: scale === 'smoke' ? 8 : scale === 'quick' ? 64 : 256 }) }) as Record<string, unknown>;
+
+function standIn(scale: Scale): string {
+  return scale === 'paper' ? '' : ` Models are ${scale === 'quick' ? 'small CPU stand-ins (EIT/ViT: C 64, depth 4, 4 heads; ResNet-20)' : 'tiny smoke-test stand-ins'} for the paper's EIT-CIFAR (C 250, depth 5, 10 heads), its ViT baseline and ResNet-18/56.`;
+}
+
+/** The datasets available in this checkout; SVHN and Flowers-102 are skipped with a log line when not downloaded. */
+function availableDatasets(ctx: ExperimentRunContext): string[] {
+  const out: string[] = [];
+  for (const d of EIT_DATASETS) {
+    if (datasetFor(ctx, d)) out.push(d);
+    else ctx.log(`  ${d}: not downloaded, skipped (lightvit data download ${d})`);
+  }
+  return out;
+}
+
+// ───────────────────────────── 1. EIT vs ViT vs ResNet on small datasets ─────────────────────────────
+
+const SMALL = 'eit.small-datasets';
+
+registerExperiment({
+  id: SMALL,
+  paper: PAPER,
+  title: 'EIT vs ViT vs ResNet on four small datasets (accuracy vs parameters)',
+  plan(scale) {
+    const arms = eitArms(scale);
+    return { runs: arms.length * 2, description: `${arms.map((a) => a.variant).join(', ')} on CIFAR-10 and CIFAR-100 (synth10/synth100 when not downloaded), plus SVHN and Flowers-102 when downloaded` };
+  },
+  async run(ctx) {
+    for (const dataset of availableDatasets(ctx))
+      for (const arm of eitArms(ctx.scale)) {
+        await runClassifier(ctx, { experiment: SMALL, paper: PAPER, variant: arm.variant, model: arm.model, overrides: arm.overrides, dataset, recipe: eitRecipe });
+      }
+  },
+  figures(records) {
+    const figs: FigureSpec[] = [];
+    const scaleNote = standIn(records[0]?.scale ?? 'paper');
+    for (const ds of [...new Set(records.map((r) => r.dataset))]) {
+      const recs = records.filter((r) => r.dataset === ds);
+      figs.push(
+        scatterAccVs({
+          id: `eit-acc-vs-params-${ds}`,
+          records: recs,
+          x: 'params',
+          groupBy: 'variant',
+          labelBy: 'variant',
+          title: `EIT vs ViT vs ResNet on ${ds}: top-1 vs parameters`,
+          caption: `Top-1 accuracy against parameters (log scale) for EIT, a ViT of the same width, depth and heads (4×4 patches, position embedding) and CIFAR ResNets.${scaleNote}`,
+        }),
+      );
+    }
+    figs.push(
+      ablationBars({
+        id: 'eit-small-datasets-bars',
+        records,
+        groupBy: ['dataset', 'variant'],
+        metric: 'top1',
+        title: 'Top-1 per dataset: EIT, ViT, ResNet',
+        caption: `Top-1 accuracy of each model on each small dataset; error bars over seeds.${scaleNote}`,
+      }),
+    );
+    return figs;
+  },
+});
+
+// ───────────────────────────── 2. Ablations ─────────────────────────────
+
+const ABL = 'eit.ablation';
+
+interface AblationCell {
+  variant: string;
+  overrides: Record<string, unknown>;
+}
+
+/** The 2×2×2 grid (EIT_P, EIT_T, position embedding), then the two extra conv-channel schedules. */
+export function ablationCells(): AblationCell[] {
+  const cells: AblationCell[] = [];
+  for (const eitP of [true, false])
+    for (const eitT of [true, false])
+      for (const pos of [false, true])
+        cells.push({
+          variant: `${eitP ? 'P' : 'noP'}·${eitT ? 'T' : 'noT'}·${pos ? 'pos' : 'nopos'}`,
+          overrides: { eitP, eitT, posEmbed: pos ? 'learned' : 'none', convSchedule: 'decreasing' },
+        });
+  for (const s of ['constant-half', 'increasing'])
+    cells.push({ variant: `schedule:${s}`, overrides: { eitP: true, eitT: true, posEmbed: 'none', convSchedule: s } });
+  return cells;
+}
+
+const onOff = (v: unknown) => (v ? 'on' : 'off');
+
+registerExperiment({
+  id: ABL,
+  paper: PAPER,
+  title: 'EIT ablations: EIT_P × EIT_T × position embedding, and conv-channel schedules',
+  plan() {
+    return { runs: ablationCells().length, description: '8 grid cells + 2 schedules on CIFAR-100 (synth100 when not downloaded)' };
+  },
+  async run(ctx) {
+    const base = ablationBase(ctx.scale);
+    for (const cell of ablationCells()) {
+      await runClassifier(ctx, {
+        experiment: ABL,
+        paper: PAPER,
+        variant: cell.variant,
+        model: base.model,
+        overrides: { ...base.overrides, ...cell.overrides },
+        dataset: 'cifar100',
+        recipe: eitRecipe,
+        analyse: analyse(ctx.scale),
+      });
+    }
+  },
+  figures(records) {
+    const figs: FigureSpec[] = [];
+    const note = standIn(records[0]?.scale ?? 'paper');
+    const grid = records.filter((r) => !r.variant.startsWith('schedule:'));
+    if (grid.length) {
+      const rows: Array<[boolean, boolean]> = [
+        [true, true],
+        [true, false],
+        [false, true],
+        [false, false],
+      ];
+      const mean = (rs: ResultRecord[]) => (rs.length ? (100 * rs.reduce((s, r) => s + r.metrics.top1, 0)) / rs.length : NaN);
+      const z = rows.map(([p, t]) =>
+        [false, true].map((pos) => mean(grid.filter((r) => r.config.eitP === p && r.config.eitT === t && (r.config.posEmbed === 'learned') === pos))),
+      );
+      figs.push(
+        heatmap({
+          id: 'eit-ablation-grid',
+          paper: PAPER,
+          records: grid,
+          z,
+          x: ['no position embedding', 'learned position embedding'],
+          y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
+          zTitle: 'Top-1 (%)',
+          title: 'EIT ablation grid: top-1 accuracy (%)',
+          caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
+        }),
+      );
+      figs.push(
+        ablationBars({
+          id: 'eit-ablation-bars',
+          records: grid,
+          groupBy: ['variant'],
+          metric: 'top1',
+          baseline: 'noP·noT·pos',
+          title: 'EIT ablations: top-1 per cell',
+          caption: `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos = learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
+        }),
+      );
+    }
+    const sched = records.filter((r) => r.variant.startsWith('schedule:') || r.variant === 'P·T·nopos' || r.variant === 'P·noT·nopos');
+    if (sched.length) {
+      const label = (r: ResultRecord) => (r.config.eitT === false ? 'none' : String(r.config.convSchedule));
+      figs.push(
+        ablationBars({
+          id: 'eit-conv-schedules',
+          records: sched.map((r) => ({ ...r, variant: label(r) })),
+          groupBy: ['variant'],
+          metric: 'top1',
+          baseline: 'none',
+          title: 'Conv-channel schedule of EIT_T: top-1',
+          caption: `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
+        }),
+      );
+    }
+    const cfg = records[0]?.config;
+    if (cfg) figs.push(...channelSplitFigures(records, Number(cfg.embedDim), Number(cfg.numHeads), Number(cfg.depth)));
+    return figs;
+  },
+});
+
+/** The per-block channel split drawn: stacked bars for the paper's EIT-CIFAR, and a schedule × block heat map. */
+export function channelSplitFigures(records: ResultRecord[], embedDim: number, numHeads: number, depth: number): FigureSpec[] {
+  const paperSplit = convChannelSplit(250, 10, 5, 'decreasing');
+  const blocks = paperSplit.map((_, i) => `block ${i + 1}`);
+  const stacked: FigureSpec = {
+    id: 'eit-channel-split',
+    paper: PAPER,
+    title: 'Decreasing convolution: channels per block (EIT-CIFAR, C = 250, 10 heads)',
+    caption:
+      'Per block, the first c_i channels of LN(x) go through a 3×3 depth-wise convolution and the last a_i through 10-head attention; a_i = ⌊(C div h)·(i+1)/depth⌋·h and the last block is all attention (spec C.2.2). The head dimension grows 5 → 25. Architecture, not a result.',
+    data: [
+      { type: 'bar', name: 'depth-wise conv (EIT_T)', x: blocks, y: paperSplit.map((s) => s.conv), marker: { color: '#2ca02c' } },
+      { type: 'bar', name: 'attention', x: blocks, y: paperSplit.map((s) => s.attn), marker: { color: '#1f77b4' } },
+    ],
+    layout: {
+      title: { text: 'Channels per EIT block (EIT-CIFAR)' },
+      template: 'plotly_white',
+      barmode: 'stack',
+      width: 760,
+      height: 420,
+      xaxis: { title: { text: 'Block' } },
+      yaxis: { title: { text: 'Channels' } },
+    },
+  };
+  const z = CONV_SCHEDULES.map((s) => convChannelSplit(embedDim, numHeads, depth, s).map((b) => (100 * b.conv) / embedDim));
+  const map = heatmap({
+    id: 'eit-schedules-split',
+    paper: PAPER,
+    records,
+    z,
+    x: Array.from({ length: depth }, (_, i) => `block ${i + 1}`),
+    y: [...CONV_SCHEDULES],
+    zTitle: 'Conv share (%)',
+    zmin: 0,
+    zmax: 100,
+    title: `Conv-channel share per block by schedule (C = ${embedDim}, ${numHeads} heads, depth ${depth})`,
+    caption: `Share of each block's channels given to the depth-wise conv branch under each schedule, for the trained model's width.`,
+  });
+  return [stacked, map];
+}
+
+// ───────────────────────────── 3. Attention distance and frequency analysis ─────────────────────────────
+
+const ANA = 'eit.analysis';
+
+registerExperiment({
+  id: ANA,
+  paper: PAPER,
+  title: 'Attention distance per head and high-frequency share of token maps per layer, EIT vs ViT',
+  plan() {
+    return { runs: 2, description: 'EIT and its ViT baseline on CIFAR-100 (synth100 when not downloaded), analysed after training' };
+  },
+  async run(ctx) {
+    for (const arm of eitArms(ctx.scale).filter((a) => a.kind !== 'resnet')) {
+      await runClassifier(ctx, {
+        experiment: ANA,
+        paper: PAPER,
+        variant: arm.variant,
+        model: arm.model,
+        overrides: arm.overrides,
+        dataset: 'cifar100',
+        recipe: eitRecipe,
+        analyse: analyse(ctx.scale),
+      });
+    }
+  },
+  figures(records) {
+    return analysisFigures(records.filter((r) => r.extra && (r.extra as Partial<TokenModelStats>).attentionDistance));
+  },
+});
+
+/** Attention-distance scatter (one point per head per layer, as ViT paper Fig. 7) and high-frequency share per layer. */
+export function analysisFigures(records: ResultRecord[]): FigureSpec[] {
+  if (!records.length) return [];
+  const note = standIn(records[0].scale);
+  const palette = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+  const byVariant = [...new Set(records.map((r) => r.variant))];
+  const data: Array<Record<string, unknown>> = [];
+  byVariant.forEach((v, vi) => {
+    const rs = records.filter((r) => r.variant === v);
+    const xs: number[] = [];
+    const ys: number[] = [];
+    rs.forEach((r) => {
+      const st = r.extra as unknown as TokenModelStats;
+      st.attentionDistance.forEach((heads, l) =>
+        heads.forEach((d, h) => {
+          // spread heads horizontally within a layer, EIT left and ViT right
+          xs.push(l + 1 + (vi - (byVariant.length - 1) / 2) * 0.2 + (h / Math.max(1, heads.length - 1) - 0.5) * 0.12);
+          ys.push(Number(d.toFixed(3)));
+        }),
+      );
+    });
+    data.push({ type: 'scatter', mode: 'markers', name: v, x: xs, y: ys, marker: { color: palette[vi % palette.length], size: 7, opacity: 0.8 } });
+  });
+  const st0 = records[0].extra as unknown as TokenModelStats;
+  const depth = Math.max(...records.map((r) => (r.extra as unknown as TokenModelStats).attentionDistance.length));
+  const dist: FigureSpec = {
+    id: 'eit-attention-distance',
+    paper: PAPER,
+    title: 'Mean attention distance per head and layer',
+    caption: caption(
+      records,
+      `Mean attention distance (attention-weighted distance between query and key patch centres, in input pixels; ${st0.grid}×${st0.grid} token grid, ${st0.pixelsPerToken} px apart), one point per head, on ${st0.images} test images. Small distances are local, conv-like heads.${note}`,
+    ),
+    data,
+    layout: {
+      title: { text: 'Mean attention distance per head' },
+      template: 'plotly_white',
+      width: 760,
+      height: 460,
+      xaxis: { title: { text: 'Block' }, tickmode: 'array', tickvals: Array.from({ length: depth }, (_, i) => i + 1) },
+      yaxis: { title: { text: 'Mean attention distance (pixels)' }, rangemode: 'tozero' },
+    },
+  };
+  const series = byVariant.flatMap((v) => {
+    const rs = records.filter((r) => r.variant === v);
+    const avg = (k: 'highFreqShare' | 'highFreqShareNoMean') => {
+      const arrs = rs.map((r) => (r.extra as unknown as TokenModelStats)[k]);
+      return arrs[0].map((_, i) => (100 * arrs.reduce((s, a) => s + a[i], 0)) / arrs.length);
+    };
+    const x = avg('highFreqShare').map((_, i) => i);
+    return [
+      { name: `${v} (all energy)`, x, y: avg('highFreqShare') },
+      { name: `${v} (mean removed)`, x, y: avg('highFreqShareNoMean'), dash: 'dot' as const },
+    ];
+  });
+  const freq = lineChart({
+    id: 'eit-high-frequency-share',
+    paper: PAPER,
+    records,
+    series,
+    xTitle: 'Layer (0 = patch embedding, i = after block i)',
+    yTitle: 'High-frequency energy share (%)',
+    title: 'High-frequency share of the token maps per layer',
+    caption: `Share of the 2-D DFT energy of each channel's ${st0.grid}×${st0.grid} token map outside radius ${st0.radius} of the Nyquist band, pooled over channels and ${st0.images} test images; dotted: each map's mean removed first.${note}`,
+  });
+  // the spread of head distances per layer: the later revision's "multi-head diversity"
+  const spread = lineChart({
+    id: 'eit-head-diversity',
+    paper: PAPER,
+    records,
+    series: byVariant.map((v) => {
+      const st = records.find((r) => r.variant === v)!.extra as unknown as TokenModelStats;
+      const std = st.attentionDistance.map((h) => {
+        const m = h.reduce((s, d) => s + d, 0) / h.length;
+        return Math.sqrt(h.reduce((s, d) => s + (d - m) ** 2, 0) / h.length);
+      });
+      return { name: v, x: std.map((_, i) => i + 1), y: std };
+    }),
+    xTitle: 'Block',
+    yTitle: 'Std of mean attention distance across heads (pixels)',
+    title: 'Diversity of heads: spread of attention distance per layer',
+    caption: `Standard deviation across heads of the mean attention distance, per block (first seed).${note}`,
+  });
+  return [dist, freq, spread];
+}
+
+/** Grouping helper for notebooks: a record's ablation switches as text. */
+export function ablationLabel(r: ResultRecord): string {
+  return `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ${recordValue(r, 'config.posEmbed')}`;
+}

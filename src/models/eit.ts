@@ -373,8 +373,8 @@ registerModel('eit-large', eitFamily, { ...IMAGENET, embedDim: 464, depth: 12, n
   description: 'EIT16/4/3-Large at 224²: 25,305,592 params, 10.0G MACs',
   tags: ['paper'],
 });
-registerModel('eit-cifar-small', eitFamily, { embedDim: 100, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 }, {
-  description: 'CPU stand-in for eit-cifar (C 100, depth 4, 4 heads; same EIT_P 3/1/4 and decreasing split)',
+registerModel('eit-cifar-small', eitFamily, { embedDim: 64, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 }, {
+  description: 'CPU stand-in for eit-cifar (C 64, depth 4, 4 heads, split (16,48) (32,32) (48,16) (64,0); same EIT_P 3/1/4)',
 });
 registerModel('eit-test', eitFamily, { imageSize: 8, embedDim: 16, depth: 2, numHeads: 2, poolSize: 2, dropout: 0, attnDropout: 0, dropPath: 0 }, {
   description: 'tiny EIT for tests (4×4 tokens, split (8, 8) then (16, 0))',
@@ -399,6 +399,6 @@ const VIT_BASELINE: Partial<VitConfig> = {
 registerModel('vit-eit-baseline', vitFamily, VIT_BASELINE, {
   description: "ViT baseline of EIT's small-dataset comparison (C 250, depth 5, 10 heads, patch 4, pos-emb): 3,798,010 params",
 });
-registerModel('vit-eit-baseline-small', vitFamily, { ...VIT_BASELINE, embedDim: 100, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 }, {
-  description: 'CPU stand-in for vit-eit-baseline, matching eit-cifar-small (C 100, depth 4, 4 heads)',
+registerModel('vit-eit-baseline-small', vitFamily, { ...VIT_BASELINE, embedDim: 64, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 }, {
+  description: 'CPU stand-in for vit-eit-baseline, matching eit-cifar-small (C 64, depth 4, 4 heads)',
 });
