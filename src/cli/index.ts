@@ -122,11 +122,12 @@ async function cmdInfo(a: ParsedArgs): Promise<void> {
   }
   console.log(`backend: ${b.name} (tfjs '${b.tfBackend}')`);
   for (const s of b.skipped) console.log(`  skipped ${s.name}: ${s.reason}`);
-  if (b.native) console.log(`  native kernels: ${b.native.enabled ? 'on' : 'off'} — ${b.native.reason}`);
+  if (b.native) console.log(`  ${b.native.reason}${b.native.enabled ? ' (LIGHTVIT_NATIVE=0 turns them off)' : ''}`);
   console.log(`versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log('extras:');
-  for (const [k, v] of Object.entries(extras) as Array<[string, { found: boolean; path?: string; detail?: string; hint?: string }]>) {
+  for (const [k, v] of Object.entries(extras) as Array<[string, { found: boolean; path?: string; detail?: string; hint?: string; tslab?: boolean }]>) {
     console.log(`  ${k.padEnd(9)} ${v.found ? `found ${v.path ?? v.detail ?? ''}` : `not found — ${v.hint ?? ''}`}`);
+    if (k === 'jupyter' && v.found && v.tslab === false) console.log(`            tslab kernel not registered — npm run notebook registers it`);
   }
   console.log(`datasets (${dataDir()}):`);
   for (const d of datasets) console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.detail}`);
