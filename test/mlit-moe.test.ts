@@ -229,9 +229,9 @@ describe('MoE dispatch: every strategy equals the compute-all-and-mask reference
 });
 
 describe('MoE gradients reach the router, the private experts and the shared matrices', () => {
-  for (const dispatch of ['slots', 'dense', 'sparse'] as MoeDispatch[]) {
-    it(`dispatch ${dispatch}: every parameter gets a nonzero finite gradient`, () => {
-      const layer = new MoeLayer(8, { numExperts: 4, topK: 2, hidden: 6, dispatch, dropout: 0.1 }).build(4);
+  for (const [dispatch, topK] of [['slots', 2], ['dense', 2], ['sparse', 2], ['slots', 1]] as Array<[MoeDispatch, number]>) {
+    it(`dispatch ${dispatch}, top-${topK}: every parameter gets a nonzero finite gradient`, () => {
+      const layer = new MoeLayer(8, { numExperts: 4, topK, hidden: 6, dispatch, dropout: 0.1 }).build(4);
       const x = tf.randomNormal([3, 6, 8], 0, 1, 'float32', 2) as tf.Tensor3D;
       const w = tf.randomNormal([3, 6, 8], 0, 1, 'float32', 3);
       const vars = layer.trainableVariables();

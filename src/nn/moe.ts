@@ -103,8 +103,8 @@ export class NoisyTopKRouter extends Module {
       const oneHots = cols.map((c) => tf.oneHot(c, E).toFloat() as tf.Tensor2D);
       const topVals = oneHots.map((oh) => logits.mul(oh).sum(1) as tf.Tensor1D);
       const topGates = tf.softmax(tf.stack(topVals.slice(0, k), 1) as tf.Tensor2D) as tf.Tensor2D;
-      const gateCols = tf.unstack(topGates, 1);
-      const gates = oneHots.slice(0, k).reduce((acc: tf.Tensor, oh, j) => acc.add(oh.mul(gateCols[j].expandDims(1))), tf.zeros([x.shape[0], E])) as tf.Tensor2D;
+      // columns by slice, not unstack: tfjs's Unpack gradient fails when k = 1
+      const gates = tf.addN(oneHots.slice(0, k).map((oh, j) => oh.mul(topGates.slice([0, j], [-1, 1])))) as tf.Tensor2D;
       const topIdx = (kk === k ? indices : indices.slice([0, 0], [-1, k])) as tf.Tensor2D;
       let loss: tf.Scalar | null = null;
       if (ctx.training) {
