@@ -303,6 +303,26 @@ describe('UnsortedSegmentSum (gather gradients)', () => {
   });
 });
 
+describe('MaxPoolGrad (replaces the wasm built-in, which misroutes gradients for some shapes)', () => {
+  const cases = [
+    { x: [2, 8, 8, 16], k: 2, s: 2, pad: 'valid' as const },
+    { x: [1, 8, 8, 3], k: 2, s: 2, pad: 'valid' as const },
+    { x: [2, 9, 7, 5], k: 3, s: 2, pad: 'same' as const },
+    { x: [1, 12, 12, 4], k: 4, s: 4, pad: 'valid' as const },
+    { x: [2, 7, 7, 6], k: 3, s: 1, pad: 'same' as const },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')} pool ${c.k} stride ${c.s} ${c.pad}`, async () => {
+      await agree('MaxPoolGrad', () => {
+        const x = t4(c.x, 5);
+        const y0 = tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad);
+        const r = t4(y0.shape, 6);
+        return [y0, tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad).mul(r).sum())(x)];
+      });
+    });
+  }
+});
+
 describe('Einsum (forward)', () => {
   it('matmul, batched transposed matmul, attention scores, outer product, trace, diagonal, implicit output', async () => {
     await agree('Einsum', () => [

@@ -77,7 +77,8 @@ describe.each(TEST_MODELS)('%s', (name) => {
       results[backend] = { logits, grads };
       if (backend === 'cpu') {
         // finite differences (central, float32) on a few entries of three parameters, on the pure-JS backend
-        const params = m.namedParams().filter(([, p]) => p.trainable);
+        // parameters unused in eval mode (e.g. router noise weights) have no gradient here
+        const params = m.namedParams().filter(([k, p]) => p.trainable && grads.has(k));
         const picks = [params[0], params[Math.floor(params.length / 2)], params[params.length - 1]];
         for (const [path, p] of picks) {
           const g = grads.get(path)!;
@@ -103,11 +104,11 @@ describe.each(TEST_MODELS)('%s', (name) => {
     const [a, b] = [results.cpu, results.wasm];
     const maxDiff = Math.max(...a.logits.map((v, i) => Math.abs(v - b.logits[i])));
     expect(maxDiff).toBeLessThan(1e-3);
-    for (const [path, g] of a.grads) {
+    const errors = [...a.grads].map(([path, g]) => {
       const h = b.grads.get(path)!;
       const scale = Math.max(1e-3, ...g.map(Math.abs));
-      const d = Math.max(...g.map((v, i) => Math.abs(v - h[i])));
-      expect(d / scale, `grad ${path} cpu vs wasm`).toBeLessThan(1e-3);
-    }
+      return { path, rel: Math.max(...g.map((v, i) => Math.abs(v - h[i]))) / scale };
+    });
+    expect(errors.filter((e) => !(e.rel < 1e-3))).toEqual([]);
   });
 });

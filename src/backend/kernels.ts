@@ -404,6 +404,62 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo 
 }
 
 /**
+ * MaxPoolGrad, replacing the wasm backend's own: in tfjs-backend-wasm 4.22 it routes gradients to wrong positions
+ * for some shapes (e.g. a 2×2/stride-2 pool of an 8×8×16 map: errors of order 1 against the cpu backend; found by
+ * the registry-wide cpu-vs-wasm gradient test on EIT's conv + max-pool projection). Semantics as the cpu backend:
+ * each window's gradient goes to its first maximum (row-major within the window).
+ */
+function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { dy, input } = inputs;
+  const info = backend_util.computePool2DInfo(
+    input.shape as Shape4,
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'valid' | 'same' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const { batchSize, inHeight, inWidth, inChannels: ch, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw, dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const out = backend.makeOutput(input.shape as number[], 'float32');
+  const dx = f32(backend, out, 'MaxPoolGrad output');
+  dx.fill(0);
+  const x = f32(backend, input, 'MaxPoolGrad input');
+  const g = f32(backend, dy, 'MaxPoolGrad dy');
+  for (let b = 0; b < batchSize; b++) {
+    const xb = b * inHeight * inWidth * ch;
+    for (let yr = 0; yr < outHeight; yr++) {
+      const r0 = yr * strideHeight - top;
+      for (let yc = 0; yc < outWidth; yc++) {
+        const c0 = yc * strideWidth - left;
+        const gBase = ((b * outHeight + yr) * outWidth + yc) * ch;
+        for (let d = 0; d < ch; d++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let wr = 0; wr < fh; wr += dh) {
+            const r = r0 + wr;
+            if (r < 0 || r >= inHeight) continue;
+            for (let wc = 0; wc < fw; wc += dw) {
+              const c = c0 + wc;
+              if (c < 0 || c >= inWidth) continue;
+              const idx = xb + (r * inWidth + c) * ch + d;
+              if (x[idx] > best) {
+                best = x[idx];
+                at = idx;
+              }
+            }
+          }
+          if (at >= 0) dx[at] += g[gBase + d];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Einsum forward as one loop nest: out[o] = Σ_{summed letters} Π_k operand_k[...]. Each operand gets a stride per
  * letter (a repeated letter, e.g. 'ii->i', adds its strides: the diagonal), and an odometer over the output letters
  * then the summed letters advances every operand offset by those strides. Implicit output (no '->') is the
@@ -498,6 +554,7 @@ const OURS: KernelConfig[] = [
   },
   { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as KernelFunc },
   { kernelName: 'Einsum', backendName: 'wasm', kernelFunc: einsum as unknown as KernelFunc },
+  { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad as unknown as KernelFunc },
 ];
 
 /** Names of the kernels this module provides for wasm. */
@@ -508,12 +565,16 @@ export const WASM_TRAINING_KERNELS: readonly string[] = OURS.map((k) => k.kernel
  * earlier call, a faster native one registered over it, or one a later tfjs ships), unless `override` is set.
  * Returns the names registered by this call.
  */
+/** wasm's own kernels that are wrong in 4.22 and always replaced by ours. */
+const REPLACED = new Set(['MaxPoolGrad']);
+
 export function registerWasmKernels(opts: { override?: boolean } = {}): string[] {
   const added: string[] = [];
   for (const cfg of OURS) {
     const existing = tf.getKernel(cfg.kernelName, 'wasm');
     if (existing) {
-      if (!opts.override) continue;
+      const buggyBuiltin = REPLACED.has(cfg.kernelName) && !OURS.some((o) => o.kernelFunc === existing.kernelFunc);
+      if (!opts.override && !buggyBuiltin) continue;
       tf.unregisterKernel(cfg.kernelName, 'wasm');
     }
     tf.registerKernel(cfg);
