@@ -1,2 +1,556 @@
-// Experiments of this paper register themselves here (stub until the paper's work lands).
-export {};
+import * as tf from '@tensorflow/tfjs';
+import type { Scale } from '../util/scale';
+import { Rng } from '../util/rng';
+import type { FigureSpec, ResultRecord } from '../report/types';
+import type { ImageDataset } from '../data/types';
+import { prepareBatch } from '../data/augment';
+import type { ClassifierModel } from '../models';
+import { MobileVmoe, VMOE_GRID, gridLabel } from '../models/mobile-vmoe';
+import { evaluate } from '../train/trainer';
+import { adjustedRandIndex, clusterConfusion, confusionGraph, mergeCoarse, type Matrix } from '../analysis/superclass';
+import { scatterAccVs, heatmap, lineChart, ablationBars } from '../report/figures';
+import { caption } from '../report/figures';
+import { cachedDataset, datasetFor, runClassifier, type RunSpec } from './common';
+import { registerExperiment } from './registry';
+import type { ExperimentRunContext } from './types';
+
+/**
+ * Mobile V-MoE (arXiv 2309.04354) experiments, three scales each:
+ * - `mobile-vmoe.scaling`: dense vs MoE across the L×D grid at equal active MACs (Fig. 1, Fig. 3a);
+ * - `mobile-vmoe.ablations`: E, L, k and the routing strategy (Fig. 3b–e), with router accuracy beside accuracy;
+ * - `mobile-vmoe.superclasses`: the dataset's own super-classes vs super-classes clustered from a dense model's
+ *   confusion (Sec. 2.2), with the adjusted Rand index between the two.
+ * CIFAR-100 when downloaded, else synth100 (20 super-classes × 5, like CIFAR-100; results labelled synthetic data).
+ * With E = 10 experts and 20 official super-classes, consecutive coarse classes are merged in pairs (spec A.9).
+ */
+
+const PAPER = 'mobile-vmoe' as const;
+
+/**
+ * Model size per scale. Quick and smoke are scaled-down stand-ins for the paper's models: narrow, and with patch 8
+ * (16 tokens, the spec's "fewer tokens" regime, A.9) so that a paper's worth of runs fits in minutes on a CPU; the
+ * variant label says so (`6x64/p8`).
+ */
+interface Arch {
+  depth: number;
+  dim: number;
+  heads: number;
+  /** Extra overrides (patch size) for stand-ins. */
+  extra?: Record<string, unknown>;
+}
+
+function scalingGrid(scale: Scale): Arch[] {
+  if (scale === 'paper') return VMOE_GRID.map((g) => ({ depth: g.depth, dim: g.dim, heads: g.heads }));
+  if (scale === 'quick') return [{ depth: 6, dim: 64, heads: 2, extra: { patchSize: 8 } }, { depth: 4, dim: 32, heads: 2, extra: { patchSize: 8 } }];
+  return [{ depth: 2, dim: 16, heads: 2, extra: { patchSize: 8 } }];
+}
+
+/** The ablation base model: ViT-Tiny 12×192 at paper scale (spec A.2.4), a narrow stand-in otherwise. */
+function ablationArch(scale: Scale): Arch {
+  if (scale === 'paper') return { depth: 12, dim: 192, heads: 3 };
+  if (scale === 'quick') return { depth: 6, dim: 64, heads: 2, extra: { patchSize: 8 } };
+  return { depth: 3, dim: 16, heads: 2, extra: { patchSize: 8 } };
+}
+
+const archOverrides = (a: Arch) => ({ depth: a.depth, embedDim: a.dim, numHeads: a.heads, mlpRatio: 4, ...(a.extra ?? {}) });
+const archLabel = (a: Arch) => gridLabel(a.depth, a.dim) + (a.extra?.patchSize ? `/p${a.extra.patchSize}` : '');
+
+/** Recipe changes per scale: quick trains on fewer images so that the whole paper takes ≈10 minutes on wasm. */
+function recipeFor(scale: Scale) {
+  if (scale === 'quick') return { epochs: 3, trainSubset: 2000, maxEvalImages: 1000 };
+  if (scale === 'paper') return { epochs: 200, warmupEpochs: 10, lr: 1e-3, batchSize: 128 };
+  return {};
+}
+
+/** Fine class → super-class for E experts: the dataset's coarse classes, merged consecutively when E < #coarse. */
+function officialSuperClasses(ds: ImageDataset, experts: number): number[] {
+  if (!ds.fineToCoarse || !ds.numCoarse) {
+    throw new Error(`dataset ${ds.name} has no super-classes; Mobile V-MoE's super-class router needs CIFAR-100 or synth100 (or a confusion-clustered map)`);
+  }
+  return mergeCoarse(ds.fineToCoarse, ds.numCoarse, experts);
+}
+
+/** Test images in fixed batches (eval mode, no augmentation). */
+function* testBatches(model: ClassifierModel, ds: ImageDataset, maxImages: number, bs = 128) {
+  const n = maxImages > 0 ? Math.min(maxImages, ds.labels.length) : ds.labels.length;
+  const rng = new Rng(0);
+  for (let i = 0; i < n; i += bs) {
+    const idx = Int32Array.from({ length: Math.min(bs, n - i) }, (_, j) => i + j);
+    yield prepareBatch(ds, idx, { augment: null, targetSize: model.config.imageSize, rng });
+  }
+}
+
+const evalImages = (scale: Scale) => (scale === 'smoke' ? 64 : scale === 'quick' ? 1000 : 0);
+
+/**
+ * Router accuracy (Fig. 3b–c): top-1 of the per-image router against the image's super-class (NaN for per-token
+ * routing, which has no per-image decision).
+ */
+function routerMetrics(scale: Scale) {
+  return (model: ClassifierModel, test: ImageDataset): Record<string, number> => {
+    if (!(model instanceof MobileVmoe) || model.config.routing === 'token') return {};
+    const map = model.config.superClassOf;
+    let right = 0;
+    let n = 0;
+    for (const b of testBatches(model, test, evalImages(scale))) {
+      const pred = tf.tidy(() => model.routerPredictions(tf.tensor4d(b.x, b.shape))!);
+      pred.forEach((p, i) => {
+        right += p === map[b.labels[i]] ? 1 : 0;
+        n++;
+      });
+    }
+    return { routerTop1: right / Math.max(1, n) };
+  };
+}
+
+/**
+ * Routing statistics on the test images: for the first MoE block, the fraction of images of each super-class that
+ * use each expert (per-image: routed to it; per-token: at least one token sent to it), and the number of distinct
+ * experts an image needs per MoE block (what must be loaded on a phone).
+ */
+function routingAnalysis(scale: Scale) {
+  return (model: ClassifierModel, test: ImageDataset): Record<string, unknown> => {
+    if (!(model instanceof MobileVmoe)) return {};
+    const c = model.config;
+    const supers = Math.max(...c.superClassOf) + 1;
+    const use = Array.from({ length: supers }, () => new Array<number>(c.numExperts).fill(0));
+    const count = new Array<number>(supers).fill(0);
+    const hist = new Array<number>(c.numExperts + 1).fill(0);
+    let distinctSum = 0;
+    let unionSum = 0;
+    let n = 0;
+    for (const b of testBatches(model, test, Math.min(evalImages(scale) || 1000, 1000), 64)) {
+      const x = tf.tensor4d(b.x, b.shape);
+      const used = model.expertsUsed(x);
+      x.dispose();
+      used.forEach((perLayer, i) => {
+        const s = c.superClassOf[b.labels[i]];
+        count[s]++;
+        for (const e of perLayer[0]) use[s][e]++;
+        perLayer.forEach((set) => {
+          hist[set.length]++;
+          distinctSum += set.length;
+        });
+        unionSum += new Set(perLayer.flatMap((set, j) => set.map((e) => j * c.numExperts + e))).size;
+        n++;
+      });
+    }
+    return {
+      superVsExpert: use.map((row, s) => row.map((v) => v / Math.max(1, count[s]))),
+      expertsPerImagePerBlock: distinctSum / Math.max(1, n * c.moeLayers),
+      expertMlpsLoadedPerImage: unionSum / Math.max(1, n),
+      distinctExpertsHistogram: hist,
+    };
+  };
+}
+
+function moeSpec(ctx: ExperimentRunContext, experiment: string, variant: string, arch: Arch, overrides: Record<string, unknown>): RunSpec {
+  return {
+    experiment,
+    paper: PAPER,
+    variant,
+    model: 'vmoe-6x64',
+    overrides: { ...archOverrides(arch), ...overrides },
+    dataset: datasetFor(ctx, 'cifar100'),
+    recipe: recipeFor,
+    metrics: routerMetrics(ctx.scale),
+    analyse: routingAnalysis(ctx.scale),
+  };
+}
+
+function denseSpec(ctx: ExperimentRunContext, experiment: string, variant: string, arch: Arch, extra: Partial<RunSpec> = {}): RunSpec {
+  return {
+    experiment,
+    paper: PAPER,
+    variant,
+    model: 'vit-6x64',
+    overrides: archOverrides(arch),
+    dataset: datasetFor(ctx, 'cifar100'),
+    recipe: recipeFor,
+    ...extra,
+  };
+}
+
+/** Records of one experiment at the largest scale present (figures never mix scales). */
+function latest(records: ResultRecord[], id: string): ResultRecord[] {
+  const mine = records.filter((r) => r.experiment === id);
+  for (const s of ['paper', 'quick', 'smoke'] as Scale[]) {
+    const at = mine.filter((r) => r.scale === s);
+    if (at.length) return at;
+  }
+  return [];
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const metricOf = (rs: ResultRecord[], variant: string, m: string) => mean(rs.filter((r) => r.variant === variant && Number.isFinite(r.metrics[m])).map((r) => r.metrics[m]));
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. Dense vs MoE across the L×D grid (Fig. 1)
+
+const SCALING = 'mobile-vmoe.scaling';
+
+registerExperiment({
+  id: SCALING,
+  paper: PAPER,
+  title: 'Dense ViT vs Mobile V-MoE across the L×D grid at equal active MACs (Fig. 1, Fig. 3a)',
+  plan: (scale) => ({
+    runs: 2 * scalingGrid(scale).length,
+    description:
+      scale === 'paper'
+        ? 'the paper\'s 8 L×D sizes, dense and MoE (E = 10, k = 1, last 2 blocks), CIFAR-100'
+        : `a reduced grid of narrow models (${scalingGrid(scale).map(archLabel).join(', ')}) as scaled-down stand-ins for the paper's grid`,
+  }),
+  async run(ctx) {
+    const ds = await cachedDataset(datasetFor(ctx, 'cifar100'), 'train');
+    const superClassOf = officialSuperClasses(ds, 10);
+    for (const a of scalingGrid(ctx.scale)) {
+      await runClassifier(ctx, denseSpec(ctx, SCALING, `dense ${archLabel(a)}`, a));
+      await runClassifier(ctx, moeSpec(ctx, SCALING, `MoE ${archLabel(a)}`, a, { numExperts: 10, moeLayers: Math.min(2, a.depth), topK: 1, superClassOf }));
+    }
+  },
+  figures(records) {
+    const rs = latest(records, SCALING).map((r) => ({ ...r, variant: r.variant.replace(/^(dense|MoE) /, ''), config: { ...r.config, kind: r.model.startsWith('vmoe') ? 'Mobile V-MoE' : 'dense ViT' } }));
+    if (!rs.length) return [];
+    const withFlops = rs.map((r) => ({ ...r, metrics: { ...r.metrics, flops: 2 * r.metrics.macs } }));
+    const figs: FigureSpec[] = [
+      scatterAccVs({
+        id: 'vmoe-acc-vs-macs',
+        paper: PAPER,
+        records: withFlops as ResultRecord[],
+        x: 'macs',
+        groupBy: 'config.kind',
+        labelBy: 'variant',
+        title: 'Top-1 vs inference MACs: dense ViT and Mobile V-MoE (Fig. 1)',
+        caption: 'Each point is labelled L×D (depth × width); the MoE has the dense model\'s active MACs plus a D·E router. The paper\'s "FLOPs" are 2 × MACs',
+      }),
+    ];
+    // Fig. 3a as a chart: Δ accuracy of the MoE over its dense twin per size
+    const labels = [...new Set(rs.map((r) => r.variant))];
+    const dense = (l: string) => mean(rs.filter((r) => r.variant === l && r.model.startsWith('vit')).map((r) => r.metrics.top1));
+    const moe = (l: string) => mean(rs.filter((r) => r.variant === l && r.model.startsWith('vmoe')).map((r) => r.metrics.top1));
+    figs.push({
+      id: 'vmoe-gain-by-size',
+      paper: PAPER,
+      title: 'Accuracy gain of Mobile V-MoE over dense per L×D (Fig. 3a)',
+      caption: caption(rs, 'Top-1 of the MoE minus top-1 of the dense ViT of the same L×D (percentage points); the paper reports +3.39 (12×192) and +4.66 (its 54M-FLOP model) on ImageNet'),
+      data: [
+        {
+          type: 'bar',
+          x: labels,
+          y: labels.map((l) => Number((100 * (moe(l) - dense(l))).toFixed(2))),
+          text: labels.map((l) => `${(100 * dense(l)).toFixed(1)} → ${(100 * moe(l)).toFixed(1)}`),
+          textposition: 'outside',
+          name: 'Δ top-1',
+        },
+      ],
+      layout: { title: { text: 'MoE − dense top-1 (pp)' }, xaxis: { title: { text: 'L×D' }, type: 'category' }, yaxis: { title: { text: 'Δ top-1 (percentage points)' } }, width: 760, height: 440 },
+    });
+    return figs;
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. Ablations (Fig. 3b–e)
+
+const ABLATIONS = 'mobile-vmoe.ablations';
+const GAIN = 'Δ top-1 vs dense (pp)';
+
+interface AblationRun {
+  sweep: 'E' | 'L' | 'k' | 'routing' | 'base' | 'dense';
+  value: string;
+  overrides: Record<string, unknown>;
+}
+
+/** End-to-end routers use raw softmax gates (V-MoE): renormalising a top-1 gate to 1 would cut the router's L_C gradient. */
+const ROUTING_OVERRIDES: Record<string, Record<string, unknown>> = {
+  'super-class / image': { routing: 'superclass-image' },
+  'end-to-end / image': { routing: 'e2e-image', gateNormalise: 'none' },
+  'end-to-end / token': { routing: 'token', gateNormalise: 'none' },
+};
+
+function ablationRuns(scale: Scale): AblationRun[] {
+  const depth = ablationArch(scale).depth;
+  const full: AblationRun[] = [
+    { sweep: 'dense', value: 'dense', overrides: {} },
+    { sweep: 'base', value: 'E=10 L=2 k=1 super-class', overrides: {} },
+    ...[2, 5, 20].map((e) => ({ sweep: 'E' as const, value: `E=${e}`, overrides: { numExperts: e } })),
+    ...[1, 4, 6].filter((l) => l <= depth).map((l) => ({ sweep: 'L' as const, value: `L=${l}`, overrides: { moeLayers: l } })),
+    ...[2, 3, 5].map((k) => ({ sweep: 'k' as const, value: `k=${k}`, overrides: { topK: k } })),
+    ...Object.entries(ROUTING_OVERRIDES)
+      .slice(1)
+      .map(([v, o]) => ({ sweep: 'routing' as const, value: v, overrides: o })),
+  ];
+  if (scale === 'paper') return full;
+  // quick/smoke: a subset (one point off the base per sweep, both routing baselines)
+  const keep = new Set(['dense', 'E=10 L=2 k=1 super-class', 'E=20', 'L=4', 'k=2', 'end-to-end / image', 'end-to-end / token']);
+  return full.filter((r) => keep.has(r.value) && !(scale === 'smoke' && r.value === 'L=4'));
+}
+
+registerExperiment({
+  id: ABLATIONS,
+  paper: PAPER,
+  title: 'Ablations: experts E, MoE blocks L, active experts k, routing strategy (Fig. 3b–e)',
+  plan: (scale) => ({
+    runs: ablationRuns(scale).length,
+    description:
+      scale === 'paper'
+        ? 'ViT-Tiny (12×192): E ∈ {2,5,10,20}, L ∈ {1,2,4,6}, k ∈ {1,2,3,5}, 3 routing strategies, + dense'
+        : `a subset (E=20, L=4, k=2, both routing baselines, base, dense) on a ${archLabel(ablationArch(scale))} stand-in for ViT-Tiny`,
+  }),
+  async run(ctx) {
+    const ds = await cachedDataset(datasetFor(ctx, 'cifar100'), 'train');
+    const a = ablationArch(ctx.scale);
+    for (const r of ablationRuns(ctx.scale)) {
+      if (r.sweep === 'dense') {
+        await runClassifier(ctx, denseSpec(ctx, ABLATIONS, 'dense', a));
+        continue;
+      }
+      const e = (r.overrides.numExperts as number | undefined) ?? 10;
+      const spec = moeSpec(ctx, ABLATIONS, r.value, a, { numExperts: 10, moeLayers: 2, topK: 1, ...r.overrides, superClassOf: officialSuperClasses(ds, e) });
+      await runClassifier(ctx, spec);
+    }
+  },
+  figures(records) {
+    const rs = latest(records, ABLATIONS);
+    if (!rs.length) return [];
+    const dense = metricOf(rs, 'dense', 'top1');
+    const base = 'E=10 L=2 k=1 super-class';
+    const figs: FigureSpec[] = [];
+    const sweep = (key: 'E' | 'L' | 'k', baseValue: number, fig: string) => {
+      const pts = [{ v: baseValue, variant: base }, ...[...new Set(rs.map((r) => r.variant))].filter((v) => v.startsWith(`${key}=`)).map((v) => ({ v: Number(v.slice(2)), variant: v }))].sort((p, q) => p.v - q.v);
+      const present = pts.filter((p) => rs.some((r) => r.variant === p.variant));
+      if (present.length < 2) return;
+      figs.push(
+        lineChart({
+          id: `vmoe-ablation-${key}`,
+          paper: PAPER,
+          records: rs,
+          title: `${fig}: ${key === 'E' ? 'number of experts E' : key === 'L' ? 'number of MoE blocks L' : 'active experts k per image'}`,
+          caption: `Top-1 gain of the MoE over the dense model of the same size (percentage points) and router accuracy (super-class top-1 of the router, %), as ${key} varies (others: E=10, L=2, k=1, super-class router)`,
+          xTitle: key,
+          yTitle: 'percentage points / %',
+          series: [
+            { name: 'Δ top-1 vs dense (pp)', x: present.map((p) => p.v), y: present.map((p) => 100 * (metricOf(rs, p.variant, 'top1') - dense)) },
+            { name: 'router accuracy (%)', x: present.map((p) => p.v), y: present.map((p) => 100 * metricOf(rs, p.variant, 'routerTop1')), dash: 'dot' },
+          ],
+        }),
+      );
+    };
+    sweep('E', 10, 'Fig. 3b');
+    sweep('L', 2, 'Fig. 3c');
+    sweep('k', 1, 'Fig. 3d');
+    const routing = rs
+      .filter((r) => r.variant === base || r.variant in ROUTING_OVERRIDES)
+      .map((r) => ({ ...r, variant: r.variant === base ? 'super-class / image' : r.variant, metrics: { ...r.metrics, [GAIN]: 100 * (r.metrics.top1 - dense) } }));
+    if (routing.length) {
+      const bars = ablationBars({
+        id: 'vmoe-ablation-routing',
+        paper: PAPER,
+        records: routing,
+        groupBy: 'variant',
+        metric: GAIN,
+        title: 'Fig. 3e: routing strategy, top-1 gain over dense',
+        caption:
+          'Top-1 of each MoE minus the dense model of the same size (percentage points; the paper: +2.72 pp super-class per image, +1.87 end-to-end per image, +3.15 per token on ImageNet ViT-Tiny). Per-token routing may load every expert for one image',
+      });
+      figs.push(bars);
+    }
+    // super-class × expert routing heat map of the base model
+    const b = rs.find((r) => r.variant === base && r.extra?.superVsExpert);
+    if (b) {
+      const z = b.extra!.superVsExpert as number[][];
+      figs.push(
+        heatmap({
+          id: 'vmoe-routing-heatmap',
+          paper: PAPER,
+          records: [b],
+          z: z.map((row) => row.map((v) => 100 * v)),
+          x: z[0].map((_, e) => `expert ${e}`),
+          y: z.map((_, s) => `super-class ${s}`),
+          xTitle: 'expert',
+          yTitle: 'super-class (test images)',
+          zTitle: '% of images',
+          title: 'Which expert each super-class is routed to (super-class router, first MoE block)',
+          caption: 'Share of the test images of each super-class routed to each expert; a trained super-class router puts the mass on the diagonal',
+          zmin: 0,
+          zmax: 100,
+        }),
+      );
+    }
+    const load = rs.filter((r) => typeof r.extra?.expertMlpsLoadedPerImage === 'number');
+    if (load.length) {
+      figs.push({
+        id: 'vmoe-experts-loaded',
+        paper: PAPER,
+        title: 'Expert MLPs an image needs at inference',
+        caption: caption(load, 'Distinct expert MLPs (summed over the MoE blocks) one test image uses: k·L for per-image routing, up to E·L for per-token routing (V-MoE App. E.3)'),
+        data: [
+          {
+            type: 'bar',
+            x: load.map((r) => r.variant),
+            y: load.map((r) => Number((r.extra!.expertMlpsLoadedPerImage as number).toFixed(2))),
+            name: 'expert MLPs per image',
+          },
+        ],
+        layout: { title: { text: 'Expert MLPs loaded per image' }, xaxis: { title: { text: 'model' }, type: 'category' }, yaxis: { title: { text: 'expert MLPs per image (count)' } }, width: 820, height: 440 },
+      });
+    }
+    return figs;
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. Official super-classes vs confusion-clustered super-classes (Sec. 2.2)
+
+const SUPERCLASSES = 'mobile-vmoe.superclasses';
+
+/** Experts (= super-classes) for the comparison: the paper's E = 10. */
+const E_SUPER = 10;
+
+registerExperiment({
+  id: SUPERCLASSES,
+  paper: PAPER,
+  title: 'Super-classes: dataset coarse labels vs clusters of a dense model\'s confusion graph (Sec. 2.2)',
+  plan: (scale) => ({
+    runs: 3,
+    description: `dense ${archLabel(ablationArch(scale))} → confusion on test images → spectral clustering into ${E_SUPER} balanced groups (ARI vs official), then MoE with each super-class set`,
+  }),
+  async run(ctx) {
+    const a = ablationArch(ctx.scale);
+    const ds = await cachedDataset(datasetFor(ctx, 'cifar100'), 'train');
+    const denseRec = await runClassifier(
+      ctx,
+      denseSpec(ctx, SUPERCLASSES, 'dense', a, {
+        // Sec. 2.2 uses a held-out validation split; here the test images (maxEvalImages of them), noted in captions
+        analyse: (m, test) => ({ confusion: evaluate(m, test, { maxImages: evalImages(ctx.scale), confusion: true }).confusion }),
+      }),
+    );
+    const confusion = denseRec.extra?.confusion as Matrix;
+    const clusters = clusterConfusion(confusion, E_SUPER, { seed: 0 });
+    const official = officialSuperClasses(ds, E_SUPER);
+    const ari = adjustedRandIndex(clusters.assignment, official);
+    const ariCoarse = ds.fineToCoarse ? adjustedRandIndex(clusters.assignment, Array.from(ds.fineToCoarse)) : NaN;
+    ctx.log(`  confusion clusters: ARI vs official (merged to ${E_SUPER}) ${ari.toFixed(3)}, vs ${ds.numCoarse} coarse ${ariCoarse.toFixed(3)}; within-cluster confusion ${clusters.withinConfusion.toFixed(3)}`);
+    await runClassifier(ctx, moeSpec(ctx, SUPERCLASSES, 'official super-classes', a, { numExperts: E_SUPER, superClassOf: official }));
+    const rec = moeSpec(ctx, SUPERCLASSES, 'confusion super-classes', a, { numExperts: E_SUPER, superClassOf: clusters.assignment });
+    const analyse = rec.analyse!;
+    const officialGraph = confusionGraph(confusion);
+    rec.analyse = async (m, test) => ({
+      ...(await analyse(m, test)),
+      clusters: clusters.assignment,
+      ari,
+      ariVsCoarse: ariCoarse,
+      withinConfusion: clusters.withinConfusion,
+      withinConfusionOfficial: withinFraction(officialGraph, official),
+    });
+    await runClassifier(ctx, rec);
+  },
+  figures(records) {
+    const rs = latest(records, SUPERCLASSES);
+    if (!rs.length) return [];
+    const figs: FigureSpec[] = [];
+    const dense = rs.find((r) => r.variant === 'dense' && r.extra?.confusion);
+    const clu = rs.find((r) => r.variant === 'confusion super-classes' && r.extra?.clusters);
+    const moes = rs.filter((r) => r.model.startsWith('vmoe') || r.variant === 'dense');
+    figs.push(
+      ablationBars({
+        id: 'vmoe-superclass-source',
+        paper: PAPER,
+        records: moes,
+        groupBy: 'variant',
+        metric: 'top1',
+        baseline: 'dense',
+        title: 'Super-class source: official vs confusion-clustered',
+        caption:
+          `Top-1 of the dense model and of MoEs (E = ${E_SUPER}) whose router learns the official super-classes (merged in pairs) or super-classes clustered from the dense model's confusion on the test images` +
+          (clu ? `; ARI(clusters, official) = ${(clu.extra!.ari as number).toFixed(3)}` : ''),
+      }),
+    );
+    if (dense && clu) {
+      const c = dense.extra!.confusion as Matrix;
+      const g = confusionGraph(c);
+      const assign = clu.extra!.clusters as number[];
+      const order = assign.map((s, i) => ({ s, i })).sort((p, q) => p.s - q.s || p.i - q.i).map((p) => p.i);
+      figs.push(
+        heatmap({
+          id: 'vmoe-confusion-clusters',
+          paper: PAPER,
+          records: [dense, clu],
+          z: order.map((i) => order.map((j) => 100 * g[i][j])),
+          x: order.map((i) => `${i}`),
+          y: order.map((i) => `${i}`),
+          xTitle: 'fine class (grouped by cluster)',
+          yTitle: 'fine class (grouped by cluster)',
+          zTitle: 'confusion rate (%)',
+          title: `Confusion graph of the dense model, classes ordered by the ${E_SUPER} spectral clusters`,
+          caption: `Symmetrised confusion rates (A = (C + Cᵀ)/2 of row-normalised confusions, zero diagonal); blocks on the diagonal are the clusters. ARI vs official = ${(clu.extra!.ari as number).toFixed(3)}; confusion mass within clusters ${(100 * (clu.extra!.withinConfusion as number)).toFixed(1)}% vs ${(100 * (clu.extra!.withinConfusionOfficial as number)).toFixed(1)}% for the official groups`,
+          showValues: false,
+        }),
+      );
+      figs.push(confusionGraphFigure(g, assign, [dense, clu]));
+    }
+    return figs;
+  },
+});
+
+function withinFraction(g: Matrix, assign: number[]): number {
+  let inside = 0;
+  let total = 0;
+  g.forEach((row, i) => row.forEach((v, j) => {
+    total += v;
+    if (assign[i] === assign[j]) inside += v;
+  }));
+  return total > 0 ? inside / total : 0;
+}
+
+/** The confusion graph drawn: classes on a circle grouped by cluster, the strongest confusions as edges. */
+function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord[]): FigureSpec {
+  const n = g.length;
+  const order = assign.map((s, i) => ({ s, i })).sort((p, q) => p.s - q.s || p.i - q.i).map((p) => p.i);
+  const pos = new Array<[number, number]>(n);
+  order.forEach((i, r) => {
+    const t = (2 * Math.PI * r) / n;
+    pos[i] = [Math.cos(t), Math.sin(t)];
+  });
+  const edges: Array<{ i: number; j: number; w: number }> = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (g[i][j] > 0) edges.push({ i, j, w: g[i][j] });
+  edges.sort((p, q) => q.w - p.w);
+  const top = edges.slice(0, Math.min(edges.length, 2 * n));
+  const ex: Array<number | null> = [];
+  const ey: Array<number | null> = [];
+  const ix: Array<number | null> = [];
+  const iy: Array<number | null> = [];
+  for (const e of top) {
+    const inside = assign[e.i] === assign[e.j];
+    (inside ? ix : ex).push(pos[e.i][0], pos[e.j][0], null);
+    (inside ? iy : ey).push(pos[e.i][1], pos[e.j][1], null);
+  }
+  return {
+    id: 'vmoe-confusion-graph',
+    paper: PAPER,
+    title: 'Confusion graph and its clusters',
+    caption: caption(records, `Fine classes on a circle, grouped and coloured by spectral cluster; lines are the ${top.length} strongest confusions (solid within a cluster, grey across)`),
+    data: [
+      { type: 'scatter', mode: 'lines', x: ix, y: iy, line: { color: '#1f77b4', width: 1 }, name: 'within-cluster confusion', hoverinfo: 'skip' },
+      { type: 'scatter', mode: 'lines', x: ex, y: ey, line: { color: '#bbbbbb', width: 1 }, name: 'cross-cluster confusion', hoverinfo: 'skip' },
+      {
+        type: 'scatter',
+        mode: 'markers',
+        x: pos.map((p) => p[0]),
+        y: pos.map((p) => p[1]),
+        text: pos.map((_, i) => `class ${i}, cluster ${assign[i]}`),
+        marker: { color: assign, colorscale: 'Turbo', size: 9, colorbar: { title: { text: 'cluster' } } },
+        name: 'classes',
+        hovertemplate: '%{text}<extra></extra>',
+      },
+    ],
+    layout: {
+      title: { text: 'Confusion graph and its clusters' },
+      xaxis: { visible: false, scaleanchor: 'y' },
+      yaxis: { visible: false },
+      width: 700,
+      height: 640,
+      showlegend: true,
+    },
+  };
+}
