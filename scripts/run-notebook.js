@@ -163,6 +163,14 @@ async function runNotebook(file, { quiet = false } = {}) {
       if (!quiet) process.stdout.write(`    (${((Date.now() - tc) / 1000).toFixed(1)} s)\n`);
       if (!ok) {
         failure = { cell: i + 1, codeCell, error: errors.join('\n') || 'execution failed (no message)' };
+        // Lead with the message (a thrown error or a type error), not the source excerpt node prints first.
+        const head = failure.error.split('\n').find((l) => /^\s*(\w*Error\b|\d+:\d+ - )/.test(l));
+        if (head && !failure.error.startsWith(head)) failure.error = `${head.trim()}\n${failure.error}`;
+        const undef = /ReferenceError: (\w+) is not defined/.exec(failure.error);
+        if (undef && new RegExp(`[{,]\\s*${undef[1]}\\s*[,}]`).test(src)) {
+          // tslab 1.0.22 does not rewrite object shorthand for variables declared in earlier cells.
+          failure.error = `${failure.error.split('\n')[0]} (hint: tslab does not carry variables from earlier cells into object shorthand; write { ${undef[1]}: ${undef[1]} } instead of { ${undef[1]} })\n${failure.error}`;
+        }
         outputs.push({ output_type: 'error', ename: 'Error', evalue: failure.error.split('\n')[0], traceback: splitLines(failure.error) });
         break;
       }

@@ -81,4 +81,12 @@ describe.concurrent('notebook runner', () => {
     expect(r.failure).toMatchObject({ cell: 3, codeCell: 2 });
     expect(r.failure!.error).toMatch(/boom at 41/);
   }, 120_000);
+
+  it('explains the tslab object-shorthand pitfall when it is the cause', async () => {
+    const r = await runNotebookChild(scratchNotebook(['const m = 1;', 'console.log({ m: m });', 'console.log({ m });']));
+    expect(r.failure).toMatchObject({ cell: 4, codeCell: 3 });
+    expect(r.failure!.error.split('\n')[0]).toBe(
+      'ReferenceError: m is not defined (hint: tslab does not carry variables from earlier cells into object shorthand; write { m: m } instead of { m })',
+    );
+  }, 120_000);
 });
