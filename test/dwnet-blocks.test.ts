@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { makeCtx } from '../src/nn/module';
 import { BatchNorm } from '../src/nn/layers';
-import { DWConv, DynamicDWConv, InhomogeneousDWConv, SqueezeExcite } from '../src/nn/dwconv';
+import { DWConv, DynamicDWConv, InhomogeneousDWConv, SqueezeExcite, involution } from '../src/nn/dwconv';
 import { WindowAttention, cyclicShift, relativePositionIndex, shiftedWindowMask, windowPartition, windowReverse } from '../src/nn/window-attention';
 import { PatchEmbed, PatchMerging } from '../src/models/dwnet';
 import { Rng } from '../src/util/rng';
@@ -291,6 +291,28 @@ describe('depth-wise convolutions against plain-JS loops', () => {
     expect(conv.paramCount()).toBe(4 + 1 + 2 + 1 * G * 9 + G * 9);
     tf.dispose([x, y]);
     conv.dispose();
+  });
+
+  it('involution: hand-written backward equals autodiff of the plain shifted-view sum', () => {
+    const [b, h, w, c, g, k] = [2, 4, 5, 6, 3, 3];
+    const v = tf.tensor4d(randArray(b * h * w * c, 21), [b, h, w, c]);
+    const wt = tf.tensor(randArray(b * h * w * g * k * k, 22), [b, h, w, g, k * k]);
+    const r = tf.tensor4d(randArray(b * h * w * c, 23), [b, h, w, c]);
+    const plain = (vv: tf.Tensor, ww: tf.Tensor) => {
+      const pv = tf.pad(vv, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      let acc: tf.Tensor = tf.zeros([b * h * w, g, c / g]);
+      for (let i = 0; i < k; i++)
+        for (let j = 0; j < k; j++)
+          acc = acc.add(pv.slice([0, i, j, 0], [b, h, w, c]).reshape([b * h * w, g, c / g]).mul(ww.reshape([b * h * w, g, k * k]).slice([0, 0, i * k + j], [-1, -1, 1])));
+      return acc.reshape([b, h, w, c]);
+    };
+    const loss = (f: (a: tf.Tensor, bb: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, bb: tf.Tensor) => f(a, bb).mul(r).sum();
+    const [gv, gw] = tf.grads(loss((a, bb) => involution(a as tf.Tensor4D, bb, k)))([v, wt]);
+    const [rv, rw] = tf.grads(loss(plain))([v, wt]);
+    expect(maxAbsDiff(involution(v, wt, k).dataSync(), plain(v, wt).dataSync())).toBeLessThan(1e-5);
+    expect(maxAbsDiff(gv.dataSync(), rv.dataSync())).toBeLessThan(1e-5);
+    expect(maxAbsDiff(gw.dataSync(), rw.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([v, wt, r, gv, gw, rv, rw]);
   });
 
   it('SqueezeExcite gates each channel by sigmoid(MLP(GAP(x)))', () => {

@@ -175,25 +175,8 @@ export class InhomogeneousDWConv extends Module {
 
   aggregate(v: tf.Tensor4D, w: tf.Tensor, ctx?: Ctx): tf.Tensor4D {
     const [b, h, wd, c] = v.shape;
-    const k = this.kernel;
-    const p = Math.floor(k / 2);
-    const g = this.groups;
-    const gc = this.groupChannels;
-    ctx?.macs?.add('conv', b * h * wd * c * k * k);
-    return tf.tidy(() => {
-      const padded = tf.pad(v, [[0, 0], [p, p], [p, p], [0, 0]]);
-      // [k², B·H·W, G, 1]: one weight map per kernel offset
-      const maps = tf.unstack(w.reshape([b * h * wd * g, k * k]).transpose([1, 0]).reshape([k * k, b * h * wd, g, 1]));
-      let acc: tf.Tensor | null = null;
-      for (let i = 0; i < k; i++) {
-        for (let j = 0; j < k; j++) {
-          const view = padded.slice([0, i, j, 0], [b, h, wd, c]).reshape([b * h * wd, g, gc]);
-          const term = view.mul(maps[i * k + j]);
-          acc = acc ? acc.add(term) : term;
-        }
-      }
-      return acc!.reshape([b, h, wd, c]) as tf.Tensor4D;
-    });
+    ctx?.macs?.add('conv', b * h * wd * c * this.kernel * this.kernel);
+    return involution(v, w.reshape([b, h, wd, this.groups, this.kernel * this.kernel]), this.kernel);
   }
 
   forward(x: tf.Tensor4D, ctx: Ctx, weightSource?: tf.Tensor4D): tf.Tensor4D {
@@ -225,4 +208,69 @@ export class SqueezeExcite extends Module {
       return x.mul(s.reshape([b, 1, 1, c])) as tf.Tensor4D;
     });
   }
+}
+
+/**
+ * y[b,h,w,c] = Σ_{i,j} w[b,h,w,g(c),i·k+j] · v[b, h+i−p, w+j−p, c] (zero padding p = k//2; g(c) = c // (C/G)), the
+ * official I-D-DWNet CUDA kernel. Forward and backward loop over the k² offsets and free each term at once, so
+ * memory stays O(|v| + |w|) (autodiff of the plain loop would keep all k² shifted views alive: out of wasm memory
+ * at batch 64).
+ */
+export function involution(v: tf.Tensor4D, w: tf.Tensor, k: number): tf.Tensor4D {
+  const [b, h, wd, c] = v.shape;
+  const g = w.shape[3]!;
+  const gc = c / g;
+  const p = Math.floor(k / 2);
+  const n = b * h * wd;
+  // per-offset weight maps [n, G, 1], and the k² shifted views of a zero-padded map as [n, G, gc]
+  const maps = (wt: tf.Tensor) => tf.unstack(wt.reshape([n * g, k * k]).transpose([1, 0]).reshape([k * k, n, g, 1]));
+  const view = (padded: tf.Tensor, i: number, j: number) => padded.slice([0, i, j, 0], [b, h, wd, c]).reshape([n, g, gc]);
+  const pad = (t: tf.Tensor) => tf.pad(t, [[0, 0], [p, p], [p, p], [0, 0]]);
+  /** Σ_t f(t), freeing each term and partial sum as soon as it is used. */
+  const sumOver = (f: (i: number, j: number) => tf.Tensor): tf.Tensor => {
+    let acc: tf.Tensor | null = null;
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        const term = tf.tidy(() => f(i, j));
+        const next: tf.Tensor = acc ? acc.add(term) : term;
+        if (acc) {
+          acc.dispose();
+          term.dispose();
+        }
+        acc = next;
+      }
+    }
+    return acc!;
+  };
+  const op = tf.customGrad(((vIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([vIn, wIn]);
+    const padded = pad(vIn);
+    const ms = maps(wIn);
+    const y = sumOver((i, j) => view(padded, i, j).mul(ms[i * k + j]));
+    tf.dispose([padded, ...ms]);
+    const value = y.reshape([b, h, wd, c]);
+    y.dispose();
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [vs, ws] = saved;
+        return tf.tidy(() => {
+          const dy3 = dy.reshape([n, g, gc]);
+          const ms2 = maps(ws);
+          // dv: each offset's contribution dy ⊙ w_t lands k//2 − (i, j) away (transposed correlation)
+          const dvPadded = sumOver((i, j) =>
+            tf.pad(dy3.mul(ms2[i * k + j]).reshape([b, h, wd, c]), [[0, 0], [i, 2 * p - i], [j, 2 * p - j], [0, 0]]),
+          );
+          const dv = dvPadded.slice([0, p, p, 0], [b, h, wd, c]);
+          // dw_t[g] = Σ_{c ∈ g} dy ⊙ view_t
+          const pv = pad(vs);
+          const cols: tf.Tensor[] = [];
+          for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cols.push(tf.tidy(() => dy3.mul(view(pv, i, j)).sum(2)));
+          const dw = tf.stack(cols, 2).reshape(ws.shape);
+          return [dv, dw];
+        });
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(v, w) as tf.Tensor4D;
 }
