@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel, getModelEntry } from '../src/models';
-import { Mlit, MlitConfig, depthwiseHidden, stagedExperts, mlitClosedFormMacs } from '../src/models/mlit';
+import { Mlit, MlitConfig, depthwiseHidden, stagedExperts, mlitClosedFormMacs, mlitParamBudget } from '../src/models/mlit';
 import { countMacs } from '../src/analysis/count';
 import { makeCtx } from '../src/nn/module';
 import { ConfigError } from '../src/util/errors';
@@ -110,6 +110,20 @@ describe('mLiT schedules (spec §1.1)', () => {
     const g6 = createModel('mlit-xxs', { kvGroups: 6 }, { build: false }).paramCount();
     expect(g3 - g1).toBe(9 * 2 * 2 * 18 * 108);
     expect(g6 - g3).toBe(9 * 2 * 3 * 18 * 108);
+  });
+});
+
+describe('mLiT parameter budget', () => {
+  it('components sum to the model count; private V/W2 and a dense 2× FFN cost more', () => {
+    for (const extra of [{}, { shareVW2: false }, { maeExtras: true }]) {
+      const m = createModel('mlit-xxs', extra, { build: false });
+      expect(mlitParamBudget(m.config as MlitConfig).total).toBe(m.paramCount());
+    }
+    const b = mlitParamBudget(createModel('mlit-xxs', {}, { build: false }).config as MlitConfig);
+    const moe = b.rows.filter((r) => /W_e|V, W2/.test(r.component)).reduce((s, r) => s + r.params, 0);
+    const priv = createModel('mlit-xxs', { shareVW2: false }, { build: false }).paramCount() - 649_547;
+    expect(b.ffnIfPrivateVW2 - moe).toBe(priv);
+    expect(b.ffnIfDense2x).toBe(9 * (4 * 108 * 108 + 3 * 108));
   });
 });
 

@@ -302,6 +302,43 @@ export function mlitClosedFormMacs(c: MlitConfig): number {
   return macs;
 }
 
+export interface BudgetRow {
+  component: string;
+  params: number;
+}
+
+/**
+ * Where an mLiT's parameters go (summed over blocks), and what the same blocks would cost with private V/W2 per
+ * expert and with the plain 2× GELU FFN of P2's ViT (2·m·2m + 3m per block) instead of the MoE. Closed form.
+ */
+export function mlitParamBudget(c: MlitConfig): { rows: BudgetRow[]; total: number; ffnIfPrivateVW2: number; ffnIfDense2x: number } {
+  const m = c.embedDim;
+  const T = (c.imageSize / c.patchSize) ** 2 + 1;
+  const kv = (c.kvGroups * m) / c.numHeads;
+  const hs = mlitHiddenSizes(c);
+  const es = mlitExperts(c);
+  const sum = (f: (h: number, e: number) => number) => hs.reduce((s, h, i) => s + f(h, es[i]), 0);
+  const L = hs.length;
+  const rows: BudgetRow[] = [
+    { component: 'patch projection (no bias)', params: c.inChannels * c.patchSize ** 2 * m },
+    { component: 'position table (N+1)×m', params: T * m },
+    { component: 'LayerNorms (2 per block + final)', params: L * 4 * m + 2 * m },
+    { component: 'attention Q and O (m² each)', params: L * 2 * m * m },
+    { component: `attention K and V (${c.kvGroups} groups)`, params: L * 2 * kv * m },
+    { component: 'routers W_g, W_noise', params: sum((_, e) => 2 * m * e) },
+    { component: 'private W_e (+ bias) of all experts', params: sum((h, e) => e * (m * h + h)) },
+    { component: c.shareVW2 ? 'shared V, W2 (+ biases)' : 'private V, W2 (+ biases)', params: sum((h, e) => (c.shareVW2 ? 1 : e) * (2 * m * h + h + m)) },
+    { component: 'head', params: m * c.numClasses + c.numClasses },
+  ];
+  if (c.maeExtras) rows.push({ component: 'MAE-only OutProj, MaskEmbed', params: m * c.outProj + m });
+  return {
+    rows,
+    total: rows.reduce((s, r) => s + r.params, 0),
+    ffnIfPrivateVW2: sum((h, e) => e * (3 * m * h + 2 * h + m)),
+    ffnIfDense2x: L * (4 * m * m + 3 * m),
+  };
+}
+
 export const mlitFamily: ModelFamily<MlitConfig> = {
   family: 'mlit',
   paper: '2407.17783',
