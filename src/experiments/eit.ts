@@ -24,7 +24,7 @@ const PAPER = 'eit' as const;
 /** The four small datasets (spec C.6 proxy for the unknown v1 four); SVHN and Flowers-102 only when downloaded. */
 export const EIT_DATASETS = ['cifar10', 'cifar100', 'svhn', 'flowers102'] as const;
 
-interface Arm {
+export interface EitArm {
   variant: string;
   model: string;
   overrides: Record<string, unknown>;
@@ -34,7 +34,7 @@ interface Arm {
 const TINY = { embedDim: 16, depth: 2, numHeads: 2, dropout: 0, attnDropout: 0, dropPath: 0 };
 
 /** EIT, its ViT baseline and the ResNets at a scale (quick and smoke models are stand-ins, named so in captions). */
-export function eitArms(scale: Scale): Arm[] {
+export function eitArms(scale: Scale): EitArm[] {
   switch (scale) {
     case 'smoke':
       return [
