@@ -160,6 +160,21 @@ describe('native kernels vs cpu', () => {
     i.dispose();
   });
 
+  it('Slice and SplitV: ranks 1–6, partial and whole dims, uneven splits, with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    const slices: Array<[number[], number[], number[]]> = [
+      [[11], [3], [5]],
+      [[7, 9], [2, 0], [4, 9]],
+      [[7, 9], [1, 2], [5, 6]],
+      [[4, 5, 6, 7, 3], [1, 0, 2, 3, 1], [2, 5, 3, 4, 2]],
+      [[3, 4, 2, 5, 3, 2], [0, 1, 0, 2, 0, 1], [3, 2, 2, 3, 3, 1]],
+    ];
+    for (const [shape, begin, size] of slices) check('Slice', await relErr([shape], withGrads((x) => tf.slice(x, begin, size))));
+    // the attention qkv split: [B, T, 3, H, d] along axis 2
+    check('SplitV', await relErr([[4, 9, 3, 2, 5]], withGrads((x) => tf.concat(tf.split(x, 3, 2).map((u, i) => u.mul(i + 1)), 2))));
+    check('SplitV', await relErr([[5, 11, 3]], withGrads((x) => tf.concat(tf.split(x, [2, 6, 3], 1).map((u, i) => u.mul(i + 1)), 1))));
+  });
+
   it('Softmax over the last axis, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     for (const shape of [[7], [3, 13], [2, 3, 64, 64], [5, 1]]) {

@@ -234,6 +234,50 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// slice(heap, inOff, outOff, shape[], begin[], size[]) for 4-byte elements: the trailing dimensions taken whole
+// merge into one contiguous run per output row, copied with memcpy.
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  std::vector<long> shape = longArray(info, 3), begin = longArray(info, 4), size = longArray(info, 5);
+  const long r = (long)shape.size();
+  long total = 1, inTotal = 1;
+  for (long d = 0; d < r; d++) {
+    total *= size[d];
+    inTotal *= shape[d];
+  }
+  const uint32_t* in = reinterpret_cast<const uint32_t*>(at(info, h, num(info, 1), inTotal));
+  uint32_t* out = reinterpret_cast<uint32_t*>(at(info, h, num(info, 2), total));
+  if (total == 0) return info.Env().Undefined();
+  long d = r - 1;  // last dimension not taken whole
+  long run = 1;
+  while (d >= 0 && size[d] == shape[d]) run *= shape[d--];
+  std::vector<long> istr(r);
+  long st = 1;
+  for (long j = r - 1; j >= 0; j--) {
+    istr[j] = st;
+    st *= shape[j];
+  }
+  if (d < 0) {
+    std::memcpy(out, in, total * 4);
+    return info.Env().Undefined();
+  }
+  run *= size[d];
+  const long rows = total / run;
+  long base = 0;
+  for (long j = 0; j < r; j++) base += begin[j] * istr[j];
+  Pool::get().run(rows, std::max(1L, kMinWork / (run + 16)), [&](long r0, long r1) {
+    for (long row = r0; row < r1; row++) {
+      long off = base, rem = row;
+      for (long j = d - 1; j >= 0; j--) {
+        off += (rem % size[j]) * istr[j];
+        rem /= size[j];
+      }
+      std::memcpy(out + row * run, in + off, run * 4);
+    }
+  });
+  return info.Env().Undefined();
+}
+
 // softmax(heap, inOff, outOff, rows, cols) over the last axis.
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Heap h = heapOf(info);
@@ -535,6 +579,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("conv2d", Napi::Function::New(env, Conv2D));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));

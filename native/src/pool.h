@@ -47,8 +47,8 @@ class Pool {
     }
     cv_.notify_all();
     chunk(0);
-    while (pending_.load(std::memory_order_acquire) != 0) {
-    }
+    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0;)
+      if (++spins > 4096) std::this_thread::yield();
   }
 
   ~Pool() { stop(); }

@@ -14,6 +14,7 @@ interface Addon {
   gemm(heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, biasOff: number, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean, strideA: number, strideB: number, biasLen: number, act: number, alpha: number): void;
   transpose(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], perm: number[]): void;
   softmax(heap: ArrayBuffer, inOff: number, outOff: number, rows: number, cols: number): void;
+  slice(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], begin: number[], size: number[]): void;
   conv2d(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
   conv2dBackpropInput(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
   conv2dBackpropFilter(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
@@ -32,7 +33,7 @@ interface WasmBackend {
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: WasmBackend; attrs: Record<string, unknown> };
-type KernelFn = (args: KernelArgs) => tf.TensorInfo;
+type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 export interface NativeStatus {
   /** The addon loaded. */
@@ -92,7 +93,7 @@ const heapOf = (backend: WasmBackend) => backend.wasm.HEAPU8.buffer as ArrayBuff
 function fallback(name: string, args: KernelArgs): tf.TensorInfo {
   const orig = originals.get(name);
   if (!orig) throw new Error(`native ${name}: this case (${describe(args)}) is not supported and the wasm backend has no ${name} kernel`);
-  return (orig.kernelFunc as unknown as KernelFn)(args);
+  return (orig.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo)(args);
 }
 
 function describe(args: KernelArgs): string {
@@ -186,13 +187,44 @@ const fusedMatMul: KernelFn = (args) => {
 const transpose: KernelFn = (args) => {
   const x = args.inputs.x!;
   const perm = args.attrs.perm as number[];
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') return fallback('Transpose', args);
+  if (!is4Byte(x)) return fallback('Transpose', args);
   const moved = perm.filter((p) => x.shape[p] !== 1);
   if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return fallback('Transpose', args); // a reshape: the wasm kernel shares the data
   const backend = args.backend;
   const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
   addon!.transpose(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, perm);
   return out;
+};
+
+const is4Byte = (t: tf.TensorInfo) => t.dtype === 'float32' || t.dtype === 'int32';
+
+function sliceOne(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  if (prod(size) > 0) addon!.slice(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, begin, size);
+  return out;
+}
+
+/** The wasm Slice (and SplitV, which calls it) copies rank ≥ 5 element by element in JS. */
+const slice: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  if (!is4Byte(x)) return fallback('Slice', args);
+  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, args.attrs.begin as number[], args.attrs.size as number[]);
+  return sliceOne(args.backend, x, begin, size);
+};
+
+const splitV: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  if (!is4Byte(x)) return fallback('SplitV', args);
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs.numOrSizeSplits as number[] | number, axis);
+  const begin = new Array(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[axis] = s;
+    const out = sliceOne(args.backend, x, begin.slice(), size);
+    begin[axis] += s;
+    return out;
+  });
 };
 
 const softmax: KernelFn = (args) => {
@@ -303,6 +335,8 @@ const KERNELS: Record<string, KernelFn> = {
   _FusedMatMul: fusedMatMul,
   Transpose: transpose,
   Softmax: softmax,
+  Slice: slice,
+  SplitV: splitV,
   Conv2D: conv2d,
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
