@@ -298,7 +298,7 @@ export const eitFamily: ModelFamily<EitConfig> = {
     eitT: "EIT_T: depth-wise conv beside attention (off: all attention, same as convSchedule='none')",
     convSchedule: "channels given to the conv branch per block: 'decreasing' (paper), 'constant-half', 'increasing', 'none'",
     convKernel: 'EIT_T depth-wise kernel (3 in the code)',
-    posEmbed: "'none' (paper default) or 'learned' (ablation)",
+    posEmbed: "'none' (paper default) or 'learned' (ablation; sized to the real grid, where the code's grid_size would say 18×18 at 224)",
     representationSize: 'pre-logits width (0 = off, as the training script)',
   },
   validate(c, name) {
