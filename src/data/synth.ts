@@ -235,13 +235,51 @@ const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 /**
  * Draw one image (HWC uint8 at out[offset..]) of `shape` filled with `texture` under random nuisances from `rng`.
  */
-export function renderSynthImage(shape: number, texture: number, rng: Rng, out: Uint8Array, offset: number): void {
+/** The nuisance ranges (defaults: the stored datasets). Harder or easier variants are a change here. */
+export interface SynthStyle {
+  /** Shape centre offset from the image centre, ± pixels. */
+  jitter: number;
+  /** Shape radius range, pixels. */
+  scale: [number, number];
+  /** Rotation range, ± degrees. */
+  rotation: number;
+  /** Minimum luminance gap between shape and background (0–255). */
+  contrast: number;
+  /** How far the texture moves the shape's colour towards black or white (0–1). */
+  texture: number;
+  /** Clutter strokes/blobs per image: [min, max]. */
+  clutter: [number, number];
+  /** Background gradient amplitude, grey levels. */
+  gradient: number;
+  /** Pixel noise standard deviation range, grey levels. */
+  noise: [number, number];
+}
+
+export const SYNTH_STYLE: SynthStyle = {
+  jitter: 6,
+  scale: [8, 12],
+  rotation: 25,
+  contrast: 70,
+  texture: 0.65,
+  clutter: [2, 5],
+  gradient: 50,
+  noise: [3, 9],
+};
+
+export function renderSynthImage(
+  shape: number,
+  texture: number,
+  rng: Rng,
+  out: Uint8Array,
+  offset: number,
+  style: SynthStyle = SYNTH_STYLE,
+): void {
   const S = CIFAR_SIDE;
   const buf = new Float32Array(S * S * 3);
   // Background: a random colour with a linear gradient.
   const bg = randomColour(rng);
   const ga = rng.uniform(0, 2 * Math.PI);
-  const gAmp = rng.uniform(0, 50);
+  const gAmp = rng.uniform(0, style.gradient);
   const gx = Math.cos(ga) * gAmp / S;
   const gy = Math.sin(ga) * gAmp / S;
   for (let y = 0; y < S; y++) {
@@ -254,7 +292,7 @@ export function renderSynthImage(shape: number, texture: number, rng: Rng, out: 
     }
   }
   // Clutter: short strokes and small blobs of random colours.
-  const nClutter = 2 + rng.below(4);
+  const nClutter = style.clutter[0] + rng.below(style.clutter[1] - style.clutter[0] + 1);
   for (let k = 0; k < nClutter; k++) {
     const col = randomColour(rng);
     const ax = rng.uniform(0, S);
@@ -291,18 +329,18 @@ export function renderSynthImage(shape: number, texture: number, rng: Rng, out: 
   // lightens it (towards whichever end is further from the foreground), so the texture shows on any colour.
   let fg = randomColour(rng);
   const lumBg = luminance(bg[0], bg[1], bg[2]);
-  for (let tries = 0; tries < 20 && Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < 70; tries++) fg = randomColour(rng);
-  if (Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < 70) {
-    const shift = lumBg > 128 ? -110 : 110;
+  for (let tries = 0; tries < 20 && Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < style.contrast; tries++) fg = randomColour(rng);
+  if (Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < style.contrast) {
+    const shift = lumBg > 128 ? -(style.contrast + 40) : style.contrast + 40;
     fg = [fg[0] + shift, fg[1] + shift, fg[2] + shift];
   }
   const lumFg = luminance(fg[0], fg[1], fg[2]);
   const toward = lumFg > 128 ? 0 : 255;
-  const texAmt = 0.65;
-  const scale = rng.uniform(8, 12);
-  const rot = rng.uniform(-25, 25) * (Math.PI / 180);
-  const cx = S / 2 + rng.uniform(-6, 6);
-  const cy = S / 2 + rng.uniform(-6, 6);
+  const texAmt = style.texture;
+  const scale = rng.uniform(style.scale[0], style.scale[1]);
+  const rot = rng.uniform(-style.rotation, style.rotation) * (Math.PI / 180);
+  const cx = S / 2 + rng.uniform(-style.jitter, style.jitter);
+  const cy = S / 2 + rng.uniform(-style.jitter, style.jitter);
   const phx = rng.uniform(0, PERIOD);
   const phy = rng.uniform(0, PERIOD);
   const cs = Math.cos(rot);
@@ -330,7 +368,7 @@ export function renderSynthImage(shape: number, texture: number, rng: Rng, out: 
     }
   }
   // Sensor noise: triangular (sum of two 16-bit uniforms from one xorshift32 draw), standard deviation sigma.
-  const sigma = (rng.uniform(3, 9) * Math.sqrt(6)) / 65536;
+  const sigma = (rng.uniform(style.noise[0], style.noise[1]) * Math.sqrt(6)) / 65536;
   let st = rng.int() | 1;
   for (let i = 0; i < buf.length; i++) {
     st ^= st << 13;
@@ -350,7 +388,13 @@ export interface SynthSplit {
 /**
  * Generate one split in memory: exactly balanced labels in a seeded order, each image drawn from its own seed.
  */
-export function generateSynth(name: 'synth10' | 'synth100', split: 'train' | 'test', count: number, seed = SYNTH_SEED): SynthSplit {
+export function generateSynth(
+  name: 'synth10' | 'synth100',
+  split: 'train' | 'test',
+  count: number,
+  seed = SYNTH_SEED,
+  style: SynthStyle = SYNTH_STYLE,
+): SynthSplit {
   const numClasses = name === 'synth10' ? 10 : 100;
   const order = new Rng(imageSeed(seed, split, -1));
   const labels = new Int32Array(count);
@@ -368,7 +412,7 @@ export function generateSynth(name: 'synth10' | 'synth100', split: 'train' | 'te
       texture = y % 5;
       coarse![i] = shape;
     }
-    renderSynthImage(shape, texture, new Rng(imageSeed(seed, split, i)), images, i * CIFAR_PIXELS);
+    renderSynthImage(shape, texture, new Rng(imageSeed(seed, split, i)), images, i * CIFAR_PIXELS, style);
   }
   return { images, labels, coarse };
 }
