@@ -205,19 +205,20 @@ registerExperiment({
       const z = rows.map(([p, t]) =>
         [false, true].map((pos) => mean(grid.filter((r) => r.config.eitP === p && r.config.eitT === t && (r.config.posEmbed === 'learned') === pos))),
       );
-      figs.push(
-        heatmap({
-          id: 'eit-ablation-grid',
-          paper: PAPER,
-          records: grid,
-          z,
-          x: ['no position embedding', 'learned position embedding'],
-          y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
-          zTitle: 'Top-1 (%)',
-          title: 'EIT ablation grid: top-1 accuracy (%)',
-          caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
-        }),
-      );
+      const gridMap = heatmap({
+        id: 'eit-ablation-grid',
+        paper: PAPER,
+        records: grid,
+        z,
+        x: ['no position embedding', 'learned position embedding'],
+        y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
+        zTitle: 'Top-1 (%)',
+        title: 'EIT ablation grid: top-1 accuracy (%)',
+        caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
+      });
+      // room for the row labels
+      gridMap.layout.margin = { l: 170, r: 30, t: 60, b: 60 };
+      figs.push(gridMap);
       figs.push(
         ablationBars({
           id: 'eit-ablation-bars',
