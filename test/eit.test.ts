@@ -230,6 +230,17 @@ describe('EIT forward', () => {
     m.dispose();
   });
 
+  it('EIT-CIFAR: ~212M MACs with attention, ~261M without EIT_T (spec C.2, within 1%)', () => {
+    for (const [o, want] of [
+      [{}, 212e6],
+      [{ eitT: false }, 261e6],
+    ] as const) {
+      const m = createModel('eit-cifar', o);
+      expect(Math.abs(countMacs(m).macs / want - 1)).toBeLessThan(0.01);
+      m.dispose();
+    }
+  });
+
   it('EIT-Mini at 224: 1.73G MACs without attention matmuls and 1.93G with them (spec C.2 table, within 1%)', () => {
     const m = createModel('eit-mini');
     const r = countMacs(m);
