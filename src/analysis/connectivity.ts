@@ -33,7 +33,7 @@ export interface ConnectivityResult {
   channels: number;
   /** The output whose connections are shown: position (row, column) and channel. */
   output: { row: number; col: number; channel: number };
-  /** |∂y[p0, c0] / ∂x[q, c]|, [channel][row][column], normalised to max 1. */
+  /** |∂y[p0, c0] / ∂x[q, c]|, [channel][row][column], normalised to this output's largest weight. */
   strength: number[][][];
   /** Input positions and channels with a non-zero connection to the output. */
   connectedPositions: number;
@@ -88,7 +88,9 @@ export function analyseConnectivity(
   const nz = (v: number) => Math.abs(v) > 1e-6 * scale;
   const p0 = row * W + col;
 
-  const strength = Array.from({ length: C }, (_, c) => Array.from({ length: H }, (_, r) => Array.from({ length: W }, (_, q) => Math.abs(at(jac, p0, channel, r * W + q, c)) / (scale || 1))));
+  let rowMax = 0;
+  for (let i = 0; i < nIn; i++) rowMax = Math.max(rowMax, Math.abs(at(jac, p0, channel, Math.floor(i / C), i % C)));
+  const strength = Array.from({ length: C }, (_, c) => Array.from({ length: H }, (_, r) => Array.from({ length: W }, (_, q) => Math.abs(at(jac, p0, channel, r * W + q, c)) / (rowMax || 1))));
   const posSet = new Set<number>();
   const chSet = new Set<number>();
   for (let q = 0; q < H * W; q++) for (let c = 0; c < C; c++) if (nz(at(jac, p0, channel, q, c))) (posSet.add(q), chSet.add(c));
@@ -250,7 +252,19 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
     text: `<b>${r.name}</b><br>${describe(r)}`,
     font: { size: 11 },
   }));
-  const shapes = results.map((r, i) => ({
+  const outlines = results.flatMap((_, i) =>
+    Array.from({ length: C }, (_, c) => ({
+      type: 'rect',
+      xref: 'x',
+      yref: 'y',
+      x0: c * (W + 1) - 0.5,
+      x1: c * (W + 1) + W - 0.5,
+      y0: i * rowsPer - 0.5,
+      y1: i * rowsPer + H - 0.5,
+      line: { color: '#bbbbbb', width: 1 },
+    })),
+  );
+  const boxes = results.map((r, i) => ({
     type: 'rect',
     xref: 'x',
     yref: 'y',
@@ -276,11 +290,17 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
         z,
         x: Array.from({ length: C * (W + 1) - 1 }, (_, i) => i),
         y: y.map((_, i) => i),
-        colorscale: 'Blues',
+        // white = not connected; any connection is at least light blue
+        colorscale: [
+          [0, '#ffffff'],
+          [0.0001, '#c6dbef'],
+          [1, '#08306b'],
+        ],
         zmin: 0,
         zmax: 1,
-        showscale: true,
-        colorbar: { title: { text: '|∂y/∂x| (rel.)' } },
+        showscale: false,
+        xgap: 1,
+        ygap: 1,
         hoverongaps: false,
       },
     ],
@@ -295,10 +315,11 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
         tickvals: Array.from({ length: C }, (_, c) => c * (W + 1) + (W - 1) / 2),
         ticktext: Array.from({ length: C }, (_, c) => `channel ${c}`),
         showgrid: false,
+        zeroline: false,
       },
-      yaxis: { autorange: 'reversed', showticklabels: false, showgrid: false },
-      annotations: annotations.map((a, i) => ({ ...a, y: i * rowsPer + Math.floor(H / 2) })),
-      shapes,
+      yaxis: { autorange: 'reversed', showticklabels: false, showgrid: false, zeroline: false },
+      annotations: annotations.map((a, i) => ({ ...a, y: i * rowsPer + (H - 1) / 2 })),
+      shapes: [...outlines, ...boxes],
     },
   };
 }

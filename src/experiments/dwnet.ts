@@ -1,2 +1,340 @@
-// Experiments of this paper register themselves here (stub until the paper's work lands).
-export {};
+import * as tf from '@tensorflow/tfjs';
+import { registerExperiment } from './registry';
+import { runClassifier, datasetFor, type RunSpec } from './common';
+import type { ExperimentRunContext } from './types';
+import type { Scale } from '../util/scale';
+import type { ClassifierModel } from '../models/registry';
+import type { ImageDataset } from '../data/types';
+import type { FigureSpec, ResultRecord } from '../report/types';
+import { prepareBatch } from '../data';
+import { makeCtx } from '../nn/module';
+import { Rng } from '../util/rng';
+import { scatterAccVs, ablationBars, heatmap, caption } from '../report/figures';
+import { recordValue } from '../report/table';
+import { LocalVisionNet, SwinBlock, DWSpatialBlock } from '../models/dwnet';
+import { DWConv } from '../nn/dwconv';
+import { attentionByOffset, connectivityFigure, depthwiseKernels, figureOneConnectivity } from '../analysis/connectivity';
+
+/**
+ * Experiments of "Demystifying Local Vision Transformer" (arXiv 2106.04263) on 32×32 images:
+ * 1. dwnet.blocks:  the four spatial blocks (local attention, DW, D-DW, I-D-DW) on one macro-architecture:
+ *    accuracy, parameters, MACs and throughput measured on this machine (the paper reports throughput);
+ * 2. dwnet.sharing: weight sharing across channels: DW kernels shared by a head-sized channel group, and
+ *    attention weights made per channel (paper Sec. 5, "weight sharing");
+ * 3. dwnet.dynamic: static vs homogeneous vs inhomogeneous dynamic weights, each with and without SE, next to
+ *    local attention with and without SE (paper Sec. 5, "dynamic weight", "cooperating with SE").
+ * Scales: smoke = tiny models (seconds); quick = scaled-down stand-ins (patch 4, two stages 8², 4², C 32, depths
+ * 2-2, window 4, kernel 5); paper = the *-mini presets (patch 2, three stages 16², 8², 4², C 32, window 4,
+ * kernel 5) with the spec's small-scale recipe (B.8). The paper's own numbers are ImageNet at 224²: none of these
+ * are comparable to them.
+ */
+
+const PAPER = 'dwnet' as const;
+const BLOCKS = 'dwnet.blocks';
+const SHARING = 'dwnet.sharing';
+const DYNAMIC = 'dwnet.dynamic';
+
+/** Per-scale overrides applied to every *-mini model (the same macro-architecture for all arms). */
+export function dwnetScaleOverrides(scale: Scale): Record<string, unknown> {
+  switch (scale) {
+    case 'smoke':
+      return { patchSize: 4, embedDim: 16, depths: [1, 1], numHeads: [1, 2], groupChannels: [1, 2], windowSize: 4, kernelSize: 3, dropPath: 0 };
+    case 'quick':
+      return { patchSize: 4, embedDim: 32, depths: [2, 2], numHeads: [1, 2], groupChannels: [1, 2], windowSize: 4, kernelSize: 5, dropPath: 0.05 };
+    case 'paper':
+      return {};
+  }
+}
+
+function standIn(scale: Scale): string {
+  return scale === 'paper'
+    ? ' Models: the *-mini presets (patch 2, stages 16²/8²/4², C = 32, window 4, DW kernel 5).'
+    : ` Models: scaled-down stand-ins at the ${scale} scale (patch 4, ${scale === 'smoke' ? 'C = 16, depths 1-1, kernel 3' : 'C = 32, depths 2-2, kernel 5'}, window 4), not the paper's sizes.`;
+}
+
+/** Spec B.8 small-scale recipe at the paper scale (AdamW 1e-3, batch 128, wd 0.05, 20 warm-up of 300 epochs, clip 5). */
+function dwnetRecipe(scale: Scale) {
+  return scale === 'paper' ? { epochs: 300, batchSize: 128, lr: 1e-3, weightDecay: 0.05, warmupEpochs: 20, clipNorm: 5 } : {};
+}
+
+export interface DwnetArm {
+  variant: string;
+  model: string;
+  overrides: Record<string, unknown>;
+  /** Labels stored in record.extra for grouping in figures. */
+  labels: Record<string, string>;
+}
+
+const OPERATORS: Array<{ label: string; model: string }> = [
+  { label: 'local attention', model: 'localvit-mini' },
+  { label: 'DW conv', model: 'dwnet-mini' },
+  { label: 'D-DW conv', model: 'ddwnet-mini' },
+  { label: 'I-D-DW conv', model: 'iddwnet-mini' },
+];
+
+export function blockArms(): DwnetArm[] {
+  return OPERATORS.map((o) => ({ variant: o.label, model: o.model, overrides: {}, labels: { operator: o.label } }));
+}
+
+export function sharingArms(): DwnetArm[] {
+  return [
+    { variant: 'DW conv: per-channel kernels', model: 'dwnet-mini', overrides: {}, labels: { operator: 'DW conv', sharing: 'per channel' } },
+    { variant: 'DW conv: kernel shared per head', model: 'dwnet-mini', overrides: { dwSharing: 'head' }, labels: { operator: 'DW conv', sharing: 'shared within a head' } },
+    { variant: 'local attention: per-head weights', model: 'localvit-mini', overrides: {}, labels: { operator: 'local attention', sharing: 'shared within a head' } },
+    { variant: 'local attention: per-channel weights', model: 'localvit-mini', overrides: { attnWeights: 'channel' }, labels: { operator: 'local attention', sharing: 'per channel' } },
+  ];
+}
+
+export function dynamicArms(): DwnetArm[] {
+  const kinds = [
+    { label: 'static (DW)', model: 'dwnet-mini' },
+    { label: 'homogeneous (D-DW)', model: 'ddwnet-mini' },
+    { label: 'inhomogeneous (I-D-DW)', model: 'iddwnet-mini' },
+    { label: 'local attention', model: 'localvit-mini' },
+  ];
+  return kinds.flatMap((k) =>
+    [false, true].map((se) => ({
+      variant: `${k.label}${se ? ' + SE' : ''}`,
+      model: k.model,
+      overrides: { se },
+      labels: { weights: k.label, se: se ? 'with SE' : 'without SE' },
+    })),
+  );
+}
+
+/** Throughput settings per scale: batch, warm-up and timed passes (paper: the official 50 + 30 passes). */
+function throughputPlan(scale: Scale): { batch: number; warmup: number; timed: number } {
+  return scale === 'smoke' ? { batch: 8, warmup: 1, timed: 1 } : scale === 'quick' ? { batch: 32, warmup: 2, timed: 5 } : { batch: 128, warmup: 50, timed: 30 };
+}
+
+function testBatch(model: ClassifierModel, test: ImageDataset, n: number): tf.Tensor4D {
+  const idx = Int32Array.from({ length: n }, (_, i) => i % test.labels.length);
+  const b = prepareBatch(test, idx, { augment: null, targetSize: model.config.imageSize, rng: new Rng(0) });
+  return tf.tensor4d(b.x, b.shape);
+}
+
+/**
+ * Images per second on this machine: inference (eval-mode forward) and training (forward + backward in training
+ * mode; the optimiser update is excluded). Measured after the run, one batch repeated, as the official
+ * `main.py --throughput`.
+ */
+export function measureThroughput(model: ClassifierModel, test: ImageDataset, scale: Scale): Record<string, number> {
+  const { batch, warmup, timed } = throughputPlan(scale);
+  const x = testBatch(model, test, batch);
+  const vars = model.trainableVariables();
+  const infer = () => tf.tidy(() => void model.forward(x, makeCtx({ training: false })).dataSync());
+  const trainStep = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => model.forward(x, makeCtx({ training: true, seed: 1 })).square().mean() as tf.Scalar, vars);
+      value.dataSync();
+      tf.dispose(Object.values(grads));
+    });
+  const time = (f: () => void) => {
+    for (let i = 0; i < warmup; i++) f();
+    const t0 = performance.now();
+    for (let i = 0; i < timed; i++) f();
+    return (batch * timed) / ((performance.now() - t0) / 1000);
+  };
+  // training-mode passes move the BatchNorm running statistics: keep the trained ones
+  const bnState = model.namedParams().filter(([, p]) => !p.trainable).map(([, p]) => [p, p.value.clone()] as const);
+  try {
+    return { inferImgPerS: time(infer), trainImgPerS: time(trainStep), throughputBatch: batch };
+  } finally {
+    for (const [p, v] of bnState) (p.value.assign(v), v.dispose());
+    x.dispose();
+  }
+}
+
+/** Stage-0 block-0 spatial weights of a trained model: attention by offset, or learned DW kernels. */
+function spatialWeights(model: ClassifierModel, test: ImageDataset): Record<string, unknown> {
+  if (!(model instanceof LocalVisionNet)) return {};
+  const block = model.layers[0].blocks[0];
+  if (block instanceof SwinBlock) {
+    const x = testBatch(model, test, 32);
+    try {
+      return { attentionByOffset: attentionByOffset(model, x, 'attn.0.0') };
+    } finally {
+      x.dispose();
+    }
+  }
+  if (block instanceof DWSpatialBlock && block.attn2conv.conv instanceof DWConv) return { dwKernels: depthwiseKernels(block.attn2conv.conv, 8) };
+  return {};
+}
+
+async function runArms(ctx: ExperimentRunContext, experiment: string, arms: DwnetArm[], opts: { throughput?: boolean; weights?: boolean } = {}): Promise<void> {
+  const dataset = datasetFor(ctx, 'cifar100');
+  const base = dwnetScaleOverrides(ctx.scale);
+  for (const arm of arms) {
+    const spec: RunSpec = {
+      experiment,
+      paper: PAPER,
+      variant: arm.variant,
+      model: arm.model,
+      overrides: { ...base, ...arm.overrides },
+      dataset,
+      recipe: dwnetRecipe,
+      metrics: opts.throughput ? (m, test) => measureThroughput(m, test, ctx.scale) : undefined,
+      analyse: (m, test) => ({ ...arm.labels, ...(opts.weights ? spatialWeights(m, test) : {}) }),
+    };
+    await runClassifier(ctx, spec);
+  }
+}
+
+/** Readable axis title for bars grouped by a record field. */
+function withXTitle(fig: FigureSpec, title: string): FigureSpec {
+  const layout = fig.layout as Record<string, Record<string, unknown>>;
+  return { ...fig, layout: { ...layout, xaxis: { ...layout.xaxis, title: { text: title }, tickangle: 0 }, margin: { ...(layout.margin ?? {}), b: 90 }, width: 900 } };
+}
+
+function scaleOf(records: ResultRecord[]): Scale {
+  return records[0]?.scale ?? 'paper';
+}
+
+registerExperiment({
+  id: BLOCKS,
+  paper: PAPER,
+  title: 'Local attention vs DW conv vs dynamic DW conv on one macro-architecture (accuracy, params, MACs, throughput)',
+  plan: () => ({ runs: 4, description: 'local attention, DW, D-DW and I-D-DW models on CIFAR-100 (synth100 when not downloaded)' }),
+  run: (ctx) => runArms(ctx, BLOCKS, blockArms(), { throughput: true, weights: true }),
+  figures(records) {
+    const note = standIn(scaleOf(records));
+    const figs: FigureSpec[] = [
+      scatterAccVs({
+        id: 'dwnet-acc-vs-params',
+        records,
+        x: 'params',
+        groupBy: 'variant',
+        title: 'Four spatial blocks on one macro-architecture: top-1 vs parameters',
+        caption: `Top-1 accuracy against parameters for local attention (Swin-style), DW conv, homogeneous (D-DW) and inhomogeneous (I-D-DW) dynamic DW conv.${note}`,
+      }),
+      scatterAccVs({
+        id: 'dwnet-acc-vs-macs',
+        records,
+        x: 'macs',
+        groupBy: 'variant',
+        title: 'Four spatial blocks on one macro-architecture: top-1 vs MACs',
+        caption: `Top-1 accuracy against multiply-accumulates per image (attention matmuls included).${note}`,
+      }),
+    ];
+    const withTp = records.filter((r) => typeof r.metrics.inferImgPerS === 'number');
+    if (withTp.length) {
+      const names = [...new Set(withTp.map((r) => r.variant))];
+      const mean = (v: string, k: string) => {
+        const xs = withTp.filter((r) => r.variant === v).map((r) => r.metrics[k]);
+        return Number((xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1));
+      };
+      const backends = [...new Set(withTp.map((r) => r.backend))].join(', ');
+      const title = 'Measured throughput on this machine';
+      figs.push({
+        id: 'dwnet-throughput',
+        paper: PAPER,
+        title,
+        caption: caption(
+          withTp,
+          `${title} (${backends} backend, batch ${withTp[0].metrics.throughputBatch}): inference = eval-mode forward; training = forward + backward without the optimiser step. Numbers depend on the machine and its load.${note}`,
+        ),
+        data: [
+          { type: 'bar', name: 'inference', x: names, y: names.map((v) => mean(v, 'inferImgPerS')) },
+          { type: 'bar', name: 'training (fwd + bwd)', x: names, y: names.map((v) => mean(v, 'trainImgPerS')) },
+        ],
+        layout: { title: { text: title }, template: 'plotly_white', barmode: 'group', width: 760, height: 480, xaxis: { title: { text: 'spatial block' } }, yaxis: { title: { text: 'throughput (images/s)' } } },
+      });
+    }
+    const attn = records.find((r) => Array.isArray(recordValue(r, 'extra.attentionByOffset')));
+    if (attn) {
+      const maps = recordValue(attn, 'extra.attentionByOffset') as number[][][];
+      const side = maps[0].length;
+      const offs = Array.from({ length: side }, (_, i) => i - (side - 1) / 2);
+      maps.forEach((m, h) =>
+        figs.push(
+          heatmap({
+            id: `dwnet-attention-offsets-head${h}`,
+            paper: PAPER,
+            z: m,
+            x: offs,
+            y: offs,
+            xTitle: 'Δ column (key − query)',
+            yTitle: 'Δ row (key − query)',
+            zTitle: 'mean attention weight',
+            records: [attn],
+            title: `Trained local attention, stage 1 block 1, head ${h}: mean weight by relative offset`,
+            caption: `Mean attention weight a_ij by offset j − i within a window, averaged over queries and 32 test images, of the trained local-attention model; compare with the learned DW kernels.${standIn(attn.scale)}`,
+          }),
+        ),
+      );
+    }
+    const dw = records.find((r) => Array.isArray(recordValue(r, 'extra.dwKernels')));
+    if (dw) {
+      const ks = recordValue(dw, 'extra.dwKernels') as number[][][];
+      const k = ks[0].length;
+      // kernels side by side, separated by an empty column
+      const z = Array.from({ length: k }, (_, i) => ks.flatMap((kk, c) => [...(c > 0 ? [NaN] : []), ...kk[i]]));
+      figs.push(
+        heatmap({
+          id: 'dwnet-dw-kernels',
+          paper: PAPER,
+          z,
+          xTitle: `channels 0–${ks.length - 1} (${k}×${k} kernel each)`,
+          yTitle: 'kernel row',
+          zTitle: 'weight',
+          colorscale: 'RdBu',
+          showValues: false,
+          records: [dw],
+          title: 'Learned depth-wise kernels, stage 1 block 1',
+          caption: `The static ${k}×${k} kernels of the first channels of the trained DW model: one fixed weight per offset and channel, shared by all positions, vs attention's per-window, per-head, input-dependent weights.${standIn(dw.scale)}`,
+        }),
+      );
+    }
+    figs.push(connectivityFigure(figureOneConnectivity()));
+    return figs;
+  },
+});
+
+registerExperiment({
+  id: SHARING,
+  paper: PAPER,
+  title: 'Weight sharing across channels: DW kernels shared within a head; attention weights per channel',
+  plan: () => ({ runs: 4, description: 'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 (synth100)' }),
+  run: (ctx) => runArms(ctx, SHARING, sharingArms()),
+  figures(records) {
+    return [
+      withXTitle(ablationBars({
+        id: 'dwnet-weight-sharing',
+        records,
+        groupBy: ['extra.operator', 'extra.sharing'],
+        metric: 'top1',
+        title: 'Weight sharing across channels: top-1',
+        caption: `Top-1 accuracy of DW conv and local attention when the spatial weights are per channel or shared by the channels of a head (DW: one kernel per head-sized group; attention: heads of one channel for per-channel weights).${standIn(scaleOf(records))}`,
+      }), 'spatial operator'),
+    ];
+  },
+});
+
+registerExperiment({
+  id: DYNAMIC,
+  paper: PAPER,
+  title: 'Dynamic weight: static vs homogeneous vs inhomogeneous dynamic DW conv, with and without SE, vs local attention',
+  plan: () => ({ runs: 8, description: 'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 (synth100)' }),
+  run: (ctx) => runArms(ctx, DYNAMIC, dynamicArms()),
+  figures(records) {
+    return [
+      withXTitle(ablationBars({
+        id: 'dwnet-dynamic-weight',
+        records,
+        groupBy: ['extra.weights', 'extra.se'],
+        metric: 'top1',
+        title: 'Dynamic weight and SE: top-1',
+        caption: `Top-1 accuracy of static, homogeneous dynamic (per image) and inhomogeneous dynamic (per position) DW conv and of local attention, each without and with a squeeze-and-excitation block on the spatial branch.${standIn(scaleOf(records))}`,
+      }), 'spatial weights'),
+      scatterAccVs({
+        id: 'dwnet-dynamic-acc-vs-params',
+        records,
+        x: 'params',
+        groupBy: 'extra.se',
+        labelBy: 'extra.weights',
+        title: 'Dynamic weight and SE: top-1 vs parameters',
+        caption: `Top-1 against parameters: the homogeneous generator (C/4 → C·k²) costs most parameters.${standIn(scaleOf(records))}`,
+      }),
+    ];
+  },
+});
