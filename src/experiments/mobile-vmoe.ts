@@ -365,8 +365,8 @@ registerExperiment({
           paper: PAPER,
           records: [b],
           z: z.map((row) => row.map((v) => 100 * v)),
-          x: z[0].map((_, e) => `expert ${e}`),
-          y: z.map((_, s) => `super-class ${s}`),
+          x: z[0].map((_, e) => `${e}`),
+          y: z.map((_, s) => `${s}`),
           xTitle: 'expert',
           yTitle: 'super-class (test images)',
           zTitle: '% of images',
@@ -539,7 +539,7 @@ function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord
         x: pos.map((p) => p[0]),
         y: pos.map((p) => p[1]),
         text: pos.map((_, i) => `class ${i}, cluster ${assign[i]}`),
-        marker: { color: assign, colorscale: 'Turbo', size: 9, colorbar: { title: { text: 'cluster' } } },
+        marker: { color: assign.map((a) => CLUSTER_COLOURS[a % CLUSTER_COLOURS.length]), size: 9, line: { color: '#333', width: 0.5 } },
         name: 'classes',
         hovertemplate: '%{text}<extra></extra>',
       },
@@ -551,6 +551,13 @@ function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord
       width: 700,
       height: 640,
       showlegend: true,
+      legend: { orientation: 'h', x: 0, y: -0.05 },
     },
   };
 }
+
+/** Categorical colours for up to 20 clusters (Tableau 20). */
+const CLUSTER_COLOURS = [
+  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
+  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
+];
