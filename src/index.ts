@@ -11,3 +11,7 @@ export * from './nn/patch';
 export * from './models';
 export * from './analysis/count';
 export * from './backend';
+export * from './data';
+export * from './train';
+export * from './experiments';
+export * from './report';

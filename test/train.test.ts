@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel } from '../src/models';
-import { Param, init } from '../src/nn/module';
+import { Param, init, type Ctx } from '../src/nn/module';
 import { AdamW, cosineWithWarmup, clipByGlobalNorm } from '../src/train/optim';
 import { crossEntropy, topkCorrect } from '../src/train/losses';
 import { train, evaluate } from '../src/train/trainer';
@@ -127,7 +127,7 @@ describe('trainer', () => {
     const ck = path.join(dir, 'nan.ckpt');
     const m = createModel('vit-tiny-test', { numClasses: 4 }, { seed: 3 });
     let calls = 0;
-    const lossFn = (model: typeof m, x: tf.Tensor4D, y: tf.Tensor1D, ctx: never) => {
+    const lossFn = (model: typeof m, x: tf.Tensor4D, y: tf.Tensor1D, ctx: Ctx) => {
       calls++;
       const l = crossEntropy(model.forward(x, ctx), y);
       return (calls > 4 ? l.mul(NaN) : l) as tf.Scalar;
