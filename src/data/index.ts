@@ -4,6 +4,9 @@ import { dataDir as defaultDataDir } from '../util/fsx';
 import { DataError, UnknownNameError } from '../util/errors';
 import { CIFAR100_DIR, CIFAR10_DIR, loadCifar10, loadCifar100 } from './cifar';
 import { ensureSynth, loadSynth, synthRoot } from './synth';
+import { loadSvhn } from './svhn';
+import { loadFlowers102 } from './flowers';
+import { loadImageFolder } from './folder';
 import type { ImageDataset } from './types';
 
 export * from './types';
@@ -17,7 +20,25 @@ export {
   CIFAR100_MEAN,
   CIFAR100_STD,
 } from './cifar';
-export { generateSynth, ensureSynth, SYNTH_SHAPES, SYNTH_TEXTURES, SYNTH10_CLASSES, SYNTH_VERSION, SYNTH_SEED } from './synth';
+export {
+  generateSynth,
+  ensureSynth,
+  renderSynthImage,
+  SYNTH_SHAPES,
+  SYNTH_TEXTURES,
+  SYNTH10_CLASSES,
+  SYNTH_VERSION,
+  SYNTH_SEED,
+  SYNTH_STYLE,
+  SYNTH_SPECS,
+} from './synth';
+export type { SynthStyle, SynthManifest } from './synth';
+export { readMat, writeMat } from './mat';
+export type { MatArray, MatWriteVar } from './mat';
+export { loadSvhn, decodeSvhnMat, SVHN_MEAN, SVHN_STD } from './svhn';
+export { loadFlowers102, FLOWERS_MEAN, FLOWERS_STD } from './flowers';
+export { loadImageFolder } from './folder';
+export { decodeImage, resizeToSquare } from './image';
 
 /** Every dataset name loadDataset knows, besides `folder:<path>`. */
 export const DATASET_NAMES = ['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102'] as const;
@@ -99,7 +120,6 @@ function trainOrTest(name: string, split: string): 'train' | 'test' {
 
 async function loadUncached(name: string, split: 'train' | 'test' | 'val', dir: string, opts: LoadOptions): Promise<ImageDataset> {
   if (name.startsWith('folder:')) {
-    const { loadImageFolder } = await import('./folder');
     return loadImageFolder(name.slice('folder:'.length), split, { imageSize: opts.imageSize });
   }
   switch (name) {
@@ -112,16 +132,12 @@ async function loadUncached(name: string, split: 'train' | 'test' | 'val', dir: 
     case 'cifar100':
       requirePresent(name, dir);
       return loadCifar100(path.join(dir, 'cifar100'), trainOrTest(name, split));
-    case 'svhn': {
+    case 'svhn':
       requirePresent(name, dir);
-      const { loadSvhn } = await import('./svhn');
       return loadSvhn(path.join(dir, 'svhn'), trainOrTest(name, split));
-    }
-    case 'flowers102': {
+    case 'flowers102':
       requirePresent(name, dir);
-      const { loadFlowers102 } = await import('./flowers');
       return loadFlowers102(path.join(dir, 'flowers102'), split, { imageSize: opts.imageSize });
-    }
     default:
       throw new UnknownNameError('dataset', name, [...DATASET_NAMES, 'folder:<path>']);
   }
@@ -160,5 +176,5 @@ export function prepareSynth(opts: DataOptions = {}): string[] {
   return (['synth10', 'synth100'] as const).map((n) => ensureSynth(dir, n).root);
 }
 
-export { downloadDataset, DOWNLOADS } from './download';
+export { downloadDataset, extractArchive, DOWNLOADS } from './download';
 export type { DownloadOptions, DownloadSource } from './download';

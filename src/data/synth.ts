@@ -394,6 +394,8 @@ export function generateSynth(
   count: number,
   seed = SYNTH_SEED,
   style: SynthStyle = SYNTH_STYLE,
+  /** Render only images [start, end) (labels are always the whole split's); others stay zero. */
+  range: [number, number] = [0, count],
 ): SynthSplit {
   const numClasses = name === 'synth10' ? 10 : 100;
   const order = new Rng(imageSeed(seed, split, -1));
@@ -404,6 +406,10 @@ export function generateSynth(
   const coarse = name === 'synth100' ? new Int32Array(count) : undefined;
   for (let i = 0; i < count; i++) {
     const y = labels[i];
+    if (i < range[0] || i >= range[1]) {
+      if (coarse) coarse[i] = name === 'synth10' ? 0 : Math.floor(y / 5);
+      continue;
+    }
     let shape: number;
     let texture: number;
     if (name === 'synth10') ({ shape, texture } = SYNTH10_CLASSES[y]);
@@ -502,6 +508,12 @@ export function ensureSynth(dataDir: string, name: 'synth10' | 'synth100', seed 
   fs.rmSync(tmp, { recursive: true, force: true });
   try {
     writeSynth(tmp, SYNTH_SPECS[name], seed);
+    const raced = readManifest(root);
+    if (raced && raced.version === SYNTH_VERSION && raced.seed === seed) {
+      // another process finished first: keep its folder (it may be reading it) and drop ours
+      fs.rmSync(tmp, { recursive: true, force: true });
+      return { root, manifest: raced };
+    }
     if (fs.existsSync(root)) {
       // an older version (or a stray folder): move it aside first, then swap
       const old = `${root}.old-${process.pid}-${Date.now().toString(36)}`;
