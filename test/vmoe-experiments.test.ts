@@ -25,6 +25,7 @@ describe('mobile-vmoe.superclasses at smoke scale', () => {
     const recs = loadRecords({ experiment: 'mobile-vmoe.superclasses', scale: 'smoke' });
     expect(recs.map((r) => r.variant).sort()).toEqual(['confusion super-classes', 'dense', 'official super-classes']);
     const dense = recs.find((r) => r.variant === 'dense')!;
+    expect(dense.metrics.flops).toBe(2 * dense.metrics.macs); // the paper's FLOPs convention
     const conf = dense.extra!.confusion as number[][];
     expect(conf).toHaveLength(100);
     expect(conf.flat().reduce((a, b) => a + b, 0)).toBe(64); // smoke evaluates 64 test images

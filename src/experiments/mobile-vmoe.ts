@@ -7,6 +7,7 @@ import { prepareBatch } from '../data/augment';
 import type { ClassifierModel } from '../models';
 import { MobileVmoe, VMOE_GRID, gridLabel } from '../models/mobile-vmoe';
 import { evaluate } from '../train/trainer';
+import { countMacs } from '../analysis/count';
 import { adjustedRandIndex, clusterConfusion, confusionGraph, mergeCoarse, type Matrix } from '../analysis/superclass';
 import { scatterAccVs, heatmap, lineChart, ablationBars } from '../report/figures';
 import { caption } from '../report/figures';
@@ -88,7 +89,9 @@ const evalImages = (scale: Scale) => (scale === 'smoke' ? 64 : scale === 'quick'
  */
 function routerMetrics(scale: Scale) {
   return (model: ClassifierModel, test: ImageDataset): Record<string, number> => {
-    if (!(model instanceof MobileVmoe) || model.config.routing === 'token') return {};
+    // the paper's "FLOPs" = 2 × MACs (spec A.2.3)
+    const flops = 2 * countMacs(model).macs;
+    if (!(model instanceof MobileVmoe) || model.config.routing === 'token') return { flops };
     const map = model.config.superClassOf;
     let right = 0;
     let n = 0;
@@ -99,7 +102,7 @@ function routerMetrics(scale: Scale) {
         n++;
       });
     }
-    return { routerTop1: right / Math.max(1, n) };
+    return { flops, routerTop1: right / Math.max(1, n) };
   };
 }
 
@@ -167,6 +170,7 @@ function denseSpec(ctx: ExperimentRunContext, experiment: string, variant: strin
     overrides: archOverrides(arch),
     dataset: datasetFor(ctx, 'cifar100'),
     recipe: recipeFor,
+    metrics: routerMetrics(ctx.scale),
     ...extra,
   };
 }
@@ -211,12 +215,11 @@ registerExperiment({
   figures(records) {
     const rs = latest(records, SCALING).map((r) => ({ ...r, variant: r.variant.replace(/^(dense|MoE) /, ''), config: { ...r.config, kind: r.model.startsWith('vmoe') ? 'Mobile V-MoE' : 'dense ViT' } }));
     if (!rs.length) return [];
-    const withFlops = rs.map((r) => ({ ...r, metrics: { ...r.metrics, flops: 2 * r.metrics.macs } }));
     const figs: FigureSpec[] = [
       scatterAccVs({
         id: 'vmoe-acc-vs-macs',
         paper: PAPER,
-        records: withFlops as ResultRecord[],
+        records: rs,
         x: 'macs',
         groupBy: 'config.kind',
         labelBy: 'variant',
