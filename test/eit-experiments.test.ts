@@ -31,14 +31,14 @@ describe('EIT experiments at smoke scale (synthetic data)', () => {
     await e.run(ctx);
     const recs = loadRecords({ experiment: 'eit.ablation' });
     expect(recs.map((r) => r.variant).sort()).toEqual(ablationCells().map((c) => c.variant).sort());
-    expect(recs.every((r) => r.synthetic && r.dataset === 'synth100')).toBe(true);
+    expect(recs.every((r) => r.synthetic && r.dataset === 'synth10')).toBe(true);
     const vitLike = recs.find((r) => r.variant === 'noP·noT·pos')!;
     expect([vitLike.config.eitP, vitLike.config.eitT, vitLike.config.posEmbed]).toEqual([false, false, 'learned']);
     const st = recs[0].extra as unknown as TokenModelStats;
     expect(st.attentionDistance.length).toBe(2);
     expect(st.highFreqShare.length).toBe(3);
     const figs = e.figures(recs);
-    expect(figs.map((f) => f.id)).toEqual(['eit-ablation-grid', 'eit-ablation-bars', 'eit-conv-schedules', 'eit-channel-split', 'eit-schedules-split']);
+    expect(figs.map((f) => f.id)).toEqual(['eit-ablation-grid-synth10-smoke', 'eit-ablation-bars-synth10-smoke', 'eit-conv-schedules-synth10-smoke', 'eit-schedules-split-synth10-smoke', 'eit-channel-split']);
     for (const f of figs.filter((f) => f.id !== 'eit-channel-split')) expect(f.caption).toMatch(/synthetic data/);
     const grid = figs[0].data[0] as { z: number[][] };
     expect(grid.z.flat().every((v) => Number.isFinite(v))).toBe(true);
@@ -54,7 +54,7 @@ describe('EIT experiments at smoke scale (synthetic data)', () => {
     expect(logs.some((l) => /svhn: not downloaded, skipped/.test(l))).toBe(true);
     expect(logs.some((l) => /flowers102: not downloaded, skipped/.test(l))).toBe(true);
     const figs = e.figures(recs);
-    expect(figs.map((f) => f.id)).toEqual(['eit-acc-vs-params-synth10', 'eit-acc-vs-params-synth100', 'eit-small-datasets-bars']);
+    expect(figs.map((f) => f.id).sort()).toEqual(['eit-acc-vs-params-synth10-smoke', 'eit-acc-vs-params-synth100-smoke', 'eit-small-datasets-bars-smoke'].sort());
     expect(figs[0].caption).toMatch(/stand-ins/);
   });
 
@@ -64,7 +64,10 @@ describe('EIT experiments at smoke scale (synthetic data)', () => {
     const recs = loadRecords({ experiment: 'eit.analysis' });
     expect(recs.map((r) => r.variant).sort()).toEqual(['EIT', 'ViT']);
     const figs = e.figures(recs);
-    expect(figs.map((f) => f.id)).toEqual(['eit-attention-distance', 'eit-high-frequency-share', 'eit-head-diversity']);
+    expect(figs.map((f) => f.id)).toEqual(['eit-attention-distance-synth10-smoke', 'eit-high-frequency-share-synth10-smoke', 'eit-head-diversity-synth10-smoke']);
+    // figures never mix scales: a record of another scale makes its own set
+    const other = e.figures([...recs, { ...recs[0], scale: 'quick' }]);
+    expect(other.map((f) => f.id)).toContain('eit-attention-distance-synth10-quick');
     // two blocks × two heads per model
     expect((figs[0].data[0] as { x: number[] }).x.length).toBe(4);
     expect(figs[1].data.length).toBe(4);

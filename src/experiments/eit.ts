@@ -71,13 +71,27 @@ function ablationBase(scale: Scale): { model: string; overrides: Record<string, 
  * label smoothing 0.1). The ResNets use the same recipe (the kit has one trainer), not their SGD recipes.
  */
 function eitRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'quick') return { epochs: 2, trainSubset: 1000, maxEvalImages: 500, warmupEpochs: 0 };
+  if (scale === 'quick') return { epochs: 2, batchSize: 32, trainSubset: 1000, maxEvalImages: 500, warmupEpochs: 0 };
   if (scale === 'paper') return { epochs: 300, batchSize: 128, lr: 1e-3, warmupEpochs: 5, minLr: 1e-5, weightDecay: 0.05 };
   return {};
 }
 
 const analyse = (scale: Scale) => (model: Parameters<NonNullable<RunSpec['analyse']>>[0], test: Parameters<NonNullable<RunSpec['analyse']>>[1]) =>
   ({ ...analyseTokenModel(model, test, { maxImages: scale === 'smoke' ? 8 : scale === 'quick' ? 64 : 256 }) }) as Record<string, unknown>;
+
+/**
+ * Dataset of the ablation and analysis runs: CIFAR-100 at paper scale (the released code's 32×32 path); CIFAR-10
+ * below it, where 1,000 images of 100 classes would leave the models at chance.
+ */
+function ablationDataset(scale: Scale): string {
+  return scale === 'paper' ? 'cifar100' : 'cifar10';
+}
+
+/** Records split by (dataset, scale), so that figures never mix runs of different scales or datasets. */
+function partitions(records: ResultRecord[]): Array<{ suffix: string; records: ResultRecord[] }> {
+  const keys = [...new Set(records.map((r) => `${r.dataset}-${r.scale}`))];
+  return keys.map((k) => ({ suffix: k, records: records.filter((r) => `${r.dataset}-${r.scale}` === k) }));
+}
 
 function standIn(scale: Scale): string {
   return scale === 'paper' ? '' : ` Models are ${scale === 'quick' ? 'small CPU stand-ins (EIT/ViT: C 64, depth 4, 4 heads; ResNet-20)' : 'tiny smoke-test stand-ins'} for the paper's EIT-CIFAR (C 250, depth 5, 10 heads), its ViT baseline and ResNet-18/56.`;
@@ -113,12 +127,13 @@ registerExperiment({
   },
   figures(records) {
     const figs: FigureSpec[] = [];
-    const scaleNote = standIn(records[0]?.scale ?? 'paper');
-    for (const ds of [...new Set(records.map((r) => r.dataset))]) {
-      const recs = records.filter((r) => r.dataset === ds);
+    for (const part of partitions(records)) {
+      const recs = part.records;
+      const ds = recs[0].dataset;
+      const scaleNote = standIn(recs[0].scale);
       figs.push(
         scatterAccVs({
-          id: `eit-acc-vs-params-${ds}`,
+          id: `eit-acc-vs-params-${part.suffix}`,
           records: recs,
           x: 'params',
           groupBy: 'variant',
@@ -128,16 +143,18 @@ registerExperiment({
         }),
       );
     }
-    figs.push(
-      ablationBars({
-        id: 'eit-small-datasets-bars',
-        records,
-        groupBy: ['dataset', 'variant'],
-        metric: 'top1',
-        title: 'Top-1 per dataset: EIT, ViT, ResNet',
-        caption: `Top-1 accuracy of each model on each small dataset; error bars over seeds.${scaleNote}`,
-      }),
-    );
+    for (const scale of [...new Set(records.map((r) => r.scale))]) {
+      figs.push(
+        ablationBars({
+          id: `eit-small-datasets-bars-${scale}`,
+          records: records.filter((r) => r.scale === scale),
+          groupBy: ['dataset', 'variant'],
+          metric: 'top1',
+          title: 'Top-1 per dataset: EIT, ViT, ResNet',
+          caption: `Top-1 accuracy of each model on each small dataset; error bars over seeds.${standIn(scale)}`,
+        }),
+      );
+    }
     return figs;
   },
 });
@@ -172,8 +189,8 @@ registerExperiment({
   id: ABL,
   paper: PAPER,
   title: 'EIT ablations: EIT_P × EIT_T × position embedding, and conv-channel schedules',
-  plan() {
-    return { runs: ablationCells().length, description: '8 grid cells + 2 schedules on CIFAR-100 (synth100 when not downloaded)' };
+  plan(scale) {
+    return { runs: ablationCells().length, description: `8 grid cells + 2 schedules on ${ablationDataset(scale)} (synthetic stand-in when not downloaded)` };
   },
   async run(ctx) {
     const base = ablationBase(ctx.scale);
@@ -184,76 +201,83 @@ registerExperiment({
         variant: cell.variant,
         model: base.model,
         overrides: { ...base.overrides, ...cell.overrides },
-        dataset: 'cifar100',
+        dataset: ablationDataset(ctx.scale),
         recipe: eitRecipe,
         analyse: analyse(ctx.scale),
       });
     }
   },
   figures(records) {
-    const figs: FigureSpec[] = [];
-    const note = standIn(records[0]?.scale ?? 'paper');
-    const grid = records.filter((r) => !r.variant.startsWith('schedule:'));
-    if (grid.length) {
-      const rows: Array<[boolean, boolean]> = [
-        [true, true],
-        [true, false],
-        [false, true],
-        [false, false],
-      ];
-      const mean = (rs: ResultRecord[]) => (rs.length ? (100 * rs.reduce((s, r) => s + r.metrics.top1, 0)) / rs.length : NaN);
-      const z = rows.map(([p, t]) =>
-        [false, true].map((pos) => mean(grid.filter((r) => r.config.eitP === p && r.config.eitT === t && (r.config.posEmbed === 'learned') === pos))),
-      );
-      const gridMap = heatmap({
-        id: 'eit-ablation-grid',
-        paper: PAPER,
-        records: grid,
-        z,
-        x: ['no position embedding', 'learned position embedding'],
-        y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
-        zTitle: 'Top-1 (%)',
-        title: 'EIT ablation grid: top-1 accuracy (%)',
-        caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
-      });
-      // room for the row labels
-      gridMap.layout.margin = { l: 170, r: 30, t: 60, b: 60 };
-      figs.push(gridMap);
-      figs.push(
-        ablationBars({
-          id: 'eit-ablation-bars',
-          records: grid,
-          groupBy: ['variant'],
-          metric: 'top1',
-          baseline: 'noP·noT·pos',
-          title: 'EIT ablations: top-1 per cell',
-          caption: `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos = learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
-        }),
-      );
-    }
-    const sched = records.filter((r) => r.variant.startsWith('schedule:') || r.variant === 'P·T·nopos' || r.variant === 'P·noT·nopos');
-    if (sched.length) {
-      const label = (r: ResultRecord) => (r.config.eitT === false ? 'none' : String(r.config.convSchedule));
-      figs.push(
-        ablationBars({
-          id: 'eit-conv-schedules',
-          records: sched.map((r) => ({ ...r, variant: label(r) })),
-          groupBy: ['variant'],
-          metric: 'top1',
-          baseline: 'none',
-          title: 'Conv-channel schedule of EIT_T: top-1',
-          caption: `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
-        }),
-      );
-    }
-    const cfg = records[0]?.config;
-    if (cfg) figs.push(...channelSplitFigures(records, Number(cfg.embedDim), Number(cfg.numHeads), Number(cfg.depth)));
+    const figs = partitions(records).flatMap((p) => ablationFigures(p.records, p.suffix));
+    if (records.length) figs.push(channelSplitFigure());
     return figs;
   },
 });
 
-/** The per-block channel split drawn: stacked bars for the paper's EIT-CIFAR, and a schedule × block heat map. */
-export function channelSplitFigures(records: ResultRecord[], embedDim: number, numHeads: number, depth: number): FigureSpec[] {
+/** Grid heat map, per-cell bars, schedule bars and the schedule split map for one (dataset, scale). */
+function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] {
+  const figs: FigureSpec[] = [];
+  const note = standIn(records[0].scale);
+  const grid = records.filter((r) => !r.variant.startsWith('schedule:'));
+  if (grid.length) {
+    const rows: Array<[boolean, boolean]> = [
+      [true, true],
+      [true, false],
+      [false, true],
+      [false, false],
+    ];
+    const mean = (rs: ResultRecord[]) => (rs.length ? (100 * rs.reduce((s, r) => s + r.metrics.top1, 0)) / rs.length : NaN);
+    const z = rows.map(([p, t]) =>
+      [false, true].map((pos) => mean(grid.filter((r) => r.config.eitP === p && r.config.eitT === t && (r.config.posEmbed === 'learned') === pos))),
+    );
+    const gridMap = heatmap({
+      id: `eit-ablation-grid-${suffix}`,
+      paper: PAPER,
+      records: grid,
+      z,
+      x: ['no position embedding', 'learned position embedding'],
+      y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
+      zTitle: 'Top-1 (%)',
+      title: 'EIT ablation grid: top-1 accuracy (%)',
+      caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
+    });
+    // room for the row labels
+    gridMap.layout.margin = { l: 170, r: 30, t: 60, b: 60 };
+    figs.push(gridMap);
+    figs.push(
+      ablationBars({
+        id: `eit-ablation-bars-${suffix}`,
+        records: grid,
+        groupBy: ['variant'],
+        metric: 'top1',
+        baseline: 'noP·noT·pos',
+        title: 'EIT ablations: top-1 per cell',
+        caption: `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos = learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
+      }),
+    );
+  }
+  const sched = records.filter((r) => r.variant.startsWith('schedule:') || r.variant === 'P·T·nopos' || r.variant === 'P·noT·nopos');
+  if (sched.length) {
+    const label = (r: ResultRecord) => (r.config.eitT === false ? 'none' : String(r.config.convSchedule));
+    figs.push(
+      ablationBars({
+        id: `eit-conv-schedules-${suffix}`,
+        records: sched.map((r) => ({ ...r, variant: label(r) })),
+        groupBy: ['variant'],
+        metric: 'top1',
+        baseline: 'none',
+        title: 'Conv-channel schedule of EIT_T: top-1',
+        caption: `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
+      }),
+    );
+  }
+  const cfg = records[0].config;
+  figs.push(scheduleSplitFigure(records, Number(cfg.embedDim), Number(cfg.numHeads), Number(cfg.depth), suffix));
+  return figs;
+}
+
+/** The per-block channel split of the paper's EIT-CIFAR, drawn as stacked bars (architecture, not a result). */
+export function channelSplitFigure(): FigureSpec {
   const paperSplit = convChannelSplit(250, 10, 5, 'decreasing');
   const blocks = paperSplit.map((_, i) => `block ${i + 1}`);
   const stacked: FigureSpec = {
@@ -276,9 +300,14 @@ export function channelSplitFigures(records: ResultRecord[], embedDim: number, n
       yaxis: { title: { text: 'Channels' } },
     },
   };
+  return stacked;
+}
+
+/** Conv-channel share per block under each schedule, at a model's width (a schedule × block heat map). */
+export function scheduleSplitFigure(records: ResultRecord[], embedDim: number, numHeads: number, depth: number, suffix = ''): FigureSpec {
   const z = CONV_SCHEDULES.map((s) => convChannelSplit(embedDim, numHeads, depth, s).map((b) => (100 * b.conv) / embedDim));
-  const map = heatmap({
-    id: 'eit-schedules-split',
+  return heatmap({
+    id: suffix ? `eit-schedules-split-${suffix}` : 'eit-schedules-split',
     paper: PAPER,
     records,
     z,
@@ -290,7 +319,6 @@ export function channelSplitFigures(records: ResultRecord[], embedDim: number, n
     title: `Conv-channel share per block by schedule (C = ${embedDim}, ${numHeads} heads, depth ${depth})`,
     caption: `Share of each block's channels given to the depth-wise conv branch under each schedule, for the trained model's width.`,
   });
-  return [stacked, map];
 }
 
 // ───────────────────────────── 3. Attention distance and frequency analysis ─────────────────────────────
@@ -301,8 +329,8 @@ registerExperiment({
   id: ANA,
   paper: PAPER,
   title: 'Attention distance per head and high-frequency share of token maps per layer, EIT vs ViT',
-  plan() {
-    return { runs: 2, description: 'EIT and its ViT baseline on CIFAR-100 (synth100 when not downloaded), analysed after training' };
+  plan(scale) {
+    return { runs: 2, description: `EIT and its ViT baseline on ${ablationDataset(scale)} (synthetic stand-in when not downloaded), analysed after training` };
   },
   async run(ctx) {
     for (const arm of eitArms(ctx.scale).filter((a) => a.kind !== 'resnet')) {
@@ -312,19 +340,20 @@ registerExperiment({
         variant: arm.variant,
         model: arm.model,
         overrides: arm.overrides,
-        dataset: 'cifar100',
+        dataset: ablationDataset(ctx.scale),
         recipe: eitRecipe,
         analyse: analyse(ctx.scale),
       });
     }
   },
   figures(records) {
-    return analysisFigures(records.filter((r) => r.extra && (r.extra as Partial<TokenModelStats>).attentionDistance));
+    const analysed = records.filter((r) => r.extra && (r.extra as Partial<TokenModelStats>).attentionDistance);
+    return partitions(analysed).flatMap((p) => analysisFigures(p.records, p.suffix));
   },
 });
 
 /** Attention-distance scatter (one point per head per layer, as ViT paper Fig. 7) and high-frequency share per layer. */
-export function analysisFigures(records: ResultRecord[]): FigureSpec[] {
+export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpec[] {
   if (!records.length) return [];
   const note = standIn(records[0].scale);
   const palette = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -349,7 +378,7 @@ export function analysisFigures(records: ResultRecord[]): FigureSpec[] {
   const st0 = records[0].extra as unknown as TokenModelStats;
   const depth = Math.max(...records.map((r) => (r.extra as unknown as TokenModelStats).attentionDistance.length));
   const dist: FigureSpec = {
-    id: 'eit-attention-distance',
+    id: suffix ? `eit-attention-distance-${suffix}` : 'eit-attention-distance',
     paper: PAPER,
     title: 'Mean attention distance per head and layer',
     caption: caption(
@@ -379,7 +408,7 @@ export function analysisFigures(records: ResultRecord[]): FigureSpec[] {
     ];
   });
   const freq = lineChart({
-    id: 'eit-high-frequency-share',
+    id: suffix ? `eit-high-frequency-share-${suffix}` : 'eit-high-frequency-share',
     paper: PAPER,
     records,
     series,
@@ -390,7 +419,7 @@ export function analysisFigures(records: ResultRecord[]): FigureSpec[] {
   });
   // the spread of head distances per layer: the later revision's "multi-head diversity"
   const spread = lineChart({
-    id: 'eit-head-diversity',
+    id: suffix ? `eit-head-diversity-${suffix}` : 'eit-head-diversity',
     paper: PAPER,
     records,
     series: byVariant.map((v) => {
