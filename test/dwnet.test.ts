@@ -166,7 +166,7 @@ describe('dwnet forward: shapes, MACs, backends, memory', () => {
   });
 });
 
-describe('dwnet gradients (cpu until wasm has depth-wise conv gradients)', () => {
+describe("dwnet gradients on cpu (cpu/wasm agreement of every test variant: test/registry.test.ts)", () => {
   it('every trainable parameter of every test variant gets a finite gradient; memory flat over steps', async () => {
     await initBackend('cpu');
     try {
