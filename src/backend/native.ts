@@ -30,6 +30,7 @@ interface WasmBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  incRef(dataId: object): void;
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: WasmBackend; attrs: Record<string, unknown> };
@@ -196,6 +197,14 @@ const transpose: KernelFn = (args) => {
   return out;
 };
 
+/** The wasm Identity copies its input; like the cpu backend's, this one shares the data (reference counted). */
+const identity: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  if (x.dtype === 'string') return fallback('Identity', args);
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
 const is4Byte = (t: tf.TensorInfo) => t.dtype === 'float32' || t.dtype === 'int32';
 
 function sliceOne(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
@@ -335,6 +344,7 @@ const KERNELS: Record<string, KernelFn> = {
   _FusedMatMul: fusedMatMul,
   Transpose: transpose,
   Softmax: softmax,
+  Identity: identity,
   Slice: slice,
   SplitV: splitV,
   Conv2D: conv2d,
@@ -362,8 +372,8 @@ export function enableNativeKernels(): { enabled: boolean; reason: string } {
   } catch (e) {
     return done(false, `wasm backend unavailable: ${firstLine(e)}`);
   }
-  if (!backend || !backend.wasm?.HEAPU8 || typeof backend.makeOutput !== 'function' || !backend.dataIdMap) {
-    return done(false, 'wasm backend not initialised or its internals changed (need wasm.HEAPU8, dataIdMap, makeOutput)');
+  if (!backend || !backend.wasm?.HEAPU8 || typeof backend.makeOutput !== 'function' || typeof backend.incRef !== 'function' || !backend.dataIdMap) {
+    return done(false, 'wasm backend not initialised or its internals changed (need wasm.HEAPU8, dataIdMap, makeOutput, incRef)');
   }
   for (const [name, fn] of Object.entries(KERNELS)) {
     const orig = tf.getKernel(name, 'wasm') ?? null;
@@ -415,3 +425,33 @@ export function setNativeThreads(n: number): number {
 
 /** Names of the kernels the addon replaces. */
 export const NATIVE_KERNELS: readonly string[] = Object.keys(KERNELS);
+
+/**
+ * Achieved sgemm GFLOP/s of the addon on [m×k]·[k×n] (default the bench's [4096×96]·[96×288]) with `threads`
+ * threads: the reference peak for the benchmark's GFLOP/s column. Restores the previous thread count.
+ */
+export function measureSgemmGflops(threads = 1, m = 4096, k = 96, n = 288, seconds = 0.5): number {
+  const a = loadAddon();
+  if (!a) throw new Error(`measureSgemmGflops: ${loadError}`);
+  const before = a.info().threads;
+  a.setThreads(threads);
+  try {
+    const buf = new ArrayBuffer(4 * (m * k + k * n + m * n));
+    const f = new Float32Array(buf);
+    for (let i = 0; i < m * k + k * n; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+    const call = () => a.gemm(buf, 0, 4 * m * k, 4 * (m * k + k * n), -1, 1, m, n, k, false, false, 0, 0, 0, 0, 0);
+    call();
+    let reps = 0;
+    let best = Infinity;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000 || reps < 3) {
+      const t = performance.now();
+      call();
+      best = Math.min(best, performance.now() - t);
+      reps++;
+    }
+    return (2 * m * n * k) / (best * 1e6);
+  } finally {
+    a.setThreads(before);
+  }
+}

@@ -1,0 +1,436 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend';
+import { enableNativeKernels, disableNativeKernels, nativeStatus, setNativeThreads, measureSgemmGflops } from '../backend/native';
+import { createModel } from '../models';
+import { countMacs } from '../analysis/count';
+import { makeCtx } from '../nn/module';
+import { Rng } from '../util/rng';
+
+/**
+ * Training-throughput benchmark (issue 9): img/s of bench-vit (and `--models`) per engine against the PyTorch
+ * reference script (../shared/bench/torch_bench_vit.py), all in one run so the figures are comparable ratios on a
+ * noisy machine. Same work as the script: batch 64 of N(0,1) images, softmax cross-entropy, Adam lr 1e-3, warm-up
+ * steps then timed steps. Each engine is measured in `--rounds` interleaved rounds and its best round is kept.
+ *
+ *   lightvit bench [--json] [--models a,b] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
+ *                  [--cpu-steps 2] [--threads 1,2] [--engines cpu,wasm,wasm+native,tensorflow] [--no-torch]
+ *                  [--leak [--leak-steps 1000] [--leak-batch 8]]
+ */
+
+export interface BenchRow {
+  model: string;
+  engine: string;
+  batch: number;
+  img_per_s: number;
+  ms_per_step: number;
+  steps: number;
+  threads?: number;
+  /** img/s divided by PyTorch's (bench-vit only: the reference script builds that model). */
+  vs_pytorch?: number;
+  /** 3 × countMacs × 2 FLOP per image × img/s. */
+  gflops?: number;
+  /** gflops / measured single-thread sgemm GFLOP/s. */
+  of_sgemm_peak?: number;
+  wasm_heap_bytes?: number;
+  tf_bytes?: number;
+  rss_bytes?: number;
+  final_loss?: number;
+  note?: string;
+}
+
+interface Opts {
+  json: boolean;
+  models: string[];
+  steps: number;
+  warmup: number;
+  rounds: number;
+  batch: number;
+  cpuSteps: number;
+  threads: number[];
+  engines: string[];
+  torch: boolean;
+  torchScript: string;
+  leak: boolean;
+  leakSteps: number;
+  leakBatch: number;
+}
+
+const ENGINES = ['cpu', 'wasm', 'wasm+native', 'tensorflow'];
+
+function parse(argv: string[]): Opts {
+  const o: Opts = {
+    json: false,
+    models: ['bench-vit'],
+    steps: 10,
+    warmup: 2,
+    rounds: 2,
+    batch: 64,
+    cpuSteps: 2,
+    threads: [1, 2],
+    engines: ENGINES,
+    torch: true,
+    torchScript: path.resolve(__dirname, '..', '..', '..', 'shared', 'bench', 'torch_bench_vit.py'),
+    leak: false,
+    leakSteps: 1000,
+    leakBatch: 8,
+  };
+  const int = (k: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${k}=${v}: expected a non-negative integer`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i];
+    if (!raw.startsWith('--')) throw new Error(`unexpected argument '${raw}' (options start with --)`);
+    const eq = raw.indexOf('=');
+    const key = raw.slice(2, eq < 0 ? undefined : eq);
+    const takesValue = !['json', 'leak', 'no-torch'].includes(key);
+    const val = eq >= 0 ? raw.slice(eq + 1) : takesValue ? argv[++i] : undefined;
+    switch (key) {
+      case 'json': o.json = true; break;
+      case 'leak': o.leak = true; break;
+      case 'no-torch': o.torch = false; break;
+      case 'models': {
+        const extra = (val ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        o.models = [...new Set(['bench-vit', ...extra])];
+        break;
+      }
+      case 'steps': o.steps = Math.max(1, int(key, val)); break;
+      case 'warmup': o.warmup = int(key, val); break;
+      case 'rounds': o.rounds = Math.max(1, int(key, val)); break;
+      case 'batch': o.batch = Math.max(1, int(key, val)); break;
+      case 'cpu-steps': o.cpuSteps = int(key, val); break;
+      case 'leak-steps': o.leakSteps = Math.max(20, int(key, val)); break;
+      case 'leak-batch': o.leakBatch = Math.max(1, int(key, val)); break;
+      case 'torch-script': o.torchScript = path.resolve(val ?? ''); break;
+      case 'threads': o.threads = (val ?? '').split(',').map((s) => Math.max(1, int(key, s))); break;
+      case 'engines': {
+        o.engines = (val ?? '').split(',').map((s) => s.trim());
+        const bad = o.engines.filter((e) => !ENGINES.includes(e));
+        if (bad.length) throw new Error(`--engines: unknown '${bad.join(', ')}' (expected some of ${ENGINES.join(', ')})`);
+        break;
+      }
+      default:
+        throw new Error(`unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, --cpu-steps, --threads, --engines, --no-torch, --torch-script, --leak, --leak-steps, --leak-batch)`);
+    }
+  }
+  return o;
+}
+
+interface WasmInternals {
+  wasm: { HEAPU8: Uint8Array };
+}
+
+function wasmHeapBytes(): number | undefined {
+  try {
+    return (tf.findBackend('wasm') as unknown as WasmInternals)?.wasm?.HEAPU8.byteLength;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fixed batch shared by every engine: N(0,1) images and uniform labels from a seeded JS generator. */
+function makeBatch(batch: number, imageSize: number, channels: number, classes: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(1234);
+  const x = new Float32Array(batch * imageSize * imageSize * channels);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const y = Int32Array.from({ length: batch }, () => Math.floor(rng.next() * classes) % classes);
+  return { x, y };
+}
+
+interface Measured {
+  msPerStep: number;
+  finalLoss: number;
+  tfBytes: number;
+  rss: number;
+}
+
+/** Build `name` on the active backend, train `warmup + steps` steps, time the last `steps`. Frees everything. */
+function measure(name: string, batch: number, warmup: number, steps: number): Measured {
+  const model = createModel(name, {}, { seed: 0 });
+  const c = model.config;
+  const data = makeBatch(batch, c.imageSize, c.inChannels, c.numClasses);
+  const x = tf.tensor4d(data.x, [batch, c.imageSize, c.imageSize, c.inChannels]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(data.y, 'int32'), c.numClasses));
+  const opt = tf.train.adam(1e-3);
+  const vars = model.trainableVariables();
+  let tfBytes = 0;
+  let rss = 0;
+  const step = (): number => {
+    const loss = opt.minimize(
+      () => {
+        const ctx = makeCtx({ training: true, seed: 0 });
+        const logits = model.forward(x, ctx);
+        let l = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        for (const a of ctx.aux) l = l.add(a.value);
+        tfBytes = Math.max(tfBytes, tf.memory().numBytes);
+        return l;
+      },
+      true,
+      vars,
+    )!;
+    const v = loss.dataSync()[0];
+    loss.dispose();
+    rss = Math.max(rss, process.memoryUsage().rss);
+    return v;
+  };
+  try {
+    for (let i = 0; i < warmup; i++) step();
+    let last = NaN;
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) last = step();
+    const msPerStep = (performance.now() - t0) / steps;
+    return { msPerStep, finalLoss: last, tfBytes, rss };
+  } finally {
+    opt.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  }
+}
+
+interface TorchResult {
+  img_per_s: number;
+  ms_per_step: number;
+  threads: number;
+  version: string;
+}
+
+function torchAvailable(o: Opts): string | null {
+  if (!o.torch) return 'PyTorch reference skipped (--no-torch)';
+  if (!fs.existsSync(o.torchScript)) return `PyTorch reference skipped: ${o.torchScript} not found (--torch-script PATH)`;
+  const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (r.status !== 0) return `PyTorch reference skipped: '${py} -c "import torch"' failed (Debian: apt-get install python3-torch libopenblas0-pthread)`;
+  return null;
+}
+
+function runTorch(o: Opts, threads: number): TorchResult | string {
+  const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const r = spawnSync(py, [o.torchScript, '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup)], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) },
+  });
+  const line = (r.stdout || '').trim().split('\n').pop() || '';
+  try {
+    return JSON.parse(line) as TorchResult;
+  } catch {
+    return `PyTorch run failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n').pop()}`;
+  }
+}
+
+function fmt(n: number | undefined, digits = 1): string {
+  return n === undefined || !Number.isFinite(n) ? '' : n.toFixed(digits);
+}
+
+function printTable(rows: BenchRow[]): void {
+  const cols: Array<[string, (r: BenchRow) => string]> = [
+    ['model', (r) => r.model],
+    ['engine', (r) => r.engine + (r.threads ? ` (${r.threads}T)` : '')],
+    ['batch', (r) => String(r.batch)],
+    ['img/s', (r) => fmt(r.img_per_s)],
+    ['ms/step', (r) => fmt(r.ms_per_step, 0)],
+    ['vs PyTorch', (r) => (r.vs_pytorch === undefined ? '' : `${r.vs_pytorch.toFixed(2)}×`)],
+    ['GFLOP/s', (r) => fmt(r.gflops)],
+    ['of sgemm peak', (r) => (r.of_sgemm_peak === undefined ? '' : `${(100 * r.of_sgemm_peak).toFixed(0)}%`)],
+    ['wasm heap MB', (r) => fmt(r.wasm_heap_bytes === undefined ? undefined : r.wasm_heap_bytes / 2 ** 20, 0)],
+    ['tf MB', (r) => fmt(r.tf_bytes === undefined ? undefined : r.tf_bytes / 2 ** 20, 0)],
+    ['RSS MB', (r) => fmt(r.rss_bytes === undefined ? undefined : r.rss_bytes / 2 ** 20, 0)],
+    ['note', (r) => r.note ?? ''],
+  ];
+  const cells = rows.map((r) => cols.map(([, f]) => f(r)));
+  const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const line = (c: string[]) => c.map((s, i) => (numeric.has(i) ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ').trimEnd();
+  console.log(line(cols.map(([h]) => h)));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+/** 1,000 (--leak-steps) training steps on wasm+native: tensor count and wasm heap must stay flat after warm-up. */
+function leakCheck(o: Opts, say: (s: string) => void, emit: (obj: object) => void): void {
+  const model = createModel('bench-vit', {}, { seed: 0 });
+  const c = model.config;
+  const data = makeBatch(o.leakBatch, c.imageSize, c.inChannels, c.numClasses);
+  const x = tf.tensor4d(data.x, [o.leakBatch, c.imageSize, c.imageSize, c.inChannels]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(data.y, 'int32'), c.numClasses));
+  const opt = tf.train.adam(1e-3);
+  const vars = model.trainableVariables();
+  const step = () => {
+    const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, makeCtx({ training: true }))) as tf.Scalar, true, vars)!;
+    l.dataSync();
+    l.dispose();
+  };
+  const warm = 10;
+  for (let i = 0; i < warm; i++) step();
+  const t0 = { tensors: tf.memory().numTensors, heap: wasmHeapBytes() ?? 0, bytes: tf.memory().numBytes };
+  const start = performance.now();
+  for (let i = warm; i < o.leakSteps; i++) step();
+  const t1 = { tensors: tf.memory().numTensors, heap: wasmHeapBytes() ?? 0, bytes: tf.memory().numBytes };
+  const ok = t1.tensors === t0.tensors && t1.bytes === t0.bytes && t1.heap === t0.heap;
+  const result = {
+    check: 'leak',
+    model: 'bench-vit',
+    engine: tf.getBackend() === 'wasm' && nativeStatus().enabled ? 'wasm+native' : tf.getBackend(),
+    batch: o.leakBatch,
+    steps: o.leakSteps,
+    tensors: [t0.tensors, t1.tensors],
+    tf_bytes: [t0.bytes, t1.bytes],
+    wasm_heap_bytes: [t0.heap, t1.heap],
+    seconds: Math.round((performance.now() - start) / 100) / 10,
+    ok,
+  };
+  emit(result);
+  say(
+    `leak check (${result.engine}, bench-vit, batch ${o.leakBatch}, ${o.leakSteps} steps): tensors ${t0.tensors} → ${t1.tensors}, ` +
+      `tf bytes ${t0.bytes} → ${t1.bytes}, wasm heap ${t0.heap} → ${t1.heap}: ${ok ? 'flat' : 'GROWING'}`,
+  );
+  opt.dispose();
+  model.dispose();
+  x.dispose();
+  y.dispose();
+}
+
+export async function runBench(argv: string[]): Promise<void> {
+  const o = parse(argv);
+  const say = (s: string) => {
+    if (!o.json) console.log(s);
+  };
+  const emit = (obj: object) => {
+    if (o.json) console.log(JSON.stringify(obj));
+  };
+  const notes: string[] = [];
+
+  await initBackend('wasm');
+  const native = enableNativeKernels();
+  if (!native.enabled) notes.push(`wasm+native skipped: ${native.reason}`);
+  const engines = o.engines.filter((e) => e !== 'wasm+native' || native.enabled);
+  let tfAvailable = false;
+  if (engines.includes('tensorflow')) {
+    try {
+      await initBackend('tensorflow');
+      tfAvailable = tf.getBackend() === 'tensorflow';
+    } catch (e) {
+      notes.push(`tensorflow skipped: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    }
+    await tf.setBackend('wasm');
+  }
+
+  let peak: number | undefined;
+  let peakNote = '';
+  if (native.enabled) {
+    peak = measureSgemmGflops(1);
+    peakNote = `single-thread sgemm peak ${peak.toFixed(1)} GFLOP/s (native ${nativeStatus().gemm}, [4096×96]·[96×288])`;
+  }
+
+  const torchSkip = torchAvailable(o);
+  if (torchSkip) notes.push(torchSkip);
+
+  const best = new Map<string, BenchRow>();
+  const keep = (row: BenchRow) => {
+    const key = `${row.model}|${row.engine}|${row.threads ?? ''}`;
+    const prev = best.get(key);
+    if (!prev || row.img_per_s > prev.img_per_s) best.set(key, row);
+  };
+  const macs = new Map<string, number>();
+  for (const m of o.models) {
+    const model = createModel(m, {}, { seed: 0 });
+    macs.set(m, countMacs(model).macs);
+    model.dispose();
+  }
+
+  for (let round = 0; round < o.rounds; round++) {
+    for (const m of o.models) {
+      for (const engine of engines) {
+        if (engine === 'tensorflow' && !tfAvailable) continue;
+        if (engine === 'cpu' && (round > 0 || o.cpuSteps === 0)) continue; // ~100× slower: one short measurement
+        const variants = engine === 'wasm+native' ? o.threads : [undefined];
+        for (const threads of variants) {
+          await tf.setBackend(engine === 'wasm+native' ? 'wasm' : engine === 'wasm' ? 'wasm' : engine);
+          if (engine === 'wasm') disableNativeKernels();
+          if (engine === 'wasm+native') {
+            enableNativeKernels();
+            setNativeThreads(threads!);
+          }
+          const steps = engine === 'cpu' ? o.cpuSteps : o.steps;
+          const warmup = engine === 'cpu' ? 1 : o.warmup;
+          say(`  measuring ${m} on ${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ${round + 1}/${o.rounds} …`);
+          const r = measure(m, o.batch, warmup, steps);
+          const img = (1000 * o.batch) / r.msPerStep;
+          keep({
+            model: m,
+            engine,
+            batch: o.batch,
+            img_per_s: img,
+            ms_per_step: r.msPerStep,
+            steps,
+            threads,
+            gflops: (3 * 2 * macs.get(m)! * img) / 1e9,
+            wasm_heap_bytes: engine.startsWith('wasm') ? wasmHeapBytes() : undefined,
+            tf_bytes: r.tfBytes,
+            rss_bytes: r.rss,
+            final_loss: r.finalLoss,
+          });
+        }
+      }
+    }
+    if (!torchSkip) {
+      for (const threads of [1, 2]) {
+        say(`  measuring PyTorch (OMP_NUM_THREADS=${threads}), round ${round + 1}/${o.rounds} …`);
+        const t = runTorch(o, threads);
+        if (typeof t === 'string') {
+          notes.push(t);
+          continue;
+        }
+        keep({
+          model: 'bench-vit',
+          engine: 'pytorch',
+          batch: o.batch,
+          img_per_s: t.img_per_s,
+          ms_per_step: t.ms_per_step,
+          steps: o.steps,
+          threads,
+          gflops: (3 * 2 * macs.get('bench-vit')! * t.img_per_s) / 1e9,
+          note: `torch ${t.version}`,
+        });
+      }
+    }
+  }
+  // restore the default: native on, all cores
+  await tf.setBackend('wasm');
+  if (native.enabled) {
+    enableNativeKernels();
+    setNativeThreads(o.threads[o.threads.length - 1]);
+  }
+
+  const rows = [...best.values()];
+  const torchBest = rows.filter((r) => r.engine === 'pytorch').reduce((a, r) => Math.max(a, r.img_per_s), 0);
+  for (const r of rows) {
+    if (torchBest > 0 && r.model === 'bench-vit') r.vs_pytorch = r.img_per_s / torchBest;
+    if (peak && r.gflops !== undefined) r.of_sgemm_peak = r.gflops / peak;
+  }
+
+  if (o.json) {
+    for (const r of rows) emit(r);
+    for (const n of notes) emit({ note: n });
+    if (peak) emit({ sgemm_peak_gflops_1thread: peak });
+  } else {
+    console.log('');
+    console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (cpu: ${o.cpuSteps}).`);
+    console.log(`Machine: ${require('os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('os').cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
+    console.log('');
+    printTable(rows);
+    for (const n of notes) console.log(`note: ${n}`);
+    console.log('GFLOP/s counts 3 × inference MACs × 2 per image (forward + backward); memory columns are peaks seen during the run.');
+  }
+  if (o.leak) {
+    if (native.enabled) {
+      await tf.setBackend('wasm');
+      enableNativeKernels();
+    }
+    leakCheck(o, say, emit);
+  }
+}
