@@ -269,8 +269,8 @@ registerExperiment({
       const k = ks[0].length;
       // kernels side by side, separated by an empty column
       const z = Array.from({ length: k }, (_, i) => ks.flatMap((kk, c) => [...(c > 0 ? [NaN] : []), ...kk[i]]));
-      figs.push(
-        heatmap({
+      const amax = Math.max(...ks.flat(2).map(Math.abs));
+      const fig = heatmap({
           id: 'dwnet-dw-kernels',
           paper: PAPER,
           z,
@@ -282,8 +282,20 @@ registerExperiment({
           records: [dw],
           title: 'Learned depth-wise kernels, stage 1 block 1',
           caption: `The static ${k}×${k} kernels of the first channels of the trained DW model: one fixed weight per offset and channel, shared by all positions, vs attention's per-window, per-head, input-dependent weights.${standIn(dw.scale)}`,
-        }),
-      );
+          zmin: -amax,
+          zmax: amax,
+        });
+      const layout = fig.layout as Record<string, Record<string, unknown>>;
+      figs.push({
+        ...fig,
+        layout: {
+          ...layout,
+          height: 320,
+          width: 900,
+          xaxis: { ...layout.xaxis, type: 'linear', tickvals: ks.map((_, c) => c * (k + 1) + (k - 1) / 2), ticktext: ks.map((_, c) => `ch ${c}`), showgrid: false, zeroline: false },
+          yaxis: { ...layout.yaxis, type: 'linear', scaleanchor: 'x', showgrid: false, zeroline: false },
+        },
+      });
     }
     figs.push(connectivityFigure(figureOneConnectivity()));
     return figs;
