@@ -17,7 +17,7 @@ import { mlitFamily, MLIT_PRESETS, type MlitConfig } from './mlit';
  * 1. `mae-vit`: the paper's plain ViT — 12 blocks, FFN 2× [P], 36×36 inputs (CIFAR 32 upscaled) [S], under 3.65M
  *    parameters and 0.27 GMACs [P]. Width, heads and patch are open (spec §2.1): width 192 with patch 6 on 36×36
  *    (6×6 = 36 patches + class token) is the choice that keeps width 192 and meets both bounds (3.59M / 0.138 GMACs
- *    with 10 classes); patch 4 at 36×36 would need 0.29 GMACs. Heads 3 (head_dim 64, DeiT-Ti's choice) [I]. The
+ *    with 10 classes); patch 4 at 36×36 would need 0.29 GMACs in its Linears alone (0.32 with attention). Heads 3 (head_dim 64, DeiT-Ti's choice) [I]. The
  *    token pipeline follows the author's later code [A], as the spec suggests for P2 [I]: bias-free patch projection,
  *    a learned (N+1)×m position table N(0, 1), a zero "class patch" appended last (its embedding is its position
  *    row), final LayerNorm, classification from the last token.
