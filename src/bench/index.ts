@@ -356,7 +356,7 @@ export async function runBench(argv: string[]): Promise<void> {
             setNativeThreads(threads!);
           }
           const steps = engine === 'cpu' ? o.cpuSteps : o.steps;
-          const warmup = engine === 'cpu' ? 1 : o.warmup;
+          const warmup = engine === 'cpu' ? Math.min(1, o.warmup) : o.warmup;
           say(`  measuring ${m} on ${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ${round + 1}/${o.rounds} …`);
           const r = measure(m, o.batch, warmup, steps);
           const img = (1000 * o.batch) / r.msPerStep;

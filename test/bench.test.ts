@@ -1,0 +1,59 @@
+import { describe, it, expect, vi } from 'vitest';
+import { runBench } from '../src/bench';
+import { nativeStatus } from '../src/backend/native';
+
+/** The benchmark's output contract (not its speed): `--json` lines with model/engine/batch/img_per_s, options. */
+
+async function capture(argv: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+    lines.push(a.map(String).join(' '));
+  });
+  try {
+    await runBench(argv);
+  } finally {
+    spy.mockRestore();
+  }
+  return lines;
+}
+
+const tiny = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--no-torch', '--cpu-steps', '1'];
+
+describe('lightvit bench', () => {
+  it('--json prints one JSON object per line with model, engine, batch, img_per_s for every engine measured', async () => {
+    const lines = await capture([...tiny, '--json', '--engines', 'cpu,wasm,wasm+native', '--threads', '1']);
+    const objs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = objs.filter((o) => 'engine' in o);
+    const engines = rows.map((r) => r.engine);
+    expect(engines).toContain('cpu');
+    expect(engines).toContain('wasm');
+    if (nativeStatus().available) expect(engines).toContain('wasm+native');
+    for (const r of rows) {
+      expect(r.model).toBe('bench-vit');
+      expect(r.batch).toBe(2);
+      expect(typeof r.img_per_s).toBe('number');
+      expect(r.img_per_s as number).toBeGreaterThan(0);
+      expect(Number.isFinite(r.final_loss as number)).toBe(true);
+    }
+    // the same model, data and seed on every engine: the loss after one step agrees across engines
+    const losses = rows.map((r) => r.final_loss as number);
+    for (const l of losses) expect(Math.abs(l - losses[0])).toBeLessThan(1e-3 * Math.max(1, Math.abs(losses[0])));
+    expect(objs.some((o) => typeof o.note === 'string' && /PyTorch reference skipped/.test(o.note as string))).toBe(true);
+  }, 300_000);
+
+  it('human output is an aligned table; --models adds registered models', async () => {
+    const lines = await capture([...tiny, '--engines', 'wasm', '--models', 'vit-tiny-test']);
+    const header = lines.findIndex((l) => l.startsWith('model '));
+    expect(header).toBeGreaterThan(-1);
+    const table = lines.slice(header, header + 4);
+    expect(table[2]).toMatch(/^bench-vit\s+wasm\s+2\s/);
+    expect(table[3]).toMatch(/^vit-tiny-test\s+wasm\s+2\s/);
+    expect(table[2].indexOf(' 2 ')).toBe(table[3].indexOf(' 2 ')); // columns line up
+  }, 300_000);
+
+  it('rejects unknown options and engines with the expected forms', async () => {
+    await expect(runBench(['--fast'])).rejects.toThrow(/unknown option --fast.*--json/);
+    await expect(runBench(['--engines', 'gpu'])).rejects.toThrow(/unknown 'gpu'.*wasm\+native/);
+    await expect(runBench(['--steps', 'x'])).rejects.toThrow(/--steps=x: expected a non-negative integer/);
+  });
+});
