@@ -70,7 +70,7 @@ function loadAddon(): Addon | null {
   } catch (e) {
     const msg = firstLine(e);
     loadError = /Cannot find module/.test(msg)
-      ? `native addon not built (${path.relative(process.cwd(), file) || file} missing; run: node scripts/build-native.js)`
+      ? `native addon not built (${file.startsWith(process.cwd()) ? path.relative(process.cwd(), file) : file} missing; run: node scripts/build-native.js)`
       : `native addon failed to load: ${msg}`;
     addon = null;
   }
@@ -409,7 +409,7 @@ export function nativeStatus(): NativeStatus {
   return {
     available: !!a,
     enabled,
-    reason: a ? lastReason : loadError,
+    reason: !a ? loadError : !enabled && process.env.LIGHTVIT_NATIVE === '0' ? 'native kernels off (LIGHTVIT_NATIVE=0)' : lastReason,
     gemm: info?.gemm,
     threads: info?.threads,
     kernels: enabled ? Object.keys(KERNELS) : [],
