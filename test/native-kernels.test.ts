@@ -1,4 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus } from '../src/backend/native';
@@ -219,5 +222,25 @@ describe('native kernels vs cpu', () => {
   it('max errors (reported)', () => {
     console.log(`native kernel max relative errors vs cpu: ${JSON.stringify(errors)}`);
     expect(true).toBe(true);
+  });
+});
+
+describe('native thread pool', () => {
+  const addon = path.resolve(__dirname, '..', 'native', 'build', 'Release', 'lightvit_native.node');
+  it.skipIf(!fs.existsSync(addon))('resizing the pool right after it starts, and back and forth under work, never deadlocks', () => {
+    // A fresh process: the pool is created on load, and setThreads then stops workers that may not have run yet
+    // (this deadlocked before the fix). Each resize is followed by a threaded GEMM.
+    const script = `
+      const a = require(${JSON.stringify(addon)});
+      const m = 256, k = 64, n = 96, buf = new ArrayBuffer(4 * (m * k + k * n + m * n));
+      for (let i = 0; i < 300; i++) {
+        a.setThreads(1 + (i % 3));
+        a.gemm(buf, 0, 4 * m * k, 4 * (m * k + k * n), -1, 1, m, n, k, false, false, 0, 0, 0, 0, 0);
+      }
+      a.setThreads(1);
+      console.log('ok');`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.signal, 'child was killed: the pool deadlocked').toBeNull();
+    expect(r.stdout.trim()).toBe('ok');
   });
 });

@@ -67,7 +67,10 @@ class Pool {
 
   void start() {
     quit_ = false;
-    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i] { loop(i); });
+    // each worker starts from the generation current at its creation, not whatever it reads once scheduled: a
+    // stop() (or run()) between creation and the first read would otherwise go unseen and deadlock the join
+    const unsigned long g = gen_.load(std::memory_order_acquire);
+    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i, g] { loop(i, g); });
   }
 
   void stop() {
@@ -81,8 +84,7 @@ class Pool {
     workers_.clear();
   }
 
-  void loop(int idx) {
-    unsigned long seen = gen_.load(std::memory_order_acquire);
+  void loop(int idx, unsigned long seen) {
     for (;;) {
       auto t0 = std::chrono::steady_clock::now();
       int spins = 0;
