@@ -162,7 +162,7 @@ function spatialWeights(model: ClassifierModel, test: ImageDataset): Record<stri
 }
 
 async function runArms(ctx: ExperimentRunContext, experiment: string, arms: DwnetArm[], opts: { throughput?: boolean; weights?: boolean } = {}): Promise<void> {
-  const dataset = datasetFor(ctx, 'cifar100');
+  const dataset = datasetFor(ctx, ctx.scale === 'paper' ? 'cifar100' : 'cifar10');
   const base = dwnetScaleOverrides(ctx.scale);
   for (const arm of arms) {
     const spec: RunSpec = {
@@ -194,7 +194,7 @@ registerExperiment({
   id: BLOCKS,
   paper: PAPER,
   title: 'Local attention vs DW conv vs dynamic DW conv on one macro-architecture (accuracy, params, MACs, throughput)',
-  plan: () => ({ runs: 4, description: 'local attention, DW, D-DW and I-D-DW models on CIFAR-100 (synth100 when not downloaded)' }),
+  plan: () => ({ runs: 4, description: 'local attention, DW, D-DW and I-D-DW models on CIFAR-100 at paper scale, CIFAR-10 below (synthetic when not downloaded)' }),
   run: (ctx) => runArms(ctx, BLOCKS, blockArms(), { throughput: true, weights: true }),
   figures(records) {
     const note = standIn(scaleOf(records));
@@ -306,7 +306,7 @@ registerExperiment({
   id: SHARING,
   paper: PAPER,
   title: 'Weight sharing across channels: DW kernels shared within a head; attention weights per channel',
-  plan: () => ({ runs: 4, description: 'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 (synth100)' }),
+  plan: () => ({ runs: 4, description: 'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 at paper scale, CIFAR-10 below (synthetic when not downloaded)' }),
   run: (ctx) => runArms(ctx, SHARING, sharingArms()),
   figures(records) {
     return [
@@ -326,7 +326,7 @@ registerExperiment({
   id: DYNAMIC,
   paper: PAPER,
   title: 'Dynamic weight: static vs homogeneous vs inhomogeneous dynamic DW conv, with and without SE, vs local attention',
-  plan: () => ({ runs: 8, description: 'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 (synth100)' }),
+  plan: () => ({ runs: 8, description: 'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 at paper scale, CIFAR-10 below (synthetic when not downloaded)' }),
   run: (ctx) => runArms(ctx, DYNAMIC, dynamicArms()),
   figures(records) {
     return [

@@ -66,12 +66,11 @@ function ablationBase(scale: Scale): { model: string; overrides: Record<string, 
 }
 
 /**
- * Recipes: smoke and quick shrink the default budget so the whole paper takes ≈10 minutes at quick on wasm;
+ * Recipes: smoke and quick use the kit's default budgets (src/train/recipes.ts);
  * paper follows spec C.6 (AdamW lr 1e-3 at batch 128, wd 0.05, cosine, 5 warm-up epochs, 300 epochs, crop + flip,
  * label smoothing 0.1). The ResNets use the same recipe (the kit has one trainer), not their SGD recipes.
  */
 function eitRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'quick') return { epochs: 2, batchSize: 32, trainSubset: 1000, maxEvalImages: 500, warmupEpochs: 0 };
   if (scale === 'paper') return { epochs: 300, batchSize: 128, lr: 1e-3, warmupEpochs: 5, minLr: 1e-5, weightDecay: 0.05 };
   return {};
 }

@@ -65,14 +65,12 @@ export function standInNote(scale: Scale): string {
 
 /** Pre-training recipe. P1/P2 pre-training recipes are unknown [?]; paper scale is an inferred MAE-style schedule. */
 export function pretrainRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'quick') return { epochs: 3, batchSize: 32, trainSubset: 1000, lr: 2e-3, warmupEpochs: 0.3 };
   if (scale === 'paper') return { epochs: 400, batchSize: 128, lr: 1e-3, warmupEpochs: 20, weightDecay: 0.05 };
   return {};
 }
 
 /** Fine-tuning / from-scratch recipe (the same for both arms). */
 export function finetuneRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'quick') return { epochs: 3, batchSize: 32, trainSubset: 1000, maxEvalImages: 500, warmupEpochs: 0.3 };
   if (scale === 'paper') return { epochs: 200, batchSize: 128, lr: 1e-3, warmupEpochs: 10 };
   return {};
 }

@@ -56,9 +56,8 @@ function ablationArch(scale: Scale): Arch {
 const archOverrides = (a: Arch) => ({ depth: a.depth, embedDim: a.dim, numHeads: a.heads, mlpRatio: 4, ...(a.extra ?? {}) });
 const archLabel = (a: Arch) => gridLabel(a.depth, a.dim) + (a.extra?.patchSize ? `/p${a.extra.patchSize}` : '');
 
-/** Recipe changes per scale: quick trains on fewer images so that the whole paper takes ≈10 minutes on wasm. */
+/** Recipe changes per scale (smoke and quick: the kit's default budgets, src/train/recipes.ts). */
 function recipeFor(scale: Scale) {
-  if (scale === 'quick') return { epochs: 3, trainSubset: 2000, maxEvalImages: 1000 };
   if (scale === 'paper') return { epochs: 200, warmupEpochs: 10, lr: 1e-3, batchSize: 128 };
   return {};
 }
