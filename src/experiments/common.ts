@@ -72,13 +72,27 @@ export function cachedDataset(name: string, split: 'train' | 'test'): Promise<Im
   return cache.get(key)!;
 }
 
-export function recordKey(experiment: string, variant: string, scale: Scale, dataset: string, seed: number): string {
-  return `${experiment}|${variant}|${scale}|${dataset}|${seed}`;
+/**
+ * Identity of a run: experiment, variant, scale, dataset, seed, and a fingerprint of what was trained (model,
+ * overrides, recipe), so that changing a recipe or a model default re-runs instead of reusing a stale result.
+ */
+export function recordKey(experiment: string, variant: string, scale: Scale, dataset: string, seed: number, fingerprint = ''): string {
+  return `${experiment}|${variant}|${scale}|${dataset}|${seed}${fingerprint ? `|${fingerprint}` : ''}`;
 }
 
-export function checkpointPath(experiment: string, variant: string, dataset: string, scale: Scale, seed: number): string {
+/** Short stable hash of a JSON-able value (FNV-1a over its canonical JSON). */
+export function fingerprint(value: unknown): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  const s = JSON.stringify(canon(value));
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+export function checkpointPath(experiment: string, variant: string, dataset: string, scale: Scale, seed: number, fp = ''): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
-  return path.join(dataDir(), 'checkpoints', safe(experiment), `${safe(variant)}-${safe(dataset)}-${scale}-s${seed}.ckpt`);
+  return path.join(dataDir(), 'checkpoints', safe(experiment), `${safe(variant)}-${safe(dataset)}-${scale}-s${seed}${fp ? `-${fp}` : ''}.ckpt`);
 }
 
 export function kitVersions(): Record<string, string> {
@@ -97,7 +111,9 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
   const seed = spec.seed ?? ctx.seed;
   const dataset = datasetFor(ctx, spec.dataset);
   if (!dataset) throw new Error(`${spec.experiment}: dataset '${spec.dataset}' is not downloaded (lightvit data download ${spec.dataset})`);
-  const key = recordKey(spec.experiment, spec.variant, scale, dataset, seed);
+  const recipe: Recipe = { ...defaultRecipe(scale), ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : spec.recipe ?? {}) };
+  const fp = fingerprint({ model: spec.model, overrides: spec.overrides ?? {}, recipe, initFrom: typeof spec.initFrom === 'string' ? spec.initFrom : spec.initFrom?.file ?? null });
+  const key = recordKey(spec.experiment, spec.variant, scale, dataset, seed, fp);
   if (!ctx.force) {
     const stored = loadRecords({ experiment: spec.experiment }).filter((r) => r.key === key);
     if (stored.length) {
@@ -107,7 +123,6 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     }
   }
   const [trainDs, testDs] = await Promise.all([cachedDataset(dataset, 'train'), cachedDataset(dataset, 'test')]);
-  const recipe: Recipe = { ...defaultRecipe(scale), ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : spec.recipe ?? {}) };
   const overrides = { numClasses: trainDs.numClasses, ...(spec.overrides ?? {}) };
   const model = createModel(spec.model, overrides, { seed });
   try {
@@ -115,7 +130,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       const init = typeof spec.initFrom === 'string' ? { file: spec.initFrom } : spec.initFrom;
       loadCheckpoint(init.file, model, init);
     }
-    const ckpt = spec.checkpoint ?? checkpointPath(spec.experiment, spec.variant, dataset, scale, seed);
+    const ckpt = spec.checkpoint ?? checkpointPath(spec.experiment, spec.variant, dataset, scale, seed, fp);
     const bar = new ProgressBar();
     const result = await train({
       model,

@@ -106,9 +106,12 @@ export function parseRecords(text: string, source = 'results.jsonl'): ResultReco
 
 /** The newest record per key (later lines replace earlier ones), in order of each key's newest line. */
 export function latestByKey(records: ResultRecord[]): ResultRecord[] {
+  // the run's identity is the first five key fields; a sixth (a fingerprint of model and recipe) distinguishes
+  // versions of the same run, of which the newest wins
+  const identity = (r: ResultRecord) => r.key.split('|').slice(0, 5).join('|');
   const last = new Map<string, number>();
-  records.forEach((r, i) => last.set(r.key, i));
-  return records.filter((r, i) => last.get(r.key) === i);
+  records.forEach((r, i) => last.set(identity(r), i));
+  return records.filter((r, i) => last.get(identity(r)) === i);
 }
 
 /** Stored records matching the filter, newest per key unless `allVersions`. */
