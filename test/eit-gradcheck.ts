@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { ClassifierModel } from '../src/models';
+import { expect } from 'vitest';
+import { ClassifierModel, createModel } from '../src/models';
 import { makeCtx, Param } from '../src/nn/module';
 
 /** Central finite differences of loss(model) against tf.grads for a few entries of the given parameters. */
@@ -32,4 +33,28 @@ export function checkGradients(model: ClassifierModel, x: tf.Tensor4D, params: A
   tf.dispose(Object.values(grads));
   r.dispose();
   return rows;
+}
+
+/**
+ * Six Adam steps in training mode on a fixed batch: the loss falls and `tf.memory().numTensors` stays flat after
+ * the optimiser's state exists (step 2 on).
+ */
+export function expectTrainsWithFlatTensorCount(name: string): void {
+  const m = createModel(name, {}, { seed: 1 });
+  const opt = tf.train.adam(1e-2);
+  const x = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
+  const losses: number[] = [];
+  let count = -1;
+  for (let step = 0; step < 6; step++) {
+    const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.forward(x, makeCtx({ training: true, seed: step }))) as tf.Scalar, true, m.trainableVariables())!;
+    losses.push(l.dataSync()[0]);
+    l.dispose();
+    if (step === 1) count = tf.memory().numTensors;
+    if (step > 1) expect(tf.memory().numTensors).toBe(count);
+  }
+  expect(losses[5]).toBeLessThan(losses[0]);
+  opt.dispose();
+  tf.dispose([x, y]);
+  m.dispose();
 }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel } from '../src/models';
 import { makeCtx, Param } from '../src/nn/module';
-import { checkGradients } from './eit-gradcheck';
+import { checkGradients, expectTrainsWithFlatTensorCount } from './eit-gradcheck';
 
 // Gradients of conv models run on `cpu` until the wasm conv backprop kernels land (backend work).
 beforeAll(async () => {
@@ -26,22 +26,6 @@ describe('CIFAR ResNet gradients (cpu)', () => {
   });
 
   it('trains in training mode (batch statistics); tensor count flat over steps', () => {
-    const m = createModel('resnet-test', {}, { seed: 1 });
-    const opt = tf.train.adam(1e-2);
-    const x = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
-    const losses: number[] = [];
-    let count = -1;
-    for (let step = 0; step < 6; step++) {
-      const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.forward(x, makeCtx({ training: true, seed: step }))) as tf.Scalar, true, m.trainableVariables())!;
-      losses.push(l.dataSync()[0]);
-      l.dispose();
-      if (step === 1) count = tf.memory().numTensors;
-      if (step > 1) expect(tf.memory().numTensors).toBe(count);
-    }
-    expect(losses[5]).toBeLessThan(losses[0]);
-    opt.dispose();
-    tf.dispose([x, y]);
-    m.dispose();
+    expectTrainsWithFlatTensorCount('resnet-test');
   });
 });
