@@ -82,3 +82,20 @@ describe('figure export', () => {
     for (const w of out) expect(fs.statSync(w.png!).size).toBeGreaterThan(5_000);
   });
 });
+
+describe('image provenance footer', () => {
+  it('PNG/SVG layouts carry the caption from "Dataset:" on (with the synthetic-data warning) and grow to fit it', async () => {
+    const { withProvenanceFooter } = await import('../src/report/export');
+    const spec = {
+      id: 'x', paper: 'kit', title: 't', data: [], layout: { width: 760, height: 480, margin: { l: 70, r: 30, t: 60, b: 60 } },
+      caption: "Accuracy vs parameters. Dataset: synth10; scale: quick; 1 seed. Trained on synthetic data: these are not the paper's numbers.",
+    };
+    const l = withProvenanceFooter(spec) as { height: number; margin: { b: number }; annotations: Array<{ text: string }> };
+    const text = l.annotations[0].text.replace(/<br>/g, ' ');
+    expect(text).toMatch(/^Dataset: synth10; scale: quick; 1 seed\. Trained on synthetic data/);
+    expect(text).not.toMatch(/Accuracy vs parameters/);
+    expect(l.height).toBeGreaterThan(480);
+    expect(l.margin.b - 60).toBe(l.height - 480);
+    expect(spec.layout.height).toBe(480); // the spec itself is not modified
+  });
+});

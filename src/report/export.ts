@@ -117,6 +117,35 @@ interface BrowserLike {
 }
 
 /** One headless Chromium with plotly loaded, reused for a batch of figures. */
+/**
+ * A PNG or SVG travels without its HTML caption, so the caption's provenance (from "Dataset:" on: dataset, scale,
+ * seeds and the synthetic-data warning) is drawn under the plot, wrapped, and the figure grows to fit it.
+ */
+export function withProvenanceFooter(spec: FigureSpec): Record<string, unknown> {
+  const layout = { ...spec.layout } as Record<string, unknown> & { margin?: Record<string, number>; height?: number; width?: number };
+  const at = spec.caption.indexOf('Dataset:');
+  const text = (at >= 0 ? spec.caption.slice(at) : /synthetic/i.test(spec.caption) ? 'Trained on synthetic data.' : '').trim();
+  if (!text) return layout;
+  const width = layout.width ?? 760;
+  const perLine = Math.max(40, Math.floor(width / 7));
+  const lines: string[] = [];
+  for (const word of text.split(/\s+/)) {
+    if (lines.length && (lines[lines.length - 1] + ' ' + word).length <= perLine) lines[lines.length - 1] += ' ' + word;
+    else lines.push(word);
+  }
+  const extra = 16 * lines.length + 8;
+  const margin = { l: 70, r: 30, t: 60, b: 60, ...(layout.margin ?? {}) };
+  layout.margin = { ...margin, b: margin.b + extra };
+  layout.height = (layout.height ?? 480) + extra;
+  const annotations = Array.isArray(layout.annotations) ? [...(layout.annotations as unknown[])] : [];
+  annotations.push({
+    text: lines.map((l) => escapeHtml(l)).join('<br>'), xref: 'paper', yref: 'paper', x: 0, y: 0, xanchor: 'left', yanchor: 'top',
+    yshift: -(margin.b + 2), showarrow: false, align: 'left', font: { size: 11, color: '#555' },
+  });
+  layout.annotations = annotations;
+  return layout;
+}
+
 export class FigureRenderer {
   private constructor(
     private readonly browser: BrowserLike,
@@ -145,9 +174,10 @@ export class FigureRenderer {
     }
   }
 
-  /** PNG bytes and SVG text of one figure. */
+  /** PNG bytes and SVG text of one figure (with its caption's provenance line drawn under the plot). */
   async render(spec: FigureSpec, pngScale = 2): Promise<{ png: Buffer; svg: string }> {
-    const { width, height } = spec.layout as { width?: number; height?: number };
+    const layout = withProvenanceFooter(spec);
+    const { width, height } = layout as { width?: number; height?: number };
     const out = await this.page.evaluate(
       async (a: { data: unknown[]; layout: Record<string, unknown>; width: number; height: number; scale: number }) => {
         const P = (globalThis as unknown as { Plotly: any }).Plotly;
@@ -158,7 +188,7 @@ export class FigureRenderer {
         P.purge(div);
         return { png, svg };
       },
-      { data: spec.data, layout: spec.layout, width: width ?? 760, height: height ?? 480, scale: pngScale },
+      { data: spec.data, layout, width: width ?? 760, height: height ?? 480, scale: pngScale },
     );
     const png = Buffer.from(out.png.slice(out.png.indexOf(',') + 1), 'base64');
     const comma = out.svg.indexOf(',');
