@@ -55,13 +55,15 @@ describe('figure export', () => {
 
   it.skipIf(!chromium)('with a Chromium: PNG and SVG for a batch, from one browser', async () => {
     const out = await renderFigures(specs, { dir: path.join(dir, 'img') });
-    for (const w of out) {
+    const { withProvenanceFooter } = await import('../src/report/export');
+    for (const [i, w] of out.entries()) {
       const png = fs.readFileSync(w.png!);
       expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
       expect(png.length).toBeGreaterThan(10_000);
-      // IHDR width/height: layout 760×480 at pixel ratio 2
+      // IHDR width/height: layout 760 wide (480 high plus the provenance footer) at pixel ratio 2
       expect(png.readUInt32BE(16)).toBe(1520);
-      expect(png.readUInt32BE(20)).toBe(960);
+      expect(png.readUInt32BE(20)).toBe(2 * (withProvenanceFooter(specs[i]) as { height: number }).height);
+      expect(png.readUInt32BE(20)).toBeGreaterThan(960);
       const svg = fs.readFileSync(w.svg!, 'utf8');
       expect(svg).toMatch(/^<svg/);
       expect(svg).toContain('Top-1 accuracy (%)');
