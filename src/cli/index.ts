@@ -339,6 +339,7 @@ async function cmdTable(a: ParsedArgs): Promise<void> {
   }
   const rows = summarize(recs, { groupBy: ['paper', 'experiment', 'variant', 'dataset', 'scale'], metrics: ['top1', 'params', 'macs'] });
   console.log(toText(rows));
+  if (recs.some((r) => r.synthetic)) console.log("\nsynth10/synth100 rows are results on the embedded synthetic data, not the papers' numbers.");
 }
 
 export async function main(argv: string[]): Promise<number> {
