@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init, addAux, makeCtx } from '../nn/module';
+import { Ctx, Module, addAux, makeCtx } from '../nn/module';
 import { Linear, LayerNorm, Activation, dropout, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
-import { patchify } from '../nn/patch';
 import {
   Dispatch,
   ExpertMlps,
@@ -17,7 +16,7 @@ import {
 import { check } from './config';
 import { ConfigError } from '../util/errors';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
-import { VitBlock, VitConfig, vitFamily, vitWeightInit } from './vit';
+import { VitBlock, VitConfig, VitTokenClassifier, vitFamily, vitWeightInit } from './vit';
 
 /**
  * Mobile V-MoE (Daxberger et al., arXiv 2309.04354): a ViT whose last L blocks are MoE-ViT blocks (one MLP per
@@ -107,10 +106,7 @@ export class MoeVitBlock extends Module {
   }
 }
 
-export class MobileVmoe extends ClassifierModel<MobileVmoeConfig> {
-  readonly patchEmbed: Linear;
-  readonly clsToken: Param | null;
-  readonly posEmbed: Param | null;
+export class MobileVmoe extends VitTokenClassifier<MobileVmoeConfig> {
   readonly blocks: VitBlock[];
   readonly router: Router | null;
   readonly moeBlocks: MoeVitBlock[];
@@ -119,15 +115,9 @@ export class MobileVmoe extends ClassifierModel<MobileVmoeConfig> {
 
   constructor(c: MobileVmoeConfig) {
     super(c);
-    const n = (c.imageSize / c.patchSize) ** 2;
     const wi = vitWeightInit(c.weightInit);
-    const pdim = c.patchSize * c.patchSize * c.inChannels;
     const dp = (i: number) => (c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0);
     const nDense = c.depth - c.moeLayers;
-    this.patchEmbed = this.child('patch_embed', new Linear(pdim, c.embedDim, { bias: c.bias, weightInit: wi?.(pdim) }));
-    this.clsToken = c.pool === 'cls' ? this.param('cls_token', [1, 1, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
-    const tokens = n + (c.pool === 'cls' ? 1 : 0);
-    this.posEmbed = c.posEmbed === 'learned' ? this.param('pos_embed', [1, tokens, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
     this.blocks = this.children(
       'blocks',
       Array.from({ length: nDense }, (_, i) => new VitBlock(c, dp(i))),
@@ -166,14 +156,6 @@ export class MobileVmoe extends ClassifierModel<MobileVmoeConfig> {
   tokens(): number {
     const c = this.config;
     return (c.imageSize / c.patchSize) ** 2 + (c.pool === 'cls' ? 1 : 0);
-  }
-
-  embed(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
-    const c = this.config;
-    let t = this.patchEmbed.forward(patchify(x, c.patchSize, c.patchOrder as 'hwc' | 'chw'), ctx) as tf.Tensor3D;
-    if (this.clsToken) t = tf.concat([tf.tile(this.clsToken.value, [t.shape[0], 1, 1]) as tf.Tensor3D, t], 1);
-    if (this.posEmbed) t = t.add(this.posEmbed.value) as tf.Tensor3D;
-    return dropout(t, c.dropout, ctx) as tf.Tensor3D;
   }
 
   /** Tokens after the dense blocks: the router's input. */

@@ -64,15 +64,16 @@ export class VitBlock extends Module {
   }
 }
 
-export class VisionTransformer extends ClassifierModel<VitConfig> {
+/**
+ * The ViT token pipeline shared by every ViT-shaped classifier (plain ViT, Mobile V-MoE): linear patch embedding,
+ * optional class token (first), learned position embedding, embedding dropout. Subclasses add blocks, norm and head.
+ */
+export abstract class VitTokenClassifier<C extends VitConfig> extends ClassifierModel<C> {
   readonly patchEmbed: Linear;
   readonly clsToken: Param | null;
   readonly posEmbed: Param | null;
-  readonly blocks: VitBlock[];
-  readonly norm: LayerNorm | null;
-  readonly head: Linear;
 
-  constructor(c: VitConfig) {
+  constructor(c: C) {
     super(c);
     const n = (c.imageSize / c.patchSize) ** 2;
     const wi = vitWeightInit(c.weightInit);
@@ -81,12 +82,6 @@ export class VisionTransformer extends ClassifierModel<VitConfig> {
     this.clsToken = c.pool === 'cls' ? this.param('cls_token', [1, 1, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
     const tokens = n + (c.pool === 'cls' ? 1 : 0);
     this.posEmbed = c.posEmbed === 'learned' ? this.param('pos_embed', [1, tokens, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
-    this.blocks = this.children(
-      'blocks',
-      Array.from({ length: c.depth }, (_, i) => new VitBlock(c, c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0)),
-    );
-    this.norm = c.finalNorm ? this.child('norm', new LayerNorm(c.embedDim, c.layerNormEps)) : null;
-    this.head = this.child('head', new Linear(c.embedDim, c.numClasses, { bias: c.bias, weightInit: wi?.(c.embedDim) }));
   }
 
   /** Patch tokens (+ class token first) with position embedding: [B, T, D]. */
@@ -96,6 +91,23 @@ export class VisionTransformer extends ClassifierModel<VitConfig> {
     if (this.clsToken) t = tf.concat([tf.tile(this.clsToken.value, [t.shape[0], 1, 1]) as tf.Tensor3D, t], 1);
     if (this.posEmbed) t = t.add(this.posEmbed.value) as tf.Tensor3D;
     return dropout(t, c.dropout, ctx) as tf.Tensor3D;
+  }
+}
+
+export class VisionTransformer extends VitTokenClassifier<VitConfig> {
+  readonly blocks: VitBlock[];
+  readonly norm: LayerNorm | null;
+  readonly head: Linear;
+
+  constructor(c: VitConfig) {
+    super(c);
+    const wi = vitWeightInit(c.weightInit);
+    this.blocks = this.children(
+      'blocks',
+      Array.from({ length: c.depth }, (_, i) => new VitBlock(c, c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0)),
+    );
+    this.norm = c.finalNorm ? this.child('norm', new LayerNorm(c.embedDim, c.layerNormEps)) : null;
+    this.head = this.child('head', new Linear(c.embedDim, c.numClasses, { bias: c.bias, weightInit: wi?.(c.embedDim) }));
   }
 
   /** Token features after the last block and final norm: [B, T, D]. */
