@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "lightvit_native",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/fused.cc"],
       "include_dirs": [
         "<!@(node ../scripts/build-native.js --gyp include_dirs)"
       ],

@@ -18,10 +18,11 @@ async function capture(argv: string[]): Promise<string[]> {
 }
 
 const tiny = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--no-torch', '--cpu-steps', '1'];
+const only = ['--models', 'bench-vit'];
 
 describe('lightvit bench', () => {
   it('--json prints one JSON object per line with model, engine, batch, img_per_s for every engine measured', async () => {
-    const lines = await capture([...tiny, '--json', '--engines', 'cpu,wasm,wasm+native', '--threads', '1']);
+    const lines = await capture([...tiny, ...only, '--json', '--engines', 'cpu,wasm,wasm+native', '--threads', '1']);
     const objs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const rows = objs.filter((o) => 'engine' in o);
     const engines = rows.map((r) => r.engine);
@@ -41,6 +42,12 @@ describe('lightvit bench', () => {
     expect(objs.some((o) => typeof o.note === 'string' && /PyTorch reference skipped/.test(o.note as string))).toBe(true);
   }, 300_000);
 
+  it("by default measures bench-vit and each paper's main quick-scale model", async () => {
+    const lines = await capture([...tiny, '--json', '--engines', 'wasm+native,wasm', '--threads', '1']);
+    const models = new Set(lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => 'engine' in o).map((o) => o.model));
+    expect([...models]).toEqual(['bench-vit', 'mlit-xxs@quick', 'vmoe-6x64@quick', 'dwnet-mini@quick', 'eit-cifar-small@quick', 'mae-vit@quick']);
+  }, 300_000);
+
   it('human output is an aligned table; --models adds registered models', async () => {
     const lines = await capture([...tiny, '--engines', 'wasm', '--models', 'vit-tiny-test']);
     const header = lines.findIndex((l) => l.startsWith('model '));
@@ -55,5 +62,6 @@ describe('lightvit bench', () => {
     await expect(runBench(['--fast'])).rejects.toThrow(/unknown option --fast.*--json/);
     await expect(runBench(['--engines', 'gpu'])).rejects.toThrow(/unknown 'gpu'.*wasm\+native/);
     await expect(runBench(['--steps', 'x'])).rejects.toThrow(/--steps=x: expected a non-negative integer/);
+    await expect(runBench(['--models', 'vit-huge-xyz'])).rejects.toThrow(/vit-huge-xyz/);
   });
 });

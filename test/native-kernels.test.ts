@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
-import { enableNativeKernels, disableNativeKernels, nativeStatus } from '../src/backend/native';
+import { enableNativeKernels, disableNativeKernels, nativeStatus, FUSED } from '../src/backend/native';
+import { layerNorm, activate } from '../src/nn/fused';
+
+const hasKernelOn = (backend: string, name: string) => tf.getKernel(name, backend) !== undefined;
 
 /**
  * Every native kernel against tfjs's pure-JS `cpu` backend: forward results and gradients (which run the
@@ -216,6 +219,49 @@ describe('native kernels vs cpu', () => {
     for (const c of cases) {
       const f = (x: tf.Tensor, w: tf.Tensor) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.p as 'same', 'NHWC', c.d ?? 1);
       check('DepthwiseConv2dNative', await relErr([c.x, c.f], c.grads === false ? f : withGrads(f)));
+    }
+  });
+
+  it('Sum: last axis, leading axes, middle run, keepDims, size-1 axes; other patterns fall back', async (ctx) => {
+    if (!native()) ctx.skip();
+    const cases: Array<[number[], number | number[], boolean]> = [
+      [[7, 13], -1, false],
+      [[5, 9, 31], [0, 1], false],
+      [[4, 6, 5, 3], [1, 2], true],
+      [[3, 1, 8, 1, 5], [1, 2, 3], false],
+      [[2, 3, 4], [0, 2], false], // not adjacent: the wasm kernel
+      [[1, 17], 0, true],
+      [[257], 0, false],
+    ];
+    for (const [shape, axis, keep] of cases) check('Sum', await relErr([shape], withGrads((x) => x.sum(axis, keep).mul(2))));
+  });
+
+  it('Concat: every axis, uneven widths, one input, int32, with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    check('Concat', await relErr([[4, 3, 5], [4, 2, 5], [4, 7, 5]], withGrads((a, b, c) => tf.concat([a, b.mul(2), c], 1))));
+    check('Concat', await relErr([[2, 3, 5], [2, 3, 1]], withGrads((a, b) => tf.concat([a, b], -1))));
+    check('Concat', await relErr([[3, 4], [5, 4]], withGrads((a, b) => tf.concat([a, b], 0))));
+    check('Concat', await relErr([[2, 9, 1, 3, 4], [2, 9, 1, 3, 4], [2, 9, 1, 3, 4]], withGrads((a, b, c) => tf.concat([a, b, c], 2))));
+    check('Concat', await relErr([[6, 2]], (a) => tf.concat([a.mul(100).toInt(), tf.zeros([6, 0], 'int32'), a.mul(7).toInt()], 1).toFloat()));
+  });
+
+  it('fused LayerNorm against the composite (cpu): rows × 1, odd widths, γ/β gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.layerNorm)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.layerNorm)).toBe(false); // cpu runs the composite: the reference
+    for (const [shape, eps] of [[[5, 7], 1e-5], [[2, 9, 96], 1e-6], [[3, 1], 1e-5], [[4, 33, 13], 1e-5]] as Array<[number[], number]>) {
+      const d = shape[shape.length - 1];
+      check('LvLayerNorm', await relErr([shape, [d], [d]], withGrads((x, g, b) => layerNorm(x.mul(3).add(0.5), g.add(1), b, eps))));
+    }
+  });
+
+  it('fused activations (GELU erf, GELU sigmoid, SiLU) against the composite (cpu), with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    for (const kind of ['gelu', 'gelu-sigmoid', 'silu'] as const) {
+      for (const shape of [[7], [3, 129], [2, 8, 8, 5]]) {
+        // inputs spread over ±8, past where the exp/erf approximations saturate
+        check(`LvActivation ${kind}`, await relErr([shape], withGrads((x) => activate(x.mul(8), kind))));
+      }
     }
   });
 

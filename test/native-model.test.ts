@@ -5,6 +5,9 @@ import { enableNativeKernels, disableNativeKernels, nativeStatus } from '../src/
 import { createModel, listModels } from '../src/models';
 import { makeCtx } from '../src/nn/module';
 import { Rng } from '../src/util/rng';
+import { AdamW } from '../src/train/optim';
+import { crossEntropy } from '../src/train/losses';
+import { MAIN_QUICK_MODELS } from '../src/experiments';
 
 /**
  * Whole-model checks of the native kernels: the same training run (same seed, data, Adam) with native kernels on
@@ -22,37 +25,37 @@ afterAll(() => {
   if (available) enableNativeKernels();
 });
 
-function batch(name: string, n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const c = createModel(name, {}, { build: false }).config;
+type Spec = { model: string; overrides?: Record<string, unknown> };
+
+function batch(spec: Spec, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const c = createModel(spec.model, spec.overrides ?? {}, { build: false }).config;
   const rng = new Rng(7);
   const x = new Float32Array(n * c.imageSize * c.imageSize * c.inChannels).map(() => rng.normal());
   const y = Int32Array.from({ length: n }, (_, i) => (i * 3) % c.numClasses);
-  return {
-    x: tf.tensor4d(x, [n, c.imageSize, c.imageSize, c.inChannels]),
-    y: tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), c.numClasses) as tf.Tensor2D),
-  };
+  return { x: tf.tensor4d(x, [n, c.imageSize, c.imageSize, c.inChannels]), y: tf.tensor1d(y, 'int32') };
 }
 
-/** Losses of `steps` Adam steps (lr 1e-3) from seed 0 on a fixed batch. */
-function train(name: string, steps: number, n: number): number[] {
-  const model = createModel(name, {}, { seed: 0 });
-  const { x, y } = batch(name, n);
-  const opt = tf.train.adam(1e-3);
-  const vars = model.trainableVariables();
+/**
+ * Losses of `steps` training steps from seed 0 on a fixed batch, made like the trainer's: cross-entropy plus the
+ * model's auxiliary losses, tf.variableGrads, the kit's AdamW (lr 1e-3, weight decay 0.05, global-norm clip 1).
+ */
+function train(spec: Spec, steps: number, n: number): number[] {
+  const model = createModel(spec.model, spec.overrides ?? {}, { seed: 0 });
+  const { x, y } = batch(spec, n);
+  const params = model.namedParams().filter(([, p]) => p.trainable);
+  const byVar = new Map(params.map(([path, p]) => [p.value.name, path]));
+  const opt = new AdamW(params, { weightDecay: 0.05 });
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const l = opt.minimize(
-      () => {
-        const ctx = makeCtx({ training: true, seed: i });
-        let loss = tf.losses.softmaxCrossEntropy(y, model.forward(x, ctx)) as tf.Scalar;
-        for (const a of ctx.aux) loss = loss.add(a.value);
-        return loss;
-      },
-      true,
-      vars,
-    )!;
-    losses.push(l.dataSync()[0]);
-    l.dispose();
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const ctx = makeCtx({ training: true, seed: i, targets: { labels: y } });
+        const loss = crossEntropy(model.forward(x, ctx) as tf.Tensor2D, y);
+        return (ctx.aux.length ? loss.add(tf.addN(ctx.aux.map((a) => a.value))) : loss) as tf.Scalar;
+      }, params.map(([, p]) => p.value));
+      losses.push(value.dataSync()[0]);
+      opt.apply(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g])), 1e-3, 1);
+    });
   }
   opt.dispose();
   model.dispose();
@@ -61,12 +64,13 @@ function train(name: string, steps: number, n: number): number[] {
   return losses;
 }
 
-function compare(name: string, steps: number, n: number, tol: number): { off: number[]; on: number[] } {
+function compare(spec: Spec | string, steps: number, n: number, tol: number): { off: number[]; on: number[] } {
+  const s = typeof spec === 'string' ? { model: spec } : spec;
   disableNativeKernels();
-  const off = train(name, steps, n);
+  const off = train(s, steps, n);
   enableNativeKernels();
-  const on = train(name, steps, n);
-  for (let i = 0; i < steps; i++) expect(Math.abs(on[i] - off[i]), `${name} step ${i}: native ${on[i]} vs wasm ${off[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(off[i])));
+  const on = train(s, steps, n);
+  for (let i = 0; i < steps; i++) expect(Math.abs(on[i] - off[i]), `${s.model} step ${i}: native ${on[i]} vs wasm ${off[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(off[i])));
   // the run trains at all (the comparison is not between two constants)
   expect(off[steps - 1]).not.toBe(off[0]);
   return { off, on };
@@ -85,6 +89,51 @@ describe('native kernels, whole models', () => {
     console.log(`vit loss after 20 steps: wasm ${off[19]}, native ${on[19]}`);
   }, 400_000);
 
+  it.each(MAIN_QUICK_MODELS.map((m) => [m.model, m] as const))("each paper's quick-scale model (%s): losses of 20 steps match plain wasm", (name, spec, ctx) => {
+    if (!available) ctx.skip();
+    const { off, on } = compare(spec, 20, 2, 2e-3);
+    console.log(`${name}@quick loss after 20 steps: wasm ${off[19]}, native ${on[19]}`);
+  }, 600_000);
+
+  it('AdamW: the fused in-place update matches the composite one (decay, clipping, 5 steps) and keeps each tensor in place', (ctx) => {
+    if (!available) ctx.skip();
+    const run = (native: boolean) => {
+      if (native) enableNativeKernels();
+      else disableNativeKernels();
+      const model = createModel('vit-tiny-test', {}, { seed: 0 });
+      const params = model.namedParams();
+      const opt = new AdamW(params, { weightDecay: 0.1 });
+      const ids: boolean[] = [];
+      for (let s = 0; s < 5; s++) {
+        tf.tidy(() => {
+          // seeds from 1: seed 0 would mean unseeded
+          const grads = new Map(params.map(([path, p], i) => [path, tf.randomNormal(p.shape as number[], 0, 3, 'float32', 1 + 100 * s + i)]));
+          const before = params.map(([, p]) => p.value.dataId);
+          opt.apply(grads, 1e-2, s % 2 ? 0.5 : 0);
+          ids.push(params.every(([, p], i) => p.value.dataId === before[i]));
+        });
+      }
+      const values = params.map(([, p]) => Array.from(p.value.dataSync()));
+      const moments = [...opt.state().m.values()].map((m) => Array.from(m.dataSync()));
+      opt.dispose();
+      model.dispose();
+      return { values, moments, inPlace: ids.slice(1).every(Boolean) };
+    };
+    const composite = run(false);
+    const fused = run(true);
+    expect(composite.inPlace).toBe(false); // tfjs ops: assign() swaps in new tensors
+    expect(fused.inPlace).toBe(true); // one native call updated the same memory
+    let err = 0;
+    composite.values.forEach((v, i) => v.forEach((x, j) => (err = Math.max(err, Math.abs(x - fused.values[i][j])))));
+    composite.moments.forEach((v, i) => v.forEach((x, j) => (err = Math.max(err, Math.abs(x - fused.moments[i][j])))));
+    expect(err).toBeLessThan(1e-5);
+    // and the update did something: the parameters moved from their initial values
+    const init = createModel('vit-tiny-test', {}, { seed: 0 });
+    const moved = init.namedParams().some(([, p], i) => Array.from(p.value.dataSync()).some((x, j) => Math.abs(x - fused.values[i][j]) > 1e-3));
+    init.dispose();
+    expect(moved).toBe(true);
+  });
+
   it("every registered 'test' model: 3 steps match plain wasm", (ctx) => {
     if (!available) ctx.skip();
     const names = listModels({ tag: 'test' }).map((m) => m.name);
@@ -97,13 +146,15 @@ describe('native kernels, whole models', () => {
     enableNativeKernels();
     const heap = () => (tf.findBackend('wasm') as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.byteLength;
     const model = createModel('vit-tiny-test', {}, { seed: 0 });
-    const { x, y } = batch('vit-tiny-test', 4);
-    const opt = tf.train.adam(1e-3);
-    const vars = model.trainableVariables();
-    const step = () => {
-      const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, makeCtx({ training: true }))) as tf.Scalar, true, vars)!;
-      l.dispose();
-    };
+    const { x, y } = batch({ model: 'vit-tiny-test' }, 4);
+    const params = model.namedParams();
+    const byVar = new Map(params.map(([path, p]) => [p.value.name, path]));
+    const opt = new AdamW(params, { weightDecay: 0.05 });
+    const step = () =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => crossEntropy(model.forward(x, makeCtx({ training: true })) as tf.Tensor2D, y), params.map(([, p]) => p.value));
+        opt.apply(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g])), 1e-3, 1);
+      });
     for (let i = 0; i < 10; i++) step();
     const before = { n: tf.memory().numTensors, bytes: tf.memory().numBytes, heap: heap() };
     for (let i = 0; i < 200; i++) step();

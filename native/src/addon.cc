@@ -9,48 +9,29 @@
 #include <vector>
 
 #include "gemm.h"
+#include "heap.h"
+#include "vmath.h"
 #include "pool.h"
 
 #if defined(LV_HAVE_CBLAS) && defined(LV_OPENBLAS)
 extern "C" void openblas_set_num_threads(int);
 #endif
 
+namespace lv {
+void registerFused(Napi::Env env, Napi::Object exports);  // fused.cc
+}
+
 namespace {
 
 using lv::Pool;
-
-struct Heap {
-  uint8_t* base;
-  size_t len;
-};
-
-Heap heapOf(const Napi::CallbackInfo& info) {
-  if (!info[0].IsArrayBuffer()) throw Napi::TypeError::New(info.Env(), "argument 0 must be the wasm heap ArrayBuffer");
-  auto ab = info[0].As<Napi::ArrayBuffer>();
-  return {static_cast<uint8_t*>(ab.Data()), ab.ByteLength()};
-}
-
-long num(const Napi::CallbackInfo& info, int i) { return (long)info[i].As<Napi::Number>().Int64Value(); }
-double dbl(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().DoubleValue(); }
-
-// A float pointer `count` elements long at byte offset `off`, bounds-checked against the heap.
-float* at(const Napi::CallbackInfo& info, const Heap& h, long off, long count) {
-  if (off < 0 || (off & 3) != 0 || (size_t)off + (size_t)count * 4 > h.len)
-    throw Napi::RangeError::New(info.Env(), "tensor at byte offset " + std::to_string(off) + " with " +
-                                                std::to_string(count) + " floats lies outside the wasm heap (" +
-                                                std::to_string(h.len) + " bytes)");
-  return reinterpret_cast<float*>(h.base + off);
-}
-
-std::vector<long> longArray(const Napi::CallbackInfo& info, int i) {
-  auto arr = info[i].As<Napi::Array>();
-  std::vector<long> v(arr.Length());
-  for (uint32_t j = 0; j < arr.Length(); j++) v[j] = (long)arr.Get(j).As<Napi::Number>().Int64Value();
-  return v;
-}
-
-// Chunks smaller than this many multiply-adds are not worth waking a second thread for.
-const long kMinWork = 1 << 17;
+using lv::Heap;
+using lv::heapOf;
+using lv::num;
+using lv::dbl;
+using lv::at;
+using lv::longArray;
+using lv::kMinWork;
+using lv::reduceChunks;
 
 enum Act { kLinear = 0, kRelu = 1, kRelu6 = 2, kLeaky = 3, kSigmoid = 4, kElu = 5 };
 
@@ -67,7 +48,7 @@ void epilogue(float* c, long rows, long n, const float* bias, long biasLen, int 
       case kRelu: for (long j = 0; j < n; j++) r[j] = r[j] > 0 ? r[j] : 0; break;
       case kRelu6: for (long j = 0; j < n; j++) r[j] = std::min(6.0f, std::max(0.0f, r[j])); break;
       case kLeaky: for (long j = 0; j < n; j++) r[j] = r[j] > 0 ? r[j] : alpha * r[j]; break;
-      case kSigmoid: for (long j = 0; j < n; j++) r[j] = 1.0f / (1.0f + std::exp(-r[j])); break;
+      case kSigmoid: for (long j = 0; j < n; j++) r[j] = lv::vsigmoid(r[j]); break;
       case kElu: for (long j = 0; j < n; j++) r[j] = r[j] > 0 ? r[j] : std::expm1(r[j]); break;
       default: break;
     }
@@ -290,11 +271,13 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
       float* yr = y + r * cols;
       float mx = -INFINITY;
       for (long j = 0; j < cols; j++) mx = std::max(mx, xr[j]);
-      float sum = 0;
-      for (long j = 0; j < cols; j++) {
-        yr[j] = std::exp(xr[j] - mx);
-        sum += yr[j];
-      }
+      for (long j = 0; j < cols; j++) yr[j] = lv::vexp(xr[j] - mx);
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      long j = 0;
+      for (; j + 8 <= cols; j += 8)
+        for (int q = 0; q < 8; q++) acc[q] += yr[j + q];
+      float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; j < cols; j++) sum += yr[j];
       const float inv = 1.0f / sum;
       for (long j = 0; j < cols; j++) yr[j] *= inv;
     }
@@ -412,20 +395,6 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
     });
   }
   return info.Env().Undefined();
-}
-
-// Sum per-thread partial results: each chunk of [0, n) accumulates into its own buffer, then they are added.
-template <typename F>
-void reduceChunks(long n, long grain, long size, float* out, F body) {
-  Pool& pool = Pool::get();
-  const int parts = (int)std::max(1L, std::min<long>(pool.threads(), n / std::max(1L, grain)));
-  std::vector<std::vector<float>> partial(parts - 1, std::vector<float>(size, 0.0f));
-  std::memset(out, 0, sizeof(float) * size);
-  pool.run(parts, 1, [&](long p0, long p1) {
-    for (long p = p0; p < p1; p++) body(n * p / parts, n * (p + 1) / parts, p == 0 ? out : partial[p - 1].data());
-  });
-  for (auto& v : partial)
-    for (long i = 0; i < size; i++) out[i] += v[i];
 }
 
 // conv2dBackpropFilter(heap, xOff, dyOff, dwOff, geometry..., co): dW = Σ_images colᵀ · dy.
@@ -588,6 +557,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("depthwiseBackpropFilter", Napi::Function::New(env, DepthwiseBackpropFilter));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
+  lv::registerFused(env, exports);
   return exports;
 }
 

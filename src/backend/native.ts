@@ -21,6 +21,15 @@ interface Addon {
   depthwise(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
   depthwiseBackpropInput(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
   depthwiseBackpropFilter(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
+  reduceSum(heap: ArrayBuffer, inOff: number, outOff: number, outer: number, mid: number, inner: number): void;
+  concat(heap: ArrayBuffer, outOff: number, outer: number, inOffs: number[], widths: number[]): void;
+  layerNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, rows: number, cols: number, eps: number): void;
+  layerNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number, eps: number): void;
+  activation(heap: ArrayBuffer, x: number, y: number, n: number, kind: number): void;
+  activationGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number, kind: number): void;
+  softmaxGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, rows: number, cols: number): void;
+  sumSquares(heap: ArrayBuffer, offs: number[], sizes: number[]): number;
+  adamw(heap: ArrayBuffer, p: number[], g: number[], m: number[], v: number[], sizes: number[], decays: number[], lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, gradScale: number): void;
   setThreads(n: number): number;
   info(): { gemm: string; threads: number };
 }
@@ -28,7 +37,7 @@ interface Addon {
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
   wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  dataIdMap: { get(id: object): { memoryOffset: number; refCount: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   incRef(dataId: object): void;
 }
@@ -339,6 +348,138 @@ const depthwiseBackpropFilter = convKernel('DepthwiseConv2dNativeBackpropFilter'
   return { x: a.inputs.x!.shape, f, out: f };
 }, (a) => a.depthwiseBackpropFilter, 'x', 'dy');
 
+/**
+ * Sum over any axes that are adjacent once size-1 axes are dropped (every reduction the models make: the last axis,
+ * or the leading ones for bias and LayerNorm gradients); other patterns go to the wasm kernel, which transposes first.
+ */
+const sum: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  if (x.dtype !== 'float32') return fallback('Sum', args);
+  const axes = tf.util.parseAxisParam(args.attrs.axis as number | number[], x.shape);
+  const reduced = new Set(axes);
+  let outer = 1;
+  let mid = 1;
+  let inner = 1;
+  let phase = 0; // 0: before the reduced run, 1: inside it, 2: after it
+  for (let d = 0; d < x.shape.length; d++) {
+    const n = x.shape[d];
+    if (n === 1) continue;
+    if (reduced.has(d)) {
+      if (phase === 2) return fallback('Sum', args);
+      phase = 1;
+      mid *= n;
+    } else if (phase === 0) outer *= n;
+    else {
+      phase = 2;
+      inner *= n;
+    }
+  }
+  const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+  const shape = args.attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+  const backend = args.backend;
+  const out = backend.makeOutput(shape, 'float32');
+  if (outer * inner > 0) addon!.reduceSum(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), outer, mid, inner);
+  return out;
+};
+
+/** The wasm Concat copies element by element in JS unless the axis is 0; this copies whole rows. */
+const concat: KernelFn = (args) => {
+  const all = Object.values(args.inputs) as tf.TensorInfo[];
+  if (!all.length || !all.every((t) => t.dtype === all[0].dtype && is4Byte(t))) return fallback('Concat', args);
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, all[0].shape)[0];
+  const shape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
+  const backend = args.backend;
+  const out = backend.makeOutput(shape, all[0].dtype);
+  const parts = all.filter((t) => prod(t.shape) > 0);
+  if (parts.length) {
+    const outer = prod(shape.slice(0, axis));
+    addon!.concat(heapOf(backend), offsetOf(backend, out), outer, parts.map((t) => offsetOf(backend, t)), parts.map((t) => prod(t.shape.slice(axis))));
+  }
+  return out;
+};
+
+/**
+ * Fused kernels the kit's layers call through `tf.engine().runKernel` when the active backend has them
+ * (src/nn/fused.ts holds their gradients and the composite fallbacks used on every other backend).
+ */
+export const FUSED = {
+  layerNorm: 'LvLayerNorm',
+  layerNormGrad: 'LvLayerNormGrad',
+  activation: 'LvActivation',
+  activationGrad: 'LvActivationGrad',
+  softmaxGrad: 'LvSoftmaxGrad',
+} as const;
+
+/** Activation kinds of the fused activation kernels, by the layer's name for them. */
+export const FUSED_ACTIVATIONS: Readonly<Record<string, number>> = { gelu: 0, 'gelu-sigmoid': 1, silu: 2 };
+
+const lastAxis = (t: tf.TensorInfo) => t.shape[t.shape.length - 1] ?? 1;
+
+function requireFloat(name: string, ts: tf.TensorInfo[]): void {
+  for (const t of ts) if (t.dtype !== 'float32') throw new Error(`${name}: expected float32 tensors, got ${t.dtype}[${t.shape.join(',')}]`);
+}
+
+const layerNorm: KernelFn = (args) => {
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.layerNorm, [x, gamma, beta]);
+  const cols = lastAxis(x);
+  const backend = args.backend;
+  const y = backend.makeOutput(x.shape, 'float32');
+  if (prod(x.shape) > 0) {
+    addon!.layerNorm(heapOf(backend), offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, beta), offsetOf(backend, y), prod(x.shape) / cols, cols, Number(args.attrs.eps));
+  }
+  return y;
+};
+
+const layerNormGrad: KernelFn = (args) => {
+  const { dy, x, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.layerNormGrad, [dy, x, gamma]);
+  const cols = lastAxis(x);
+  const backend = args.backend;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dg = backend.makeOutput(gamma.shape, 'float32');
+  const db = backend.makeOutput(gamma.shape, 'float32');
+  const rows = cols ? prod(x.shape) / cols : 0;
+  addon!.layerNormGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, dx), offsetOf(backend, dg), offsetOf(backend, db), rows, cols, Number(args.attrs.eps));
+  return [dx, dg, db];
+};
+
+function activationKind(attrs: Record<string, unknown>): number {
+  const kind = FUSED_ACTIVATIONS[String(attrs.kind)];
+  if (kind === undefined) throw new Error(`${FUSED.activation}: unknown activation '${attrs.kind}' (expected one of ${Object.keys(FUSED_ACTIVATIONS).join(', ')})`);
+  return kind;
+}
+
+const activation: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  requireFloat(FUSED.activation, [x]);
+  const kind = activationKind(args.attrs);
+  const backend = args.backend;
+  const y = backend.makeOutput(x.shape, 'float32');
+  addon!.activation(heapOf(backend), offsetOf(backend, x), offsetOf(backend, y), prod(x.shape), kind);
+  return y;
+};
+
+const activationGrad: KernelFn = (args) => {
+  const { dy, x } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.activationGrad, [dy, x]);
+  const kind = activationKind(args.attrs);
+  const backend = args.backend;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  addon!.activationGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, dx), prod(x.shape), kind);
+  return dx;
+};
+
+const softmaxGrad: KernelFn = (args) => {
+  const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.softmaxGrad, [dy, y]);
+  const cols = lastAxis(y);
+  const backend = args.backend;
+  const dx = backend.makeOutput(y.shape, 'float32');
+  if (prod(y.shape) > 0) addon!.softmaxGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, y), offsetOf(backend, dx), prod(y.shape) / cols, cols);
+  return dx;
+};
+
 const KERNELS: Record<string, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -353,6 +494,13 @@ const KERNELS: Record<string, KernelFn> = {
   DepthwiseConv2dNative: depthwise,
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
+  Sum: sum,
+  Concat: concat,
+  [FUSED.layerNorm]: layerNorm,
+  [FUSED.layerNormGrad]: layerNormGrad,
+  [FUSED.activation]: activation,
+  [FUSED.activationGrad]: activationGrad,
+  [FUSED.softmaxGrad]: softmaxGrad,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -454,4 +602,54 @@ export function measureSgemmGflops(threads = 1, m = 4096, k = 96, n = 288, secon
   } finally {
     a.setThreads(before);
   }
+}
+
+/** One parameter's slot in a fused AdamW step. */
+export interface AdamWSlot {
+  param: tf.Tensor;
+  grad: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  /** Weight-decay factor 1 − lr·wd, or 1. */
+  decay: number;
+}
+
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Bias corrections 1 − β1ᵗ and 1 − β2ᵗ. */
+  c1: number;
+  c2: number;
+  /** Scale gradients so their global L2 norm is at most this (0: no clipping). */
+  clipNorm: number;
+}
+
+/**
+ * The whole AdamW step (global-norm clipping included) as one native call that updates parameters and moments in
+ * place on the wasm heap. Returns null and changes nothing unless native kernels are on, wasm is the active backend,
+ * every tensor is float32 on it, and each parameter and moment owns its memory (reference count 1: nothing else
+ * shares the data being overwritten). Otherwise returns the gradient norm before clipping.
+ */
+export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): { gradNorm: number } | null {
+  if (!enabled || !addon || tf.getBackend() !== 'wasm') return null;
+  const backend = tf.backend() as unknown as WasmBackend;
+  const offs = { p: [] as number[], g: [] as number[], m: [] as number[], v: [] as number[] };
+  const sizes: number[] = [];
+  for (const s of slots) {
+    const ds = [s.param, s.grad, s.m, s.v].map((t) => (t.dtype === 'float32' ? backend.dataIdMap.get(t.dataId) : undefined));
+    if (ds.some((d) => !d) || ds[0]!.refCount !== 1 || ds[2]!.refCount !== 1 || ds[3]!.refCount !== 1) return null;
+    if (s.grad.size !== s.param.size || s.m.size !== s.param.size || s.v.size !== s.param.size) return null;
+    offs.p.push(ds[0]!.memoryOffset);
+    offs.g.push(ds[1]!.memoryOffset);
+    offs.m.push(ds[2]!.memoryOffset);
+    offs.v.push(ds[3]!.memoryOffset);
+    sizes.push(s.param.size);
+  }
+  const heap = heapOf(backend);
+  const gradNorm = Math.sqrt(addon.sumSquares(heap, offs.g, sizes));
+  const scale = h.clipNorm > 0 ? Math.min(1, h.clipNorm / (gradNorm + 1e-6)) : 1;
+  addon.adamw(heap, offs.p, offs.g, offs.m, offs.v, sizes, slots.map((s) => s.decay), h.lr, h.beta1, h.beta2, h.eps, h.c1, h.c2, scale);
+  return { gradNorm };
 }

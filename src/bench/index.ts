@@ -5,17 +5,22 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, setNativeThreads, measureSgemmGflops } from '../backend/native';
 import { createModel } from '../models';
+import { MAIN_QUICK_MODELS } from '../experiments';
 import { countMacs } from '../analysis/count';
 import { makeCtx } from '../nn/module';
 import { Rng } from '../util/rng';
+import { AdamW } from '../train/optim';
+import { crossEntropy } from '../train/losses';
 
 /**
- * Training-throughput benchmark (issue 9): img/s of bench-vit (and `--models`) per engine against the PyTorch
- * reference script (../shared/bench/torch_bench_vit.py), all in one run so the figures are comparable ratios on a
- * noisy machine. Same work as the script: batch 64 of N(0,1) images, softmax cross-entropy, Adam lr 1e-3, warm-up
- * steps then timed steps. Each engine is measured in `--rounds` interleaved rounds and its best round is kept.
+ * Training-throughput benchmark (issue 9): img/s of bench-vit and of each paper's main quick-scale model
+ * (`--models quick`, the default with bench-vit) per engine, against the PyTorch reference script for bench-vit
+ * (../shared/bench/torch_bench_vit.py), all in one run so the figures are comparable ratios on a noisy machine.
+ * Same work as the script: batch 64 of N(0,1) images, softmax cross-entropy, Adam lr 1e-3, warm-up steps then
+ * timed steps. wasm+native and tensorflow are measured in `--rounds` interleaved rounds, best kept; cpu and plain
+ * wasm (30–100× slower) once, with at most 3 timed steps (cpu: `--cpu-steps`).
  *
- *   lightvit bench [--json] [--models a,b] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
+ *   lightvit bench [--json] [--models bench-vit|quick|NAME,...] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
  *                  [--cpu-steps 2] [--threads 1,2] [--engines cpu,wasm,wasm+native,tensorflow] [--no-torch]
  *                  [--leak [--leak-steps 1000] [--leak-batch 8]]
  */
@@ -43,7 +48,7 @@ export interface BenchRow {
 
 interface Opts {
   json: boolean;
-  models: string[];
+  models: ModelSpec[];
   steps: number;
   warmup: number;
   rounds: number;
@@ -60,10 +65,21 @@ interface Opts {
 
 const ENGINES = ['cpu', 'wasm', 'wasm+native', 'tensorflow'];
 
+/** A model to measure: registry name + overrides, shown as `label`. */
+interface ModelSpec {
+  label: string;
+  model: string;
+  overrides: Record<string, unknown>;
+}
+
+const BENCH_VIT: ModelSpec = { label: 'bench-vit', model: 'bench-vit', overrides: {} };
+/** Each paper's main quick-scale model, as its experiments build it. */
+const QUICK: ModelSpec[] = MAIN_QUICK_MODELS.map((m) => ({ label: `${m.model}@quick`, model: m.model, overrides: m.overrides }));
+
 function parse(argv: string[]): Opts {
   const o: Opts = {
     json: false,
-    models: ['bench-vit'],
+    models: [BENCH_VIT, ...QUICK],
     steps: 10,
     warmup: 2,
     rounds: 2,
@@ -94,8 +110,10 @@ function parse(argv: string[]): Opts {
       case 'leak': o.leak = true; break;
       case 'no-torch': o.torch = false; break;
       case 'models': {
-        const extra = (val ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-        o.models = [...new Set(['bench-vit', ...extra])];
+        const names = (val ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const specs = [BENCH_VIT, ...names.flatMap((n) => (n === 'quick' ? QUICK : [{ label: n, model: n, overrides: {} }]))];
+        o.models = specs.filter((m, i) => specs.findIndex((q) => q.label === m.label) === i);
+        for (const m of o.models) createModel(m.model, m.overrides, { build: false }); // unknown names fail here, with the list
         break;
       }
       case 'steps': o.steps = Math.max(1, int(key, val)); break;
@@ -148,32 +166,48 @@ interface Measured {
   rss: number;
 }
 
-/** Build `name` on the active backend, train `warmup + steps` steps, time the last `steps`. Frees everything. */
-function measure(name: string, batch: number, warmup: number, steps: number): Measured {
-  const model = createModel(name, {}, { seed: 0 });
+/**
+ * A training step on a fixed batch, as the trainer makes it: forward, cross-entropy (+ auxiliary losses),
+ * `tf.variableGrads`, and the kit's AdamW (weight decay 0, i.e. Adam with lr 1e-3 like the PyTorch reference; no
+ * clipping). `step()` returns the loss; `dispose()` frees model, optimizer state and batch.
+ */
+function stepper(spec: ModelSpec, batch: number): { step: () => number; dispose: () => void; peakTfBytes: () => number } {
+  const model = createModel(spec.model, spec.overrides, { seed: 0 });
   const c = model.config;
   const data = makeBatch(batch, c.imageSize, c.inChannels, c.numClasses);
   const x = tf.tensor4d(data.x, [batch, c.imageSize, c.imageSize, c.inChannels]);
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(data.y, 'int32'), c.numClasses));
-  const opt = tf.train.adam(1e-3);
-  const vars = model.trainableVariables();
+  const y = tf.tensor1d(data.y, 'int32');
+  const params = model.namedParams().filter(([, p]) => p.trainable);
+  const byVarName = new Map(params.map(([p, v]) => [v.value.name, p]));
+  const opt = new AdamW(params, { weightDecay: 0 });
   let tfBytes = 0;
-  let rss = 0;
-  const step = (): number => {
-    const loss = opt.minimize(
-      () => {
-        const ctx = makeCtx({ training: true, seed: 0 });
-        const logits = model.forward(x, ctx);
-        let l = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-        for (const a of ctx.aux) l = l.add(a.value);
+  const step = (): number =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const ctx = makeCtx({ training: true, seed: 0, targets: { labels: y } });
+        const l = crossEntropy(model.forward(x, ctx) as tf.Tensor2D, y);
         tfBytes = Math.max(tfBytes, tf.memory().numBytes);
-        return l;
-      },
-      true,
-      vars,
-    )!;
-    const v = loss.dataSync()[0];
-    loss.dispose();
+        return (ctx.aux.length ? l.add(tf.addN(ctx.aux.map((a) => a.value))) : l) as tf.Scalar;
+      }, params.map(([, p]) => p.value));
+      const loss = value.dataSync()[0];
+      opt.apply(new Map(Object.entries(grads).map(([n, g]) => [byVarName.get(n)!, g])), 1e-3);
+      return loss;
+    });
+  const dispose = () => {
+    opt.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  };
+  return { step, dispose, peakTfBytes: () => tfBytes };
+}
+
+/** Train `warmup + steps` steps of `name` on the active backend and time the last `steps`. Frees everything. */
+function measure(spec: ModelSpec, batch: number, warmup: number, steps: number): Measured {
+  const s = stepper(spec, batch);
+  let rss = 0;
+  const step = () => {
+    const v = s.step();
     rss = Math.max(rss, process.memoryUsage().rss);
     return v;
   };
@@ -183,12 +217,9 @@ function measure(name: string, batch: number, warmup: number, steps: number): Me
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) last = step();
     const msPerStep = (performance.now() - t0) / steps;
-    return { msPerStep, finalLoss: last, tfBytes, rss };
+    return { msPerStep, finalLoss: last, tfBytes: s.peakTfBytes(), rss };
   } finally {
-    opt.dispose();
-    model.dispose();
-    x.dispose();
-    y.dispose();
+    s.dispose();
   }
 }
 
@@ -252,18 +283,8 @@ function printTable(rows: BenchRow[]): void {
 
 /** 1,000 (--leak-steps) training steps on wasm+native: tensor count and wasm heap must stay flat after warm-up. */
 function leakCheck(o: Opts, say: (s: string) => void, emit: (obj: object) => void): void {
-  const model = createModel('bench-vit', {}, { seed: 0 });
-  const c = model.config;
-  const data = makeBatch(o.leakBatch, c.imageSize, c.inChannels, c.numClasses);
-  const x = tf.tensor4d(data.x, [o.leakBatch, c.imageSize, c.imageSize, c.inChannels]);
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(data.y, 'int32'), c.numClasses));
-  const opt = tf.train.adam(1e-3);
-  const vars = model.trainableVariables();
-  const step = () => {
-    const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, makeCtx({ training: true }))) as tf.Scalar, true, vars)!;
-    l.dataSync();
-    l.dispose();
-  };
+  const s = stepper(BENCH_VIT, o.leakBatch);
+  const step = () => s.step();
   const warm = 10;
   for (let i = 0; i < warm; i++) step();
   const t0 = { tensors: tf.memory().numTensors, heap: wasmHeapBytes() ?? 0, bytes: tf.memory().numBytes };
@@ -288,10 +309,7 @@ function leakCheck(o: Opts, say: (s: string) => void, emit: (obj: object) => voi
     `leak check (${result.engine}, bench-vit, batch ${o.leakBatch}, ${o.leakSteps} steps): tensors ${t0.tensors} → ${t1.tensors}, ` +
       `tf bytes ${t0.bytes} → ${t1.bytes}, wasm heap ${t0.heap} → ${t1.heap}: ${ok ? 'flat' : 'GROWING'}`,
   );
-  opt.dispose();
-  model.dispose();
-  x.dispose();
-  y.dispose();
+  s.dispose();
 }
 
 export async function runBench(argv: string[]): Promise<void> {
@@ -337,8 +355,8 @@ export async function runBench(argv: string[]): Promise<void> {
   };
   const macs = new Map<string, number>();
   for (const m of o.models) {
-    const model = createModel(m, {}, { seed: 0 });
-    macs.set(m, countMacs(model).macs);
+    const model = createModel(m.model, m.overrides, { seed: 0 });
+    macs.set(m.label, countMacs(model).macs);
     model.dispose();
   }
 
@@ -346,7 +364,9 @@ export async function runBench(argv: string[]): Promise<void> {
     for (const m of o.models) {
       for (const engine of engines) {
         if (engine === 'tensorflow' && !tfAvailable) continue;
-        if (engine === 'cpu' && (round > 0 || o.cpuSteps === 0)) continue; // ~100× slower: one short measurement
+        // cpu (~100× slower) and plain wasm (~30×): one short measurement in the first round
+        if (engine === 'cpu' && (round > 0 || o.cpuSteps === 0)) continue;
+        if (engine === 'wasm' && round > 0) continue;
         const variants = engine === 'wasm+native' ? o.threads : [undefined];
         for (const threads of variants) {
           await tf.setBackend(engine === 'wasm+native' ? 'wasm' : engine === 'wasm' ? 'wasm' : engine);
@@ -355,20 +375,20 @@ export async function runBench(argv: string[]): Promise<void> {
             enableNativeKernels();
             setNativeThreads(threads!);
           }
-          const steps = engine === 'cpu' ? o.cpuSteps : o.steps;
-          const warmup = engine === 'cpu' ? Math.min(1, o.warmup) : o.warmup;
-          say(`  measuring ${m} on ${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ${round + 1}/${o.rounds} …`);
+          const steps = engine === 'cpu' ? o.cpuSteps : engine === 'wasm' ? Math.min(3, o.steps) : o.steps;
+          const warmup = engine === 'cpu' || engine === 'wasm' ? Math.min(1, o.warmup) : o.warmup;
+          say(`  measuring ${m.label} on ${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ${round + 1}/${o.rounds} …`);
           const r = measure(m, o.batch, warmup, steps);
           const img = (1000 * o.batch) / r.msPerStep;
           keep({
-            model: m,
+            model: m.label,
             engine,
             batch: o.batch,
             img_per_s: img,
             ms_per_step: r.msPerStep,
             steps,
             threads,
-            gflops: (3 * 2 * macs.get(m)! * img) / 1e9,
+            gflops: (3 * 2 * macs.get(m.label)! * img) / 1e9,
             wasm_heap_bytes: engine.startsWith('wasm') ? wasmHeapBytes() : undefined,
             tf_bytes: r.tfBytes,
             rss_bytes: r.rss,
@@ -419,7 +439,7 @@ export async function runBench(argv: string[]): Promise<void> {
     if (peak) emit({ sgemm_peak_gflops_1thread: peak });
   } else {
     console.log('');
-    console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (cpu: ${o.cpuSteps}).`);
+    console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (plain wasm: 1 round, ${Math.min(3, o.steps)} steps; cpu: 1 round, ${o.cpuSteps}).`);
     console.log(`Machine: ${require('os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('os').cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
     console.log('');
     printTable(rows);

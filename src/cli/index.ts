@@ -75,8 +75,11 @@ const COMMANDS: Record<string, { summary: string; usage: string; run: (a: Parsed
     run: cmdTable,
   },
   bench: {
-    summary: 'training throughput and memory of bench-vit (and more models) per engine, vs PyTorch',
-    usage: `lightvit bench [--json] [--models a,b] [--leak]   (also: npm run bench -- --json)`,
+    summary: "training img/s and memory of bench-vit and each paper's quick model per engine, vs PyTorch",
+    usage:
+      `lightvit bench [--json] [--models bench-vit|quick|NAME,...] [--engines cpu,wasm,wasm+native,tensorflow]\n` +
+      `               [--threads 1,2] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64] [--cpu-steps 2] [--no-torch]\n` +
+      `               [--leak [--leak-steps 1000] [--leak-batch 8]]   (also: npm run bench -- --json)`,
     run: async (a) => {
       const { runBench } = await import('../bench');
       await runBench(toArgv(a));

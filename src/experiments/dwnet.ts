@@ -350,3 +350,6 @@ registerExperiment({
     ];
   },
 });
+
+/** The paper's main model at the quick scale (`lightvit bench` measures it): the DW-conv stand-in. */
+export const mainQuickModel = { paper: '2106.04263', model: 'dwnet-mini', overrides: dwnetScaleOverrides('quick') };

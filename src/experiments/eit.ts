@@ -441,3 +441,6 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
 export function ablationLabel(r: ResultRecord): string {
   return `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ${recordValue(r, 'config.posEmbed')}`;
 }
+
+/** The paper's main model at the quick scale (`lightvit bench` measures it). */
+export const mainQuickModel = { paper: '2203.07116', model: 'eit-cifar-small', overrides: {} };

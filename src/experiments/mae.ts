@@ -516,3 +516,6 @@ registerExperiment({
     ];
   },
 });
+
+/** The paper's main model at the quick scale (`lightvit bench` measures its fine-tuning step). */
+export const mainQuickModel = { paper: '2402.03752', model: 'mae-vit', overrides: encoderOverrides('vit', 'quick') };

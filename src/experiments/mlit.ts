@@ -500,3 +500,6 @@ export function routingFigures(rec: ResultRecord): FigureSpec[] {
   );
   return figs;
 }
+
+/** The paper's main model at the quick scale (`lightvit bench` measures it): mLiT-XXS stand-in, CIFAR-10 head. */
+export const mainQuickModel = { paper: '2407.17783', model: 'mlit-xxs', overrides: { ...mlitScaleOverrides('quick'), numClasses: 10 } };

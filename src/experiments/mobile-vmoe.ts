@@ -563,3 +563,6 @@ const CLUSTER_COLOURS = [
   '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
   '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
 ];
+
+/** The paper's main model at the quick scale (`lightvit bench` measures it): the ablation base V-MoE, 100 classes. */
+export const mainQuickModel = { paper: '2309.04354', model: 'vmoe-6x64', overrides: { ...archOverrides(ablationArch('quick')), numClasses: 100 } };

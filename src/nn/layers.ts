@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, init, InitFn } from './module';
+import { activate, layerNorm, type Activation } from './fused';
 
 /** Tokens × features: applies to the last axis of any rank. */
 export class Linear extends Module {
@@ -39,10 +40,7 @@ export class LayerNorm extends Module {
     this.beta = this.param('beta', [dim], init.zeros());
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true);
-      return x.sub(mean).mul(tf.rsqrt(variance.add(this.eps))).mul(this.gamma.value).add(this.beta.value);
-    });
+    return layerNorm(x, this.gamma.value, this.beta.value, this.eps);
   }
 }
 
@@ -138,21 +136,7 @@ export class DepthwiseConv2d extends Module {
   }
 }
 
-export type Activation = 'gelu' | 'gelu-sigmoid' | 'relu' | 'silu';
-
-/** GELU (exact, erf), GELU's sigmoid approximation x·σ(1.702x), ReLU, SiLU. */
-export function activate(x: tf.Tensor, kind: Activation): tf.Tensor {
-  switch (kind) {
-    case 'gelu':
-      return tf.tidy(() => x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5));
-    case 'gelu-sigmoid':
-      return tf.tidy(() => x.mul(tf.sigmoid(x.mul(1.702))));
-    case 'relu':
-      return tf.relu(x);
-    case 'silu':
-      return tf.tidy(() => x.mul(tf.sigmoid(x)));
-  }
-}
+export { activate, type Activation } from './fused';
 
 /** Inverted dropout with a seed drawn from ctx.rng (deterministic given the run seed). */
 export function dropout(x: tf.Tensor, rate: number, ctx: Ctx): tf.Tensor {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Param } from '../nn/module';
+import { nativeAdamW, type AdamWSlot } from '../backend/native';
 
 /**
  * AdamW (Loshchilov & Hutter 2019) with decoupled weight decay, as torch.optim.AdamW:
@@ -17,14 +18,19 @@ export class AdamW {
     readonly opts: { beta1?: number; beta2?: number; eps?: number; weightDecay: number },
   ) {}
 
-  /** Apply one update from gradients keyed by parameter path. Call inside tf.tidy. */
-  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * Apply one update from gradients keyed by parameter path, after scaling them to a global L2 norm of at most
+   * `clipNorm` (0: no clipping). Call inside tf.tidy. Where the native kernels are on (wasm), the whole update is one
+   * in-place kernel; elsewhere it is composed of tfjs ops. Both follow the formulas above in the same order.
+   */
+  apply(grads: Map<string, tf.Tensor>, lr: number, clipNorm = 0): void {
     const b1 = this.opts.beta1 ?? 0.9;
     const b2 = this.opts.beta2 ?? 0.999;
     const eps = this.opts.eps ?? 1e-8;
     this.step += 1;
     const c1 = 1 - Math.pow(b1, this.step);
     const c2 = 1 - Math.pow(b2, this.step);
+    const slots: AdamWSlot[] = [];
     for (const [path, p] of this.params) {
       const g = grads.get(path);
       if (!g || !p.trainable) continue;
@@ -32,18 +38,26 @@ export class AdamW {
       let m = this.m.get(path);
       let v = this.v.get(path);
       if (!m || !v) {
-        m = tf.variable(tf.zerosLike(w), false);
-        v = tf.variable(tf.zerosLike(w), false);
+        // the zeros are freed at once, so each moment owns its memory (the in-place update requires it)
+        m = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
+        v = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
         this.m.set(path, m);
         this.v.set(path, v);
       }
+      slots.push({ param: w, grad: g, m, v, decay: p.decay && this.opts.weightDecay > 0 ? 1 - lr * this.opts.weightDecay : 1 });
+    }
+    if (nativeAdamW(slots, { lr, beta1: b1, beta2: b2, eps, c1, c2, clipNorm })) return;
+    const clipped = clipNorm > 0 ? clipByGlobalNorm(new Map(slots.map((s, i) => [String(i), s.grad])), clipNorm).grads : null;
+    slots.forEach((s, i) => {
+      const g = clipped ? clipped.get(String(i))! : s.grad;
+      const [w, m, v] = [s.param, s.m, s.v] as tf.Variable[];
       const mNew = m.mul(b1).add(g.mul(1 - b1));
       const vNew = v.mul(b2).add(g.square().mul(1 - b2));
       m.assign(mNew);
       v.assign(vNew);
-      const decayed = p.decay && this.opts.weightDecay > 0 ? w.mul(1 - lr * this.opts.weightDecay) : w;
+      const decayed = s.decay !== 1 ? w.mul(s.decay) : w;
       w.assign(decayed.sub(mNew.div(c1).div(vNew.div(c2).sqrt().add(eps)).mul(lr)));
-    }
+    });
   }
 
   /** State for checkpoints: step and moment tensors by parameter path. */

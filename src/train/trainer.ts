@@ -7,7 +7,7 @@ import { makeCtx, Ctx } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
 import { prepareBatch, epochOrder } from '../data';
-import { AdamW, cosineWithWarmup, clipByGlobalNorm } from './optim';
+import { AdamW, cosineWithWarmup } from './optim';
 import { crossEntropy, topkCorrect } from './losses';
 import { saveCheckpoint, loadCheckpoint, readCheckpoint } from './checkpoint';
 import type { EpochMetrics, LossFn, Recipe } from './types';
@@ -198,7 +198,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         if (!Number.isFinite(lossValue)) return;
         const byPath = new Map<string, tf.Tensor>();
         for (const [vn, g] of Object.entries(grads)) byPath.set(byVarName.get(vn)!, g);
-        optimizer.apply(clipByGlobalNorm(byPath, recipe.clipNorm).grads, lr);
+        optimizer.apply(byPath, lr, recipe.clipNorm);
       });
       trainSeconds += (Date.now() - t1) / 1000;
       if (!Number.isFinite(out.lossValue)) {

@@ -1,0 +1,351 @@
+// Memory-bound kernels of a training step: reductions, concatenation, LayerNorm and activations with their
+// gradients, the softmax gradient, and the whole AdamW update. On the wasm backend each of these is a chain of
+// several elementwise kernels (and as many JS dispatches); here each is one pass over the data, split across the pool.
+#include <cmath>
+
+#include "heap.h"
+#include "vmath.h"
+
+namespace lv {
+namespace {
+
+// Σ x[0..n) with eight independent accumulators, so the loop vectorises without -ffast-math.
+inline float sumRow(const float* x, long n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+  float tail = 0;
+  for (; i < n; i++) tail += x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+}
+
+// Elements per chunk below which a second thread costs more than it saves, for cheap elementwise passes.
+constexpr long kElemGrain = 1 << 14;
+
+// reduceSum(heap, inOff, outOff, outer, mid, inner): out[o, i] = Σ_m in[o, m, i]; the caller has merged the reduced
+// axes into `mid` (they must be adjacent once size-1 axes are dropped).
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long outer = num(info, 3), mid = num(info, 4), inner = num(info, 5);
+  const float* x = at(info, h, num(info, 1), outer * mid * inner);
+  float* y = at(info, h, num(info, 2), outer * inner);
+  if (outer * inner == 0) return info.Env().Undefined();
+  Pool& pool = Pool::get();
+  if (inner == 1) {
+    pool.run(outer, std::max(1L, kMinWork / (mid + 1)), [&](long o0, long o1) {
+      for (long o = o0; o < o1; o++) y[o] = sumRow(x + o * mid, mid);
+    });
+  } else if (outer >= pool.threads()) {
+    pool.run(outer, std::max(1L, kMinWork / (mid * inner + 1)), [&](long o0, long o1) {
+      for (long o = o0; o < o1; o++) {
+        float* __restrict yo = y + o * inner;
+        std::memset(yo, 0, sizeof(float) * inner);
+        for (long m = 0; m < mid; m++) {
+          const float* __restrict xr = x + (o * mid + m) * inner;
+          for (long i = 0; i < inner; i++) yo[i] += xr[i];
+        }
+      }
+    });
+  } else {
+    // few output rows: split the reduced axis, each thread summing into its own buffer
+    reduceChunks(mid, std::max(1L, kMinWork / (outer * inner)), outer * inner, y, [&](long m0, long m1, float* acc) {
+      for (long o = 0; o < outer; o++) {
+        float* __restrict ao = acc + o * inner;
+        for (long m = m0; m < m1; m++) {
+          const float* __restrict xr = x + (o * mid + m) * inner;
+          for (long i = 0; i < inner; i++) ao[i] += xr[i];
+        }
+      }
+    });
+  }
+  return info.Env().Undefined();
+}
+
+// concat(heap, outOff, outer, inOffs[], widths[]) for 4-byte elements: out[o] = in_0[o] ++ in_1[o] ++ …, where row o
+// of input i has widths[i] elements (the product of the dimensions from the concatenation axis on).
+Napi::Value Concat(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long outer = num(info, 2);
+  std::vector<long> offs = longArray(info, 3), widths = longArray(info, 4);
+  if (offs.size() != widths.size()) throw Napi::TypeError::New(info.Env(), "concat: offsets and widths differ in length");
+  long width = 0;
+  std::vector<const uint32_t*> ins(offs.size());
+  for (size_t i = 0; i < offs.size(); i++) {
+    ins[i] = reinterpret_cast<const uint32_t*>(at(info, h, offs[i], outer * widths[i]));
+    width += widths[i];
+  }
+  uint32_t* out = reinterpret_cast<uint32_t*>(at(info, h, num(info, 1), outer * width));
+  Pool::get().run(outer, std::max(1L, kMinWork / (width + 16)), [&](long o0, long o1) {
+    for (long o = o0; o < o1; o++) {
+      uint32_t* dst = out + o * width;
+      for (size_t i = 0; i < ins.size(); i++) {
+        std::memcpy(dst, ins[i] + o * widths[i], sizeof(uint32_t) * widths[i]);
+        dst += widths[i];
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// Mean and 1/√(var + eps) of one row, two passes like tf.moments.
+inline void rowStats(const float* x, long cols, float eps, float* mean, float* rstd) {
+  const float mu = sumRow(x, cols) / (float)cols;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  long j = 0;
+  for (; j + 8 <= cols; j += 8)
+    for (int q = 0; q < 8; q++) {
+      const float d = x[j + q] - mu;
+      acc[q] += d * d;
+    }
+  float tail = 0;
+  for (; j < cols; j++) tail += (x[j] - mu) * (x[j] - mu);
+  const float ss = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+  *mean = mu;
+  *rstd = 1.0f / std::sqrt(ss / (float)cols + eps);
+}
+
+// layerNorm(heap, xOff, gammaOff, betaOff, yOff, rows, cols, eps): y = (x − mean)·rstd·γ + β over the last axis;
+// γ/β offsets < 0 mean none.
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long rows = num(info, 5), cols = num(info, 6);
+  const float eps = (float)dbl(info, 7);
+  const float* x = at(info, h, num(info, 1), rows * cols);
+  const float* gamma = num(info, 2) >= 0 ? at(info, h, num(info, 2), cols) : nullptr;
+  const float* beta = num(info, 3) >= 0 ? at(info, h, num(info, 3), cols) : nullptr;
+  float* y = at(info, h, num(info, 4), rows * cols);
+  Pool::get().run(rows, std::max(1L, kElemGrain / (cols + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* __restrict xr = x + r * cols;
+      float* __restrict yr = y + r * cols;
+      float mean, rstd;
+      rowStats(xr, cols, eps, &mean, &rstd);
+      for (long j = 0; j < cols; j++) {
+        float v = (xr[j] - mean) * rstd;
+        if (gamma) v *= gamma[j];
+        if (beta) v += beta[j];
+        yr[j] = v;
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// layerNormGrad(heap, dyOff, xOff, gammaOff, dxOff, dgammaOff, dbetaOff, rows, cols, eps). With x̂ = (x − mean)·rstd
+// and g = dy·γ: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy. Offsets < 0: absent.
+Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long rows = num(info, 7), cols = num(info, 8);
+  const float eps = (float)dbl(info, 9);
+  const float* dy = at(info, h, num(info, 1), rows * cols);
+  const float* x = at(info, h, num(info, 2), rows * cols);
+  const float* gamma = num(info, 3) >= 0 ? at(info, h, num(info, 3), cols) : nullptr;
+  float* dx = at(info, h, num(info, 4), rows * cols);
+  float* dgamma = num(info, 5) >= 0 ? at(info, h, num(info, 5), cols) : nullptr;
+  float* dbeta = num(info, 6) >= 0 ? at(info, h, num(info, 6), cols) : nullptr;
+  std::vector<float> sums(2 * cols);
+  reduceChunks(rows, std::max(1L, kElemGrain / (cols + 1)), 2 * cols, sums.data(), [&](long r0, long r1, float* acc) {
+    std::vector<float> scratch(2 * cols);
+    float* __restrict xhat = scratch.data();
+    float* __restrict g = scratch.data() + cols;
+    float* __restrict ag = acc;
+    float* __restrict ab = acc + cols;
+    for (long r = r0; r < r1; r++) {
+      const float* __restrict xr = x + r * cols;
+      const float* __restrict dr = dy + r * cols;
+      float* __restrict dxr = dx + r * cols;
+      float mean, rstd;
+      rowStats(xr, cols, eps, &mean, &rstd);
+      for (long j = 0; j < cols; j++) {
+        xhat[j] = (xr[j] - mean) * rstd;
+        ag[j] += dr[j] * xhat[j];
+        ab[j] += dr[j];
+      }
+      if (gamma)
+        for (long j = 0; j < cols; j++) g[j] = dr[j] * gamma[j];
+      else
+        std::memcpy(g, dr, sizeof(float) * cols);
+      float sg[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sgx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      long j = 0;
+      for (; j + 8 <= cols; j += 8)
+        for (int q = 0; q < 8; q++) {
+          sg[q] += g[j + q];
+          sgx[q] += g[j + q] * xhat[j + q];
+        }
+      float tg = 0, tgx = 0;
+      for (; j < cols; j++) {
+        tg += g[j];
+        tgx += g[j] * xhat[j];
+      }
+      for (int q = 1; q < 8; q++) {
+        sg[0] += sg[q];
+        sgx[0] += sgx[q];
+      }
+      const float a = (sg[0] + tg) / (float)cols, b = (sgx[0] + tgx) / (float)cols;
+      for (long jj = 0; jj < cols; jj++) dxr[jj] = rstd * (g[jj] - a - xhat[jj] * b);
+    }
+  });
+  if (dgamma) std::memcpy(dgamma, sums.data(), sizeof(float) * cols);
+  if (dbeta) std::memcpy(dbeta, sums.data() + cols, sizeof(float) * cols);
+  return info.Env().Undefined();
+}
+
+enum ActKind { kGeluErf = 0, kGeluSigmoid = 1, kSilu = 2 };
+
+
+// activation(heap, xOff, yOff, n, kind): GELU (erf), GELU's sigmoid form x·σ(1.702x), SiLU x·σ(x).
+Napi::Value Activation(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long n = num(info, 3);
+  const int kind = (int)num(info, 4);
+  const float* x = at(info, h, num(info, 1), n);
+  float* y = at(info, h, num(info, 2), n);
+  Pool::get().run(n, kElemGrain, [&](long i0, long i1) {
+    switch (kind) {
+      case kGeluErf:
+        for (long i = i0; i < i1; i++) y[i] = 0.5f * x[i] * (1.0f + verf(x[i] * (float)M_SQRT1_2));
+        break;
+      case kGeluSigmoid:
+        for (long i = i0; i < i1; i++) y[i] = x[i] * vsigmoid(1.702f * x[i]);
+        break;
+      default:
+        for (long i = i0; i < i1; i++) y[i] = x[i] * vsigmoid(x[i]);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// activationGrad(heap, dyOff, xOff, dxOff, n, kind): dx = dy · f'(x) for the kinds above.
+Napi::Value ActivationGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long n = num(info, 4);
+  const int kind = (int)num(info, 5);
+  const float* dy = at(info, h, num(info, 1), n);
+  const float* x = at(info, h, num(info, 2), n);
+  float* dx = at(info, h, num(info, 3), n);
+  const float invSqrt2Pi = 0.3989422804014327f;
+  Pool::get().run(n, kElemGrain, [&](long i0, long i1) {
+    if (kind == kGeluErf) {
+      for (long i = i0; i < i1; i++) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.0f + verf(v * (float)M_SQRT1_2));
+        dx[i] = dy[i] * (cdf + v * invSqrt2Pi * vexp(-0.5f * v * v));
+      }
+    } else {
+      const float a = kind == kGeluSigmoid ? 1.702f : 1.0f;
+      for (long i = i0; i < i1; i++) {
+        const float s = vsigmoid(a * x[i]);
+        dx[i] = dy[i] * (s + a * x[i] * s * (1.0f - s));
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// softmaxGrad(heap, dyOff, yOff, dxOff, rows, cols): dx = y·(dy − Σ dy·y) per row of the last axis.
+Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long rows = num(info, 4), cols = num(info, 5);
+  const float* dy = at(info, h, num(info, 1), rows * cols);
+  const float* y = at(info, h, num(info, 2), rows * cols);
+  float* dx = at(info, h, num(info, 3), rows * cols);
+  Pool::get().run(rows, std::max(1L, kElemGrain / (cols + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* __restrict d = dy + r * cols;
+      const float* __restrict p = y + r * cols;
+      float* __restrict o = dx + r * cols;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      long j = 0;
+      for (; j + 8 <= cols; j += 8)
+        for (int q = 0; q < 8; q++) acc[q] += d[j + q] * p[j + q];
+      float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; j < cols; j++) s += d[j] * p[j];
+      for (long jj = 0; jj < cols; jj++) o[jj] = p[jj] * (d[jj] - s);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// sumSquares(heap, offs[], sizes[]) → Σ over all listed tensors of x², accumulated in double (gradient clipping).
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  std::vector<long> offs = longArray(info, 1), sizes = longArray(info, 2);
+  double total = 0;
+  for (size_t t = 0; t < offs.size(); t++) {
+    const float* x = at(info, h, offs[t], sizes[t]);
+    double acc[4] = {0, 0, 0, 0};
+    long i = 0;
+    for (; i + 4 <= sizes[t]; i += 4)
+      for (int q = 0; q < 4; q++) acc[q] += (double)x[i + q] * x[i + q];
+    for (; i < sizes[t]; i++) acc[0] += (double)x[i] * x[i];
+    total += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  }
+  return Napi::Number::New(info.Env(), total);
+}
+
+// adamw(heap, pOffs[], gOffs[], mOffs[], vOffs[], sizes[], decays[], lr, β1, β2, eps, c1, c2, gradScale): one AdamW
+// step over every listed parameter, in place. decays[i] is the factor (1 − lr·wd) or 1; c1, c2 the bias corrections
+// 1 − βᵗ; the gradient is multiplied by gradScale first (global-norm clipping). Same operation order as the
+// composite tfjs update in src/train/optim.ts.
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  std::vector<long> pOffs = longArray(info, 1), gOffs = longArray(info, 2), mOffs = longArray(info, 3),
+                    vOffs = longArray(info, 4), sizes = longArray(info, 5);
+  auto decArr = info[6].As<Napi::Array>();
+  const float lr = (float)dbl(info, 7), b1 = (float)dbl(info, 8), b2 = (float)dbl(info, 9), eps = (float)dbl(info, 10),
+              c1 = (float)dbl(info, 11), c2 = (float)dbl(info, 12), scale = (float)dbl(info, 13);
+  const size_t count = pOffs.size();
+  if (gOffs.size() != count || mOffs.size() != count || vOffs.size() != count || sizes.size() != count ||
+      decArr.Length() != count)
+    throw Napi::TypeError::New(info.Env(), "adamw: the parameter, gradient, moment, size and decay lists differ in length");
+  std::vector<float*> p(count), m(count), v(count);
+  std::vector<const float*> g(count);
+  std::vector<float> decay(count);
+  std::vector<long> start(count + 1, 0);
+  for (size_t t = 0; t < count; t++) {
+    p[t] = at(info, h, pOffs[t], sizes[t]);
+    g[t] = at(info, h, gOffs[t], sizes[t]);
+    m[t] = at(info, h, mOffs[t], sizes[t]);
+    v[t] = at(info, h, vOffs[t], sizes[t]);
+    decay[t] = (float)decArr.Get((uint32_t)t).As<Napi::Number>().DoubleValue();
+    start[t + 1] = start[t] + sizes[t];
+  }
+  const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
+  Pool::get().run(start[count], kElemGrain, [&](long e0, long e1) {
+    size_t t = std::upper_bound(start.begin(), start.end(), e0) - start.begin() - 1;
+    for (; t < count && start[t] < e1; t++) {
+      const long i0 = std::max(e0, start[t]) - start[t], i1 = std::min(e1, start[t + 1]) - start[t];
+      float* __restrict pt = p[t];
+      float* __restrict mt = m[t];
+      float* __restrict vt = v[t];
+      const float* __restrict gt = g[t];
+      const float d = decay[t];
+      for (long i = i0; i < i1; i++) {
+        const float gi = gt[i] * scale;  // exact when scale is 1, like the decay below
+        const float mi = mt[i] * b1 + gi * ob1;
+        const float vi = vt[i] * b2 + (gi * gi) * ob2;
+        mt[i] = mi;
+        vt[i] = vi;
+        pt[i] = pt[i] * d - ((mi / c1) / (std::sqrt(vi / c2) + eps)) * lr;
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerFused(Napi::Env env, Napi::Object exports) {
+  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
+  exports.Set("concat", Napi::Function::New(env, Concat));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("activation", Napi::Function::New(env, Activation));
+  exports.Set("activationGrad", Napi::Function::New(env, ActivationGrad));
+  exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
+  exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
+  exports.Set("adamw", Napi::Function::New(env, AdamW));
+}
+
+}  // namespace lv

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs';
+import { FUSED } from '../backend/native';
+
+/**
+ * LayerNorm, activations and the softmax gradient as single kernels where the active backend has them (the native
+ * kernels over wasm register `LvLayerNorm`, `LvActivation`, … : see src/backend/native.ts), and as compositions of
+ * tfjs ops everywhere else (cpu, plain wasm, tfjs-node). Both paths compute the same function; the tests compare
+ * the fused kernels and their gradients against the composite ones on the `cpu` backend.
+ */
+
+/** True when the active backend registers kernel `name`. */
+export function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] {
+  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+}
+
+// Gradients of the fused kernels. Every output of the gradient kernel is computed at once; each closure hands back
+// its tensor (tensors not asked for are freed with the rest of the backward pass).
+tf.registerGradient({
+  kernelName: FUSED.layerNorm,
+  inputsToSave: ['x', 'gamma'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, gamma] = saved;
+    const [dx, dgamma, dbeta] = runKernel(FUSED.layerNormGrad, { dy: dy as tf.Tensor, x, gamma }, attrs) as tf.Tensor[];
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+  },
+});
+
+tf.registerGradient({
+  kernelName: FUSED.activation,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => ({ x: () => runKernel(FUSED.activationGrad, { dy: dy as tf.Tensor, x: saved[0] }, attrs) as tf.Tensor }),
+});
+
+/** LayerNorm over the last axis: (x − mean)/√(var + eps)·γ + β, with the biased variance. */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  if (x.dtype === 'float32' && hasKernel(FUSED.layerNorm)) return runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor;
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta);
+  });
+}
+
+export type Activation = 'gelu' | 'gelu-sigmoid' | 'relu' | 'silu';
+
+/** GELU (exact, erf), GELU's sigmoid approximation x·σ(1.702x), ReLU, SiLU. */
+export function activate(x: tf.Tensor, kind: Activation): tf.Tensor {
+  if (kind !== 'relu' && x.dtype === 'float32' && hasKernel(FUSED.activation)) return runKernel(FUSED.activation, { x }, { kind }) as tf.Tensor;
+  switch (kind) {
+    case 'gelu':
+      return tf.tidy(() => x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5));
+    case 'gelu-sigmoid':
+      return tf.tidy(() => x.mul(tf.sigmoid(x.mul(1.702))));
+    case 'relu':
+      return tf.relu(x);
+    case 'silu':
+      return tf.tidy(() => x.mul(tf.sigmoid(x)));
+  }
+}
+
+/**
+ * Route the softmax gradient through a fused `LvSoftmaxGrad` kernel on backends that have one; the tfjs gradient
+ * (dy·y − Σ(dy·y)·y, four kernels) elsewhere. Installed once, at import; harmless where no backend has the kernel.
+ */
+function installSoftmaxGradient(): void {
+  const original = tf.getGradient('Softmax');
+  if (!original || (original as { lightvit?: boolean }).lightvit) return;
+  const config: tf.GradConfig & { lightvit: boolean } = {
+    ...original,
+    lightvit: true,
+    gradFunc: (dy, saved, attrs) => {
+      const y = saved[0];
+      const dim = Number((attrs as { dim?: number }).dim ?? -1);
+      if ((dim === -1 || dim === y.rank - 1) && y.dtype === 'float32' && hasKernel(FUSED.softmaxGrad)) {
+        return { logits: () => runKernel(FUSED.softmaxGrad, { dy: dy as tf.Tensor, y }, {}) as tf.Tensor };
+      }
+      return original.gradFunc(dy, saved, attrs);
+    },
+  };
+  tf.registerGradient(config);
+}
+installSoftmaxGradient();
