@@ -222,6 +222,19 @@ describe('native kernels vs cpu', () => {
     }
   });
 
+  it('MaxPoolGrad: EIT\'s non-overlapping pools, overlapping 3×3/2 same, odd maps, ties', async (ctx) => {
+    if (!native()) ctx.skip();
+    const cases: Array<{ x: number[]; k: number; s: number; p: 'valid' | 'same' }> = [
+      { x: [2, 8, 8, 16], k: 2, s: 2, p: 'valid' },
+      { x: [3, 9, 7, 5], k: 3, s: 2, p: 'same' },
+      { x: [2, 11, 11, 3], k: 3, s: 3, p: 'valid' },
+      { x: [1, 6, 6, 2], k: 2, s: 1, p: 'valid' },
+    ];
+    for (const c of cases) check('MaxPoolGrad', await relErr([c.x], withGrads((x) => tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.p))));
+    // ties: a constant map sends each window's gradient to its first cell on both backends
+    check('MaxPoolGrad', await relErr([[1, 4, 4, 2]], withGrads((x) => tf.maxPool(x.mul(0).add(1) as tf.Tensor4D, 2, 2, 'valid'))));
+  });
+
   it('Sum: last axis, leading axes, middle run, keepDims, size-1 axes; other patterns fall back', async (ctx) => {
     if (!native()) ctx.skip();
     const cases: Array<[number[], number | number[], boolean]> = [

@@ -528,6 +528,49 @@ Napi::Value DepthwiseBackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// maxPoolGrad(heap, dyOff, xOff, dxOff, n,h,w,c, kh,kw,oh,ow, sh,sw,dh,dw,pt,pl): each window's gradient goes to its
+// first maximum in row-major window order (the cpu backend's rule); kh/kw are the effective (dilated) extents and
+// dh/dw the steps inside them. Images are independent, so the pool splits by image.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  Geo g = geoOf(info, 4);
+  const float* dy = at(info, h, num(info, 1), g.n * g.oh * g.ow * g.c);
+  const float* x = at(info, h, num(info, 2), g.n * g.h * g.w * g.c);
+  float* dx = at(info, h, num(info, 3), g.n * g.h * g.w * g.c);
+  Pool::get().run(g.n, 1, [&](long b0, long b1) {
+    std::vector<float> best(g.c);
+    std::vector<long> where(g.c);
+    for (long b = b0; b < b1; b++) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      float* dxb = dx + b * g.h * g.w * g.c;
+      std::memset(dxb, 0, sizeof(float) * g.h * g.w * g.c);
+      for (long oy = 0; oy < g.oh; oy++)
+        for (long ox = 0; ox < g.ow; ox++) {
+          std::fill(best.begin(), best.end(), -INFINITY);
+          std::fill(where.begin(), where.end(), -1L);
+          for (long ky = 0; ky < g.kh; ky += g.dh) {
+            const long iy = oy * g.sh - g.pt + ky;
+            if (iy < 0 || iy >= g.h) continue;
+            for (long kx = 0; kx < g.kw; kx += g.dw) {
+              const long ix = ox * g.sw - g.pl + kx;
+              if (ix < 0 || ix >= g.w) continue;
+              const long base = (iy * g.w + ix) * g.c;
+              for (long q = 0; q < g.c; q++)
+                if (xb[base + q] > best[q]) {
+                  best[q] = xb[base + q];
+                  where[q] = base + q;
+                }
+            }
+          }
+          const float* go = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          for (long q = 0; q < g.c; q++)
+            if (where[q] >= 0) dxb[where[q]] += go[q];
+        }
+    }
+  });
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Pool::get().setThreads((int)num(info, 0));
   return Napi::Number::New(info.Env(), Pool::get().threads());
@@ -555,6 +598,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("depthwise", Napi::Function::New(env, Depthwise));
   exports.Set("depthwiseBackpropInput", Napi::Function::New(env, DepthwiseBackpropInput));
   exports.Set("depthwiseBackpropFilter", Napi::Function::New(env, DepthwiseBackpropFilter));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   lv::registerFused(env, exports);

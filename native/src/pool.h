@@ -9,8 +9,20 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace lv {
+
+// A spin-wait hint: lets a hyper-threaded sibling (often the other "core" of a small VM) run while this one waits.
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 class Pool {
  public:
@@ -48,7 +60,10 @@ class Pool {
     cv_.notify_all();
     chunk(0);
     for (int spins = 0; pending_.load(std::memory_order_acquire) != 0;)
-      if (++spins > 4096) std::this_thread::yield();
+      if (++spins > 4096)
+        std::this_thread::yield();
+      else
+        cpuRelax();
   }
 
   ~Pool() { stop(); }
@@ -89,7 +104,8 @@ class Pool {
       auto t0 = std::chrono::steady_clock::now();
       int spins = 0;
       while (gen_.load(std::memory_order_acquire) == seen) {
-        if (++spins % 1024 == 0 && std::chrono::steady_clock::now() - t0 > std::chrono::microseconds(200)) {
+        cpuRelax();
+        if (++spins % 256 == 0 && std::chrono::steady_clock::now() - t0 > std::chrono::microseconds(200)) {
           std::unique_lock<std::mutex> lk(mu_);
           cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
         }

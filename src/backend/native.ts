@@ -30,6 +30,7 @@ interface Addon {
   softmaxGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, rows: number, cols: number): void;
   sumSquares(heap: ArrayBuffer, offs: number[], sizes: number[]): number;
   adamw(heap: ArrayBuffer, p: number[], g: number[], m: number[], v: number[], sizes: number[], decays: number[], lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, gradScale: number): void;
+  maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, ...geometry: number[]): void;
   setThreads(n: number): number;
   info(): { gemm: string; threads: number };
 }
@@ -480,6 +481,30 @@ const softmaxGrad: KernelFn = (args) => {
   return dx;
 };
 
+/** MaxPoolGrad (NHWC float32): the gradient of each window to its first maximum, as the cpu backend. */
+const maxPoolGrad: KernelFn = (args) => {
+  const { dy, input } = args.inputs as Record<string, tf.TensorInfo>;
+  if (dy.dtype !== 'float32' || input.dtype !== 'float32') return fallback('MaxPoolGrad', args);
+  const pi = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    args.attrs.filterSize as [number, number] | number,
+    args.attrs.strides as [number, number] | number,
+    1,
+    args.attrs.pad as 'valid' | 'same' | number,
+    args.attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const backend = args.backend;
+  const dx = backend.makeOutput(input.shape, 'float32');
+  if (prod(input.shape) > 0) {
+    addon!.maxPoolGrad(
+      heapOf(backend), offsetOf(backend, dy), offsetOf(backend, input), offsetOf(backend, dx),
+      pi.batchSize, pi.inHeight, pi.inWidth, pi.inChannels, pi.effectiveFilterHeight, pi.effectiveFilterWidth, pi.outHeight, pi.outWidth,
+      pi.strideHeight, pi.strideWidth, pi.dilationHeight, pi.dilationWidth, pi.padInfo.top, pi.padInfo.left,
+    );
+  }
+  return dx;
+};
+
 const KERNELS: Record<string, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -496,6 +521,7 @@ const KERNELS: Record<string, KernelFn> = {
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
   Sum: sum,
   Concat: concat,
+  MaxPoolGrad: maxPoolGrad,
   [FUSED.layerNorm]: layerNorm,
   [FUSED.layerNormGrad]: layerNormGrad,
   [FUSED.activation]: activation,
