@@ -5,6 +5,8 @@
  *
  *   node scripts/build-native.js            build; ALWAYS exits 0 and prints one line (npm "install" runs this)
  *   node scripts/build-native.js --strict   build; exits 1 on failure (CI)
+ *   node scripts/build-native.js --out DIR  build a copy of native/ in DIR (DIR/native/build/Release/…); with
+ *                                           LIGHTVIT_NATIVE_BLAS=0 the tests build the portable-GEMM variant this way
  *   node scripts/build-native.js --detect   print the detected toolchain and BLAS as JSON
  *   node scripts/build-native.js --gyp KEY  print gyp flags for KEY (include_dirs|defines|libraries|cflags);
  *                                           binding.gyp calls this so detection lives in one place
@@ -151,25 +153,37 @@ function nodeDir() {
   return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : null;
 }
 
-function build() {
+/** A copy of native/ (and this script, which binding.gyp calls) under `out`; returns the copy's native dir. */
+function copyTree(out) {
+  const dst = path.join(path.resolve(out), 'native');
+  fs.mkdirSync(path.join(dst, 'src'), { recursive: true });
+  fs.copyFileSync(path.join(nativeDir, 'binding.gyp'), path.join(dst, 'binding.gyp'));
+  for (const f of fs.readdirSync(path.join(nativeDir, 'src'))) fs.copyFileSync(path.join(nativeDir, 'src', f), path.join(dst, 'src', f));
+  fs.mkdirSync(path.join(path.resolve(out), 'scripts'), { recursive: true });
+  fs.copyFileSync(__filename, path.join(path.resolve(out), 'scripts', 'build-native.js'));
+  return dst;
+}
+
+function build(out) {
   const d = detect();
   if (!d.cxx) throw new Error(d.note);
   const gyp = nodeGyp();
   if (!gyp) throw new Error('node-gyp not found (it ships with npm)');
-  const args = [gyp, 'rebuild', '--directory', nativeDir];
+  const dir = out ? copyTree(out) : nativeDir;
+  const args = [gyp, 'rebuild', '--directory', dir];
   const nd = nodeDir();
   if (nd) args.push(`--nodedir=${nd}`);
   const r = cp.spawnSync(process.execPath, args, {
-    cwd: nativeDir,
+    cwd: dir,
     encoding: 'utf8',
     env: { ...process.env, LIGHTVIT_NATIVE_DETECT: JSON.stringify(d) },
   });
   if (r.status !== 0) {
     const log = `${r.stdout}\n${r.stderr}`;
-    fs.mkdirSync(path.join(nativeDir, 'build'), { recursive: true });
-    fs.writeFileSync(path.join(nativeDir, 'build', 'build-native.log'), log);
+    fs.mkdirSync(path.join(dir, 'build'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'build', 'build-native.log'), log);
     const err = log.split('\n').find((l) => /error/i.test(l)) || `node-gyp exited with ${r.status}`;
-    throw new Error(`${err.trim().slice(0, 160)} (full log: native/build/build-native.log)`);
+    throw new Error(`${err.trim().slice(0, 160)} (full log: ${path.relative(process.cwd(), path.join(dir, 'build', 'build-native.log'))})`);
   }
   return d;
 }
@@ -186,8 +200,9 @@ function main() {
     return;
   }
   const strict = argv.includes('--strict');
+  const outAt = argv.indexOf('--out');
   try {
-    const d = build();
+    const d = build(outAt >= 0 ? argv[outAt + 1] : undefined);
     console.log(`lightvit native kernels built (GEMM: ${d.blas}${d.note ? `; ${d.note}` : ''})`);
   } catch (e) {
     console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e && e.message) || e).split('\n')[0]}`);
