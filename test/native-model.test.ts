@@ -134,6 +134,23 @@ describe('native kernels, whole models', () => {
     expect(moved).toBe(true);
   });
 
+  it('AdamW: a parameter whose memory is shared is never overwritten in place (composite update instead)', (ctx) => {
+    if (!available) ctx.skip();
+    enableNativeKernels();
+    const model = createModel('vit-tiny-test', {}, { seed: 0 });
+    const params = model.namedParams();
+    const opt = new AdamW(params, { weightDecay: 0 });
+    const p = params[2][1].value;
+    const alias = tf.clone(p); // shares p's data (reference count 2)
+    const before = Array.from(alias.dataSync());
+    tf.tidy(() => opt.apply(new Map(params.map(([path, q]) => [path, tf.onesLike(q.value)])), 0.1));
+    expect(Array.from(alias.dataSync())).toEqual(before); // the alias still sees the old values
+    expect(Array.from(p.dataSync())[0]).toBeCloseTo(before[0] - 0.1, 4); // and p was updated (Adam's first step: lr·sign)
+    alias.dispose();
+    opt.dispose();
+    model.dispose();
+  });
+
   it("every registered 'test' model: 3 steps match plain wasm", (ctx) => {
     if (!available) ctx.skip();
     const names = listModels({ tag: 'test' }).map((m) => m.name);
