@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, imageGrid, caption, imageToZ } from '../src/report/figures';
+import { scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, imageGrid, caption, imageToZ, wrapWords } from '../src/report/figures';
 import { fakeRecord } from './helpers/records';
 
 const hist = (top: number) => [1, 2].map((e) => ({ epoch: e, step: 10 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: top * e, testLoss: 2.2 / e, testTop1: top * e * 0.9, seconds: 1 }));
@@ -89,5 +89,20 @@ describe('figure builders', () => {
       ['image', 'x3', 'y3'],
     ]);
     expect(g.layout.xaxis3).toBeDefined();
+  });
+
+  it('imageGrid: long titles wrap to the width, cells widen to fit their labels', () => {
+    const img = { pixels: new Float32Array(4), width: 2, height: 2, channels: 1 as const };
+    const title = 'MAE reconstructions after pre-training (same dataset, 3 epochs on synth10)';
+    const g = imageGrid({ id: 'g', title, cellPx: 80, columns: 3, images: [{ ...img, label: 'original' }, { ...img, label: 'masked 75%' }, { ...img, label: 'after 3 ep (synth10)' }] });
+    const width = g.layout.width as number;
+    const lines = ((g.layout.title as { text: string }).text).split('<br>');
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.join(' ')).toBe(title);
+    for (const l of lines) expect(l.length * 10).toBeLessThanOrEqual(width - 40);
+    expect((width - 40) / 3).toBeGreaterThanOrEqual('after 3 ep (synth10)'.length * 6.5); // labels do not overlap
+    expect(g.title).toBe(title); // the spec keeps the plain title
+    expect(wrapWords('a bb ccc', 4)).toEqual(['a bb', 'ccc']);
+    expect(wrapWords('averyveryverylongword x', 5)).toEqual(['averyveryverylongword', 'x']);
   });
 });

@@ -418,18 +418,36 @@ export function imageToZ(img: GridImage): number[][][] {
   return z;
 }
 
+/** Words of `text` in lines of at most `max` characters (a longer word gets a line of its own). */
+export function wrapWords(text: string, max: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + w.length > max) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [''];
+}
+
 /** A grid of small images (inputs, masks, reconstructions) as plotly `image` traces, one subplot per image. */
 export function imageGrid(o: ImageGridOptions): FigureSpec {
   const n = o.images.length;
   const cols = Math.max(1, Math.min(o.columns ?? Math.min(n, 8), n || 1));
   const rows = Math.max(1, Math.ceil(n / cols));
-  const cell = o.cellPx ?? 96;
+  // cells wide enough for their labels (11 px font: ~6.5 px a character), the title wrapped to the figure's width
+  const longestLabel = Math.max(0, ...o.images.map((im) => (im.label ?? '').length));
+  const cell = Math.max(o.cellPx ?? 96, Math.ceil(longestLabel * 6.5) + 10);
   const gap = 0.02;
   const labelH = 22;
-  const layout: Record<string, unknown> = baseLayout(o.title ?? o.id, {
-    width: Math.max(240, cols * cell + 40),
-    height: rows * (cell + labelH) + 80,
-    margin: { l: 20, r: 20, t: 60, b: 20 },
+  const width = Math.max(240, cols * cell + 40);
+  const titleLines = wrapWords(o.title ?? o.id, Math.max(20, Math.floor((width - 40) / 10)));
+  const layout: Record<string, unknown> = baseLayout(titleLines.join('<br>'), {
+    width,
+    height: rows * (cell + labelH) + 56 + 24 * titleLines.length,
+    margin: { l: 20, r: 20, t: 36 + 24 * titleLines.length, b: 20 },
     showlegend: false,
   });
   const annotations: unknown[] = [];
