@@ -557,7 +557,7 @@ export function enableNativeKernels(): { enabled: boolean; reason: string } {
   }
   enabled = true;
   const info = addon!.info();
-  return done(true, `native kernels on (${Object.keys(KERNELS).length} kernels incl. fused LayerNorm, GELU, AdamW; GEMM: ${info.gemm}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
+  return done(true, `native kernels on (${Object.keys(KERNELS).length} kernels incl. fused LayerNorm and GELU, plus a fused AdamW step; GEMM: ${info.gemm}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
 }
 
 /** Restore the wasm backend's own kernels (those it had before `enableNativeKernels`). */
