@@ -83,11 +83,16 @@ export function evaluate(
   for (let i = 0; i < n; i += bs) {
     const idx = order.subarray(i, Math.min(n, i + bs));
     const b = prepareBatch(ds, idx, { augment: null, targetSize: model.config.imageSize, rng });
-    const { logits, loss } = tf.tidy(() => {
+    // read back inside the scope but hand the arrays out by assignment: a typed array returned from tf.tidy is
+    // walked element by element in search of tensors
+    let logits!: Float32Array;
+    let loss = 0;
+    tf.tidy(() => {
       const x = tf.tensor4d(b.x, b.shape);
       const out = model.forward(x, makeCtx({ training: false }));
       const l = crossEntropy(out, tf.tensor1d(b.labels, 'int32'));
-      return { logits: out.dataSync() as Float32Array, loss: l.dataSync()[0] };
+      logits = out.dataSync() as Float32Array;
+      loss = l.dataSync()[0];
     });
     c1 += topkCorrect(logits, k, b.labels, 1);
     c5 += topkCorrect(logits, k, b.labels, Math.min(5, k));
