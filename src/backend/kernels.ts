@@ -573,7 +573,11 @@ export function registerWasmKernels(opts: { override?: boolean } = {}): string[]
   for (const cfg of OURS) {
     const existing = tf.getKernel(cfg.kernelName, 'wasm');
     if (existing) {
-      const buggyBuiltin = REPLACED.has(cfg.kernelName) && !OURS.some((o) => o.kernelFunc === existing.kernelFunc);
+      // the wasm backend's own, not ours and not a native kernel registered over ours (those say `lightvitNative`)
+      const buggyBuiltin =
+        REPLACED.has(cfg.kernelName) &&
+        !OURS.some((o) => o.kernelFunc === existing.kernelFunc) &&
+        !(existing.kernelFunc as { lightvitNative?: boolean }).lightvitNative;
       if (!opts.override && !buggyBuiltin) continue;
       tf.unregisterKernel(cfg.kernelName, 'wasm');
     }

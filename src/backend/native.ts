@@ -553,7 +553,9 @@ export function enableNativeKernels(): { enabled: boolean; reason: string } {
     const orig = tf.getKernel(name, 'wasm') ?? null;
     originals.set(name, orig);
     if (orig) tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+    // tagged, so that registerWasmKernels (src/backend/kernels.ts) never mistakes it for a buggy wasm builtin
+    const kernelFunc = Object.assign((args: KernelArgs) => fn(args), { lightvitNative: true });
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   }
   enabled = true;
   const info = addon!.info();
