@@ -166,7 +166,7 @@ describe('native kernels vs cpu', () => {
     i.dispose();
   });
 
-  it('Slice and SplitV: ranks 1–6, partial and whole dims, uneven splits, with gradients', async (ctx) => {
+  it('Slice, SplitV and Unpack: ranks 1–6, partial and whole dims, uneven splits, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     const slices: Array<[number[], number[], number[]]> = [
       [[11], [3], [5]],
@@ -179,6 +179,11 @@ describe('native kernels vs cpu', () => {
     // the attention qkv split: [B, T, 3, H, d] along axis 2
     check('SplitV', await relErr([[4, 9, 3, 2, 5]], withGrads((x) => tf.concat(tf.split(x, 3, 2).map((u, i) => u.mul(i + 1)), 2))));
     check('SplitV', await relErr([[5, 11, 3]], withGrads((x) => tf.concat(tf.split(x, [2, 6, 3], 1).map((u, i) => u.mul(i + 1)), 1))));
+    // Unpack (tf.unstack): the MoE router's top-k columns and slot rows, every axis, int32
+    for (const [shape, axis] of [[[13, 2], 1], [[7, 3, 5], 1], [[4, 6], 0], [[3, 2, 4, 5], 3]] as Array<[number[], number]>) {
+      check('Unpack', await relErr([shape], withGrads((x) => tf.stack(tf.unstack(x, axis).map((u, i) => u.mul(i + 1)), axis))));
+    }
+    check('Unpack', await relErr([[5, 3]], (x) => tf.stack(tf.unstack(x.mul(50).toInt(), 1), 0).toFloat()));
   });
 
   it('Softmax over the last axis, with gradients', async (ctx) => {

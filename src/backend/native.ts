@@ -246,6 +246,26 @@ const splitV: KernelFn = (args) => {
   });
 };
 
+/** Unpack (tf.unstack): one strided native slice per output, written straight into the squeezed shape. */
+const unpack: KernelFn = (args) => {
+  const x = args.inputs.value!;
+  if (!is4Byte(x)) return fallback('Unpack', args);
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const backend = args.backend;
+  const outShape = x.shape.filter((_, d) => d !== axis);
+  const size = x.shape.slice();
+  size[axis] = 1;
+  const begin = new Array(x.shape.length).fill(0);
+  const outs: tf.TensorInfo[] = [];
+  for (let i = 0; i < x.shape[axis]; i++) {
+    begin[axis] = i;
+    const out = backend.makeOutput(outShape, x.dtype);
+    if (prod(outShape) > 0) addon!.slice(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, begin, size);
+    outs.push(out);
+  }
+  return outs;
+};
+
 const softmax: KernelFn = (args) => {
   const logits = args.inputs.logits!;
   const dim = Number(args.attrs.dim);
@@ -513,6 +533,7 @@ const KERNELS: Record<string, KernelFn> = {
   Identity: identity,
   Slice: slice,
   SplitV: splitV,
+  Unpack: unpack,
   Conv2D: conv2d,
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
