@@ -297,23 +297,32 @@ Geo geoOf(const Napi::CallbackInfo& info, int first) {
   return g;
 }
 
+// Calls f(ky, kx, iy, ix) for every filter tap of output pixel (oy, ox) that lands inside the input: the window
+// walk every convolution and pooling kernel here shares (taps in the padding are skipped).
+template <typename F>
+inline __attribute__((always_inline)) void forEachTap(const Geo& g, long oy, long ox, F&& f) {
+  const long y0 = oy * g.sh - g.pt, x0 = ox * g.sw - g.pl, kh = g.kh, kw = g.kw, dh = g.dh, dw = g.dw, h = g.h, w = g.w;
+  for (long ky = 0; ky < kh; ky++) {
+    const long iy = y0 + ky * dh;
+    if (iy < 0 || iy >= h) continue;
+    for (long kx = 0; kx < kw; kx++) {
+      const long ix = x0 + kx * dw;
+      if (ix < 0 || ix >= w) continue;
+      f(ky, kx, iy, ix);
+    }
+  }
+}
+
 // im2col of one image: col[oh·ow, kh·kw·c], zeros where the window leaves the (padded) input.
 void im2col(const Geo& g, const float* x, float* col) {
   const long K = g.kh * g.kw * g.c;
   for (long oy = 0; oy < g.oh; oy++)
     for (long ox = 0; ox < g.ow; ox++) {
       float* row = col + (oy * g.ow + ox) * K;
-      for (long ky = 0; ky < g.kh; ky++) {
-        const long iy = oy * g.sh - g.pt + ky * g.dh;
-        for (long kx = 0; kx < g.kw; kx++) {
-          const long ix = ox * g.sw - g.pl + kx * g.dw;
-          float* dst = row + (ky * g.kw + kx) * g.c;
-          if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
-            std::memset(dst, 0, sizeof(float) * g.c);
-          else
-            std::memcpy(dst, x + (iy * g.w + ix) * g.c, sizeof(float) * g.c);
-        }
-      }
+      std::memset(row, 0, sizeof(float) * K);
+      forEachTap(g, oy, ox, [&](long ky, long kx, long iy, long ix) {
+        std::memcpy(row + (ky * g.kw + kx) * g.c, x + (iy * g.w + ix) * g.c, sizeof(float) * g.c);
+      });
     }
 }
 
@@ -323,17 +332,11 @@ void col2im(const Geo& g, const float* col, float* dx) {
   for (long oy = 0; oy < g.oh; oy++)
     for (long ox = 0; ox < g.ow; ox++) {
       const float* row = col + (oy * g.ow + ox) * K;
-      for (long ky = 0; ky < g.kh; ky++) {
-        const long iy = oy * g.sh - g.pt + ky * g.dh;
-        if (iy < 0 || iy >= g.h) continue;
-        for (long kx = 0; kx < g.kw; kx++) {
-          const long ix = ox * g.sw - g.pl + kx * g.dw;
-          if (ix < 0 || ix >= g.w) continue;
-          const float* src = row + (ky * g.kw + kx) * g.c;
-          float* dst = dx + (iy * g.w + ix) * g.c;
-          for (long q = 0; q < g.c; q++) dst[q] += src[q];
-        }
-      }
+      forEachTap(g, oy, ox, [&](long ky, long kx, long iy, long ix) {
+        const float* src = row + (ky * g.kw + kx) * g.c;
+        float* dst = dx + (iy * g.w + ix) * g.c;
+        for (long q = 0; q < g.c; q++) dst[q] += src[q];
+      });
     }
 }
 
@@ -435,21 +438,15 @@ Napi::Value Depthwise(const Napi::CallbackInfo& info) {
       for (long ox = 0; ox < g.ow; ox++) {
         float* __restrict yo = y + ((b * g.oh + oy) * g.ow + ox) * co;
         std::memset(yo, 0, sizeof(float) * co);
-        for (long ky = 0; ky < g.kh; ky++) {
-          const long iy = oy * g.sh - g.pt + ky * g.dh;
-          if (iy < 0 || iy >= g.h) continue;
-          for (long kx = 0; kx < g.kw; kx++) {
-            const long ix = ox * g.sw - g.pl + kx * g.dw;
-            if (ix < 0 || ix >= g.w) continue;
-            const float* __restrict xi = x + ((b * g.h + iy) * g.w + ix) * g.c;
-            const float* __restrict wk = w + (ky * g.kw + kx) * co;
-            if (m == 1)
-              for (long c = 0; c < co; c++) yo[c] += xi[c] * wk[c];
-            else
-              for (long c = 0; c < g.c; c++)
-                for (long q = 0; q < m; q++) yo[c * m + q] += xi[c] * wk[c * m + q];
-          }
-        }
+        forEachTap(g, oy, ox, [&](long ky, long kx, long iy, long ix) {
+          const float* __restrict xi = x + ((b * g.h + iy) * g.w + ix) * g.c;
+          const float* __restrict wk = w + (ky * g.kw + kx) * co;
+          if (m == 1)
+            for (long c = 0; c < co; c++) yo[c] += xi[c] * wk[c];
+          else
+            for (long c = 0; c < g.c; c++)
+              for (long q = 0; q < m; q++) yo[c * m + q] += xi[c] * wk[c * m + q];
+        });
       }
     }
   });
@@ -471,24 +468,18 @@ Napi::Value DepthwiseBackpropInput(const Napi::CallbackInfo& info) {
       for (long oy = 0; oy < g.oh; oy++)
         for (long ox = 0; ox < g.ow; ox++) {
           const float* __restrict go = dy + ((b * g.oh + oy) * g.ow + ox) * co;
-          for (long ky = 0; ky < g.kh; ky++) {
-            const long iy = oy * g.sh - g.pt + ky * g.dh;
-            if (iy < 0 || iy >= g.h) continue;
-            for (long kx = 0; kx < g.kw; kx++) {
-              const long ix = ox * g.sw - g.pl + kx * g.dw;
-              if (ix < 0 || ix >= g.w) continue;
-              float* __restrict di = dxb + (iy * g.w + ix) * g.c;
-              const float* __restrict wk = w + (ky * g.kw + kx) * co;
-              if (m == 1)
-                for (long c = 0; c < co; c++) di[c] += go[c] * wk[c];
-              else
-                for (long c = 0; c < g.c; c++) {
-                  float s = 0;
-                  for (long q = 0; q < m; q++) s += go[c * m + q] * wk[c * m + q];
-                  di[c] += s;
-                }
-            }
-          }
+          forEachTap(g, oy, ox, [&](long ky, long kx, long iy, long ix) {
+            float* __restrict di = dxb + (iy * g.w + ix) * g.c;
+            const float* __restrict wk = w + (ky * g.kw + kx) * co;
+            if (m == 1)
+              for (long c = 0; c < co; c++) di[c] += go[c] * wk[c];
+            else
+              for (long c = 0; c < g.c; c++) {
+                float s = 0;
+                for (long q = 0; q < m; q++) s += go[c * m + q] * wk[c * m + q];
+                di[c] += s;
+              }
+          });
         }
     }
   });
@@ -508,29 +499,23 @@ Napi::Value DepthwiseBackpropFilter(const Napi::CallbackInfo& info) {
       for (long oy = 0; oy < g.oh; oy++)
         for (long ox = 0; ox < g.ow; ox++) {
           const float* __restrict go = dy + ((b * g.oh + oy) * g.ow + ox) * co;
-          for (long ky = 0; ky < g.kh; ky++) {
-            const long iy = oy * g.sh - g.pt + ky * g.dh;
-            if (iy < 0 || iy >= g.h) continue;
-            for (long kx = 0; kx < g.kw; kx++) {
-              const long ix = ox * g.sw - g.pl + kx * g.dw;
-              if (ix < 0 || ix >= g.w) continue;
-              const float* __restrict xi = x + ((b * g.h + iy) * g.w + ix) * g.c;
-              float* __restrict ak = acc + (ky * g.kw + kx) * co;
-              if (m == 1)
-                for (long c = 0; c < co; c++) ak[c] += xi[c] * go[c];
-              else
-                for (long c = 0; c < g.c; c++)
-                  for (long q = 0; q < m; q++) ak[c * m + q] += xi[c] * go[c * m + q];
-            }
-          }
+          forEachTap(g, oy, ox, [&](long ky, long kx, long iy, long ix) {
+            const float* __restrict xi = x + ((b * g.h + iy) * g.w + ix) * g.c;
+            float* __restrict ak = acc + (ky * g.kw + kx) * co;
+            if (m == 1)
+              for (long c = 0; c < co; c++) ak[c] += xi[c] * go[c];
+            else
+              for (long c = 0; c < g.c; c++)
+                for (long q = 0; q < m; q++) ak[c * m + q] += xi[c] * go[c * m + q];
+          });
         }
   });
   return info.Env().Undefined();
 }
 
-// maxPoolGrad(heap, dyOff, xOff, dxOff, n,h,w,c, kh,kw,oh,ow, sh,sw,dh,dw,pt,pl): each window's gradient goes to its
-// first maximum in row-major window order (the cpu backend's rule); kh/kw are the effective (dilated) extents and
-// dh/dw the steps inside them. Images are independent, so the pool splits by image.
+// maxPoolGrad(heap, dyOff, xOff, dxOff, geometry as conv2d with the pool's window as filter): each window's gradient
+// goes to its first maximum in row-major window order (the cpu backend's rule). Images are independent, so the pool
+// splits by image.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   Heap h = heapOf(info);
   Geo g = geoOf(info, 4);
@@ -548,20 +533,14 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
         for (long ox = 0; ox < g.ow; ox++) {
           std::fill(best.begin(), best.end(), -INFINITY);
           std::fill(where.begin(), where.end(), -1L);
-          for (long ky = 0; ky < g.kh; ky += g.dh) {
-            const long iy = oy * g.sh - g.pt + ky;
-            if (iy < 0 || iy >= g.h) continue;
-            for (long kx = 0; kx < g.kw; kx += g.dw) {
-              const long ix = ox * g.sw - g.pl + kx;
-              if (ix < 0 || ix >= g.w) continue;
-              const long base = (iy * g.w + ix) * g.c;
-              for (long q = 0; q < g.c; q++)
-                if (xb[base + q] > best[q]) {
-                  best[q] = xb[base + q];
-                  where[q] = base + q;
-                }
-            }
-          }
+          forEachTap(g, oy, ox, [&](long, long, long iy, long ix) {
+            const long base = (iy * g.w + ix) * g.c;
+            for (long q = 0; q < g.c; q++)
+              if (xb[base + q] > best[q]) {
+                best[q] = xb[base + q];
+                where[q] = base + q;
+              }
+          });
           const float* go = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
           for (long q = 0; q < g.c; q++)
             if (where[q] >= 0) dxb[where[q]] += go[q];

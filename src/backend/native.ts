@@ -516,11 +516,7 @@ const maxPoolGrad: KernelFn = (args) => {
   const backend = args.backend;
   const dx = backend.makeOutput(input.shape, 'float32');
   if (prod(input.shape) > 0) {
-    addon!.maxPoolGrad(
-      heapOf(backend), offsetOf(backend, dy), offsetOf(backend, input), offsetOf(backend, dx),
-      pi.batchSize, pi.inHeight, pi.inWidth, pi.inChannels, pi.effectiveFilterHeight, pi.effectiveFilterWidth, pi.outHeight, pi.outWidth,
-      pi.strideHeight, pi.strideWidth, pi.dilationHeight, pi.dilationWidth, pi.padInfo.top, pi.padInfo.left,
-    );
+    addon!.maxPoolGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, input), offsetOf(backend, dx), ...geometry(pi));
   }
   return dx;
 };
