@@ -675,18 +675,18 @@ export interface AdamWHyper {
  * The whole AdamW step (global-norm clipping included) as one native call that updates parameters and moments in
  * place on the wasm heap. Returns null and changes nothing unless native kernels are on, wasm is the active backend,
  * every tensor is float32 on it, and each parameter and moment owns its memory (reference count 1: nothing else
- * shares the data being overwritten). Otherwise returns the gradient norm before clipping.
+ * shares the data being overwritten). Returns whether the update was applied.
  */
-export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): { gradNorm: number } | null {
-  if (!enabled || !addon || tf.getBackend() !== 'wasm') return null;
+export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): boolean {
+  if (!enabled || !addon || tf.getBackend() !== 'wasm') return false;
   const backend = tf.backend() as unknown as WasmBackend;
   const offs = { p: [] as number[], g: [] as number[], m: [] as number[], v: [] as number[] };
   const sizes: number[] = [];
   for (const s of slots) {
     const ds = [s.param, s.grad, s.m, s.v].map((t) => (t.dtype === 'float32' ? backend.dataIdMap.get(t.dataId) : undefined));
-    if (ds.some((d) => !d) || ds[0]!.refCount !== 1 || ds[2]!.refCount !== 1 || ds[3]!.refCount !== 1) return null;
-    if (new Set([s.param.dataId, s.grad.dataId, s.m.dataId, s.v.dataId]).size !== 4) return null; // never write what is read
-    if (s.grad.size !== s.param.size || s.m.size !== s.param.size || s.v.size !== s.param.size) return null;
+    if (ds.some((d) => !d) || ds[0]!.refCount !== 1 || ds[2]!.refCount !== 1 || ds[3]!.refCount !== 1) return false;
+    if (new Set([s.param.dataId, s.grad.dataId, s.m.dataId, s.v.dataId]).size !== 4) return false; // never write what is read
+    if (s.grad.size !== s.param.size || s.m.size !== s.param.size || s.v.size !== s.param.size) return false;
     offs.p.push(ds[0]!.memoryOffset);
     offs.g.push(ds[1]!.memoryOffset);
     offs.m.push(ds[2]!.memoryOffset);
@@ -694,8 +694,8 @@ export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): { gradNorm: numb
     sizes.push(s.param.size);
   }
   const heap = heapOf(backend);
-  const gradNorm = Math.sqrt(addon.sumSquares(heap, offs.g, sizes));
-  const scale = h.clipNorm > 0 ? Math.min(1, h.clipNorm / (gradNorm + 1e-6)) : 1;
+  // the global gradient norm is one more pass over every gradient: only when clipping needs it
+  const scale = h.clipNorm > 0 ? Math.min(1, h.clipNorm / (Math.sqrt(addon.sumSquares(heap, offs.g, sizes)) + 1e-6)) : 1;
   addon.adamw(heap, offs.p, offs.g, offs.m, offs.v, sizes, slots.map((s) => s.decay), h.lr, h.beta1, h.beta2, h.eps, h.c1, h.c2, scale);
-  return { gradNorm };
+  return true;
 }

@@ -31,6 +31,7 @@ export class AdamW {
     const c1 = 1 - Math.pow(b1, this.step);
     const c2 = 1 - Math.pow(b2, this.step);
     const slots: AdamWSlot[] = [];
+    const paths: string[] = [];
     for (const [path, p] of this.params) {
       const g = grads.get(path);
       if (!g || !p.trainable) continue;
@@ -45,11 +46,13 @@ export class AdamW {
         this.v.set(path, v);
       }
       slots.push({ param: w, grad: g, m, v, decay: p.decay && this.opts.weightDecay > 0 ? 1 - lr * this.opts.weightDecay : 1 });
+      paths.push(path);
     }
     if (nativeAdamW(slots, { lr, beta1: b1, beta2: b2, eps, c1, c2, clipNorm })) return;
-    const clipped = clipNorm > 0 ? clipByGlobalNorm(new Map(slots.map((s, i) => [String(i), s.grad])), clipNorm).grads : null;
+    const used = new Map(slots.map((s, i) => [paths[i], s.grad]));
+    const clipped = clipNorm > 0 ? clipByGlobalNorm(used, clipNorm).grads : used;
     slots.forEach((s, i) => {
-      const g = clipped ? clipped.get(String(i))! : s.grad;
+      const g = clipped.get(paths[i])!;
       const [w, m, v] = [s.param, s.m, s.v] as tf.Variable[];
       const mNew = m.mul(b1).add(g.mul(1 - b1));
       const vNew = v.mul(b2).add(g.square().mul(1 - b2));
