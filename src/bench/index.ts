@@ -10,7 +10,7 @@ import { countMacs } from '../analysis/count';
 import { makeCtx } from '../nn/module';
 import { Rng } from '../util/rng';
 import { AdamW } from '../train/optim';
-import { crossEntropy } from '../train/losses';
+import { trainStep } from '../train/trainer';
 
 /**
  * Training-throughput benchmark (issue 9): img/s of bench-vit and of each paper's main quick-scale model
@@ -167,9 +167,9 @@ interface Measured {
 }
 
 /**
- * A training step on a fixed batch, as the trainer makes it: forward, cross-entropy (+ auxiliary losses),
- * `tf.variableGrads`, and the kit's AdamW (weight decay 0, i.e. Adam with lr 1e-3 like the PyTorch reference; no
- * clipping). `step()` returns the loss; `dispose()` frees model, optimizer state and batch.
+ * A training step on a fixed batch: the trainer's own `trainStep` (forward, cross-entropy + auxiliary losses,
+ * `tf.variableGrads`, the kit's AdamW), with weight decay 0 and no clipping, i.e. Adam with lr 1e-3 like the PyTorch
+ * reference. `step()` returns the loss; `dispose()` frees model, optimizer state and batch.
  */
 function stepper(spec: ModelSpec, batch: number): { step: () => number; dispose: () => void; peakTfBytes: () => number } {
   const model = createModel(spec.model, spec.overrides, { seed: 0 });
@@ -178,21 +178,17 @@ function stepper(spec: ModelSpec, batch: number): { step: () => number; dispose:
   const x = tf.tensor4d(data.x, [batch, c.imageSize, c.imageSize, c.inChannels]);
   const y = tf.tensor1d(data.y, 'int32');
   const params = model.namedParams().filter(([, p]) => p.trainable);
-  const byVarName = new Map(params.map(([p, v]) => [v.value.name, p]));
   const opt = new AdamW(params, { weightDecay: 0 });
   let tfBytes = 0;
-  const step = (): number =>
+  const step = (): number => {
+    let loss = NaN;
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const ctx = makeCtx({ training: true, seed: 0, targets: { labels: y } });
-        const l = crossEntropy(model.forward(x, ctx) as tf.Tensor2D, y);
-        tfBytes = Math.max(tfBytes, tf.memory().numBytes);
-        return (ctx.aux.length ? l.add(tf.addN(ctx.aux.map((a) => a.value))) : l) as tf.Scalar;
-      }, params.map(([, p]) => p.value));
-      const loss = value.dataSync()[0];
-      opt.apply(new Map(Object.entries(grads).map(([n, g]) => [byVarName.get(n)!, g])), 1e-3);
-      return loss;
+      const ctx = makeCtx({ training: true, seed: 0, targets: { labels: y } });
+      const afterForward = () => (tfBytes = Math.max(tfBytes, tf.memory().numBytes));
+      loss = trainStep({ model, params, optimizer: opt, x, y, ctx, lr: 1e-3, clipNorm: 0, afterForward }).loss;
     });
+    return loss;
+  };
   const dispose = () => {
     opt.dispose();
     model.dispose();

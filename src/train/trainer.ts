@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng';
 import { DivergenceError, ConfigError } from '../util/errors';
-import { makeCtx, Ctx } from '../nn/module';
+import { makeCtx, Ctx, Param } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
 import { prepareBatch, epochOrder } from '../data';
@@ -108,6 +108,67 @@ export function evaluate(
   return { top1: c1 / n, top5: c5 / n, loss: lossSum / n, n, confusion };
 }
 
+export interface StepResult {
+  /** Total loss (task + auxiliary) before the update. */
+  loss: number;
+  /** Each auxiliary loss the model added to ctx.aux, by name. */
+  aux: Array<{ name: string; v: number }>;
+  /** The logits of the batch (cross-entropy steps only; null with a custom lossFn). */
+  logits: Float32Array | null;
+}
+
+/**
+ * One training step, as the trainer (and the benchmark) make it: forward under `ctx`, the task loss (`lossFn`, or
+ * cross-entropy with `labelSmoothing`) plus the auxiliary losses the model adds to ctx.aux, gradients w.r.t.
+ * `params`, and the optimizer update with global-norm clipping at `clipNorm`, skipped when the loss is not finite.
+ * `afterForward` runs once the loss is built, before the backward pass (the benchmark reads peak memory there).
+ * Call inside tf.tidy.
+ */
+export function trainStep(o: {
+  model: ClassifierModel;
+  params: Array<[string, Param]>;
+  optimizer: AdamW;
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  ctx: Ctx;
+  lr: number;
+  clipNorm: number;
+  lossFn?: LossFn;
+  labelSmoothing?: number;
+  afterForward?: () => void;
+}): StepResult {
+  const { model, x, y, ctx } = o;
+  // tensors read after the backward pass must outlive variableGrads' own scope: keep, read, dispose
+  const kept: tf.Tensor[] = [];
+  let logitsKept: tf.Tensor | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    ctx.aux.length = 0;
+    let task: tf.Scalar;
+    if (o.lossFn) task = o.lossFn(model, x, y, ctx);
+    else {
+      const logits = model.forward(x, ctx);
+      logitsKept = tf.keep(logits);
+      kept.push(logits);
+      task = crossEntropy(logits, y, o.labelSmoothing ?? 0);
+    }
+    for (const a of ctx.aux) kept.push(tf.keep(a.value));
+    const total = (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
+    o.afterForward?.();
+    return total;
+  }, o.params.map(([, p]) => p.value));
+  const loss = value.dataSync()[0];
+  const aux = ctx.aux.map((a) => ({ name: a.name, v: a.value.dataSync()[0] }));
+  const logits = logitsKept ? ((logitsKept as tf.Tensor).dataSync() as Float32Array) : null;
+  for (const t of kept) t.dispose();
+  if (Number.isFinite(loss)) {
+    const byVarName = new Map(o.params.map(([pathName, p]) => [p.value.name, pathName]));
+    const byPath = new Map<string, tf.Tensor>();
+    for (const [vn, g] of Object.entries(grads)) byPath.set(byVarName.get(vn)!, g);
+    o.optimizer.apply(byPath, o.lr, o.clipNorm);
+  }
+  return { loss, aux, logits };
+}
+
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { model, recipe } = opts;
   const seed = opts.seed ?? 0;
@@ -125,11 +186,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const totalSteps = steps * recipe.epochs;
   const warmupSteps = Math.round(recipe.warmupEpochs * steps);
   const params = model.namedParams().filter(([, p]) => p.trainable);
-  const byVarName = new Map(params.map(([pathName, p]) => [p.value.name, pathName]));
   const optimizer = new AdamW(params, { weightDecay: recipe.weightDecay });
-  const lossFn: LossFn =
-    opts.lossFn ?? ((m, x, y, ctx) => crossEntropy(m.forward(x, ctx), y, recipe.labelSmoothing));
-
   let startEpoch = 0;
   let startStep = 0;
   const history: EpochMetrics[] = [];
@@ -170,7 +227,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const b = prepareBatch(opts.train, idx, { augment: recipe.augment, targetSize: model.config.imageSize, rng: stepRng });
       const lr = cosineWithWarmup(globalStep, totalSteps, warmupSteps, recipe.lr, recipe.minLr);
       const t1 = Date.now();
-      let out!: { lossValue: number; auxValues: Array<{ name: string; v: number }>; logits: Float32Array | null };
+      let out!: StepResult;
       tf.tidy(() => {
         const x = tf.tensor4d(b.x, b.shape);
         const y = tf.tensor1d(b.labels, 'int32');
@@ -179,36 +236,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           rng: stepRng.fork(),
           targets: { labels: y, coarse: b.coarse ? tf.tensor1d(b.coarse, 'int32') : undefined },
         });
-        // tensors read after the backward pass must outlive variableGrads' own scope: keep, read, dispose
-        const kept: tf.Tensor[] = [];
-        let logitsKept: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          ctx.aux.length = 0;
-          let task: tf.Scalar;
-          if (opts.lossFn) task = opts.lossFn(model, x, y, ctx);
-          else {
-            const logits = model.forward(x, ctx);
-            logitsKept = tf.keep(logits);
-            kept.push(logits);
-            task = crossEntropy(logits, y, recipe.labelSmoothing);
-          }
-          for (const a of ctx.aux) kept.push(tf.keep(a.value));
-          return (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
-        }, params.map(([, p]) => p.value));
-        const lossValue = value.dataSync()[0];
-        const auxValues = ctx.aux.map((a) => ({ name: a.name, v: a.value.dataSync()[0] }));
-        const logits = logitsKept ? ((logitsKept as tf.Tensor).dataSync() as Float32Array) : null;
-        for (const t of kept) t.dispose();
-        out = { lossValue, auxValues, logits };
-        if (!Number.isFinite(lossValue)) return;
-        const byPath = new Map<string, tf.Tensor>();
-        for (const [vn, g] of Object.entries(grads)) byPath.set(byVarName.get(vn)!, g);
-        optimizer.apply(byPath, lr, recipe.clipNorm);
+        out = trainStep({ model, params, optimizer, x, y, ctx, lr, clipNorm: recipe.clipNorm, lossFn: opts.lossFn, labelSmoothing: recipe.labelSmoothing });
       });
       trainSeconds += (Date.now() - t1) / 1000;
-      if (!Number.isFinite(out.lossValue)) {
+      if (!Number.isFinite(out.loss)) {
         throw new DivergenceError(
-          `loss is ${out.lossValue} at epoch ${epoch + 1}, step ${s + 1} (lr ${lr.toExponential(2)}); training stopped. ` +
+          `loss is ${out.loss} at epoch ${epoch + 1}, step ${s + 1} (lr ${lr.toExponential(2)}); training stopped. ` +
             (opts.checkpoint && fs.existsSync(opts.checkpoint)
               ? `The last good checkpoint is kept at ${opts.checkpoint}.`
               : 'No checkpoint was written yet.') +
@@ -217,9 +250,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       globalStep++;
       imagesSeen += idx.length;
-      lossSum += out.lossValue * idx.length;
+      lossSum += out.loss * idx.length;
       seen += idx.length;
-      for (const a of out.auxValues) auxSum[a.name] = (auxSum[a.name] ?? 0) + a.v * idx.length;
+      for (const a of out.aux) auxSum[a.name] = (auxSum[a.name] ?? 0) + a.v * idx.length;
       if (out.logits) correct += topkCorrect(out.logits, model.config.numClasses, b.labels, 1);
       const imgPerS = imagesSeen / Math.max(1e-9, trainSeconds);
       const remaining = totalSteps - globalStep;
