@@ -272,12 +272,7 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
       float mx = -INFINITY;
       for (long j = 0; j < cols; j++) mx = std::max(mx, xr[j]);
       for (long j = 0; j < cols; j++) yr[j] = lv::vexp(xr[j] - mx);
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      long j = 0;
-      for (; j + 8 <= cols; j += 8)
-        for (int q = 0; q < 8; q++) acc[q] += yr[j + q];
-      float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-      for (; j < cols; j++) sum += yr[j];
+      const float sum = lv::sumRow(yr, cols);
       const float inv = 1.0f / sum;
       for (long j = 0; j < cols; j++) yr[j] *= inv;
     }

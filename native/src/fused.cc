@@ -9,17 +9,6 @@
 namespace lv {
 namespace {
 
-// Σ x[0..n) with eight independent accumulators, so the loop vectorises without -ffast-math.
-inline float sumRow(const float* x, long n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  long i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += x[i + j];
-  float tail = 0;
-  for (; i < n; i++) tail += x[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
-}
-
 // Elements per chunk below which a second thread costs more than it saves, for cheap elementwise passes.
 constexpr long kElemGrain = 1 << 14;
 
@@ -166,24 +155,8 @@ Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
         for (long j = 0; j < cols; j++) g[j] = dr[j] * gamma[j];
       else
         std::memcpy(g, dr, sizeof(float) * cols);
-      float sg[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sgx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      long j = 0;
-      for (; j + 8 <= cols; j += 8)
-        for (int q = 0; q < 8; q++) {
-          sg[q] += g[j + q];
-          sgx[q] += g[j + q] * xhat[j + q];
-        }
-      float tg = 0, tgx = 0;
-      for (; j < cols; j++) {
-        tg += g[j];
-        tgx += g[j] * xhat[j];
-      }
-      for (int q = 1; q < 8; q++) {
-        sg[0] += sg[q];
-        sgx[0] += sgx[q];
-      }
-      const float a = (sg[0] + tg) / (float)cols, b = (sgx[0] + tgx) / (float)cols;
-      for (long jj = 0; jj < cols; jj++) dxr[jj] = rstd * (g[jj] - a - xhat[jj] * b);
+      const float a = sumRow(g, cols) / (float)cols, b = dotRow(g, xhat, cols) / (float)cols;
+      for (long j = 0; j < cols; j++) dxr[j] = rstd * (g[j] - a - xhat[j] * b);
     }
   });
   if (dgamma) std::memcpy(dgamma, sums.data(), sizeof(float) * cols);
@@ -255,13 +228,8 @@ Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
       const float* __restrict d = dy + r * cols;
       const float* __restrict p = y + r * cols;
       float* __restrict o = dx + r * cols;
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      long j = 0;
-      for (; j + 8 <= cols; j += 8)
-        for (int q = 0; q < 8; q++) acc[q] += d[j + q] * p[j + q];
-      float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-      for (; j < cols; j++) s += d[j] * p[j];
-      for (long jj = 0; jj < cols; jj++) o[jj] = p[jj] * (d[jj] - s);
+      const float s = dotRow(d, p, cols);
+      for (long j = 0; j < cols; j++) o[j] = p[j] * (d[j] - s);
     }
   });
   return info.Env().Undefined();
