@@ -6,6 +6,7 @@ import { mainQuickModel as dwnet } from './dwnet';
 import { mainQuickModel as eit } from './eit';
 export * from './registry';
 export * from './types';
+export * from './claims';
 
 /** Each paper's main quick-scale model (name + overrides), in paper order: what `lightvit bench` measures. */
 export const MAIN_QUICK_MODELS: ReadonlyArray<{ paper: string; model: string; overrides: Record<string, unknown> }> = [mlit, vmoe, dwnet, eit, mae];

@@ -8,6 +8,11 @@ export interface ExperimentRunContext {
   scale: Scale;
   /** Use CIFAR where downloaded, else synth (the experiment decides which datasets it needs). */
   preferReal: boolean;
+  /**
+   * Force one dataset (`--data NAME`) for every run in place of the experiment's choice; unset: the best present
+   * (CIFAR when downloaded, else Fashion-MNIST when found, else the synthetic sets).
+   */
+  data?: string;
   /** Re-run even when results are stored. */
   force: boolean;
   seed: number;
