@@ -49,7 +49,7 @@ const COMMANDS: Record<string, { summary: string; usage: string; run: (a: Parsed
   },
   reproduce: {
     summary: "run every paper's experiments at a scale, then regenerate all figures and the summary table (npm start)",
-    usage: `lightvit reproduce [--scale smoke|quick|paper] [--paper P] [--force] [--synth]
+    usage: `lightvit reproduce [--scale smoke|quick|paper] [--paper P] [--force] [--synth] [--data NAME]
 
   Default scale: ${'$'}LIGHTVIT_SCALE or quick. Uses CIFAR where downloaded (--synth forces the embedded synthetic
   data). Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mobile-vmoe, dwnet, eit.`,
@@ -68,6 +68,11 @@ const COMMANDS: Record<string, { summary: string; usage: string; run: (a: Parsed
   Writes figures/<paper>/<id>.html and .json always, and .png/.svg when Chromium is found
   (${'$'}LIGHTVIT_CHROMIUM or /usr/bin/chromium).`,
     run: cmdFigures,
+  },
+  claims: {
+    summary: "each paper's headline claims with this kit's verdict from stored results (never trains)",
+    usage: `lightvit claims [--paper P] [--scale S] [--json]`,
+    run: cmdClaims,
   },
   table: {
     summary: 'summary table of stored results (mean ± std over seeds)',
@@ -271,6 +276,7 @@ function ctxFor(a: ParsedArgs, scale: Scale) {
     preferReal: !a.flags.synth,
     force: !!a.flags.force,
     seed: flagInt(a, 'seed') ?? 0,
+    data: flagString(a, 'data'),
     log: (m: string) => console.error(m),
   };
 }
@@ -308,6 +314,7 @@ async function cmdReproduce(a: ParsedArgs): Promise<void> {
   await runExperiments(a, exps.map((e) => e.id), scale);
   await cmdFigures(a);
   await cmdTable(a);
+  await cmdClaims(a, scale);
   console.error(`done in ${((Date.now() - t0) / 60000).toFixed(1)} min. Figures: ${figuresDir()}`);
 }
 
@@ -329,6 +336,19 @@ async function cmdFigures(a: ParsedArgs): Promise<void> {
   const res = await renderAllFigures({ paper: flagString(a, 'paper'), log: (m: string) => console.error(m) });
   for (const f of res.failed) console.error(`  figures of ${f.experiment} failed: ${f.error}`);
   console.error(`${res.specs.length} figures (${res.files.length} files) written under ${figuresDir()}`);
+}
+
+async function cmdClaims(a: ParsedArgs, scaleOverride?: Scale): Promise<void> {
+  const { loadRecords } = await import('../report/store');
+  await import('../experiments');
+  const { claimRows, formatClaims, claimsJsonLines } = await import('../experiments/claims');
+  const scale = scaleOverride ?? (flagString(a, 'scale') !== undefined ? parseScale(flagString(a, 'scale')) : undefined);
+  const rows = claimRows(loadRecords(), { paper: flagString(a, 'paper'), scale });
+  if (a.flags.json && !scaleOverride) {
+    if (rows.length) console.log(claimsJsonLines(rows));
+    return;
+  }
+  console.log(formatClaims(rows));
 }
 
 async function cmdTable(a: ParsedArgs): Promise<void> {
