@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 const TEST_MODELS = ['localvit-test', 'dwnet-test', 'ddwnet-test', 'iddwnet-test'];
 
-describe('dwnet registry: paper parameter counts (spec B.2, official dwnet.py at 224², 1000 classes)', () => {
+describe('dwnet registry: paper parameter counts (docs/dwnet.md §2, official dwnet.py at 224², 1000 classes)', () => {
   const official: Array<[string, number]> = [
     ['dwnet-tiny', 24_172_744], // 24.17M
     ['ddwnet-tiny', 51_131_752], // 51.13M
@@ -33,7 +33,7 @@ describe('dwnet registry: paper parameter counts (spec B.2, official dwnet.py at
     });
   }
 
-  it('the spec table in millions (rounded to 0.01M)', () => {
+  it('the docs/dwnet.md §2 table in millions (rounded to 0.01M)', () => {
     const m = (name: string) => Math.round(createModel(name, {}, { build: false }).paramCount() / 1e4) / 100;
     expect([m('dwnet-tiny'), m('ddwnet-tiny'), m('iddwnet-tiny'), m('dwnet-base'), m('ddwnet-base'), m('iddwnet-base')]).toEqual([
       24.17, 51.13, 26.24, 74.35, 161.6, 80.25,

@@ -74,7 +74,7 @@ function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) {
   expect(worst).toBeLessThan(tol);
 }
 
-describe('EIT registry (spec C.2 table, 1000 classes, no pre-logits)', () => {
+describe('EIT registry (docs/eit.md §2 table, 1000 classes, no pre-logits)', () => {
   it.each([
     ['eit-cifar', 3_079_010],
     ['eit-mini', 3_512_750],
@@ -87,8 +87,8 @@ describe('EIT registry (spec C.2 table, 1000 classes, no pre-logits)', () => {
     expect(getModelEntry(name).family.closedFormParams!(m.config)).toBe(n);
   });
 
-  it('ablation switches change the count as the spec says; the ViT baseline equals EIT with every switch off', () => {
-    // spec C.2: without EIT_T (pure attention everywhere) 3.78M
+  it('ablation switches change the count as docs/eit.md §2 says; the ViT baseline is EIT with every switch off', () => {
+    // docs/eit.md §2: without EIT_T (pure attention everywhere) 3.78M
     expect(createModel('eit-cifar', { eitT: false }, { build: false }).paramCount()).toBe(3_776_510);
     expect(createModel('eit-cifar', { convSchedule: 'none' }, { build: false }).paramCount()).toBe(3_776_510);
     const vit = createModel('vit-eit-baseline', {}, { build: false }).paramCount();
@@ -106,7 +106,7 @@ describe('EIT registry (spec C.2 table, 1000 classes, no pre-logits)', () => {
   });
 });
 
-describe('decreasing convolution channel split (spec C.2.2)', () => {
+describe('decreasing convolution channel split (docs/eit.md §2)', () => {
   it('EIT-Mini (250, 5 blocks, 10 heads): (attention, conv) = (50,200) (100,150) (150,100) (200,50) (250,0)', () => {
     expect(convChannelSplit(250, 10, 5, 'decreasing')).toEqual([
       { attn: 50, conv: 200 }, { attn: 100, conv: 150 }, { attn: 150, conv: 100 }, { attn: 200, conv: 50 }, { attn: 250, conv: 0 },
@@ -230,7 +230,7 @@ describe('EIT forward', () => {
     m.dispose();
   });
 
-  it('EIT-CIFAR: ~212M MACs with attention, ~261M without EIT_T (spec C.2, within 1%)', () => {
+  it('EIT-CIFAR: ~212M MACs with attention, ~261M without EIT_T (docs/eit.md §2, within 1%)', () => {
     for (const [o, want] of [
       [{}, 212e6],
       [{ eitT: false }, 261e6],
@@ -241,7 +241,7 @@ describe('EIT forward', () => {
     }
   });
 
-  it('EIT-Mini at 224: 1.73G MACs without attention matmuls and 1.93G with them (spec C.2 table, within 1%)', () => {
+  it('EIT-Mini at 224: 1.73G MACs without attention matmuls and 1.93G with them (docs/eit.md §2, within 1%)', () => {
     const m = createModel('eit-mini');
     const r = countMacs(m);
     expect(Math.abs(r.macsWithoutAttention / 1.73e9 - 1)).toBeLessThan(0.01);

@@ -80,7 +80,7 @@ describe('grouped-query attention', () => {
   });
 });
 
-describe('noisy top-k router (spec §1.1, Shazeer et al. 2017)', () => {
+describe('noisy top-k router (docs/mlit.md §2.6, Shazeer et al. 2017)', () => {
   it('evaluation: deterministic softmax over the top-k clean logits, scattered; no loss', () => {
     const r = new NoisyTopKRouter(8, 5, 2).build(3);
     const x = tf.randomNormal([6, 8], 0, 1, 'float32', 2) as tf.Tensor2D;

@@ -11,7 +11,7 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-/** Spec §1.1 table: variant, input, patch, params (10 classes), params (100 classes), MAE-only extras, GMACs. */
+/** docs/mlit.md §2.1: variant, input, patch, params (10 classes), params (100 classes), MAE-only extras, GMACs. */
 const TABLE: Array<[string, number, number, number, number, number, number]> = [
   ['mlit-xxs', 32, 2, 660_023, 669_833, 11_772, 0.291],
   ['mlit-xxs', 36, 2, 667_367, 677_177, 11_772, 0.411],
@@ -25,7 +25,7 @@ const TABLE: Array<[string, number, number, number, number, number, number]> = [
   ['mlit-s', 36, 4, 2_347_104, 2_360_154, 20_880, 0.221],
 ];
 
-describe('mLiT parameter counts: every row of the spec §1.1 table', () => {
+describe('mLiT parameter counts: every row of the docs/mlit.md §2.1 table', () => {
   for (const [name, img, p, p10, p100, extras] of TABLE) {
     it(`${name} ${img}×${img} / patch ${p}: ${p10} (10 classes), ${p100} (100 classes), +${extras} MAE-only`, () => {
       const fam = getModelEntry(name).family;
@@ -69,7 +69,7 @@ describe('mLiT MACs', () => {
   });
 });
 
-describe('mLiT schedules (spec §1.1)', () => {
+describe('mLiT schedules (docs/mlit.md §2.2)', () => {
   it('depth-wise hidden sizes', () => {
     expect(depthwiseHidden(9, 81, 27)).toEqual([81, 74, 67, 60, 54, 47, 40, 33, 27]);
     expect(depthwiseHidden(12, 96, 32)).toEqual([96, 90, 84, 78, 72, 66, 61, 55, 49, 43, 37, 32]);

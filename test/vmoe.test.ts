@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 const millions = (n: number, digits = 2) => (n / 1e6).toFixed(digits);
 
-describe('Mobile V-MoE registry: parameter counts (spec A.9 table, CIFAR-100, patch 4)', () => {
+describe('Mobile V-MoE registry: parameter counts (docs/mobile-vmoe.md §4 table, CIFAR-100, patch 4)', () => {
   it('12×192: dense 5.38M; MoE E=10, L=2: 10.71M total, 5.38M active', () => {
     const dense = createModel('vit-12x192', {}, { build: false });
     const moe = createModel('vmoe-12x192', {}, { build: false });
@@ -25,7 +25,7 @@ describe('Mobile V-MoE registry: parameter counts (spec A.9 table, CIFAR-100, pa
     expect(moe.activeParamCount() - dense.paramCount()).toBe(1_930);
   });
 
-  it('other grid rows match the spec table (6×192 2.71M, 12×96 1.36M, 6×96 0.69M, 6×64 0.31M)', () => {
+  it('other grid rows match docs/mobile-vmoe.md §4 (6×192 2.71M, 12×96 1.36M, 6×96 0.69M, 6×64 0.31M)', () => {
     const want: Record<string, string> = { '6x192': '2.71', '12x96': '1.36', '6x96': '0.69', '6x64': '0.31' };
     for (const [label, m] of Object.entries(want)) expect(millions(createModel(`vit-${label}`, {}, { build: false }).paramCount())).toBe(m);
   });

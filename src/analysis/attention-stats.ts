@@ -13,7 +13,7 @@ import { Rng } from '../util/rng';
  *   attention-weighted distance in input pixels between its centre and every key patch's centre, averaged over
  *   queries and images. A head with a small distance attends locally (like a conv), a large one globally.
  * - high-frequency share of the token maps (the later EIT revision's "comprehensive-frequency data" argument; the
- *   exact measure is not published, spec C.5): each channel of the token grid is a g×g image; its 2-D DFT energy
+ *   exact measure is not published, docs/eit.md §5): each channel of the token grid is a g×g image; its 2-D DFT energy
  *   outside a low-frequency radius, over its total energy, pooled over channels and images.
  */
 

@@ -4,7 +4,7 @@ import { ConfigError } from '../util/errors';
 /**
  * Super-classes from confusion (Mobile V-MoE Sec. 2.2): "train a dense baseline, compute its confusion matrix on a
  * held-out set, build a confusion graph and cluster it", so that classes the dense model confuses share an expert.
- * The paper's clustering algorithm (its ref. [8]) is not identified (spec A.3); this file implements the spec's
+ * The paper's clustering algorithm (its ref. [8]) is not identified (docs/mobile-vmoe.md §3); this file implements our
  * recommendation: symmetrise and zero the diagonal, then normalised spectral clustering (Ng, Jordan & Weiss 2002)
  * with a *balanced* k-means in the spectral embedding, since each super-class gets one expert and should get a
  * comparable share of the data (CIFAR-100's official super-classes are exactly 5 fine classes each).
@@ -28,7 +28,7 @@ export function confusionMatrix(labels: ArrayLike<number>, preds: ArrayLike<numb
 
 /**
  * The confusion graph: optionally turn counts into per-class rates (rows sum to 1, so classes with more test images
- * do not dominate), then A = (C + Cᵀ)/2 with a zero diagonal (spec A.3).
+ * do not dominate), then A = (C + Cᵀ)/2 with a zero diagonal (docs/mobile-vmoe.md §3).
  */
 export function confusionGraph(c: Matrix, opts: { normalise?: 'rows' | 'none' } = {}): Matrix {
   const n = c.length;
@@ -301,7 +301,7 @@ export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): n
 
 /**
  * Merge a dataset's super-classes into fewer groups for E experts: coarse class c → ⌊c·E/numCoarse⌋ (consecutive
- * coarse classes share an expert; spec A.9 "merge pairs of coarse classes"). Returns the fine → group map.
+ * coarse classes share an expert; a suggestion in docs/mobile-vmoe.md §3). Returns the fine → group map.
  */
 export function mergeCoarse(fineToCoarse: ArrayLike<number>, numCoarse: number, groups: number): number[] {
   if (!Number.isInteger(groups) || groups < 1 || groups > numCoarse) {

@@ -11,8 +11,8 @@ import { DataError, UnknownNameError, fmtInt } from '../util/errors';
  * Dataset downloads: stream over http(s) with node's own modules (following redirects) into `<file>.part`, resume a
  * partial file with a Range request, verify size and MD5, then extract archives into a temporary folder and rename
  * the result into place. Archives are kept under `<dataDir>/downloads/` once verified, so a failed extraction is
- * retried without downloading again. Sources, sizes and MD5s: /work/shared/specs/datasets.md (cross-checked against
- * torchvision and other public loaders).
+ * retried without downloading again. Sources, sizes and MD5s: DOWNLOADS below (cross-checked against torchvision and
+ * other public loaders).
  */
 
 export interface DownloadSource {

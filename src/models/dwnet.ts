@@ -413,7 +413,7 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
   },
 };
 
-// ---- Paper presets (224×224, ImageNet-1k); parameter counts pinned in test/dwnet.test.ts against spec B.2 ----
+// ---- Paper presets (224×224, ImageNet-1k); parameter counts pinned in test/dwnet.test.ts (docs/dwnet.md §2) ----
 const TINY = { embedDim: 96, depths: [2, 2, 6, 2], numHeads: [3, 6, 12, 24], groupChannels: [3, 6, 12, 24], dropPath: 0.2 };
 const BASE = { embedDim: 128, depths: [2, 2, 18, 2], numHeads: [4, 8, 16, 32], groupChannels: [4, 8, 16, 32], dropPath: 0.5 };
 const paper = { tags: ['paper'] };
@@ -426,7 +426,7 @@ registerModel('iddwnet-base', dwnetFamily, { ...BASE, block: 'iddw' }, { descrip
 registerModel('swin-tiny', dwnetFamily, { ...TINY, block: 'attn' }, { description: 'Swin-T: the local-attention counterpart of DWNet-T (28.29M)', ...paper });
 registerModel('swin-base', dwnetFamily, { ...BASE, block: 'attn' }, { description: 'Swin-B: the local-attention counterpart of DWNet-B (87.77M)', ...paper });
 
-// ---- 32×32 CPU variants (spec B.8 option (a)): patch 2, three stages 16², 8², 4²; head width 32; window 4, kernel 5 ----
+// ---- 32×32 CPU variants (docs/dwnet.md §2): patch 2, three stages 16², 8², 4²; head width 32; window 4, kernel 5 ----
 const MINI = {
   imageSize: 32,
   numClasses: 100,

@@ -10,10 +10,10 @@ import { vitFamily, VitConfig } from './vit';
  * EIT (Xia et al., arXiv 2203.07116, "EIT: Efficiently Lead Inductive Biases to ViT"). A pre-norm ViT with a class
  * token and two inductive biases:
  * - EIT_P: the patch projection is a convolution (kernel K, stride S, padding K//2) followed by K-free max-pooling
- *   P, giving overlapping patches (Sec. "patches projection"; spec C.2.1);
+ *   P, giving overlapping patches (v1 abstract; docs/eit.md §2);
  * - EIT_T ("decreasing convolution"): in block i, the first c_i channels of LN(x) go through a 3×3 depth-wise conv on
  *   the token grid while the other a_i channels go through multi-head attention; c_i shrinks with depth and the last
- *   block is all attention (spec C.2.2).
+ *   block is all attention (docs/eit.md §2).
  * No position embedding by default. Layout, split formula and init follow the released code (v3-era, da30340).
  */
 export interface EitConfig extends BaseConfig {
@@ -50,7 +50,7 @@ export interface EitSplit {
 }
 
 /**
- * Per-block channel split (spec C.2.2). 'decreasing' (the paper): a_i = ⌊(C div h)·(i+1)/depth⌋·h, the last
+ * Per-block channel split (docs/eit.md §2). 'decreasing' (the paper): a_i = ⌊(C div h)·(i+1)/depth⌋·h, the last
  * block all attention, c_i = C − a_i. 'increasing' mirrors it (first block all attention, conv grows with depth);
  * 'constant-half': a_i = ⌊(C div h)/2⌋·h in every block; 'none': all attention.
  */
@@ -90,10 +90,10 @@ export function eitGridSize(c: Pick<EitConfig, 'imageSize' | 'eitP' | 'kernelSiz
   return Math.floor(convOut / c.poolSize);
 }
 
-/** EIT init (spec C.2.2): Linear weights trunc-normal std 0.01, biases 0; convs kaiming-normal fan-out, biases 0. */
+/** EIT init (docs/eit.md §2): Linear weights trunc-normal std 0.01, biases 0; convs kaiming-normal fan-out, bias 0. */
 const linearInit = (): InitFn => init.truncNormal(0.01);
 
-/** EIT_P (spec C.2.1): conv K/S with padding K//2 (explicit pad + 'valid', as PyTorch for even K) then max-pool P. */
+/** EIT_P (docs/eit.md §2): conv K/S, padding K//2 (explicit pad + 'valid', as PyTorch for even K), then max-pool P. */
 export class EitPatchProjection extends Module {
   readonly conv: Conv2d;
   constructor(readonly c: EitConfig) {
@@ -120,7 +120,7 @@ export class EitPatchProjection extends Module {
   }
 }
 
-/** EIT_T (spec C.2.2): depth-wise k×k conv (no bias) on the patch-token grid; the class token passes unchanged. */
+/** EIT_T (docs/eit.md §2): depth-wise k×k conv (no bias) on the patch-token grid; the class token passes unchanged. */
 export class EitConvBranch extends Module {
   readonly dw: DepthwiseConv2d;
   constructor(
@@ -275,7 +275,7 @@ export const eitFamily: ModelFamily<EitConfig> = {
     posEmbed: 'none',
     qkvBias: true,
     representationSize: 0,
-    // the EIT class defaults (inferred to be the small-dataset setting, spec C.3); ImageNet presets set 0
+    // the EIT class defaults (inferred to be the small-dataset setting, docs/eit.md §3); ImageNet presets set 0
     dropout: 0.2,
     attnDropout: 0.15,
     dropPath: 0.2,
@@ -388,7 +388,7 @@ registerModel(
 );
 
 /**
- * The paper's ViT baseline for eit-cifar (spec C.6): same width, depth, heads and MLP ratio, 4×4 patches (8×8
+ * The paper's ViT baseline for eit-cifar (docs/eit.md §2): same width, depth, heads and MLP ratio, 4×4 patches (8×8
  * tokens), learned position embedding, class token, no EIT_T. 3,798,010 params for 10 classes — identical to
  * eit-cifar with eitP=false, eitT=false, posEmbed='learned'.
  */

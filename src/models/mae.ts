@@ -11,14 +11,13 @@ import { mlitFamily, MLIT_PRESETS, type MlitConfig } from './mlit';
 
 /**
  * "Pre-training of Lightweight Vision Transformers on Small Datasets with Minimally Scaled Images" (Tan, arXiv
- * 2402.03752) and the MAE pre-training of mLiT (mmLiT, arXiv 2407.17783). Spec: ../shared/specs/papers-mmlit-mae.md
- * §1.2, §2, §3.
+ * 2402.03752) and the MAE pre-training of mLiT (mmLiT, arXiv 2407.17783). Notes: docs/mae.md, docs/mlit.md §3.
  *
  * 1. `mae-vit`: the paper's plain ViT — 12 blocks, FFN 2× [P], 36×36 inputs (CIFAR 32 upscaled) [S], under 3.65M
- *    parameters and 0.27 GMACs [P]. Width, heads and patch are open (spec §2.1): width 192 with patch 6 on 36×36
+ *    parameters and 0.27 GMACs [P]. Width, heads and patch are open (docs/mae.md §2): width 192 with patch 6 on 36×36
  *    (6×6 = 36 patches + class token) is the choice that keeps width 192 and meets both bounds (3.59M / 0.138 GMACs
  *    with 10 classes); patch 4 at 36×36 would need 0.29 GMACs in its Linears alone (0.32 with attention). Heads 3 (head_dim 64, DeiT-Ti's choice) [I]. The
- *    token pipeline follows the author's later code [A], as the spec suggests for P2 [I]: bias-free patch projection,
+ *    token pipeline follows the author's later code [A], as docs/mae.md §2 suggests [I]: bias-free patch projection,
  *    a learned (N+1)×m position table N(0, 1), a zero "class patch" appended last (its embedding is its position
  *    row), final LayerNorm, classification from the last token.
  * 2. The MAE pre-trainer (`mae-vit-pretrain`, `mmlit-*-pretrain`): any encoder that can "encode visible tokens"
@@ -204,8 +203,8 @@ export const maeVitFamily: ModelFamily<MaeVitConfig> = {
   },
   docs: {
     imageSize: 'input height = width (CIFAR 32 upscaled to 36 in the paper [S])',
-    patchSize: 'patch side; open in the paper (spec §2.1): 6 keeps width 192 under 0.27 GMACs at 36×36',
-    embedDim: 'token width (192 by the sizing arithmetic of spec §2.1 [I])',
+    patchSize: 'patch side; open in the paper (docs/mae.md §2): 6 keeps width 192 under 0.27 GMACs at 36×36',
+    embedDim: 'token width (192 by the sizing arithmetic of docs/mae.md §2, inferred)',
     depth: 'transformer blocks (12 [P])',
     numHeads: 'attention heads (open [?]; 3 = head_dim 64)',
     mlpRatio: 'FFN hidden size / width (2 [P])',
@@ -251,7 +250,7 @@ export interface MaeSettings {
   decoderMlpRatio: number;
   /**
    * Where masked positions get their token: 'decoder' (He et al.: a learned decoder-space mask token), 'encoder'
-   * (author's mLiT MaskEncoder: LN(PosEmbed + MaskEmbed) and OutProj, spec §1.2), 'auto' = 'encoder' when the
+   * (author's mLiT MaskEncoder: LN(PosEmbed + MaskEmbed) and OutProj, docs/mlit.md §3), 'auto' = 'encoder' when the
    * encoder has MaskEmbed.
    */
   maskTokenSpace: string;
@@ -335,7 +334,8 @@ export class MaePretrainer<E extends BaseConfig = BaseConfig> extends Classifier
       const positions = tf.concat([visPos, tf.fill([b, 1], N, 'int32') as tf.Tensor2D, maskPos], 1) as tf.Tensor2D;
       let pred: tf.Tensor3D;
       if (this.encoderSpaceMask) {
-        // spec §1.2 [A]: masked positions become LN(PosEmbed(index) + MaskEmbed) in encoder space; both streams go through OutProj
+        // docs/mlit.md §3 (author code): masked positions become LN(PosEmbed(index) + MaskEmbed) in encoder space;
+        // both streams go through OutProj
         const all = tf.concat([tokens, enc.maskTokens!(maskPos)], 1) as tf.Tensor3D;
         pred = this.decoder.forward(enc.outProj!.forward(all, ctx) as tf.Tensor3D, positions, 0, ctx);
       } else {

@@ -10,7 +10,7 @@ import { ClassifierModel, ModelFamily, registerModel } from './registry';
 /**
  * mLiT — "How Lightweight Can A Vision Transformer Be" (Tan, arXiv 2407.17783). A plain ViT whose FFNs are a
  * mixture of SwiGLU experts with V and W2 shared inside each layer, grouped-query attention, an FFN hidden size that
- * shrinks with depth and a number of experts that grows in stages. Spec: ../shared/specs/papers-mmlit-mae.md §1.1.
+ * shrinks with depth and a number of experts that grows in stages. Notes: docs/mlit.md §2.
  *
  * What is certain [P]: MoE of SwiGLU experts with shared V/W2, GQA, depth-wise hidden-size scaling, staged experts.
  * The wiring (token pipeline, block order, router, initialisation) follows the author's later MedLiT code [A] and
@@ -63,7 +63,7 @@ export interface MlitConfig extends BaseConfig {
   outProj: number;
 }
 
-/** h_i = h_last + floor((L−1−i)·(h_first − h_last)/(L−1)), i = 0 … L−1 (author's code, spec §1.1). */
+/** h_i = h_last + floor((L−1−i)·(h_first − h_last)/(L−1)), i = 0 … L−1 (author's code, docs/mlit.md §2.2). */
 export function depthwiseHidden(depth: number, hFirst: number, hLast: number): number[] {
   if (depth === 1) return [hFirst];
   return Array.from({ length: depth }, (_, i) => hLast + Math.floor(((depth - 1 - i) * (hFirst - hLast)) / (depth - 1)));
@@ -217,7 +217,7 @@ export class Mlit extends ClassifierModel<MlitConfig> {
 
   /**
    * Encoder-space tokens of masked positions, LN(PosEmbed(index) + MaskEmbed) with the final LayerNorm (author's
-   * MAE encoder, spec §1.2; needs maeExtras). positions: [B, n] int32 → [B, n, m]; they skip the blocks.
+   * MAE encoder, docs/mlit.md §3; needs maeExtras). positions: [B, n] int32 → [B, n, m]; they skip the blocks.
    */
   maskTokens(positions: tf.Tensor2D): tf.Tensor3D {
     if (!this.maskEmbed) throw new Error('Mlit.maskTokens needs maeExtras=true (MaskEmbed and OutProj)');
@@ -252,7 +252,7 @@ export class Mlit extends ClassifierModel<MlitConfig> {
   }
 }
 
-/** Closed-form parameter count, independent of the modules (spec §1.1 table). */
+/** Closed-form parameter count, independent of the modules (docs/mlit.md §2.1). */
 export function mlitClosedFormParams(c: MlitConfig): number {
   const m = c.embedDim;
   const T = (c.imageSize / c.patchSize) ** 2 + 1;
@@ -285,7 +285,7 @@ export function mlitActiveParams(c: MlitConfig): number {
 }
 
 /**
- * Inference MACs as the spec's table counts them: patch projection, per layer q/k/v/o, 2·T²·m attention,
+ * Inference MACs as docs/mlit.md §2.1 counts them: patch projection, per layer q/k/v/o, 2·T²·m attention,
  * router x·W_g and k experts each evaluating W_e, V, W2; the head. Matches `countMacs` on the built model.
  */
 export function mlitClosedFormMacs(c: MlitConfig): number {
@@ -430,7 +430,7 @@ export const mlitFamily: ModelFamily<MlitConfig> = {
   closedFormParams: mlitClosedFormParams,
 };
 
-/** Presets of spec §1.1 (third-party table [T], believed to be the paper's): input 36×36, patch 3, 10 classes. */
+/** Presets of docs/mlit.md §2.1 (third-party table [T], believed the paper's): input 36×36, patch 3, 10 classes. */
 export const MLIT_PRESETS: Record<'xxs' | 'xs' | 's', Partial<MlitConfig>> = {
   xxs: { embedDim: 108, depth: 9, numHeads: 6, kvGroups: 3, hiddenFirst: 81, hiddenLast: 27 },
   xs: { embedDim: 128, depth: 12, numHeads: 8, kvGroups: 4, hiddenFirst: 96, hiddenLast: 32, outProj: 128 },

@@ -38,13 +38,13 @@ export interface MobileVmoeConfig extends VitConfig {
   routing: string;
   /** Router input for per-image routing: the class token after the last dense block, or the mean of its patch tokens. */
   routerInput: string;
-  /** 'topk': gates renormalised over the top-k (spec A.3 default); 'none': raw softmax probabilities. */
+  /** 'topk': gates renormalised over the top-k (docs/mobile-vmoe.md §3 default); 'none': raw softmax probabilities. */
   gateNormalise: string;
   /** λ of L = L_C + λ·L_g (Sec. 2.2). */
   routerLossWeight: number;
   /** Weight of the importance + load losses of the end-to-end routers. */
   balanceWeight: number;
-  /** Std of Gaussian noise on router logits in training (V-MoE's noisy top-k); 0 = none (spec A.2.1). */
+  /** Std of Gaussian noise on router logits in training (V-MoE's noisy top-k); 0 = none (docs/mobile-vmoe.md §2). */
   routerNoise: number;
   /** 'gather': group images by expert and run each expert on its slice; 'dense': all experts, masked (reference). */
   dispatch: string;
@@ -341,7 +341,7 @@ export const mobileVmoeFamily: ModelFamily<MobileVmoeConfig> = {
 
 /**
  * The paper's L×D grid (Fig. 1; Sec. 3.1: heads 3 for D = 192 and 96, 2 for D = 64; MLP 4·D), at CIFAR scale:
- * 32×32 input with patch 4 gives 64 patch tokens, close to the paper's 49 (224² with patch 32; spec A.9).
+ * 32×32 input with patch 4 gives 64 patch tokens, close to the paper's 49 (224² with patch 32; docs/mobile-vmoe.md §4).
  */
 export const VMOE_GRID: ReadonlyArray<{ depth: number; dim: number; heads: number }> = [
   { depth: 12, dim: 192, heads: 3 },

@@ -202,7 +202,7 @@ registerModel('vit-mean-test', vitFamily, { imageSize: 8, patchSize: 2, embedDim
   description: 'tiny mean-pooled, bias-free ViT for tests',
   tags: ['test'],
 });
-/** The throughput benchmark model of ../shared/bench/torch_bench_vit.py: 456,384 parameters for 10 classes. */
+/** The throughput benchmark model: the PyTorch reference architecture `npm run bench` runs; 456,384 parameters. */
 registerModel(
   'bench-vit',
   vitFamily,

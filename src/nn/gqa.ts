@@ -4,7 +4,7 @@ import { Linear, dropout } from './layers';
 import { ConfigError } from '../util/errors';
 
 /**
- * Grouped-query attention (Ainslie et al. 2023), as wired in the mLiT author's code (spec §1.1 "GQA"):
+ * Grouped-query attention (Ainslie et al. 2023), as wired in the mLiT author's code (docs/mlit.md §2.5):
  * `heads` query projections share `groups` key/value projections, `heads/groups` queries per group, heads ordered
  * group-major (query head j of group g is head g·(heads/groups) + j). Every projection is bias-free by default;
  * head_dim = dim/heads; scale 1/√head_dim; no attention dropout; output Linear(dim → dim) then dropout.

@@ -9,10 +9,10 @@ import { ConfigError } from '../util/errors';
  * Masked auto-encoding (He et al. 2022) as used on small images by Tan (arXiv 2402.03752, and for mmLiT in
  * 2407.17783): per-image random patch masking, an encoder that sees only the visible patches, a light decoder with
  * its own learned position embeddings and a learned mask token, and a loss on the masked patches plus a discounted
- * loss on the visible ones. Spec: ../shared/specs/papers-mmlit-mae.md §1.2, §2.2, §3.8.
+ * loss on the visible ones. Notes: docs/mlit.md §3, docs/mae.md §3.
  */
 
-/** Visible patches per image: ⌊N·(1 − r)⌋ (spec §3.8). The epsilon absorbs float error such as 10·(1 − 0.9) = 0.999…. */
+/** Visible patches per image: ⌊N·(1 − r)⌋ (docs/mae.md §3). The epsilon absorbs float error (10·(1 − 0.9) = 0.999…). */
 export function visibleCount(numPatches: number, maskRatio: number): number {
   if (!(maskRatio >= 0 && maskRatio < 1)) throw new ConfigError(`maskRatio=${maskRatio} is out of range; expected 0 ≤ maskRatio < 1`);
   const n = Math.floor(numPatches * (1 - maskRatio) + 1e-9);

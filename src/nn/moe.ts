@@ -4,7 +4,7 @@ import { Linear, activate, dropout } from './layers';
 import { ConfigError } from '../util/errors';
 
 /**
- * Token-routed mixture of SwiGLU experts, as in mLiT (arXiv 2407.17783; spec §1.1 "MoE layer", wired after the
+ * Token-routed mixture of SwiGLU experts, as in mLiT (arXiv 2407.17783; docs/mlit.md §2.6, wired after the
  * author's code): a noisy top-k router (Shazeer et al. 2017) sends every token to k experts, with no capacity
  * limit and no token dropping, and the layer returns `y = Σ_{e ∈ top-k} g_e · Expert_e(x)`.
  *
@@ -233,12 +233,12 @@ export interface MoeOutput {
  * - 'slots': every W_e (one matmul, cheap), then for each of the k slots the chosen expert's hidden state picked by
  *   a one-hot mask and passed through the shared W2 with its own dropout: k W2 products per token, per-expert
  *   dropout exactly as the author's code, no gathers (the training default with shared V/W2);
- * - 'fused': W2 applied once to Σ g_e·h_e. Exact because W2 is shared and the gates sum to 1 (spec §3.5):
+ * - 'fused': W2 applied once to Σ g_e·h_e. Exact because W2 is shared and the gates sum to 1 (docs/mlit.md §2.6):
  *   Σ g_e (W2 h_e + b2) = W2 (Σ g_e h_e) + b2. In training its one dropout mask replaces the k per-expert masks
  *   (same expectation); the evaluation default with shared V/W2.
  * 'auto' = 'slots' in training and 'fused' in evaluation with shared V/W2; 'dense' with private V/W2.
  *
- * MACs are reported as the spec's table counts them: the router (x·W_g) plus k experts per token, each
+ * MACs are reported as docs/mlit.md §2.1 counts them: the router (x·W_g) plus k experts per token, each
  * evaluating W_e, V and W2, whatever the dispatch actually computes.
  */
 export class MoeLayer extends Module {
