@@ -390,11 +390,12 @@ registerModel(
 /**
  * The paper's ViT baseline for eit-cifar (docs/eit.md §2): same width, depth, heads and MLP ratio, 4×4 patches (8×8
  * tokens), learned position embedding, class token, no EIT_T. 3,798,010 params for 10 classes — identical to
- * eit-cifar with eitP=false, eitT=false, posEmbed='learned'.
+ * eit-cifar with eitP=false, eitT=false, posEmbed='learned'. Initialised with EIT's own scheme (`weightInit: 'eit'`)
+ * so the comparison is about architecture; `--set weightInit=trunc-normal` gives timm's ViT init instead.
  */
 const VIT_BASELINE: Partial<VitConfig> = {
   imageSize: 32, patchSize: 4, embedDim: 250, depth: 5, numHeads: 10, mlpRatio: 4, pool: 'cls', posEmbed: 'learned',
-  dropout: 0.2, attnDropout: 0.15, dropPath: 0.2, layerNormEps: 1e-6, weightInit: 'trunc-normal',
+  dropout: 0.2, attnDropout: 0.15, dropPath: 0.2, layerNormEps: 1e-6, weightInit: 'eit',
 };
 registerModel('vit-eit-baseline', vitFamily, VIT_BASELINE, {
   description: "ViT baseline of EIT's small-dataset comparison (C 250, depth 5, 10 heads, patch 4, pos-emb): 3,798,010 params",

@@ -28,12 +28,32 @@ export interface VitConfig extends BaseConfig {
   attnDropout: number;
   dropPath: number;
   layerNormEps: number;
-  /** 'torch': PyTorch Linear defaults; 'trunc-normal': timm ViT (weights N(0, 0.02) truncated, biases 0). */
+  /**
+   * 'torch': PyTorch Linear defaults (weights and biases U(±1/√fan_in));
+   * 'trunc-normal': timm's ViT (every Linear N(0, 0.02) truncated at ±2, biases 0; the kit's patch embedding is a
+   * Linear and follows the same rule);
+   * 'eit': EIT's scheme (arXiv 2203.07116 code, docs/eit.md §2): Linear N(0, 0.01) truncated at ±2, biases 0, the
+   * patch projection (a p×p stride-p conv) kaiming-normal fan-out = N(0, 2/(D·p²)), bias 0.
+   */
   weightInit: string;
 }
 
+/** Init of the Linear weights (by fan-in) for a ViT `weightInit`; undefined = PyTorch's default. */
 export function vitWeightInit(kind: string): ((fanIn: number) => InitFn) | undefined {
-  return kind === 'trunc-normal' ? () => init.truncNormal(0.02) : undefined;
+  if (kind === 'trunc-normal') return () => init.truncNormal(0.02);
+  if (kind === 'eit') return () => init.truncNormal(0.01);
+  return undefined;
+}
+
+/** Init of the Linear biases for a ViT `weightInit`: zeros except for 'torch' (PyTorch's default). */
+export function vitBiasInit(kind: string): InitFn | undefined {
+  return vitWeightInit(kind) ? init.zeros() : undefined;
+}
+
+/** Init of the patch embedding's weight (a Linear over p·p·C inputs, i.e. a p×p stride-p conv to D channels). */
+function patchEmbedInit(c: VitConfig, fanIn: number): InitFn | undefined {
+  if (c.weightInit === 'eit') return init.kaimingNormalFanOut(c.embedDim * c.patchSize * c.patchSize);
+  return vitWeightInit(c.weightInit)?.(fanIn);
 }
 
 export class VitBlock extends Module {
@@ -76,9 +96,9 @@ export abstract class VitTokenClassifier<C extends VitConfig> extends Classifier
   constructor(c: C) {
     super(c);
     const n = (c.imageSize / c.patchSize) ** 2;
-    const wi = vitWeightInit(c.weightInit);
     const pdim = c.patchSize * c.patchSize * c.inChannels;
-    this.patchEmbed = this.child('patch_embed', new Linear(pdim, c.embedDim, { bias: c.bias, weightInit: wi?.(pdim) }));
+    const biasInit = vitBiasInit(c.weightInit);
+    this.patchEmbed = this.child('patch_embed', new Linear(pdim, c.embedDim, { bias: c.bias, weightInit: patchEmbedInit(c, pdim), biasInit }));
     this.clsToken = c.pool === 'cls' ? this.param('cls_token', [1, 1, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
     const tokens = n + (c.pool === 'cls' ? 1 : 0);
     this.posEmbed = c.posEmbed === 'learned' ? this.param('pos_embed', [1, tokens, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
@@ -107,7 +127,8 @@ export class VisionTransformer extends VitTokenClassifier<VitConfig> {
       Array.from({ length: c.depth }, (_, i) => new VitBlock(c, c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0)),
     );
     this.norm = c.finalNorm ? this.child('norm', new LayerNorm(c.embedDim, c.layerNormEps)) : null;
-    this.head = this.child('head', new Linear(c.embedDim, c.numClasses, { bias: c.bias, weightInit: wi?.(c.embedDim) }));
+    const head = { bias: c.bias, weightInit: wi?.(c.embedDim), biasInit: vitBiasInit(c.weightInit) };
+    this.head = this.child('head', new Linear(c.embedDim, c.numClasses, head));
   }
 
   /** Token features after the last block and final norm: [B, T, D]. */
@@ -155,7 +176,7 @@ export const vitFamily: ModelFamily<VitConfig> = {
     posEmbed: ['learned', 'none'],
     activation: ['gelu', 'gelu-sigmoid', 'relu', 'silu'],
     patchOrder: ['hwc', 'chw'],
-    weightInit: ['torch', 'trunc-normal'],
+    weightInit: ['torch', 'trunc-normal', 'eit'],
   },
   docs: {
     imageSize: 'input height = width in pixels',

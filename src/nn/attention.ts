@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, InitFn } from './module';
+import { Ctx, Module, InitFn, init } from './module';
 import { Linear, dropout } from './layers';
 
 /**
@@ -42,7 +42,10 @@ export interface MhaOptions {
   attnDropout?: number;
   projDropout?: number;
   weightInit?: (fanIn: number) => InitFn;
-  /** Init of the qkv and proj biases (default: PyTorch's U(±1/√fan_in)); EIT and timm use zeros. */
+  /**
+   * Init of the qkv and proj biases. Default: zeros when `weightInit` is given (timm's ViT and EIT zero every Linear
+   * bias they re-initialise), PyTorch's U(±1/√fan_in) otherwise (plain nn.Linear).
+   */
   biasInit?: InitFn;
   /** Output width (default: input width). */
   outDim?: number;
@@ -59,8 +62,9 @@ export class MultiHeadAttention extends Module {
   ) {
     super();
     const wi = opts.weightInit;
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim), biasInit: opts.biasInit }));
-    this.proj = this.child('proj', new Linear(dim, opts.outDim ?? dim, { bias: opts.projBias ?? true, weightInit: wi?.(dim), biasInit: opts.biasInit }));
+    const bi = opts.biasInit ?? (wi ? init.zeros() : undefined);
+    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim), biasInit: bi }));
+    this.proj = this.child('proj', new Linear(dim, opts.outDim ?? dim, { bias: opts.projBias ?? true, weightInit: wi?.(dim), biasInit: bi }));
   }
 
   forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string, bias?: tf.Tensor): tf.Tensor3D {

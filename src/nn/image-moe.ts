@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, InitFn, addAux } from './module';
+import { Ctx, Module, InitFn, addAux, init } from './module';
 import { Linear, Mlp, Activation } from './layers';
 import { ConfigError } from '../util/errors';
 
@@ -171,7 +171,9 @@ export class Router extends Module {
     opts: { weightInit?: (fanIn: number) => InitFn } = {},
   ) {
     super();
-    this.proj = this.child('proj', new Linear(dim, numExperts, { weightInit: opts.weightInit?.(dim) }));
+    // re-initialised weights come with zero biases (timm/big_vision); the PyTorch default otherwise
+    const biasInit = opts.weightInit ? init.zeros() : undefined;
+    this.proj = this.child('proj', new Linear(dim, numExperts, { weightInit: opts.weightInit?.(dim), biasInit }));
   }
   logits(x: tf.Tensor2D, ctx: Ctx): tf.Tensor2D {
     return this.proj.forward(x, ctx) as tf.Tensor2D;

@@ -25,17 +25,23 @@ export const init = {
       for (let i = 0; i < a.length; i++) a[i] = mean + std * rng.normal();
       return a;
     },
-  /** Normal truncated at ±2 std by resampling (timm's trunc_normal_ with default bounds scaled to std). */
+  /**
+   * N(mean, std²) truncated to [a, b] in absolute units by resampling, as PyTorch's and timm's
+   * `trunc_normal_(std, a=-2, b=2)`: with std 0.02 the bounds sit at ±100σ, so this is a plain normal of that std.
+   */
   truncNormal:
-    (std = 0.02): InitFn =>
+    (std = 0.02, a = -2, b = 2, mean = 0): InitFn =>
     (s, rng) => {
-      const a = new Float32Array(sizeOf(s));
-      for (let i = 0; i < a.length; i++) {
-        let v = rng.normal();
-        while (v < -2 || v > 2) v = rng.normal();
-        a[i] = std * v;
+      if (!(a <= mean && mean <= b && a < b)) {
+        throw new ConfigError(`truncNormal bounds [${a}, ${b}] with mean ${mean}: expected a < b and a ≤ mean ≤ b`);
       }
-      return a;
+      const out = new Float32Array(sizeOf(s));
+      for (let i = 0; i < out.length; i++) {
+        let v = mean + std * rng.normal();
+        while (v < a || v > b) v = mean + std * rng.normal();
+        out[i] = v;
+      }
+      return out;
     },
   uniform:
     (bound: number): InitFn =>
