@@ -39,7 +39,7 @@ describe('lightvit bench', () => {
     // the same model, data and seed on every engine: the loss after one step agrees across engines
     const losses = rows.map((r) => r.final_loss as number);
     for (const l of losses) expect(Math.abs(l - losses[0])).toBeLessThan(1e-3 * Math.max(1, Math.abs(losses[0])));
-    expect(objs.some((o) => typeof o.note === 'string' && /PyTorch reference skipped/.test(o.note as string))).toBe(true);
+    expect(objs.some((o) => typeof o.note === 'string' && /PyTorch twins skipped/.test(o.note as string))).toBe(true);
   }, 300_000);
 
   it("by default measures bench-vit and each paper's main quick-scale model", async () => {

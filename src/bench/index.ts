@@ -1,6 +1,3 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, setNativeThreads, measureSgemmGflops } from '../backend/native';
@@ -9,16 +6,18 @@ import { MAIN_QUICK_MODELS } from '../experiments';
 import { countMacs } from '../analysis/count';
 import { makeCtx } from '../nn/module';
 import { Rng } from '../util/rng';
+import { findTorchPython, runTwin, twinSpec, type TwinSpec } from './torch';
 import { AdamW } from '../train/optim';
 import { trainStep } from '../train/trainer';
 
 /**
  * Training-throughput benchmark (issue 9): img/s of bench-vit and of each paper's main quick-scale model
- * (`--models quick`, the default with bench-vit) per engine, against the PyTorch reference script for bench-vit
- * (../shared/bench/torch_bench_vit.py), all in one run so the figures are comparable ratios on a noisy machine.
- * Same work as the script: batch 64 of N(0,1) images, softmax cross-entropy, Adam lr 1e-3, warm-up steps then
- * timed steps. wasm+native and tensorflow are measured in `--rounds` interleaved rounds, best kept; cpu and plain
- * wasm (30–100× slower) once, with at most 3 timed steps (cpu: `--cpu-steps`).
+ * (`--models quick`, the default with bench-vit) per engine, against each model's PyTorch twin (bench/torch/, issue
+ * 15: same architecture and trainable-parameter count, built from the kit's config), all in one run so the figures
+ * are comparable ratios on a noisy machine. Same work on both sides: batch 64 of N(0,1) images, softmax
+ * cross-entropy (+ the model's auxiliary losses), Adam lr 1e-3, warm-up steps then timed steps. wasm+native,
+ * tensorflow and the PyTorch twins (1 and 2 threads) are measured in `--rounds` interleaved rounds, best kept; cpu and
+ * plain wasm (30–100× slower) once, with at most 3 timed steps (cpu: `--cpu-steps`).
  *
  *   lightvit bench [--json] [--models bench-vit|quick|NAME,...] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
  *                  [--cpu-steps 2] [--threads 1,2] [--engines cpu,wasm,wasm+native,tensorflow] [--no-torch]
@@ -33,8 +32,10 @@ export interface BenchRow {
   ms_per_step: number;
   steps: number;
   threads?: number;
-  /** img/s divided by PyTorch's (bench-vit only: the reference script builds that model). */
-  vs_pytorch?: number;
+  /** img/s divided by the best img/s of the model's PyTorch twin in the same run. */
+  ratio_to_torch?: number;
+  /** Trainable parameters (the kit's count; a twin's row carries the count it was checked against). */
+  params?: number;
   /** 3 × countMacs × 2 FLOP per image × img/s. */
   gflops?: number;
   /** gflops / measured single-thread sgemm GFLOP/s. */
@@ -57,7 +58,6 @@ interface Opts {
   threads: number[];
   engines: string[];
   torch: boolean;
-  torchScript: string;
   leak: boolean;
   leakSteps: number;
   leakBatch: number;
@@ -88,7 +88,6 @@ function parse(argv: string[]): Opts {
     threads: [1, 2],
     engines: ENGINES,
     torch: true,
-    torchScript: path.resolve(__dirname, '..', '..', '..', 'shared', 'bench', 'torch_bench_vit.py'),
     leak: false,
     leakSteps: 1000,
     leakBatch: 8,
@@ -123,7 +122,6 @@ function parse(argv: string[]): Opts {
       case 'cpu-steps': o.cpuSteps = int(key, val); break;
       case 'leak-steps': o.leakSteps = Math.max(20, int(key, val)); break;
       case 'leak-batch': o.leakBatch = Math.max(1, int(key, val)); break;
-      case 'torch-script': o.torchScript = path.resolve(val ?? ''); break;
       case 'threads': o.threads = (val ?? '').split(',').map((s) => Math.max(1, int(key, s))); break;
       case 'engines': {
         o.engines = (val ?? '').split(',').map((s) => s.trim());
@@ -132,7 +130,7 @@ function parse(argv: string[]): Opts {
         break;
       }
       default:
-        throw new Error(`unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, --cpu-steps, --threads, --engines, --no-torch, --torch-script, --leak, --leak-steps, --leak-batch)`);
+        throw new Error(`unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, --cpu-steps, --threads, --engines, --no-torch, --leak, --leak-steps, --leak-batch)`);
     }
   }
   return o;
@@ -219,36 +217,6 @@ function measure(spec: ModelSpec, batch: number, warmup: number, steps: number):
   }
 }
 
-interface TorchResult {
-  img_per_s: number;
-  ms_per_step: number;
-  threads: number;
-  version: string;
-}
-
-function torchAvailable(o: Opts): string | null {
-  if (!o.torch) return 'PyTorch reference skipped (--no-torch)';
-  if (!fs.existsSync(o.torchScript)) return `PyTorch reference skipped: ${o.torchScript} not found (--torch-script PATH)`;
-  const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (r.status !== 0) return `PyTorch reference skipped: '${py} -c "import torch"' failed (Debian: apt-get install python3-torch libopenblas0-pthread)`;
-  return null;
-}
-
-function runTorch(o: Opts, threads: number): TorchResult | string {
-  const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const r = spawnSync(py, [o.torchScript, '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup)], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) },
-  });
-  const line = (r.stdout || '').trim().split('\n').pop() || '';
-  try {
-    return JSON.parse(line) as TorchResult;
-  } catch {
-    return `PyTorch run failed (exit ${r.status}): ${(r.stderr || '').trim().split('\n').pop()}`;
-  }
-}
-
 function fmt(n: number | undefined, digits = 1): string {
   return n === undefined || !Number.isFinite(n) ? '' : n.toFixed(digits);
 }
@@ -260,7 +228,7 @@ function printTable(rows: BenchRow[]): void {
     ['batch', (r) => String(r.batch)],
     ['img/s', (r) => fmt(r.img_per_s)],
     ['ms/step', (r) => fmt(r.ms_per_step, 0)],
-    ['vs PyTorch', (r) => (r.vs_pytorch === undefined ? '' : `${r.vs_pytorch.toFixed(2)}×`)],
+    ['vs PyTorch', (r) => (r.ratio_to_torch === undefined ? '' : `${r.ratio_to_torch.toFixed(2)}×`)],
     ['GFLOP/s', (r) => fmt(r.gflops)],
     ['of sgemm peak', (r) => (r.of_sgemm_peak === undefined ? '' : `${(100 * r.of_sgemm_peak).toFixed(0)}%`)],
     ['wasm heap MB', (r) => fmt(r.wasm_heap_bytes === undefined ? undefined : r.wasm_heap_bytes / 2 ** 20, 0)],
@@ -340,8 +308,9 @@ export async function runBench(argv: string[]): Promise<void> {
     peakNote = `single-thread sgemm peak ${peak.toFixed(1)} GFLOP/s (native ${nativeStatus().gemm}, [4096×96]·[96×288])`;
   }
 
-  const torchSkip = torchAvailable(o);
-  if (torchSkip) notes.push(torchSkip);
+  const torchPy = o.torch ? findTorchPython() : { missing: 'PyTorch twins skipped (--no-torch)' };
+  const python = 'python' in torchPy ? torchPy.python : null;
+  if ('missing' in torchPy) notes.push(torchPy.missing);
 
   const best = new Map<string, BenchRow>();
   const keep = (row: BenchRow) => {
@@ -350,11 +319,16 @@ export async function runBench(argv: string[]): Promise<void> {
     if (!prev || row.img_per_s > prev.img_per_s) best.set(key, row);
   };
   const macs = new Map<string, number>();
+  const twins = new Map<string, TwinSpec>();
   for (const m of o.models) {
     const model = createModel(m.model, m.overrides, { seed: 0 });
     macs.set(m.label, countMacs(model).macs);
+    const spec = twinSpec(model);
+    if (spec) twins.set(m.label, spec);
+    else if (python) notes.push(`${m.label}: no PyTorch twin for model class ${model.constructor.name}`);
     model.dispose();
   }
+  const twinFailed = new Set<string>();
 
   for (let round = 0; round < o.rounds; round++) {
     for (const m of o.models) {
@@ -384,6 +358,7 @@ export async function runBench(argv: string[]): Promise<void> {
             ms_per_step: r.msPerStep,
             steps,
             threads,
+            params: twins.get(m.label)?.params,
             gflops: (3 * 2 * macs.get(m.label)! * img) / 1e9,
             wasm_heap_bytes: engine.startsWith('wasm') ? wasmHeapBytes() : undefined,
             tf_bytes: r.tfBytes,
@@ -392,26 +367,30 @@ export async function runBench(argv: string[]): Promise<void> {
           });
         }
       }
-    }
-    if (!torchSkip) {
-      for (const threads of [1, 2]) {
-        say(`  measuring PyTorch (OMP_NUM_THREADS=${threads}), round ${round + 1}/${o.rounds} …`);
-        const t = runTorch(o, threads);
-        if (typeof t === 'string') {
-          notes.push(t);
-          continue;
+      const spec = twins.get(m.label);
+      if (python && spec && !twinFailed.has(m.label)) {
+        for (const threads of o.threads) {
+          say(`  measuring the PyTorch twin of ${m.label} (${threads} thread${threads > 1 ? 's' : ''}), round ${round + 1}/${o.rounds} …`);
+          const t = runTwin(python, spec, { batch: o.batch, steps: o.steps, warmup: o.warmup, threads });
+          if (typeof t === 'string') {
+            notes.push(`${m.label}: ${t}`);
+            twinFailed.add(m.label);
+            break;
+          }
+          keep({
+            model: m.label,
+            engine: 'pytorch',
+            batch: o.batch,
+            img_per_s: t.img_per_s,
+            ms_per_step: t.ms_per_step,
+            steps: o.steps,
+            threads,
+            params: t.params,
+            gflops: (3 * 2 * macs.get(m.label)! * t.img_per_s) / 1e9,
+            final_loss: t.final_loss,
+            note: `torch ${t.version}`,
+          });
         }
-        keep({
-          model: 'bench-vit',
-          engine: 'pytorch',
-          batch: o.batch,
-          img_per_s: t.img_per_s,
-          ms_per_step: t.ms_per_step,
-          steps: o.steps,
-          threads,
-          gflops: (3 * 2 * macs.get('bench-vit')! * t.img_per_s) / 1e9,
-          note: `torch ${t.version}`,
-        });
       }
     }
   }
@@ -423,9 +402,11 @@ export async function runBench(argv: string[]): Promise<void> {
   }
 
   const rows = [...best.values()];
-  const torchBest = rows.filter((r) => r.engine === 'pytorch').reduce((a, r) => Math.max(a, r.img_per_s), 0);
+  const torchBest = new Map<string, number>();
+  for (const r of rows) if (r.engine === 'pytorch') torchBest.set(r.model, Math.max(torchBest.get(r.model) ?? 0, r.img_per_s));
   for (const r of rows) {
-    if (torchBest > 0 && r.model === 'bench-vit') r.vs_pytorch = r.img_per_s / torchBest;
+    const tb = torchBest.get(r.model);
+    if (tb) r.ratio_to_torch = r.img_per_s / tb;
     if (peak && r.gflops !== undefined) r.of_sgemm_peak = r.gflops / peak;
   }
 
