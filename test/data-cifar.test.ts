@@ -120,15 +120,51 @@ describe('dataset registry', () => {
     clearDatasetCache();
     await expect(loadDataset('cifar11', 'train', { dataDir: tmp })).rejects.toThrow(UnknownNameError);
     await expect(loadDataset('cifar10', 'train', { dataDir: path.join(tmp, 'empty') })).rejects.toThrow(
-      /CIFAR-10 is not downloaded: expected .*cifar-10-batches-bin; run `lightvit data download cifar10`/,
+      /CIFAR-10 is not downloaded: .*cifar10 lacks cifar-10-batches-bin\/data_batch_1.bin, .*test_batch.bin; run `lightvit data download cifar10`/,
     );
   });
   it('reports status per dataset', () => {
     const st = datasetStatus({ dataDir: path.join(tmp, 'empty') });
-    expect(st.map((s) => s.name)).toEqual(['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102']);
+    expect(st.map((s) => s.name)).toEqual(['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist']);
     const c10 = st.find((s) => s.name === 'cifar10')!;
     expect(c10.present).toBe(false);
     expect(c10.synthetic).toBe(false);
     expect(st.find((s) => s.name === 'synth10')!.synthetic).toBe(true);
+  });
+
+  it('says present only when every file is there: CIFAR-10 with a batch missing is incomplete', async () => {
+    const dataDir = path.join(tmp, 'partial');
+    const bin = path.join(dataDir, 'cifar10', 'cifar-10-batches-bin');
+    fs.mkdirSync(bin, { recursive: true });
+    const rec = record10(1, () => 0);
+    for (const f of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+      fs.writeFileSync(path.join(bin, f), rec);
+    }
+    const row = () => datasetStatus({ dataDir }).find((s) => s.name === 'cifar10')!;
+    expect(row().present).toBe(false);
+    expect(row().detail).toBe(
+      'incomplete: lacks cifar-10-batches-bin/data_batch_3.bin; run `lightvit data download cifar10`',
+    );
+    clearDatasetCache();
+    await expect(loadDataset('cifar10', 'test', { dataDir })).rejects.toThrow(
+      /CIFAR-10 is incomplete: .*cifar10 lacks cifar-10-batches-bin\/data_batch_3.bin; run `lightvit data download cifar10`/,
+    );
+    fs.writeFileSync(path.join(bin, 'data_batch_3.bin'), rec);
+    expect(row()).toMatchObject({ present: true, detail: 'downloaded' });
+  });
+
+  it('says synth10 is not generated yet (made on first use) before it is, present after', async () => {
+    const dataDir = path.join(tmp, 'synthstatus');
+    const row = () => datasetStatus({ dataDir }).find((s) => s.name === 'synth10')!;
+    expect(row().present).toBe(false);
+    expect(row().detail).toContain('not generated yet, made on first use');
+    clearDatasetCache();
+    await loadDataset('synth10', 'test', { dataDir });
+    expect(row().present).toBe(true);
+    expect(row().detail).toContain('generated');
+    // a generated set that lost a file is not present either
+    fs.rmSync(path.join(dataDir, 'synth10', 'cifar-10-batches-bin', 'data_batch_2.bin'));
+    expect(row().present).toBe(false);
+    expect(row().detail).toContain('incomplete');
   });
 });

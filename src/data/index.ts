@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dataDir as defaultDataDir } from '../util/fsx';
 import { DataError, UnknownNameError } from '../util/errors';
-import { CIFAR100_DIR, CIFAR10_DIR, loadCifar10, loadCifar100 } from './cifar';
-import { ensureSynth, loadSynth, synthRoot } from './synth';
+import { CIFAR100_DIR, CIFAR10_DIR, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES, loadCifar10, loadCifar100 } from './cifar';
+import { ensureSynth, loadSynth, synthRoot, SYNTH_VERSION, type SynthManifest } from './synth';
+import { loadFashionMnist, locateFashionMnist } from './fashion-mnist';
 import { loadSvhn } from './svhn';
 import { loadFlowers102 } from './flowers';
 import { loadImageFolder } from './folder';
@@ -39,9 +40,25 @@ export { loadSvhn, decodeSvhnMat, SVHN_MEAN, SVHN_STD } from './svhn';
 export { loadFlowers102, FLOWERS_MEAN, FLOWERS_STD } from './flowers';
 export { loadImageFolder } from './folder';
 export { decodeImage, resizeToSquare } from './image';
+export {
+  readFashionMnist,
+  loadFashionMnist,
+  locateFashionMnist,
+  padGreyToRgb32,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  FASHION_MNIST_FILES,
+  FASHION_MNIST_ENV,
+  FASHION_MNIST_SYSTEM_DIR,
+} from './fashion-mnist';
+export type { FashionMnistLocation } from './fashion-mnist';
+export { holdoutSplit } from './split';
+export type { HoldoutOptions } from './split';
+export { readIdxBytes, parseIdxImages, parseIdxLabels, encodeIdxImages, encodeIdxLabels } from './idx';
 
 /** Every dataset name loadDataset knows, besides `folder:<path>`. */
-export const DATASET_NAMES = ['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102'] as const;
+export const DATASET_NAMES = ['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist'] as const;
 
 export interface DataOptions {
   /** The data folder; default $LIGHTVIT_DATA_DIR, else <repo>/data. */
@@ -53,36 +70,48 @@ export interface LoadOptions extends DataOptions {
   imageSize?: number;
 }
 
-interface DatasetInfo {
-  /** Folder (or file) whose presence means "downloaded". */
-  marker: (dir: string) => string;
-  synthetic: boolean;
+type Downloaded = Exclude<(typeof DATASET_NAMES)[number], 'synth10' | 'synth100' | 'fashion-mnist'>;
+
+interface DownloadedInfo {
+  /** Every file or folder a complete copy has, under `<dataDir>/<name>/`; the dataset is present only when all are. */
+  files: string[];
   title: string;
 }
 
-const INFO: Record<(typeof DATASET_NAMES)[number], DatasetInfo> = {
-  synth10: { marker: (d) => path.join(synthRoot(d, 'synth10'), 'manifest.json'), synthetic: true, title: 'synth10' },
-  synth100: { marker: (d) => path.join(synthRoot(d, 'synth100'), 'manifest.json'), synthetic: true, title: 'synth100' },
-  cifar10: { marker: (d) => path.join(d, 'cifar10', CIFAR10_DIR), synthetic: false, title: 'CIFAR-10' },
-  cifar100: { marker: (d) => path.join(d, 'cifar100', CIFAR100_DIR), synthetic: false, title: 'CIFAR-100' },
-  svhn: { marker: (d) => path.join(d, 'svhn', 'train_32x32.mat'), synthetic: false, title: 'SVHN' },
-  flowers102: { marker: (d) => path.join(d, 'flowers102', 'jpg'), synthetic: false, title: 'Flowers-102' },
+const DOWNLOADED: Record<Downloaded, DownloadedInfo> = {
+  cifar10: {
+    files: [...CIFAR10_TRAIN_FILES, ...CIFAR10_TEST_FILES].map((f) => path.join(CIFAR10_DIR, f)),
+    title: 'CIFAR-10',
+  },
+  cifar100: { files: ['train.bin', 'test.bin'].map((f) => path.join(CIFAR100_DIR, f)), title: 'CIFAR-100' },
+  svhn: { files: ['train_32x32.mat', 'test_32x32.mat'], title: 'SVHN' },
+  flowers102: { files: ['imagelabels.mat', 'setid.mat', 'jpg'], title: 'Flowers-102' },
 };
 
-/** Where each dataset lives under the data folder. */
+/** The files of a downloaded dataset missing under `<dir>/<name>/` (paths relative to it). */
+function missingFiles(name: Downloaded, dir: string): string[] {
+  return DOWNLOADED[name].files.filter((f) => !fs.existsSync(path.join(dir, name, f)));
+}
+
+/** Where each dataset lives (Fashion-MNIST: where it was found, see locateFashionMnist). */
 export function datasetPath(name: string, opts: DataOptions = {}): string {
   const dir = opts.dataDir ?? defaultDataDir();
   if (name.startsWith('folder:')) return path.resolve(name.slice('folder:'.length));
-  if (!(name in INFO)) throw new UnknownNameError('dataset', name, [...DATASET_NAMES, 'folder:<path>']);
+  if (!(DATASET_NAMES as readonly string[]).includes(name)) {
+    throw new UnknownNameError('dataset', name, [...DATASET_NAMES, 'folder:<path>']);
+  }
+  if (name === 'fashion-mnist') return locateFashionMnist(dir).dir;
   return path.join(dir, name);
 }
 
-function requirePresent(name: (typeof DATASET_NAMES)[number], dir: string): void {
-  const marker = INFO[name].marker(dir);
-  if (!fs.existsSync(marker)) {
+function requirePresent(name: Downloaded, dir: string): void {
+  const missing = missingFiles(name, dir);
+  if (missing.length) {
+    const where = path.join(dir, name);
+    const what = missing.length === DOWNLOADED[name].files.length ? 'is not downloaded' : 'is incomplete';
     throw new DataError(
-      `${INFO[name].title} is not downloaded: expected ${marker}; run \`lightvit data download ${name}\` ` +
-        `(or set LIGHTVIT_DATA_DIR to the folder holding it)`,
+      `${DOWNLOADED[name].title} ${what}: ${where} lacks ${missing.join(', ')}; ` +
+        `run \`lightvit data download ${name}\` (or set LIGHTVIT_DATA_DIR to the folder holding it)`,
     );
   }
 }
@@ -96,8 +125,13 @@ export function clearDatasetCache(): void {
 
 /**
  * Load one split of a dataset as uint8 NHWC images. `synth10`/`synth100` are generated on first use; the real
- * datasets must have been downloaded (`lightvit data download <name>`); `folder:<path>` reads an image folder with
+ * datasets must have been downloaded (`lightvit data download <name>`), or, for `fashion-mnist`, be found where
+ * locateFashionMnist looks (the Debian/Ubuntu package path among them); `folder:<path>` reads an image folder with
  * one sub-folder per class. Splits are cached in memory.
+ *
+ * Only `flowers102` and image folders have a 'val' split of their own; asking for 'val' of any other dataset
+ * (CIFAR, SVHN, Fashion-MNIST, synth) is an error. The kit derives a validation split from 'train' with holdoutSplit (a seeded,
+ * stratified hold-out; see src/data/split.ts), never from 'test'.
  */
 export async function loadDataset(
   name: string,
@@ -105,7 +139,9 @@ export async function loadDataset(
   opts: LoadOptions = {},
 ): Promise<ImageDataset> {
   const dir = opts.dataDir ?? defaultDataDir();
-  const key = `${dir}\u0000${name}\u0000${split}\u0000${opts.imageSize ?? ''}`;
+  // Fashion-MNIST's folder depends on the environment too: key it by where it is found
+  const where = name === 'fashion-mnist' ? locateFashionMnist(dir).dir : '';
+  const key = `${dir}\u0000${name}\u0000${split}\u0000${opts.imageSize ?? ''}\u0000${where}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const ds = await loadUncached(name, split, dir, opts);
@@ -115,10 +151,18 @@ export async function loadDataset(
 
 function trainOrTest(name: string, split: string): 'train' | 'test' {
   if (split === 'train' || split === 'test') return split;
-  throw new DataError(`dataset ${name} has no '${split}' split; expected 'train' or 'test'`);
+  throw new DataError(
+    `dataset ${name} has no '${split}' split; expected 'train' or 'test' (derive a validation split from 'train' ` +
+      `with holdoutSplit)`,
+  );
 }
 
-async function loadUncached(name: string, split: 'train' | 'test' | 'val', dir: string, opts: LoadOptions): Promise<ImageDataset> {
+async function loadUncached(
+  name: string,
+  split: 'train' | 'test' | 'val',
+  dir: string,
+  opts: LoadOptions,
+): Promise<ImageDataset> {
   if (name.startsWith('folder:')) {
     return loadImageFolder(name.slice('folder:'.length), split, { imageSize: opts.imageSize });
   }
@@ -138,6 +182,8 @@ async function loadUncached(name: string, split: 'train' | 'test' | 'val', dir: 
     case 'flowers102':
       requirePresent(name, dir);
       return loadFlowers102(path.join(dir, 'flowers102'), split, { imageSize: opts.imageSize });
+    case 'fashion-mnist':
+      return loadFashionMnist(dir, trainOrTest(name, split));
     default:
       throw new UnknownNameError('dataset', name, [...DATASET_NAMES, 'folder:<path>']);
   }
@@ -145,28 +191,53 @@ async function loadUncached(name: string, split: 'train' | 'test' | 'val', dir: 
 
 export interface DatasetStatus {
   name: string;
+  /** True only when every file of the dataset is on disk (synth: generated at the current version). */
   present: boolean;
+  /** Its folder (Fashion-MNIST: the folder it was found in). */
   path: string;
   synthetic: boolean;
   detail: string;
 }
 
-/** What is on disk: one row per known dataset (synth datasets count as present: they are made on first use). */
+function synthStatus(dir: string, name: 'synth10' | 'synth100'): DatasetStatus {
+  const root = synthRoot(dir, name);
+  let manifest: SynthManifest | null = null;
+  try {
+    manifest = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8')) as SynthManifest;
+  } catch {
+    manifest = null;
+  }
+  const sub = name === 'synth10' ? CIFAR10_DIR : CIFAR100_DIR;
+  const files = manifest?.files ? [...manifest.files.train, ...manifest.files.test].map((f) => f.file) : [];
+  const complete = files.length > 0 && files.every((f) => fs.existsSync(path.join(root, sub, f)));
+  let detail: string;
+  if (!manifest) detail = 'synthetic data, not generated yet, made on first use (results on it are synthetic)';
+  else if (manifest.version !== SYNTH_VERSION || !complete) {
+    detail = `synthetic data, ${complete ? 'an older version' : 'incomplete'}; regenerated on first use`;
+  } else detail = 'synthetic data, generated (results on it are synthetic)';
+  const present = !!manifest && manifest.version === SYNTH_VERSION && complete;
+  return { name, present, path: root, synthetic: true, detail };
+}
+
+/**
+ * What is on disk: one row per known dataset. A dataset is present only when all its files are there; the synth
+ * sets count once generated (before that they say they are made on first use); Fashion-MNIST's row gives the
+ * folder it was found in.
+ */
 export function datasetStatus(opts: DataOptions = {}): DatasetStatus[] {
   const dir = opts.dataDir ?? defaultDataDir();
-  return DATASET_NAMES.map((name) => {
-    const info = INFO[name];
-    const p = path.join(dir, name);
-    const onDisk = fs.existsSync(info.marker(dir));
-    let detail: string;
-    if (info.synthetic) {
-      detail = onDisk
-        ? 'synthetic data, generated (results on it are synthetic)'
-        : 'synthetic data, generated on first use (results on it are synthetic)';
-    } else {
-      detail = onDisk ? 'downloaded' : `not downloaded; run \`lightvit data download ${name}\``;
+  return DATASET_NAMES.map((name): DatasetStatus => {
+    if (name === 'synth10' || name === 'synth100') return synthStatus(dir, name);
+    if (name === 'fashion-mnist') {
+      const at = locateFashionMnist(dir);
+      return { name, present: at.present, path: at.dir, synthetic: false, detail: at.detail };
     }
-    return { name, present: info.synthetic || onDisk, path: p, synthetic: info.synthetic, detail };
+    const missing = missingFiles(name, dir);
+    const all = missing.length === DOWNLOADED[name].files.length;
+    const detail = !missing.length
+      ? 'downloaded'
+      : `${all ? 'not downloaded' : `incomplete: lacks ${missing.join(', ')}`}; run \`lightvit data download ${name}\``;
+    return { name, present: !missing.length, path: path.join(dir, name), synthetic: false, detail };
   });
 }
 

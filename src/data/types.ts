@@ -4,7 +4,10 @@
  * augmentation code never care where images came from.
  */
 export interface ImageDataset {
-  /** Registry name: 'synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', or 'folder:<path>'. */
+  /**
+   * Registry name: 'synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist', or
+   * 'folder:<path>'.
+   */
   name: string;
   split: 'train' | 'test' | 'val';
   /** N·H·W·C bytes, NHWC. */
@@ -27,7 +30,7 @@ export interface ImageDataset {
   std: [number, number, number];
 }
 
-export type DatasetName = 'synth10' | 'synth100' | 'cifar10' | 'cifar100' | 'svhn' | 'flowers102';
+export type DatasetName = 'synth10' | 'synth100' | 'cifar10' | 'cifar100' | 'svhn' | 'flowers102' | 'fashion-mnist';
 
 export function datasetLength(d: ImageDataset): number {
   return d.labels.length;
