@@ -133,6 +133,14 @@ describe('capturing trained token models', () => {
     vit.dispose();
   });
 
+  it('refuses a model that is not a token model, naming it', () => {
+    const resnet = createModel('resnet-test', {}, { seed: 1 });
+    const x = tf.zeros([1, resnet.config.imageSize, resnet.config.imageSize, 3]) as tf.Tensor4D;
+    expect(() => captureLayers(resnet, x)).toThrow(/need a token model .*got 'resnet-test'/);
+    tf.dispose(x);
+    resnet.dispose();
+  });
+
   it('analyseTokenModel returns a distance per head per layer within the grid diameter and shares in [0, 1]', () => {
     const m = createModel('eit-test', {}, { seed: 2 });
     const s = analyseTokenModel(m, tinyDataset(10, 8), { maxImages: 10, batch: 4 });

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeCtx } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
-import { VisionTransformer } from '../models/vit';
-import { Eit } from '../models/eit';
+import { isTokenModel, tokenKeys, type TokenGeometry, type TokenModel } from '../models/token-model';
 import type { ImageDataset } from '../data/types';
 import { prepareBatch } from '../data/augment';
 import { Rng } from '../util/rng';
@@ -173,41 +172,36 @@ export interface LayerCapture {
   pixelsPerToken: number;
 }
 
-/** Grid geometry of a token model: side, class token, pixel spacing of patch centres. */
-export function tokenGeometry(model: ClassifierModel): { grid: number; hasCls: boolean; pixelsPerToken: number; depth: number } {
-  if (model instanceof Eit) {
-    const c = model.config;
-    return { grid: model.gridSize, hasCls: true, pixelsPerToken: c.eitP ? c.strideSize * c.poolSize : c.patchSize, depth: c.depth };
-  }
-  if (model instanceof VisionTransformer) {
-    const c = model.config;
-    return { grid: c.imageSize / c.patchSize, hasCls: c.pool === 'cls', pixelsPerToken: c.patchSize, depth: c.depth };
-  }
-  throw new Error(`attention statistics need a token model (eit or vit family); got '${model.modelName || model.constructor.name}'`);
+/** The token model behind a classifier, or an error naming it (attention statistics need a token grid). */
+export function asTokenModel(model: ClassifierModel): ClassifierModel & TokenModel {
+  if (isTokenModel(model)) return model;
+  const name = model.modelName || model.constructor.name;
+  throw new Error(`attention statistics need a token model (one with tokenGeometry and features, e.g. eit or vit); got '${name}'`);
+}
+
+/** Grid geometry of a token model: side, class token, pixel spacing of patch centres, depth. */
+export function tokenGeometry(model: ClassifierModel): TokenGeometry {
+  return asTokenModel(model).tokenGeometry;
 }
 
 /** Run one inference batch and capture every layer's attention and token maps. */
 export function captureLayers(model: ClassifierModel, x: tf.Tensor4D): LayerCapture {
-  const geo = tokenGeometry(model);
+  const tm = asTokenModel(model);
+  const geo = tm.tokenGeometry;
   const got = new Map<string, { data: Float32Array; shape: number[] }>();
   const ctx = makeCtx({ training: false, record: (k, v) => got.set(k, { data: v.dataSync() as Float32Array, shape: v.shape }) });
   tf.tidy(() => {
-    if (model instanceof VisionTransformer) {
-      // the ViT records attention itself; its token maps are taken block by block here
-      let t = model.embed(x, ctx);
-      ctx.record!('tokens.embed', t);
-      model.blocks.forEach((b, i) => {
-        t = b.forward(t, ctx, `attn.${i}`);
-        ctx.record!(`tokens.${i}`, t);
-      });
-    } else {
-      model.forward(x, ctx);
-    }
+    tm.features(x, ctx);
   });
   const layers = Array.from({ length: geo.depth }, (_, i) => i);
+  const tokens = [tokenKeys.embed, ...layers.map(tokenKeys.block)].map((k) => {
+    const t = got.get(k);
+    if (!t) throw new Error(`${model.modelName || model.constructor.name}.features recorded no '${k}'; expected tokens per layer`);
+    return t;
+  });
   return {
-    attn: layers.map((i) => got.get(`attn.${i}`) ?? null),
-    tokens: [got.get('tokens.embed')!, ...layers.map((i) => got.get(`tokens.${i}`)!)],
+    attn: layers.map((i) => got.get(tokenKeys.attention(i)) ?? null),
+    tokens,
     grid: geo.grid,
     hasCls: geo.hasCls,
     pixelsPerToken: geo.pixelsPerToken,

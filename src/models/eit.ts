@@ -5,6 +5,7 @@ import { MultiHeadAttention } from '../nn/attention';
 import { BaseConfig, check } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 import { vitFamily, VitConfig } from './vit';
+import { tokenKeys, type TokenGeometry, type TokenModel } from './token-model';
 
 /**
  * EIT (Xia et al., arXiv 2203.07116, "EIT: Efficiently Lead Inductive Biases to ViT"). A pre-norm ViT with a class
@@ -191,7 +192,7 @@ export class EitBlock extends Module {
   }
 }
 
-export class Eit extends ClassifierModel<EitConfig> {
+export class Eit extends ClassifierModel<EitConfig> implements TokenModel {
   readonly patchEmbed: EitPatchProjection;
   readonly clsToken: Param;
   readonly posEmbed: Param | null;
@@ -221,6 +222,12 @@ export class Eit extends ClassifierModel<EitConfig> {
     this.head = this.child('head', new Linear(R > 0 ? R : C, c.numClasses, { weightInit: linearInit(), biasInit: init.zeros() }));
   }
 
+  get tokenGeometry(): TokenGeometry {
+    const c = this.config;
+    const pixelsPerToken = c.eitP ? c.strideSize * c.poolSize : c.patchSize;
+    return { grid: this.gridSize, hasCls: true, pixelsPerToken, depth: c.depth };
+  }
+
   /** Class token + patch tokens (+ position embedding when on): [B, 1 + g², C]. */
   embed(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
     let t = this.patchEmbed.forward(x, ctx);
@@ -229,16 +236,13 @@ export class Eit extends ClassifierModel<EitConfig> {
     return dropout(t, this.config.dropout, ctx) as tf.Tensor3D;
   }
 
-  /**
-   * Token features after the final norm. With a recorder in ctx, records the embedding (`tokens.embed`), each
-   * block's output (`tokens.<i>`) and each block's attention probabilities (`attn.<i>`, [B, h, T, T]).
-   */
+  /** Token features after the final norm: [B, 1 + g², C]; records as `TokenModel.features` says. */
   features(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
     let t = this.embed(x, ctx);
-    ctx.record?.('tokens.embed', t);
+    ctx.record?.(tokenKeys.embed, t);
     this.blocks.forEach((blk, i) => {
-      t = blk.forward(t, ctx, `attn.${i}`);
-      ctx.record?.(`tokens.${i}`, t);
+      t = blk.forward(t, ctx, tokenKeys.attention(i));
+      ctx.record?.(tokenKeys.block(i), t);
     });
     return this.norm.forward(t) as tf.Tensor3D;
   }

@@ -5,6 +5,7 @@ import { MultiHeadAttention } from '../nn/attention';
 import { patchify } from '../nn/patch';
 import { BaseConfig, check } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { tokenKeys, type TokenGeometry, type TokenModel } from './token-model';
 
 /**
  * The plain ViT every paper compares against (Dosovitskiy et al. 2021): linear patch embedding, learned position
@@ -114,7 +115,7 @@ export abstract class VitTokenClassifier<C extends VitConfig> extends Classifier
   }
 }
 
-export class VisionTransformer extends VitTokenClassifier<VitConfig> {
+export class VisionTransformer extends VitTokenClassifier<VitConfig> implements TokenModel {
   readonly blocks: VitBlock[];
   readonly norm: LayerNorm | null;
   readonly head: Linear;
@@ -131,10 +132,19 @@ export class VisionTransformer extends VitTokenClassifier<VitConfig> {
     this.head = this.child('head', new Linear(c.embedDim, c.numClasses, head));
   }
 
-  /** Token features after the last block and final norm: [B, T, D]. */
+  get tokenGeometry(): TokenGeometry {
+    const c = this.config;
+    return { grid: c.imageSize / c.patchSize, hasCls: c.pool === 'cls', pixelsPerToken: c.patchSize, depth: c.depth };
+  }
+
+  /** Token features after the last block and final norm: [B, T, D]; records as `TokenModel.features` says. */
   features(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
     let t = this.embed(x, ctx);
-    this.blocks.forEach((b, i) => (t = b.forward(t, ctx, `attn.${i}`)));
+    ctx.record?.(tokenKeys.embed, t);
+    this.blocks.forEach((b, i) => {
+      t = b.forward(t, ctx, tokenKeys.attention(i));
+      ctx.record?.(tokenKeys.block(i), t);
+    });
     return (this.norm ? this.norm.forward(t) : t) as tf.Tensor3D;
   }
 
