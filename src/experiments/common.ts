@@ -4,9 +4,9 @@ import type { Scale } from '../util/scale';
 import { dataDir } from '../util/fsx';
 import type { Recipe, LossFn } from '../train/types';
 import type { ResultRecord } from '../report/types';
-import { createModel, type ClassifierModel } from '../models';
+import { createModel, resolveConfig, type ClassifierModel } from '../models';
 import type { ImageDataset } from '../data/types';
-import { loadDataset, datasetStatus } from '../data';
+import { loadDataset, datasetStatus, holdoutSplit } from '../data';
 import { train } from '../train/trainer';
 import { defaultRecipe } from '../train/recipes';
 import { loadCheckpoint } from '../train/checkpoint';
@@ -40,28 +40,79 @@ export interface RunSpec {
   /** Initialise from a checkpoint (fine-tuning): a file, and how to map/skip parameter names. */
   initFrom?: string | { file: string; map?: (p: string) => string | null; allowMissing?: (p: string) => boolean; ignoreUnexpected?: boolean };
   /** Extra analysis after training; what it returns is stored in record.extra. */
-  analyse?: (model: ClassifierModel, test: ImageDataset) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  analyse?: (model: ClassifierModel, test: ImageDataset, val?: ImageDataset) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Extra metrics for record.metrics computed after training (e.g. router accuracy). */
-  metrics?: (model: ClassifierModel, test: ImageDataset) => Promise<Record<string, number>> | Record<string, number>;
+  metrics?: (model: ClassifierModel, test: ImageDataset, val?: ImageDataset) => Promise<Record<string, number>> | Record<string, number>;
   /** Skip the test-set evaluation (pre-training objectives). */
   noEval?: boolean;
-  /** Keep the trained checkpoint at this path (default data/checkpoints/<experiment>/<variant>-<dataset>-<scale>-s<seed>.ckpt). */
+  /**
+   * Train on the training split minus a seeded, stratified validation hold-out of this fraction (e.g. 0.1); the
+   * hold-out is handed to `analyse`/`metrics` as `val` (Mobile V-MoE fits its super-classes on it), and the test
+   * split stays for final numbers only.
+   */
+  holdout?: number;
+  /**
+   * Keep the trained checkpoint at this path. Default: data/checkpoints/runs/<model>-<dataset>-<scale>-s<seed>-<fp>,
+   * keyed by what was trained, so that an identical run asked for by two experiments is trained once.
+   */
   checkpoint?: string;
 }
 
-const REAL_FALLBACK: Record<string, string> = { cifar10: 'synth10', cifar100: 'synth100' };
+/**
+ * Which dataset stands in for a paper's dataset, best first: the paper's own when downloaded, then the real
+ * 10-class Fashion-MNIST when found (apt-get install dataset-fashion-mnist, or `lightvit data download
+ * fashion-mnist`), then the embedded synthetic set of the same class count. 100-class slots fall back to synth100
+ * only: no 100-class real set is offline.
+ */
+const STAND_INS: Record<string, string[]> = {
+  cifar10: ['fashion-mnist', 'synth10'],
+  cifar100: ['synth100'],
+};
 
-/** 'cifar10' → 'cifar10' when downloaded and ctx.preferReal, else 'synth10' (likewise cifar100 → synth100). */
-export function datasetFor(ctx: Pick<ExperimentRunContext, 'preferReal'>, wanted: string): string {
-  if (wanted.startsWith('synth')) return wanted;
-  const present = datasetStatus().find((d) => d.name === wanted)?.present ?? false;
-  if (present && ctx.preferReal) return wanted;
-  return REAL_FALLBACK[wanted] ?? (present ? wanted : '');
+function present(name: string): boolean {
+  if (name.startsWith('synth')) return true;
+  return datasetStatus().find((d) => d.name === name)?.present ?? false;
 }
 
-/** True when `datasetFor` would find this dataset (synth always; real ones when downloaded). */
-export function datasetAvailable(ctx: Pick<ExperimentRunContext, 'preferReal'>, wanted: string): boolean {
+/**
+ * The dataset a run uses when its experiment asks for `wanted`: `ctx.data` when forced (`--data NAME`); `wanted`
+ * when it is synthetic, or real and present (and real data is not refused by `--synth`); else the first present
+ * stand-in (see STAND_INS; with `--synth`, only synthetic ones). '' when nothing can stand in (SVHN, Flowers-102
+ * not downloaded).
+ */
+export function datasetFor(ctx: Pick<ExperimentRunContext, 'preferReal' | 'data'>, wanted: string): string {
+  if (ctx.data) return ctx.data;
+  if (wanted.startsWith('synth')) return wanted;
+  if (ctx.preferReal && present(wanted)) return wanted;
+  const options = (STAND_INS[wanted] ?? []).filter((d) => ctx.preferReal || d.startsWith('synth'));
+  return options.find(present) ?? '';
+}
+
+/** True when `datasetFor` would find this dataset (synth always; real ones when present). */
+export function datasetAvailable(ctx: Pick<ExperimentRunContext, 'preferReal' | 'data'>, wanted: string): boolean {
   return datasetFor(ctx, wanted) !== '';
+}
+
+/**
+ * One line saying what stands in for `wanted` and why, or '' when the run uses `wanted` itself: experiments log it
+ * so that a reader knows, e.g., that Fashion-MNIST (real, 10 classes) took CIFAR-10's place.
+ */
+export function standInLine(ctx: Pick<ExperimentRunContext, 'preferReal' | 'data'>, wanted: string): string {
+  const used = datasetFor(ctx, wanted);
+  if (!used || used === wanted) return '';
+  const why = ctx.data ? 'forced by --data' : present(wanted) ? 'real data refused (--synth)' : `${wanted} is not downloaded`;
+  const kind = used.startsWith('synth') ? 'synthetic data' : 'real data';
+  return `  ${used} (${kind}) stands in for ${wanted}: ${why}`;
+}
+
+/**
+ * Seeds of a run set: `n` consecutive seeds from the context's base seed. Headline comparisons (the claims table)
+ * run {@link HEADLINE_SEEDS} at quick and paper scale, so that each verdict has a spread; smoke runs one.
+ */
+export const HEADLINE_SEEDS = 3;
+export function seedsFor(ctx: Pick<ExperimentRunContext, 'scale' | 'seed'>, n = HEADLINE_SEEDS): number[] {
+  const k = ctx.scale === 'smoke' ? 1 : n;
+  return Array.from({ length: k }, (_, i) => ctx.seed + i);
 }
 
 const cache = new Map<string, Promise<ImageDataset>>();
@@ -70,6 +121,14 @@ export function cachedDataset(name: string, split: 'train' | 'test'): Promise<Im
   const key = `${name}|${split}`;
   if (!cache.has(key)) cache.set(key, loadDataset(name, split));
   return cache.get(key)!;
+}
+
+const splits = new Map<string, Promise<{ train: ImageDataset; val: ImageDataset }>>();
+/** The training split of `name` cut into train and a validation hold-out (seed 0: the same cut for every run). */
+export function cachedHoldout(name: string, fraction: number): Promise<{ train: ImageDataset; val: ImageDataset }> {
+  const key = `${name}|${fraction}`;
+  if (!splits.has(key)) splits.set(key, cachedDataset(name, 'train').then((ds) => holdoutSplit(ds, { fraction, seed: 0 })));
+  return splits.get(key)!;
 }
 
 /**
@@ -112,7 +171,18 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
   const dataset = datasetFor(ctx, spec.dataset);
   if (!dataset) throw new Error(`${spec.experiment}: dataset '${spec.dataset}' is not downloaded (lightvit data download ${spec.dataset})`);
   const recipe: Recipe = { ...defaultRecipe(scale), ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : spec.recipe ?? {}) };
-  const fp = fingerprint({ model: spec.model, overrides: spec.overrides ?? {}, recipe, initFrom: typeof spec.initFrom === 'string' ? spec.initFrom : spec.initFrom?.file ?? null });
+  const [fullTrain, testDs] = await Promise.all([cachedDataset(dataset, 'train'), cachedDataset(dataset, 'test')]);
+  const split = spec.holdout ? await cachedHoldout(dataset, spec.holdout) : null;
+  const trainDs = split ? split.train : fullTrain;
+  const overrides = { numClasses: trainDs.numClasses, ...(spec.overrides ?? {}) };
+  // what was trained, whatever the experiment: the resolved config (so {} and {numClasses: 10} agree), recipe, data
+  const fp = fingerprint({
+    model: spec.model,
+    config: resolveConfig(spec.model, overrides),
+    recipe,
+    holdout: spec.holdout ?? 0,
+    initFrom: typeof spec.initFrom === 'string' ? spec.initFrom : spec.initFrom?.file ?? null,
+  });
   const key = recordKey(spec.experiment, spec.variant, scale, dataset, seed, fp);
   if (!ctx.force) {
     const stored = loadRecords({ experiment: spec.experiment }).filter((r) => r.key === key);
@@ -122,15 +192,13 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       return stored[stored.length - 1];
     }
   }
-  const [trainDs, testDs] = await Promise.all([cachedDataset(dataset, 'train'), cachedDataset(dataset, 'test')]);
-  const overrides = { numClasses: trainDs.numClasses, ...(spec.overrides ?? {}) };
   const model = createModel(spec.model, overrides, { seed });
   try {
     if (spec.initFrom) {
       const init = typeof spec.initFrom === 'string' ? { file: spec.initFrom } : spec.initFrom;
       loadCheckpoint(init.file, model, init);
     }
-    const ckpt = spec.checkpoint ?? checkpointPath(spec.experiment, spec.variant, dataset, scale, seed, fp);
+    const ckpt = spec.checkpoint ?? checkpointPath('runs', spec.model, dataset, scale, seed, fp);
     const bar = new ProgressBar();
     const result = await train({
       model,
@@ -141,7 +209,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       lossFn: spec.lossFn,
       checkpoint: ckpt,
       resume: !ctx.force,
-      onProgress: bar.sink(`${spec.variant}`),
+      ...(ctx.trainingDisplay?.(spec.variant) ?? { onProgress: bar.sink(`${spec.variant}`) }),
       label: spec.variant,
     });
     const macs = countMacs(model);
@@ -155,9 +223,9 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       macsWithoutAttention: macs.macsWithoutAttention,
       imgPerS: result.imgPerS,
       steps: result.steps,
-      ...(spec.metrics ? await spec.metrics(model, testDs) : {}),
+      ...(spec.metrics ? await spec.metrics(model, testDs, split?.val) : {}),
     };
-    const extra = spec.analyse ? await spec.analyse(model, testDs) : undefined;
+    const extra = spec.analyse ? await spec.analyse(model, testDs, split?.val) : undefined;
     const rec: ResultRecord = {
       experiment: spec.experiment,
       paper: spec.paper,

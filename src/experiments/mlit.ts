@@ -5,7 +5,8 @@ import type { FigureSpec, ResultRecord } from '../report/types';
 import type { ImageDataset } from '../data/types';
 import type { ClassifierModel } from '../models/registry';
 import { registerExperiment } from './registry';
-import { runClassifier, type RunSpec } from './common';
+import { runClassifier, datasetFor, standInLine, seedsFor as runSeeds, cachedDataset, HEADLINE_SEEDS, type RunSpec } from './common';
+import { registerClaim } from './claims';
 import type { ExperimentRunContext } from './types';
 import { resolveConfig } from '../models';
 import { vitFamily, type VitConfig } from '../models/vit';
@@ -234,7 +235,7 @@ function references(dataset: string, x: 'params' | 'macs'): ReferencePoint[] {
 
 const uniq = <T>(xs: T[]) => [...new Set(xs)];
 
-// ───────────────────────────── 1. from scratch vs dense ViT ─────────────────────────────
+// ───────────────────────────── 1. from scratch: MoE vs dense FFN of equal parameters ─────────────────────────────
 
 const SCRATCH = 'mlit.scratch';
 
@@ -242,35 +243,88 @@ function scratchDatasets(scale: Scale): string[] {
   return scale === 'paper' ? ['cifar100', 'cifar10'] : ['cifar10'];
 }
 
+/** Sizes trained from scratch: all three at paper scale; XXS alone below it (XS and S cost 2–4× more per step). */
+function scratchSizes(scale: Scale): Size[] {
+  return scale === 'paper' ? SIZES : ['xxs'];
+}
+
+/**
+ * The same mLiT with its MoE replaced by one dense SwiGLU FFN per block (one "expert", top-1, no balancing loss),
+ * the hidden size of each block widened so that the block has the MoE block's parameter count (within a few):
+ * the comparison then changes only MoE vs dense. A block's FFN parameters with shared V/W2 are
+ * E·(m+1)·h + (2m+1)·h + m + 2·m·E (experts' W1, shared V and W2, router and noise weights); the dense block's
+ * (E = 1) are (3m+2)·h′ + 3m.
+ */
+export function denseFfnOverrides(c: MlitConfig): Record<string, unknown> {
+  const m = c.embedDim;
+  const es = mlitExperts(c);
+  const hidden = mlitHiddenSizes(c).map((h, i) => {
+    const E = es[i];
+    const moe = c.shareVW2 ? E * (m + 1) * h + (2 * m + 1) * h + m + 2 * m * E : E * (m + 1) * h + E * ((2 * m + 1) * h + m) + 2 * m * E;
+    return Math.max(1, Math.round((moe - 3 * m) / (3 * m + 2)));
+  });
+  return { hiddenSizes: hidden, expertsPerBlock: new Array(c.depth).fill(1), topK: 1, auxWeight: 0 };
+}
+
+const armLabel = {
+  moe: (size: Size) => `mLiT-${size.toUpperCase()}`,
+  dense: (size: Size) => `mLiT-${size.toUpperCase()}, dense FFN (equal params)`,
+};
+
+registerClaim({
+  id: 'mlit.moe-vs-dense',
+  paper: PAPER,
+  claim: 'mLiT-XXS with its MoE of SwiGLU experts (V, W2 shared) beats the same mLiT with a dense FFN of equal parameters',
+  experiment: SCRATCH,
+  a: armLabel.moe('xxs'),
+  b: armLabel.dense('xxs'),
+});
+
 registerExperiment({
   id: SCRATCH,
   paper: PAPER,
-  title: 'mLiT XXS/XS/S from scratch vs dense ViTs of the same parameter count',
+  title: 'mLiT from scratch: MoE vs the same mLiT with a dense FFN of equal parameters (and a generic dense ViT)',
   plan(scale) {
     const ds = scratchDatasets(scale);
-    return { runs: 2 * SIZES.length * ds.length, description: `mLiT-XXS/XS/S and a parameter-matched dense ViT (FFN 2×) each, on ${ds.join(' and ')} (synthetic when not downloaded)` };
+    const sizes = scratchSizes(scale);
+    const seeds = scale === 'smoke' ? 1 : HEADLINE_SEEDS;
+    const vitSeeds = scale === 'paper' ? seeds : 1;
+    return {
+      runs: sizes.length * ds.length * (2 * seeds + vitSeeds),
+      description:
+        `mLiT-${sizes.map((z) => z.toUpperCase()).join('/')} with MoE and with a dense FFN of equal parameters, ` +
+        `${seeds} seed(s) each, plus a generic dense ViT of matched parameters, on ${ds.join(' and ')} (or what stands in)`,
+    };
   },
   async run(ctx) {
-    for (const dataset of scratchDatasets(ctx.scale)) {
-      const classes = /100/.test(dataset) ? 100 : 10;
-      for (const size of SIZES) {
+    for (const wanted of scratchDatasets(ctx.scale)) {
+      const line = standInLine(ctx, wanted);
+      if (line) ctx.log(line);
+      const dataset = datasetFor(ctx, wanted);
+      const classes = (await cachedDataset(dataset, 'train')).numClasses;
+      for (const size of scratchSizes(ctx.scale)) {
         const c = mlitConfig(size, ctx.scale, classes);
+        const base = { ...mlitScaleOverrides(ctx.scale), numClasses: classes };
         const common = { experiment: SCRATCH, paper: PAPER, dataset, recipe: mlitRecipe } as const;
-        await runClassifier(ctx, {
-          ...common,
-          variant: `mLiT-${size.toUpperCase()}`,
-          model: `mlit-${size}`,
-          overrides: { ...mlitScaleOverrides(ctx.scale), numClasses: classes },
-          analyse: () => ({ arm: 'mLiT' }),
-        });
+        const seeds = runSeeds(ctx);
+        for (const seed of seeds) {
+          await runClassifier(ctx, {
+            ...common, seed, variant: armLabel.moe(size), model: `mlit-${size}`, overrides: base,
+            analyse: () => ({ arm: 'mLiT (MoE)' }),
+          });
+          await runClassifier(ctx, {
+            ...common, seed, variant: armLabel.dense(size), model: `mlit-${size}`, overrides: { ...base, ...denseFfnOverrides(c) },
+            analyse: () => ({ arm: 'mLiT, dense FFN (equal params)' }),
+          });
+        }
+        // the generic ViT differs in more than the FFN (block order, MHA, initialisation): an extra arm, no claim
         const vit = matchedVitOverrides(c);
-        await runClassifier(ctx, {
-          ...common,
-          variant: `ViT-${size.toUpperCase()} (dense, d${vit.embedDim})`,
-          model: 'vit',
-          overrides: vit,
-          analyse: () => ({ arm: 'dense ViT (FFN 2×, matched params)' }),
-        });
+        for (const seed of ctx.scale === 'paper' ? seeds : seeds.slice(0, 1)) {
+          await runClassifier(ctx, {
+            ...common, seed, variant: `ViT-${size.toUpperCase()} (generic dense, d${vit.embedDim})`, model: 'vit', overrides: vit,
+            analyse: () => ({ arm: 'generic dense ViT (FFN 2×, matched params)' }),
+          });
+        }
       }
     }
   },

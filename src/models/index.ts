@@ -9,6 +9,7 @@ import './mobile-vmoe';
 import './dwnet';
 import './eit';
 import './resnet';
+import './linear';
 export * from './registry';
 export * from './config';
 export { VisionTransformer, VitBlock, vitFamily } from './vit';
