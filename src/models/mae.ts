@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, addAux, init } from '../nn/module';
-import { Linear, LayerNorm, Mlp, Activation, dropout, dropPath } from '../nn/layers';
+import { Ctx, Module, Param, addAux } from '../nn/module';
+import { Linear, LayerNorm, Mlp, Activation, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
-import { patchify, unpatchify } from '../nn/patch';
+import { unpatchify } from '../nn/patch';
 import { MaeDecoder, MaeDecoderOptions, PatchMask, gatherPatches, maeDecoderParams, maeLoss, randomPatchMask, visibleCount } from '../nn/mae';
 import { tidyObject } from '../nn/moe';
 import { BaseConfig, check } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 import { mlitFamily, MLIT_PRESETS, type MlitConfig } from './mlit';
+import { TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } from './token-encoder';
 
 /**
  * "Pre-training of Lightweight Vision Transformers on Small Datasets with Minimally Scaled Images" (Tan, arXiv
@@ -68,13 +69,8 @@ export class MaeVitBlock extends Module {
   }
   forward(x: tf.Tensor3D, ctx: Ctx, key?: string): tf.Tensor3D {
     return tf.tidy(() => {
-      let h: tf.Tensor3D;
-      if (this.c.blockOrder === 'ln-then-residual') {
-        const xn = this.norm1.forward(x) as tf.Tensor3D;
-        h = xn.add(dropPath(this.attn.forward(xn, ctx, key), this.dropPathRate, ctx));
-      } else {
-        h = x.add(dropPath(this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, key), this.dropPathRate, ctx));
-      }
+      const attn = (xn: tf.Tensor3D) => dropPath(this.attn.forward(xn, ctx, key), this.dropPathRate, ctx) as tf.Tensor3D;
+      const h = attentionResidual(this.c.blockOrder as BlockOrder, x, this.norm1, attn);
       return h.add(dropPath(this.mlp.forward(this.norm2.forward(h), ctx), this.dropPathRate, ctx)) as tf.Tensor3D;
     });
   }
@@ -86,7 +82,7 @@ export interface MaeEncoder extends ClassifierModel {
   /** Images → flattened patches [B, N, C·p²] in the encoder's order: also the reconstruction target. */
   patches(x: tf.Tensor4D): tf.Tensor3D;
   /** Visible patches at grid `positions` [B, n] → tokens [B, n(+1), m] (class token last) and the routers' aux loss. */
-  encode(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts?: { withClass?: boolean }): { tokens: tf.Tensor3D; aux: tf.Scalar | null };
+  encode(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts?: { withClass?: boolean }): EncoderOutput;
   /** Encoder-space mask tokens (mLiT's LN(PosEmbed + MaskEmbed)), when the encoder has them. */
   maskTokens?(positions: tf.Tensor2D): tf.Tensor3D;
   readonly maskEmbed?: Param | null;
@@ -94,62 +90,28 @@ export interface MaeEncoder extends ClassifierModel {
   readonly head: Linear;
 }
 
-export class MaeVit extends ClassifierModel<MaeVitConfig> implements MaeEncoder {
-  readonly patchEmbed: Linear;
-  /** (N+1) × m; row N belongs to the class token. */
-  readonly posEmbed: Param;
+/** The plain ViT of 2402.03752 on the author's token encoder (class patch last, position table; token-encoder.ts). */
+export class MaeVit extends TokenEncoder<MaeVitConfig> implements MaeEncoder {
   readonly blocks: MaeVitBlock[];
   readonly norm: LayerNorm;
   readonly head: Linear;
-  readonly numPatches: number;
 
   constructor(c: MaeVitConfig) {
-    super(c);
-    this.numPatches = (c.imageSize / c.patchSize) ** 2;
-    this.patchEmbed = this.child('patch_embed', new Linear(c.inChannels * c.patchSize ** 2, c.embedDim, { bias: c.patchBias }));
-    this.posEmbed = this.param('pos_embed', [this.numPatches + 1, c.embedDim], init.normal(c.posEmbedStd), { decay: false });
-    this.blocks = this.children('blocks', Array.from({ length: c.depth }, (_, i) => new MaeVitBlock(c, c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0)));
+    super(c, { patchBias: c.patchBias, posEmbedStd: c.posEmbedStd });
+    const rate = (i: number) => (c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0);
+    this.blocks = this.children('blocks', Array.from({ length: c.depth }, (_, i) => new MaeVitBlock(c, rate(i))));
     this.norm = this.child('norm', new LayerNorm(c.embedDim, c.layerNormEps));
     this.head = this.child('head', new Linear(c.embedDim, c.numClasses, { bias: c.bias }));
   }
 
-  patches(x: tf.Tensor4D): tf.Tensor3D {
-    return patchify(x, this.config.patchSize, this.config.patchOrder as 'hwc' | 'chw');
+  protected get blockCount(): number {
+    return this.blocks.length;
   }
-
-  /** `Proj(patch) + PosEmbed(index)` for the given patches, then the class token (PosEmbed(N) + Proj(0)) last. */
-  embed(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts: { withClass?: boolean } = {}): tf.Tensor3D {
-    const [b, n] = patches.shape;
-    const m = this.config.embedDim;
-    return tf.tidy(() => {
-      let t = this.patchEmbed.forward(patches, ctx) as tf.Tensor3D;
-      if (positions) t = t.add(tf.gather(this.posEmbed.value, positions.reshape([b * n])).reshape([b, n, m])) as tf.Tensor3D;
-      else {
-        if (n !== this.numPatches) throw new Error(`MaeVit.encode: ${n} patches without positions; expected all ${this.numPatches} (or pass positions)`);
-        t = t.add(this.posEmbed.value.slice([0, 0], [n, m])) as tf.Tensor3D;
-      }
-      if (!(opts.withClass ?? true)) return dropout(t, this.config.dropout, ctx) as tf.Tensor3D;
-      let cls = this.posEmbed.value.slice([this.numPatches, 0], [1, m]).reshape([1, 1, m]);
-      if (this.patchEmbed.bias) cls = cls.add(this.patchEmbed.bias.value);
-      return dropout(tf.concat([t, tf.tile(cls, [b, 1, 1]) as tf.Tensor3D], 1), this.config.dropout, ctx) as tf.Tensor3D;
-    });
+  protected get embedDropout(): number {
+    return this.config.dropout;
   }
-
-  encode(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts: { withClass?: boolean } = {}): { tokens: tf.Tensor3D; aux: tf.Scalar | null } {
-    return tidyObject(() => {
-      let t = this.embed(patches, positions, ctx, opts);
-      this.blocks.forEach((blk, i) => (t = blk.forward(t, ctx, ctx.record ? `attn.${i}` : undefined)));
-      return { tokens: this.norm.forward(t) as tf.Tensor3D, aux: null };
-    });
-  }
-
-  forward(x: tf.Tensor4D, ctx: Ctx): tf.Tensor2D {
-    return tf.tidy(() => {
-      const { tokens } = this.encode(this.patches(x), null, ctx);
-      const T = tokens.shape[1];
-      const cls = tokens.slice([0, T - 1, 0], [-1, 1, -1]).reshape([x.shape[0], this.config.embedDim]);
-      return this.head.forward(dropout(cls, this.config.headDropout, ctx), ctx) as tf.Tensor2D;
-    });
+  protected runBlock(i: number, t: tf.Tensor3D, ctx: Ctx): { x: tf.Tensor3D; aux: null } {
+    return { x: this.blocks[i].forward(t, ctx, ctx.record ? `attn.${i}` : undefined), aux: null };
   }
 }
 
@@ -197,7 +159,7 @@ export const maeVitFamily: ModelFamily<MaeVitConfig> = {
     layerNormEps: 1e-5,
   },
   choices: {
-    blockOrder: ['pre-norm', 'ln-then-residual'],
+    blockOrder: ['pre-norm', 'ln-then-residual'] satisfies readonly BlockOrder[],
     activation: ['gelu', 'gelu-sigmoid', 'relu', 'silu'],
     patchOrder: ['chw', 'hwc'],
   },

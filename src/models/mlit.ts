@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, addAux, init } from '../nn/module';
-import { Linear, LayerNorm, dropout } from '../nn/layers';
+import { Ctx, Module, Param, init } from '../nn/module';
+import { Linear, LayerNorm } from '../nn/layers';
 import { GroupedQueryAttention } from '../nn/gqa';
 import { MoeLayer, MoeDispatch, MOE_DISPATCH, tidyObject } from '../nn/moe';
-import { patchify } from '../nn/patch';
 import { BaseConfig, check } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { ModelFamily, registerModel } from './registry';
+import { BLOCK_ORDERS, TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } from './token-encoder';
 
 /**
  * mLiT — "How Lightweight Can A Vision Transformer Be" (Tan, arXiv 2407.17783). A plain ViT whose FFNs are a
@@ -115,49 +115,31 @@ export class MlitBlock extends Module {
 
   forward(x: tf.Tensor3D, ctx: Ctx, key?: string): { x: tf.Tensor3D; aux: tf.Scalar | null } {
     return tidyObject(() => {
-      let h: tf.Tensor3D;
-      if (this.c.blockOrder === 'pre-norm') {
-        h = x.add(this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, key && `${key}.attn`));
-      } else {
-        // author's order: the residual stream restarts from the normalised tensor
-        const xn = this.norm1.forward(x) as tf.Tensor3D;
-        h = xn.add(this.attn.forward(xn, ctx, key && `${key}.attn`));
-      }
+      const attn = (xn: tf.Tensor3D) => this.attn.forward(xn, ctx, key && `${key}.attn`);
+      const h = attentionResidual(this.c.blockOrder as BlockOrder, x, this.norm1, attn);
       const { y, aux } = this.moe.forward(this.norm2.forward(h) as tf.Tensor3D, ctx, key && `${key}.moe`);
       return { x: h.add(y) as tf.Tensor3D, aux };
     });
   }
 }
 
-export interface EncoderOutput {
-  /** Encoder tokens after the final LayerNorm: [B, n(+1), m] (class token last when included). */
-  tokens: tf.Tensor3D;
-  /** Σ over layers of the balancing losses, not yet multiplied by auxWeight; null in evaluation. */
-  aux: tf.Scalar | null;
-}
+export type { EncoderOutput };
 
-export class Mlit extends ClassifierModel<MlitConfig> {
-  readonly patchEmbed: Linear;
-  /** Learned position table, (N+1) × m, N(0, 1); row N belongs to the class token. */
-  readonly posEmbed: Param;
+/** mLiT on the author's token encoder (class patch last, position table N(0, 1), no patch bias; token-encoder.ts). */
+export class Mlit extends TokenEncoder<MlitConfig> {
   readonly blocks: MlitBlock[];
   readonly norm: LayerNorm;
   readonly head: Linear;
   readonly outProj: Linear | null;
   readonly maskEmbed: Param | null;
-  readonly numPatches: number;
   readonly hiddenSizes: number[];
   readonly expertCounts: number[];
 
   constructor(c: MlitConfig) {
-    super(c);
+    super(c, { patchBias: false, posEmbedStd: 1 });
     const m = c.embedDim;
-    this.numPatches = (c.imageSize / c.patchSize) ** 2;
     this.hiddenSizes = mlitHiddenSizes(c);
     this.expertCounts = mlitExperts(c);
-    const pdim = c.inChannels * c.patchSize ** 2;
-    this.patchEmbed = this.child('patch_embed', new Linear(pdim, m, { bias: false }));
-    this.posEmbed = this.param('pos_embed', [this.numPatches + 1, m], init.normal(1), { decay: false });
     this.blocks = this.children(
       'blocks',
       this.hiddenSizes.map((h, i) => new MlitBlock(c, h, this.expertCounts[i])),
@@ -168,51 +150,15 @@ export class Mlit extends ClassifierModel<MlitConfig> {
     this.head = this.child('head', new Linear(m, c.numClasses));
   }
 
-  /** Images → flattened patches [B, N, C·p²] in the config's order (the MAE reconstruction target too). */
-  patches(x: tf.Tensor4D): tf.Tensor3D {
-    return patchify(x, this.config.patchSize, this.config.patchOrder as 'hwc' | 'chw');
+  protected get blockCount(): number {
+    return this.blocks.length;
   }
-
-  /**
-   * Encode a set of patches with their grid positions (the MAE entry point): `Proj(patch) + PosEmbed(index)`,
-   * the class token (a zero patch, so its embedding is PosEmbed(N)) appended last when `withClass`, the blocks,
-   * the final LayerNorm. patches: [B, n, C·p²]; positions: [B, n] int32 indices into 0 … N−1, or null for all
-   * N patches in grid order. The router's balancing loss is returned (summed over layers), not added to ctx.
-   */
-  encode(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts: { withClass?: boolean } = {}): EncoderOutput {
-    return tidyObject((): EncoderOutput => {
-      let t = this.embed(patches, positions, ctx, opts);
-      let aux: tf.Scalar | null = null;
-      this.blocks.forEach((blk, i) => {
-        const out = blk.forward(t, ctx, ctx.record ? `block.${i}` : undefined);
-        t = out.x;
-        if (out.aux) aux = aux ? (aux.add(out.aux) as tf.Scalar) : out.aux;
-      });
-      return { tokens: this.norm.forward(t) as tf.Tensor3D, aux };
-    });
+  /** forward adds auxWeight · Σ_layers L_aux to ctx as 'moe_balance' in training. */
+  protected get auxWeight(): number {
+    return this.config.auxWeight;
   }
-
-  /** The encoder's input tokens: `Proj(patch) + PosEmbed(index)`, then the class token when `withClass`. */
-  embed(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts: { withClass?: boolean } = {}): tf.Tensor3D {
-    const withClass = opts.withClass ?? true;
-    const [b, n] = patches.shape;
-    const m = this.config.embedDim;
-    const T = this.numPatches + 1;
-    return tf.tidy(() => {
-      let t = this.patchEmbed.forward(patches, ctx) as tf.Tensor3D;
-      if (positions) {
-        // the table row of each visible patch via a one-hot product (no gather gradient needed)
-        const rows = tf.oneHot(positions.reshape([b * n]), T).toFloat();
-        t = t.add(tf.matMul(rows, this.posEmbed.value as tf.Tensor2D).reshape([b, n, m])) as tf.Tensor3D;
-      } else {
-        if (n !== this.numPatches) throw new Error(`Mlit.encode: ${n} patches without positions; expected all ${this.numPatches} (or pass positions)`);
-        t = t.add(this.posEmbed.value.slice([0, 0], [n, m])) as tf.Tensor3D;
-      }
-      if (!withClass) return t;
-      // the class "patch" is all zeros and the projection has no bias, so its embedding is PosEmbed(N)
-      const cls = this.posEmbed.value.slice([this.numPatches, 0], [1, m]).reshape([1, 1, m]);
-      return tf.concat([t, tf.tile(cls, [b, 1, 1]) as tf.Tensor3D], 1);
-    });
+  protected runBlock(i: number, t: tf.Tensor3D, ctx: Ctx): { x: tf.Tensor3D; aux: tf.Scalar | null } {
+    return this.blocks[i].forward(t, ctx, ctx.record ? `block.${i}` : undefined);
   }
 
   /**
@@ -221,29 +167,7 @@ export class Mlit extends ClassifierModel<MlitConfig> {
    */
   maskTokens(positions: tf.Tensor2D): tf.Tensor3D {
     if (!this.maskEmbed) throw new Error('Mlit.maskTokens needs maeExtras=true (MaskEmbed and OutProj)');
-    const [b, n] = positions.shape;
-    const m = this.config.embedDim;
-    return tf.tidy(() => {
-      const rows = tf.oneHot(positions.reshape([b * n]), this.numPatches + 1).toFloat();
-      const pe = tf.matMul(rows, this.posEmbed.value as tf.Tensor2D).reshape([b, n, m]);
-      return this.norm.forward(pe.add(this.maskEmbed!.value)) as tf.Tensor3D;
-    });
-  }
-
-  /** Logits from images. Adds auxWeight · Σ_layers L_aux to ctx as 'moe_balance' in training. */
-  forward(x: tf.Tensor4D, ctx: Ctx): tf.Tensor2D {
-    const c = this.config;
-    const res = tidyObject(() => {
-      const enc = this.encode(this.patches(x), null, ctx);
-      const T = enc.tokens.shape[1];
-      // classify from the class token, the last one; no pooling
-      const cls = enc.tokens.slice([0, T - 1, 0], [-1, 1, -1]).reshape([x.shape[0], c.embedDim]);
-      const logits = this.head.forward(dropout(cls, c.headDropout, ctx), ctx) as tf.Tensor2D;
-      const aux: tf.Scalar | null = enc.aux && c.auxWeight > 0 ? (enc.aux.mul(c.auxWeight) as tf.Scalar) : null;
-      return { logits, aux };
-    });
-    if (res.aux) addAux(ctx, 'moe_balance', res.aux);
-    return res.logits;
+    return tf.tidy(() => this.norm.forward(this.positionRows(positions).add(this.maskEmbed!.value)) as tf.Tensor3D);
   }
 
   /** Parameters one image uses at inference: everything except the private W_e of the E − k unchosen experts. */
@@ -373,7 +297,7 @@ export const mlitFamily: ModelFamily<MlitConfig> = {
     outProj: 108,
   },
   choices: {
-    blockOrder: ['ln-then-residual', 'pre-norm'],
+    blockOrder: BLOCK_ORDERS,
     patchOrder: ['chw', 'hwc'],
     moeDispatch: MOE_DISPATCH,
   },
