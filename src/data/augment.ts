@@ -1,7 +1,33 @@
 import { ConfigError, DataError } from '../util/errors';
 import type { Rng } from '../util/rng';
-import type { AugmentConfig } from '../train/types';
 import type { ImageDataset } from './types';
+import { randAugment, colorJitter, randomErasing, type RandAugmentConfig, type RandomErasingConfig, type U8Image } from './randaugment';
+
+/** Input pipeline applied per batch (in JS, on uint8 images) before the model. */
+export interface AugmentConfig {
+  /** Random crop with this much zero padding on each side (0 = off); ignored when `randomResizedCrop` is set. */
+  cropPadding: number;
+  /** Random horizontal flip. */
+  flip: boolean;
+  /**
+   * Inception-style random-resized crop to the model's input (torchvision RandomResizedCrop: area fraction
+   * U(scale), log-uniform aspect ratio in `ratio`, 10 attempts, then a centre crop), the ImageNet recipes' first step.
+   */
+  randomResizedCrop?: { scale: [number, number]; ratio: [number, number] };
+  /** RandAugment (timm's `rand-m9-mstd0.5-inc1` is RAND_M9_MSTD05_INC1). */
+  randAugment?: RandAugmentConfig;
+  /**
+   * Colour jitter strength j (brightness, contrast, saturation factors in U(1 − j, 1 + j)). As in timm's
+   * transforms, it is applied only when `randAugment` is off: the DWNet (0.4) and EIT (0.3) recipes set it next to
+   * RandAugment, where timm then skips it.
+   */
+  colorJitter?: number;
+  /** Random erasing on the normalised image (pixel mode, one rectangle). */
+  randomErasing?: RandomErasingConfig;
+  /** Evaluation: centre crop of this fraction of the side before resizing (ImageNet: 224/256 = 0.875; 1 = none). */
+  evalCropFraction?: number;
+  /** Resize to the model's imageSize when it differs from the data's (bilinear, e.g. 32 → 36). Always on. */
+}
 
 /**
  * The input pipeline, in JS on uint8 images: pick images, random-crop with padding and flip (when augmenting),
@@ -91,6 +117,15 @@ export function resizeBilinear(
  * differs from the dataset's image size.
  */
 export function prepareBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: PrepareBatchOptions): Batch {
+  const a = opts.augment;
+  const evalCrop = a?.evalCropFraction ?? 1;
+  if (a?.randomResizedCrop || a?.randAugment || (a?.colorJitter ?? 0) > 0 || a?.randomErasing || evalCrop !== 1) {
+    return prepareRecipeBatch(ds, indices, opts);
+  }
+  return prepareSimpleBatch(ds, indices, opts);
+}
+
+function prepareSimpleBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: PrepareBatchOptions): Batch {
   const S = ds.imageSize;
   const C = ds.channels;
   const T = opts.targetSize;
@@ -148,6 +183,113 @@ export function prepareBatch(ds: ImageDataset, indices: ArrayLike<number>, opts:
       }
     }
     if (tmp) resizeBilinear(tmp, S, S, C, T, T, x, b * T * T * C);
+  }
+  return { x, shape: [n, T, T, C], labels, ...(coarse ? { coarse } : {}) };
+}
+
+/** One image's uint8 pixels, a rectangle of it (rows y0.., cols x0..; mirrored when `mirror`) resized to out×out. */
+function cropResize(ds: ImageDataset, idx: number, y0: number, x0: number, h: number, w: number, mirror: boolean, out: number): Uint8Array {
+  const S = ds.imageSize;
+  const C = ds.channels;
+  const crop = new Float32Array(h * w * C);
+  const base = idx * S * S * C;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const sx = x0 + (mirror ? w - 1 - x : x);
+      const s = base + ((y0 + y) * S + sx) * C;
+      for (let c = 0; c < C; c++) crop[(y * w + x) * C + c] = ds.images[s + c];
+    }
+  }
+  const r = h === out && w === out ? crop : resizeBilinear(crop, h, w, C, out, out);
+  const u = new Uint8Array(out * out * C);
+  for (let i = 0; i < u.length; i++) u[i] = Math.max(0, Math.min(255, Math.round(r[i])));
+  return u;
+}
+
+/**
+ * torchvision RandomResizedCrop.get_params on an S×S image: area fraction U(scale), aspect ratio log-uniform in
+ * `ratio`, up to 10 attempts; otherwise the whole image (the fallback centre crop of a square image).
+ */
+export function sampleResizedCrop(S: number, scale: [number, number], ratio: [number, number], rng: Rng): [number, number, number, number] {
+  const area = S * S;
+  const [lr0, lr1] = [Math.log(ratio[0]), Math.log(ratio[1])];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * rng.uniform(scale[0], scale[1]);
+    const aspect = Math.exp(rng.uniform(lr0, lr1));
+    const w = Math.round(Math.sqrt(target * aspect));
+    const h = Math.round(Math.sqrt(target / aspect));
+    if (w > 0 && h > 0 && w <= S && h <= S) return [rng.below(S - h + 1), rng.below(S - w + 1), h, w];
+  }
+  return [0, 0, S, S];
+}
+
+/**
+ * The recipe pipeline (timm's order): geometry (random-resized crop to the model size, or padded random crop) and
+ * flip on uint8; RandAugment, or colour jitter when RandAugment is off; normalisation; resize to `targetSize`;
+ * random erasing. Evaluation (augment null or no random parts): centre crop of `evalCropFraction`, then resize.
+ * The padded crop fills with the dataset mean colour (the simple path's zero after normalisation).
+ */
+function prepareRecipeBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: PrepareBatchOptions): Batch {
+  const S = ds.imageSize;
+  const C = ds.channels;
+  const T = opts.targetSize;
+  const a = opts.augment!;
+  if (!Number.isInteger(T) || T <= 0) throw new ConfigError(`targetSize ${T} is not a positive integer`);
+  const pad = a.cropPadding ?? 0;
+  if (!Number.isInteger(pad) || pad < 0 || pad >= S) {
+    throw new ConfigError(`augment.cropPadding ${pad} is not an integer in 0..${S - 1}`);
+  }
+  const frac = a.evalCropFraction ?? 1;
+  if (!(frac > 0 && frac <= 1)) throw new ConfigError(`augment.evalCropFraction ${frac}: expected 0 < f ≤ 1`);
+  const random = !!(a.randomResizedCrop || a.randAugment || (a.colorJitter ?? 0) > 0 || a.randomErasing || pad > 0 || a.flip);
+  const fill = [0, 1, 2].map((c) => Math.round(ds.mean[c] * 255));
+  const n = indices.length;
+  const x = new Float32Array(n * T * T * C);
+  const labels = new Int32Array(n);
+  const coarse = ds.coarseLabels ? new Int32Array(n) : undefined;
+  const count = ds.labels.length;
+  for (let b = 0; b < n; b++) {
+    const idx = indices[b];
+    if (!Number.isInteger(idx) || idx < 0 || idx >= count) {
+      throw new DataError(`batch index ${idx} is outside ${ds.name} ${ds.split} (0..${count - 1})`);
+    }
+    labels[b] = ds.labels[idx];
+    if (coarse) coarse[b] = ds.coarseLabels![idx];
+    let img: U8Image;
+    if (random && a.randomResizedCrop) {
+      const [y0, x0, h, w] = sampleResizedCrop(S, a.randomResizedCrop.scale, a.randomResizedCrop.ratio, opts.rng);
+      const mirror = a.flip && opts.rng.next() < 0.5;
+      img = { data: cropResize(ds, idx, y0, x0, h, w, mirror, T), h: T, w: T, c: C };
+    } else if (random) {
+      const dx = pad > 0 ? opts.rng.below(2 * pad + 1) - pad : 0;
+      const dy = pad > 0 ? opts.rng.below(2 * pad + 1) - pad : 0;
+      const mirror = a.flip && opts.rng.next() < 0.5;
+      const data = new Uint8Array(S * S * C);
+      for (let y = 0; y < S; y++) {
+        for (let xx = 0; xx < S; xx++) {
+          const sy = y + dy;
+          const sx = (mirror ? S - 1 - xx : xx) + dx;
+          const o = (y * S + xx) * C;
+          const inside = sy >= 0 && sy < S && sx >= 0 && sx < S;
+          for (let c = 0; c < C; c++) data[o + c] = inside ? ds.images[((idx * S + sy) * S + sx) * C + c] : fill[c % 3];
+        }
+      }
+      img = { data, h: S, w: S, c: C };
+    } else {
+      const side = Math.max(1, Math.round(S * frac));
+      const off = Math.floor((S - side) / 2);
+      img = { data: cropResize(ds, idx, off, off, side, side, false, side), h: side, w: side, c: C };
+    }
+    if (random && a.randAugment) randAugment(img, a.randAugment, opts.rng, fill);
+    else if (random && (a.colorJitter ?? 0) > 0) colorJitter(img, a.colorJitter!, opts.rng);
+    const G = img.h;
+    const norm = new Float32Array(G * G * C);
+    for (let i = 0; i < G * G; i++) {
+      for (let c = 0; c < C; c++) norm[i * C + c] = (img.data[i * C + c] / 255 - ds.mean[c % 3]) / ds.std[c % 3];
+    }
+    if (G === T) x.set(norm, b * T * T * C);
+    else resizeBilinear(norm, G, G, C, T, T, x, b * T * T * C);
+    if (random && a.randomErasing) randomErasing(x, b * T * T * C, T, C, a.randomErasing, opts.rng);
   }
   return { x, shape: [n, T, T, C], labels, ...(coarse ? { coarse } : {}) };
 }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Module } from '../nn/module';
 import { writeFileAtomic } from '../util/fsx';
 import { DataError, fmtInt } from '../util/errors';
-import type { AdamW } from './optim';
+import type { Optimizer } from './optim';
 
 /**
  * Checkpoint file: "LVCK1\n", a little-endian uint32 header length, a JSON header, then float32 tensor data.
@@ -30,7 +30,7 @@ interface TensorEntry {
   length: number;
 }
 
-export function saveCheckpoint(file: string, model: Module, meta: CheckpointMeta = {}, optimizer?: AdamW): void {
+export function saveCheckpoint(file: string, model: Module, meta: CheckpointMeta = {}, optimizer?: Optimizer): void {
   const entries: TensorEntry[] = [];
   const chunks: Float32Array[] = [];
   let offset = 0;
@@ -95,7 +95,7 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
 export function loadCheckpoint(
   file: string,
   model: Module,
-  opts: { map?: (path: string) => string | null; allowMissing?: (path: string) => boolean; ignoreUnexpected?: boolean; optimizer?: AdamW } = {},
+  opts: { map?: (path: string) => string | null; allowMissing?: (path: string) => boolean; ignoreUnexpected?: boolean; optimizer?: Optimizer } = {},
 ): CheckpointMeta {
   const ck = readCheckpoint(file);
   const params = new Map(model.namedParams());

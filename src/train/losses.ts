@@ -14,6 +14,14 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothing
   });
 }
 
+/**
+ * Cross-entropy against soft targets [B, K] (rows summing to 1), mean over the batch: timm's
+ * SoftTargetCrossEntropy, the loss of the mixup/cutmix recipes. With one-hot rows it equals `crossEntropy`.
+ */
+export function softTargetCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => targets.mul(tf.logSoftmax(logits)).sum(1).neg().mean() as tf.Scalar);
+}
+
 /** Number of rows whose label is among the top-k logits (ties count as hits only when strictly above). */
 export function topkCorrect(logits: Float32Array, numClasses: number, labels: ArrayLike<number>, k: number): number {
   let hits = 0;

@@ -7,8 +7,9 @@ import { makeCtx, Ctx, Param } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
 import { prepareBatch, epochOrder } from '../data';
-import { AdamW, cosineWithWarmup } from './optim';
-import { crossEntropy, topkCorrect } from './losses';
+import { AdamW, Sgd, ModelEma, cosineWithWarmup, type Optimizer } from './optim';
+import { crossEntropy, softTargetCrossEntropy, topkCorrect } from './losses';
+import { mixBatch } from '../data/mixup';
 import { saveCheckpoint, loadCheckpoint, readCheckpoint } from './checkpoint';
 import type { EpochMetrics, LossFn, Recipe } from './types';
 import type { ProgressSink } from './progress';
@@ -69,7 +70,7 @@ function subsetIndices(n: number, subset: number, seed: number): Int32Array {
 export function evaluate(
   model: ClassifierModel,
   ds: ImageDataset,
-  opts: { batchSize?: number; maxImages?: number; confusion?: boolean } = {},
+  opts: { batchSize?: number; maxImages?: number; confusion?: boolean; evalCropFraction?: number } = {},
 ): EvalResult {
   const n = opts.maxImages && opts.maxImages > 0 ? Math.min(opts.maxImages, ds.labels.length) : ds.labels.length;
   const bs = opts.batchSize ?? 128;
@@ -82,7 +83,9 @@ export function evaluate(
   const order = subsetIndices(ds.labels.length, n, 0);
   for (let i = 0; i < n; i += bs) {
     const idx = order.subarray(i, Math.min(n, i + bs));
-    const b = prepareBatch(ds, idx, { augment: null, targetSize: model.config.imageSize, rng });
+    const crop = opts.evalCropFraction ?? 1;
+    const augment = crop !== 1 ? { cropPadding: 0, flip: false, evalCropFraction: crop } : null;
+    const b = prepareBatch(ds, idx, { augment, targetSize: model.config.imageSize, rng });
     // read back inside the scope but hand the arrays out by assignment: a typed array returned from tf.tidy is
     // walked element by element in search of tensors
     let logits!: Float32Array;
@@ -127,9 +130,11 @@ export interface StepResult {
 export function trainStep(o: {
   model: ClassifierModel;
   params: Array<[string, Param]>;
-  optimizer: AdamW;
+  optimizer: Optimizer;
   x: tf.Tensor4D;
   y: tf.Tensor1D;
+  /** Soft targets [B, K] (mixup/cutmix, smoothing inside): the task loss is then soft-target cross-entropy. */
+  softTargets?: tf.Tensor2D;
   ctx: Ctx;
   lr: number;
   clipNorm: number;
@@ -149,7 +154,7 @@ export function trainStep(o: {
       const logits = model.forward(x, ctx);
       logitsKept = tf.keep(logits);
       kept.push(logits);
-      task = crossEntropy(logits, y, o.labelSmoothing ?? 0);
+      task = o.softTargets ? softTargetCrossEntropy(logits, o.softTargets) : crossEntropy(logits, y, o.labelSmoothing ?? 0);
     }
     for (const a of ctx.aux) kept.push(tf.keep(a.value));
     const total = (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
@@ -169,6 +174,18 @@ export function trainStep(o: {
   return { loss, aux, logits };
 }
 
+/**
+ * Repeated augmentation (DeiT's RASampler on one process): every index of the shuffled order `r` times in a row,
+ * cut back to the epoch's length, so an epoch sees ⌈n/r⌉ images, each under r different augmentations.
+ */
+export function repeatedOrder(order: Int32Array, repeats: number): Int32Array {
+  if (!(repeats > 1)) return order;
+  if (!Number.isInteger(repeats)) throw new ConfigError(`repeatedAugment ${repeats}: expected an integer ≥ 1`);
+  const out = new Int32Array(order.length);
+  for (let i = 0; i < out.length; i++) out[i] = order[Math.floor(i / repeats)];
+  return out;
+}
+
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { model, recipe } = opts;
   const seed = opts.seed ?? 0;
@@ -186,7 +203,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const totalSteps = steps * recipe.epochs;
   const warmupSteps = Math.round(recipe.warmupEpochs * steps);
   const params = model.namedParams().filter(([, p]) => p.trainable);
-  const optimizer = new AdamW(params, { weightDecay: recipe.weightDecay });
+  const optimizer: Optimizer =
+    recipe.optimizer === 'sgd'
+      ? new Sgd(params, { momentum: recipe.momentum, weightDecay: recipe.weightDecay })
+      : new AdamW(params, { weightDecay: recipe.weightDecay });
   let startEpoch = 0;
   let startStep = 0;
   const history: EpochMetrics[] = [];
@@ -198,6 +218,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     history.push(...((meta.history as EpochMetrics[]) ?? []));
     resumedFrom = { epoch: startEpoch, stepInEpoch: startStep };
   }
+  // the average starts from the weights training starts (or resumes) from; it is not checkpointed
+  const ema = recipe.emaDecay && recipe.emaDecay > 0 ? new ModelEma(model.namedParams(), recipe.emaDecay) : null;
   const save = (epoch: number, stepInEpoch: number) => {
     if (!opts.checkpoint) return;
     fs.mkdirSync(path.dirname(opts.checkpoint), { recursive: true });
@@ -215,7 +237,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
     const epochStart = Date.now();
     // the order, augmentation and dropout of an epoch depend only on (seed, epoch, step): resume is exact
-    const order = epochOrder(trainIdx.length, new Rng(seed * 7919 + epoch));
+    const order = repeatedOrder(epochOrder(trainIdx.length, new Rng(seed * 7919 + epoch)), recipe.repeatedAugment ?? 1);
     let lossSum = 0;
     let correct = 0;
     let seen = 0;
@@ -225,6 +247,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const stepRng = new Rng(((seed * 1_000_003) ^ (epoch * 65_537 + s)) >>> 0);
       const idx = Int32Array.from(order.subarray(s * bs, (s + 1) * bs), (i) => trainIdx[i]);
       const b = prepareBatch(opts.train, idx, { augment: recipe.augment, targetSize: model.config.imageSize, rng: stepRng });
+      const mixed = recipe.mixup
+        ? mixBatch(b.x, b.shape, b.labels, model.config.numClasses, recipe.labelSmoothing, recipe.mixup, stepRng)
+        : null;
       const lr = cosineWithWarmup(globalStep, totalSteps, warmupSteps, recipe.lr, recipe.minLr);
       const t1 = Date.now();
       let out!: StepResult;
@@ -236,8 +261,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           rng: stepRng.fork(),
           targets: { labels: y, coarse: b.coarse ? tf.tensor1d(b.coarse, 'int32') : undefined },
         });
-        out = trainStep({ model, params, optimizer, x, y, ctx, lr, clipNorm: recipe.clipNorm, lossFn: opts.lossFn, labelSmoothing: recipe.labelSmoothing });
+        const softTargets = mixed ? tf.tensor2d(mixed.targets, [idx.length, model.config.numClasses]) : undefined;
+        out = trainStep({
+          model, params, optimizer, x, y, softTargets, ctx, lr, clipNorm: recipe.clipNorm, lossFn: opts.lossFn,
+          labelSmoothing: recipe.labelSmoothing,
+        });
       });
+      ema?.update();
       trainSeconds += (Date.now() - t1) / 1000;
       if (!Number.isFinite(out.loss)) {
         throw new DivergenceError(
@@ -273,17 +303,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     };
     if (opts.test && !opts.lossFn) {
       opts.onProgress?.({ phase: 'eval', epoch: epoch + 1, epochs: recipe.epochs, step: steps, steps, loss: m.trainLoss, lr: m.lr, imgPerS: imagesSeen / Math.max(1e-9, trainSeconds), etaS: 0, label: opts.label });
-      const ev = evaluate(model, opts.test, { maxImages: recipe.maxEvalImages });
+      const evalOpts = { maxImages: recipe.maxEvalImages, evalCropFraction: recipe.augment.evalCropFraction };
+      const ev = evaluate(model, opts.test, evalOpts);
       m.testLoss = ev.loss;
       m.testTop1 = ev.top1;
       m.testTop5 = ev.top5;
       if (opts.evalExtra) m.extra = opts.evalExtra(model, opts.test);
+      if (ema) {
+        const e = ema.evaluateWith(() => evaluate(model, opts.test!, evalOpts));
+        m.extra = { ...m.extra, emaTop1: e.top1, emaTop5: e.top5, emaLoss: e.loss };
+      }
     }
     history.push(m);
     save(epoch + 1, 0);
     opts.onEpoch?.(m);
   }
   optimizer.dispose();
+  ema?.dispose();
   const last = history[history.length - 1];
   return {
     history,

@@ -2,20 +2,14 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
 import type { Ctx } from '../nn/module';
+import type { AugmentConfig } from '../data/augment';
+import type { MixupConfig } from '../data/mixup';
 
-/** Input pipeline applied per batch (in JS, on uint8 images) before the model. */
-export interface AugmentConfig {
-  /** Random crop with this much zero padding on each side (0 = off). */
-  cropPadding: number;
-  /** Random horizontal flip. */
-  flip: boolean;
-  /** Resize to the model's imageSize when it differs from the data's (bilinear, e.g. 32 → 36). Always on. */
-}
-
+export type { AugmentConfig } from '../data/augment';
 export interface Recipe {
   epochs: number;
   batchSize: number;
-  /** Peak learning rate (AdamW). */
+  /** Peak learning rate. */
   lr: number;
   minLr: number;
   weightDecay: number;
@@ -30,6 +24,18 @@ export interface Recipe {
   maxEvalImages: number;
   /** Use only this many training images (0 = all). */
   trainSubset: number;
+  /** 'adamw' (default) or 'sgd' (momentum, coupled L2 weight decay; the CIFAR ResNet recipe). */
+  optimizer?: 'adamw' | 'sgd';
+  /** SGD momentum (default 0.9). */
+  momentum?: number;
+  /** Mixup/CutMix with soft targets (label smoothing inside them); undefined = off. */
+  mixup?: MixupConfig;
+  /** Model EMA decay per step (0/undefined = off); the averaged weights are evaluated as `emaTop1` etc. */
+  emaDecay?: number;
+  /** Repeated augmentation (Hoffer et al. 2020; DeiT's RASampler): each image this many times per epoch (≤ 1 = off). */
+  repeatedAugment?: number;
+  /** Free-text provenance of the recipe (which paper, which section), shown in reports. */
+  source?: string;
 }
 
 export interface EpochMetrics {
