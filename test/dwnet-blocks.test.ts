@@ -127,6 +127,11 @@ describe('window helpers', () => {
     expect(idx[0]).toBe(12); // a token with itself: offset (0, 0)
     expect(idx[0 * 9 + 8]).toBe(0); // token (0,0) to (2,2): offset (−2, −2)
     expect(idx[8 * 9 + 0]).toBe(24);
+    // a 2×2 window clipped from a 3-wide one indexes the 5×5 table: (0,0)→(1,1) is offset (−1, −1)
+    const clipped = relativePositionIndex(2, 3);
+    expect(clipped[0]).toBe(12);
+    expect(clipped[0 * 4 + 3]).toBe(6);
+    expect(clipped[3 * 4 + 0]).toBe(18);
   });
 
   it('shift mask blocks exactly the pairs that only meet by wrapping around', () => {

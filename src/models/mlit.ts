@@ -373,13 +373,6 @@ registerModel('mlit-s', mlitFamily, MLIT_PRESETS.s, {
   description: 'mLiT-S: m 144, 15 blocks, GQA 8/4, hidden 144→72, experts 3/4/5, top-2 (2,353,152 params at 36/3)',
   tags: ['paper'],
 });
-/** Quick-scale CPU stand-in: XXS widths at 32×32 / patch 4 (65 tokens) with 6 blocks (2 per expert stage). */
-registerModel(
-  'mlit-xxs-quick',
-  mlitFamily,
-  { ...MLIT_PRESETS.xxs, imageSize: 32, patchSize: 4, depth: 6 },
-  { description: 'scaled-down XXS stand-in for CPU: 32×32 patch 4, 6 blocks (hidden 81→27, experts 3/4/5)' },
-);
 registerModel(
   'mlit-test',
   mlitFamily,

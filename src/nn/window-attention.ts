@@ -50,15 +50,19 @@ export function cyclicShift(x: tf.Tensor4D, shift: number): tf.Tensor4D {
   });
 }
 
-/** Swin's relative position index: idx[i·N + j] into the (2w−1)² bias table for tokens i, j of a w×w window. */
-export function relativePositionIndex(w: number): Int32Array {
+/**
+ * Swin's relative position index: idx[i·N + j] into the (2·full−1)² bias table for tokens i, j of a w×w window
+ * (N = w²). `full` is the configured window; a window clipped to a smaller map (w < full) uses the entries of the
+ * offsets it can see.
+ */
+export function relativePositionIndex(w: number, full = w): Int32Array {
   const n = w * w;
   const idx = new Int32Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      const dh = Math.floor(i / w) - Math.floor(j / w) + w - 1;
-      const dw = (i % w) - (j % w) + w - 1;
-      idx[i * n + j] = dh * (2 * w - 1) + dw;
+      const dh = Math.floor(i / w) - Math.floor(j / w) + full - 1;
+      const dw = (i % w) - (j % w) + full - 1;
+      idx[i * n + j] = dh * (2 * full - 1) + dw;
     }
   }
   return idx;
@@ -217,24 +221,15 @@ export function effectiveWindow(h: number, wd: number, window: number, shift: nu
 
 const ONE_HOT_CACHE = new Map<string, Float32Array>();
 
-/**
- * [N·N, (2·full−1)²] one-hot rows selecting each token pair's entry of the bias table; a window clipped to a
- * smaller map (w < full) uses the entries of the offsets it can see.
- */
+/** [N·N, (2·full−1)²] one-hot rows of `relativePositionIndex(w, full)`: each token pair's entry of the bias table. */
 function relativeOneHot(w: number, full: number): Float32Array {
   const key = `${w}/${full}`;
   let oh = ONE_HOT_CACHE.get(key);
   if (!oh) {
-    const n = w * w;
     const m = (2 * full - 1) ** 2;
-    oh = new Float32Array(n * n * m);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        const dh = Math.floor(i / w) - Math.floor(j / w) + full - 1;
-        const dw = (i % w) - (j % w) + full - 1;
-        oh[(i * n + j) * m + dh * (2 * full - 1) + dw] = 1;
-      }
-    }
+    const idx = relativePositionIndex(w, full);
+    oh = new Float32Array(idx.length * m);
+    idx.forEach((k, pair) => (oh![pair * m + k] = 1));
     ONE_HOT_CACHE.set(key, oh);
   }
   return oh;
