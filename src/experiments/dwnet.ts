@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { officialRecipe } from '../train/recipes';
 import { registerExperiment } from './registry';
 import { runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, type RunSpec } from './common';
 import { registerClaim } from './claims';
@@ -57,9 +58,9 @@ function standIn(scale: Scale): string {
   return ` Models: scaled-down stand-ins at the ${scale} scale (${what}), not the paper's sizes.`;
 }
 
-/** Spec B.8 small-scale recipe at the paper scale (AdamW 1e-3, batch 128, wd 0.05, 20 warm-up of 300 epochs, clip 5). */
+/** Paper scale: DWNet's official recipe (officialRecipe('dwnet'): Swin's, RandAugment, mixup/cutmix, erasing, clip 5). */
 function dwnetRecipe(scale: Scale) {
-  return scale === 'paper' ? { epochs: 300, batchSize: 128, lr: 1e-3, weightDecay: 0.05, warmupEpochs: 20, clipNorm: 5 } : {};
+  return scale === 'paper' ? officialRecipe('dwnet') : {};
 }
 
 export interface DwnetArm {

@@ -1,4 +1,5 @@
 import type { Scale } from '../util/scale';
+import { officialRecipe } from '../train/recipes';
 import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import { registerExperiment } from './registry';
@@ -72,7 +73,7 @@ function ablationBase(scale: Scale): { model: string; overrides: Record<string, 
  * label smoothing 0.1). The ResNets use the same recipe (the kit has one trainer), not their SGD recipes.
  */
 function eitRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'paper') return { epochs: 300, batchSize: 128, lr: 1e-3, warmupEpochs: 5, minLr: 1e-5, weightDecay: 0.05 };
+  if (scale === 'paper') return officialRecipe('eit'); // EIT's train.py: DeiT augmentation, repeated aug, EMA, no clip
   return {};
 }
 

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { officialRecipe } from '../train/recipes';
 import * as path from 'node:path';
 import type { Scale } from '../util/scale';
 import { dataDir } from '../util/fsx';
@@ -65,13 +66,13 @@ export function standInNote(scale: Scale): string {
 
 /** Pre-training recipe. P1/P2 pre-training recipes are unknown [?]; paper scale is an inferred MAE-style schedule. */
 export function pretrainRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'paper') return { epochs: 400, batchSize: 128, lr: 1e-3, warmupEpochs: 20, weightDecay: 0.05 };
+  if (scale === 'paper') return officialRecipe('mae-pretrain');
   return {};
 }
 
 /** Fine-tuning / from-scratch recipe (the same for both arms). */
 export function finetuneRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'paper') return { epochs: 200, batchSize: 128, lr: 1e-3, warmupEpochs: 10 };
+  if (scale === 'paper') return officialRecipe('mae');
   return {};
 }
 

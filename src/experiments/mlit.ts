@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { officialRecipe } from '../train/recipes';
 import type { Scale } from '../util/scale';
 import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
@@ -47,7 +48,7 @@ function standIn(scale: Scale): string {
 
 /** Recipes. P1's recipe was not recovered [?]: paper scale uses the kit's paper recipe (AdamW 1e-3, 200 epochs). */
 export function mlitRecipe(scale: Scale): Partial<Recipe> {
-  if (scale === 'paper') return { epochs: 200, batchSize: 128, lr: 1e-3, warmupEpochs: 10 };
+  if (scale === 'paper') return officialRecipe('mlit');
   return {};
 }
 

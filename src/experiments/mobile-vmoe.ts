@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { officialRecipe } from '../train/recipes';
 import type { Scale } from '../util/scale';
 import { Rng } from '../util/rng';
 import type { FigureSpec, ResultRecord } from '../report/types';
@@ -58,7 +59,7 @@ const archLabel = (a: Arch) => gridLabel(a.depth, a.dim) + (a.extra?.patchSize ?
 
 /** Recipe changes per scale (smoke and quick: the kit's default budgets, src/train/recipes.ts). */
 function recipeFor(scale: Scale) {
-  if (scale === 'paper') return { epochs: 200, warmupEpochs: 10, lr: 1e-3, batchSize: 128 };
+  if (scale === 'paper') return officialRecipe('mobile-vmoe'); // inferred DeiT recipe: the paper gives none
   return {};
 }
 
