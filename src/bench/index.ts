@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
-import { enableNativeKernels, disableNativeKernels, nativeStatus, setNativeThreads, measureSgemmGflops } from '../backend/native';
+import { enableNativeKernels, disableNativeKernels, nativeStatus, setNativeThreads } from '../backend/native';
+import { measureSgemmGflops } from './sgemm-probe';
 import { createModel } from '../models';
 import { MAIN_QUICK_MODELS } from '../experiments';
 import { countMacs } from '../analysis/count';

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Param } from '../nn/module';
 import { ConfigError } from '../util/errors';
-import { nativeAdamW, type AdamWSlot } from '../backend/native';
+import type { AdamWSlot } from '../backend/kernel-names';
+import { nativeAdamW } from './adamw-native';
 
 /** What the trainer and checkpoints need of an optimizer: one update from gradients keyed by parameter path. */
 export interface Optimizer {
