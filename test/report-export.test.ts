@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderFigures, findChromium, NO_CHROMIUM_MESSAGE } from '../src/report/export';
-import { scatterAccVs, ablationBars, heatmap, lineChart, imageGrid, trainingCurves } from '../src/report/figures';
+import { scatterAccVs, ablationBars, heatmap, lineChart, imageGrid, trainingCurves, fitFigure } from '../src/report/figures';
 import type { FigureSpec } from '../src/report/types';
 import { fakeRecord } from './helpers/records';
 
@@ -22,13 +22,22 @@ beforeAll(() => {
 });
 
 describe('figure export', () => {
-  it('always writes <paper>/<id>.json (the spec) and a self-contained .html with plotly and the caption', async () => {
+  it('always writes <paper>/<id>.json (the spec) and an .html loading the folder\'s one plotly bundle', async () => {
     const out = await renderFigures(specs, { dir, images: false });
     expect(out.map((w) => path.relative(dir, w.json))).toEqual([path.join('kit', 'acc-vs-params.json'), path.join('kit', 'bars.json')]);
     const back = JSON.parse(fs.readFileSync(out[0].json, 'utf8')) as FigureSpec;
-    expect(back).toEqual(JSON.parse(JSON.stringify(specs[0])));
+    expect(back).toEqual(JSON.parse(JSON.stringify(fitFigure(specs[0]))));
     const html = fs.readFileSync(out[0].html, 'utf8');
-    expect(html.length).toBeGreaterThan(3_000_000); // plotly.min.js inlined: no network needed
+    expect(html.length).toBeLessThan(100_000);
+    expect(html).toContain('<script src="plotly.min.js"></script>');
+    const bundle = path.join(dir, 'kit', 'plotly.min.js');
+    expect(fs.statSync(bundle).size).toBeGreaterThan(3_000_000); // one copy per folder: works offline
+    const mtime = fs.statSync(bundle).mtimeMs;
+    await renderFigures(specs, { dir, images: false });
+    expect(fs.statSync(bundle).mtimeMs).toBe(mtime); // an identical bundle is not rewritten
+    const self = await renderFigures(specs.slice(0, 1), { dir: path.join(dir, 'self'), images: false, selfContained: true });
+    expect(fs.readFileSync(self[0].html, 'utf8').length).toBeGreaterThan(3_000_000); // plotly inlined
+    expect(fs.existsSync(path.join(dir, 'self', 'kit', 'plotly.min.js'))).toBe(false);
     expect(html).toContain('Plotly.newPlot');
     expect(html).toContain(`<p class="caption">${specs[0].caption}</p>`);
     expect(html).not.toMatch(/b<\/script>/); // trace names cannot close the script element
@@ -86,15 +95,15 @@ describe('figure export', () => {
 });
 
 describe('image provenance footer', () => {
-  it('PNG/SVG layouts carry the caption from "Dataset:" on (with the synthetic-data warning) and grow to fit it', async () => {
+  it('PNG/SVG layouts carry the caption from "Data:" on (with the synthetic-data warning) and grow to fit it', async () => {
     const { withProvenanceFooter } = await import('../src/report/export');
     const spec = {
       id: 'x', paper: 'kit', title: 't', data: [], layout: { width: 760, height: 480, margin: { l: 70, r: 30, t: 60, b: 60 } },
-      caption: "Accuracy vs parameters. Dataset: synth10; scale: quick; 1 seed. Trained on synthetic data: these are not the paper's numbers.",
+      caption: "Accuracy vs parameters. Data: synth10 (synthetic data), quick scale, 1 seed. Synthetic data: these are not the paper's numbers.",
     };
     const l = withProvenanceFooter(spec) as { height: number; margin: { b: number }; annotations: Array<{ text: string }> };
     const text = l.annotations[0].text.replace(/<br>/g, ' ');
-    expect(text).toMatch(/^Dataset: synth10; scale: quick; 1 seed\. Trained on synthetic data/);
+    expect(text).toMatch(/^Data: synth10 \(synthetic data\), quick scale, 1 seed\. Synthetic data: these are not/);
     expect(text).not.toMatch(/Accuracy vs parameters/);
     expect(l.height).toBeGreaterThan(480);
     expect(l.margin.b - 60).toBe(l.height - 480);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, imageGrid, caption, imageToZ, wrapWords } from '../src/report/figures';
+import { scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, imageGrid, caption, dataNote, imageToZ, wrapWords } from '../src/report/figures';
 import { fakeRecord } from './helpers/records';
 
 const hist = (top: number) => [1, 2].map((e) => ({ epoch: e, step: 10 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: top * e, testLoss: 2.2 / e, testTop1: top * e * 0.9, seconds: 1 }));
@@ -10,13 +10,16 @@ const recs = [
 ];
 
 describe('figure builders', () => {
-  it('caption names dataset, scale, seeds, and says synthetic data when any record is', () => {
+  it('caption names dataset (real or synthetic), scale, seeds, and says synthetic data when any record is', () => {
     expect(caption(recs.slice(0, 2), 'Accuracy')).toBe(
-      "Accuracy. Dataset: synth10; scale: smoke; 2 seeds. Trained on synthetic data: these are not the paper's numbers.",
+      "Accuracy. Data: synth10 (synthetic data), smoke scale, 2 seeds. Synthetic data: these are not the paper's numbers.",
     );
-    expect(caption(recs.slice(2), 'Accuracy.')).toBe('Accuracy. Dataset: cifar100; scale: smoke; 1 seed.');
-    expect(caption(recs, 'x')).toMatch(/Dataset: synth10 and cifar100/);
+    expect(caption(recs.slice(2), 'Accuracy.')).toBe('Accuracy. Data: CIFAR-100 (real data), smoke scale, 1 seed.');
+    expect(caption(recs, 'x')).toMatch(/Data: synth10 \(synthetic data\) and CIFAR-100 \(real data\)/);
     expect(caption([], 'Nothing yet')).toBe('Nothing yet.');
+    expect(dataNote([fakeRecord({ variant: 'a', dataset: 'fashion-mnist', synthetic: false, scale: 'quick', metrics: {} }),
+      ...[1, 2].map((seed) => fakeRecord({ variant: 'a', seed, dataset: 'fashion-mnist', synthetic: false, scale: 'quick', metrics: {} }))]))
+      .toBe('Fashion-MNIST (real data), quick scale, 3 seeds');
   });
 
   it('scatterAccVs: one trace per group, seed means in %, params in M on a log axis, reported markers', () => {

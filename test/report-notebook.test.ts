@@ -49,7 +49,7 @@ describe('notebook helpers outside a kernel', () => {
     } finally {
       console.log = log;
     }
-    expect(lines[0]).toMatch(/^\[figure\] T: 1 trace\(s\)\. A caption\. Dataset: synth10; scale: smoke; 1 seed\. Trained on synthetic data/);
+    expect(lines[0]).toMatch(/^\[figure\] T: 1 trace\(s\)\. A caption\. Data: synth10 \(synthetic data\), smoke scale, 1 seed\. Synthetic data/);
     expect(lines[1]).toMatch(/variant\s+n\s+top1 \(%\)/);
     expect(lines[2]).toBe('[images] 1 image(s) 2×2: cat');
     const sink = liveProgress();

@@ -2,10 +2,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { renderAllFigures, summaryFigures } from '../src/report/render';
+import { renderAllFigures, summaryFigures, experimentFigures } from '../src/report/render';
 import { appendRecord } from '../src/report/store';
 import { ablationBars } from '../src/report/figures';
-import { registerExperiment } from '../src/experiments/registry';
+import { registerExperiment, listExperiments } from '../src/experiments/registry';
 import type { PaperId } from '../src/experiments/types';
 import { fakeRecord } from './helpers/records';
 
@@ -33,7 +33,7 @@ beforeAll(() => {
 describe('renderAllFigures', () => {
   it("writes each experiment's figures from its own records, plus cross-paper summaries per dataset and scale", async () => {
     const logs: string[] = [];
-    const r = await renderAllFigures({ images: false, log: (m) => logs.push(m) });
+    const r = await renderAllFigures({ experiments: listExperiments(), images: false, log: (m) => logs.push(m) });
     const rel = r.files.map((f) => path.relative(path.join(dir, 'figures'), f)).sort();
     expect(rel).toEqual(
       [
@@ -55,14 +55,35 @@ describe('renderAllFigures', () => {
     expect(logs.join('\n')).toMatch(/figures of kit.render-test-broken failed: figure bug/);
     const smoke = r.specs.find((s) => s.id === 'summary-acc-vs-params-synth10-smoke')!;
     expect(smoke.data.map((t) => t.name)).toEqual(['kit', 'mlit']);
-    expect(smoke.caption).toMatch(/scale: smoke/);
+    expect(smoke.caption).toMatch(/smoke scale/);
+    // one plotly bundle per figures folder, which every HTML file there loads
+    expect(fs.readdirSync(path.join(dir, 'figures', 'kit')).filter((f) => f.endsWith('.js'))).toEqual(['plotly.min.js']);
+    const html = fs.readFileSync(path.join(dir, 'figures', 'kit', 'render-test-bars.html'), 'utf8');
+    expect(html).toContain('<script src="plotly.min.js"></script>');
+    expect(html.length).toBeLessThan(100_000);
   });
 
   it('filters by paper and scale; the summary only without a paper filter', async () => {
-    const r = await renderAllFigures({ paper: 'mlit', images: false, log: () => undefined });
+    const r = await renderAllFigures({ experiments: listExperiments(), paper: 'mlit', images: false, log: () => undefined });
     expect(r.specs).toEqual([]);
-    const q = await renderAllFigures({ scale: 'quick', images: false, log: () => undefined });
+    const q = await renderAllFigures({ experiments: listExperiments(), scale: 'quick', images: false, log: () => undefined });
     expect(q.specs.map((s) => s.id).sort()).toEqual(['summary-acc-vs-macs-synth10-quick', 'summary-acc-vs-params-synth10-quick']);
+  });
+
+  it('draws each scale on its own: the largest keeps the id, smaller scales get -<scale>; never averaged together', async () => {
+    const exp = { id: 'kit.render-test-scales', paper: 'kit' as const, figures: (recs: ReturnType<typeof fakeRecord>[]) => [
+      ablationBars({ id: 'scales-bars', records: recs, groupBy: 'variant', metric: 'top1' }),
+    ] };
+    const recs = [
+      fakeRecord({ experiment: exp.id, variant: 'v', scale: 'smoke', metrics: { top1: 0.2 } }),
+      fakeRecord({ experiment: exp.id, variant: 'v', scale: 'quick', metrics: { top1: 0.6 } }),
+    ];
+    const specs = experimentFigures(exp, recs);
+    expect(specs.map((s) => s.id)).toEqual(['scales-bars', 'scales-bars-smoke']);
+    expect((specs[0].data[0] as { y: number[] }).y).toEqual([60]);
+    expect((specs[1].data[0] as { y: number[] }).y).toEqual([20]);
+    expect(specs[0].caption).toMatch(/quick scale, 1 seed/);
+    expect(specs[0].caption).not.toMatch(/smoke/);
   });
 
   it('summaryFigures ignores records without top-1 or params', () => {

@@ -333,7 +333,7 @@ async function cmdRun(a: ParsedArgs): Promise<void> {
 
 async function cmdFigures(a: ParsedArgs): Promise<void> {
   const { renderAllFigures } = await import('../report/render');
-  const res = await renderAllFigures({ paper: flagString(a, 'paper'), log: (m: string) => console.error(m) });
+  const res = await renderAllFigures({ experiments: (await import('../experiments')).listExperiments(), paper: flagString(a, 'paper'), log: (m: string) => console.error(m) });
   for (const f of res.failed) console.error(`  figures of ${f.experiment} failed: ${f.error}`);
   console.error(`${res.specs.length} figures (${res.files.length} files) written under ${figuresDir()}`);
 }

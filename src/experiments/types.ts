@@ -1,6 +1,8 @@
 import type { Scale } from '../util/scale';
 import type { FigureSpec } from '../report/types';
 import type { ResultRecord } from '../report/types';
+import type { ProgressSink } from '../train/progress';
+import type { EpochMetrics } from '../train/types';
 
 export type PaperId = 'mlit' | 'mae' | 'mobile-vmoe' | 'dwnet' | 'eit' | 'kit';
 
@@ -19,6 +21,11 @@ export interface ExperimentRunContext {
   log(msg: string): void;
   /** Called after each training run finishes or is skipped as stored (drives the overall progress bar). */
   onRunDone?(): void;
+  /**
+   * A display per training run (label: the run's variant), e.g. a notebook's in-place progress and per-epoch curve
+   * (`notebookTrainingDisplay()` from the report module); unset: the terminal progress bar on stderr.
+   */
+  trainingDisplay?(label: string): { onProgress: ProgressSink; onEpoch?: (m: EpochMetrics) => void };
 }
 
 /**

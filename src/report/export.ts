@@ -3,11 +3,15 @@ import * as path from 'node:path';
 import { figuresDir, writeFileAtomic } from '../util/fsx';
 import { LightvitError } from '../util/errors';
 import type { FigureSpec } from './types';
+import { DATA_NOTE_PREFIX, fitFigure } from './figures';
 
 /**
- * The one figure exporter. Always writes `figures/<paper>/<id>.html` (self-contained: plotly inlined, caption under
- * the plot) and `<id>.json` (the spec); adds `.png` and `.svg` when a Chromium is found, rendering with the same
- * plotly bundle in one headless browser per batch. Missing Chromium is one printed line, never an error.
+ * The one figure exporter. Always writes `figures/<paper>/<id>.html` (caption under the plot) and `<id>.json` (the
+ * spec); adds `.png` and `.svg` when a Chromium is found, rendering with the same plotly bundle in one headless
+ * browser per batch. Each figures folder holds one copy of the plotly bundle (`plotly.min.js`, 4.8 MB) that its
+ * HTML files load, so they work offline and the folder stays small; `selfContained` (or
+ * LIGHTVIT_FIGURES_SELF_CONTAINED=1) inlines the bundle in every HTML file instead, for files mailed on their own.
+ * Missing Chromium is one printed line, never an error.
  */
 
 export const CHROMIUM_ARGS = [
@@ -63,15 +67,22 @@ function checkSpec(spec: FigureSpec): void {
   if (!Array.isArray(spec.data)) throw new LightvitError(`figure '${spec.id}' data is ${typeof spec.data}; expected an array of plotly traces`);
 }
 
-/** A self-contained HTML page: the figure, its caption under it, plotly inlined (works offline). */
-export function figureHtml(spec: FigureSpec): string {
+/** File name of the plotly bundle written once into each figures folder. */
+export const PLOTLY_FILE = 'plotly.min.js';
+
+/**
+ * An HTML page: the figure and its caption under it. `plotlySrc` set: the page loads plotly from that (relative)
+ * path; unset: plotly is inlined (a self-contained page; works offline either way).
+ */
+export function figureHtml(spec: FigureSpec, plotlySrc?: string): string {
+  const plotly = plotlySrc ? `<script src="${escapeHtml(plotlySrc)}"></script>` : `<script>${plotlyBundle()}</script>`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>${escapeHtml(spec.title)}</title>
 <style>body{font-family:Arial,Helvetica,sans-serif;margin:24px;max-width:1000px}.caption{color:#333;font-size:14px;line-height:1.4;max-width:760px}</style>
-<script>${plotlyBundle()}</script>
+${plotly}
 </head>
 <body>
 <div id="figure"></div>
@@ -91,6 +102,8 @@ export interface ExportOptions {
   images?: boolean;
   /** PNG pixel ratio (default 2). */
   pngScale?: number;
+  /** Inline plotly in every HTML file (default: $LIGHTVIT_FIGURES_SELF_CONTAINED === '1'); else one bundle per folder. */
+  selfContained?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -123,7 +136,8 @@ interface BrowserLike {
  */
 export function withProvenanceFooter(spec: FigureSpec): Record<string, unknown> {
   const layout = { ...spec.layout } as Record<string, unknown> & { margin?: Record<string, number>; height?: number; width?: number };
-  const at = spec.caption.indexOf('Dataset:');
+  const atNote = spec.caption.indexOf(`${DATA_NOTE_PREFIX} `);
+  const at = atNote >= 0 ? atNote : spec.caption.indexOf('Dataset:');
   const text = (at >= 0 ? spec.caption.slice(at) : /synthetic/i.test(spec.caption) ? 'Trained on synthetic data.' : '').trim();
   if (!text) return layout;
   const width = layout.width ?? 760;
@@ -198,24 +212,116 @@ export class FigureRenderer {
     return { png, svg };
   }
 
+  /**
+   * Draw a figure at its layout size and return the figure's box and the boxes of its texts (tick labels, axis
+   * titles, annotations, legend entries), in px from the figure's top-left corner: what tests check for clipping
+   * and overlap.
+   */
+  async measure(spec: FigureSpec): Promise<FigureMeasure> {
+    const layout = { ...spec.layout };
+    return this.page.evaluate(
+      async (a: { data: unknown[]; layout: Record<string, unknown> }) => {
+        const P = (globalThis as unknown as { Plotly: any }).Plotly;
+        const div = document.getElementById('f') as any;
+        await P.newPlot(div, a.data, a.layout, { staticPlot: true });
+        const root = (div.querySelector('.main-svg') ?? div).getBoundingClientRect();
+        const kinds: Array<[string, string]> = [
+          ['.xtick text', 'xtick'], ['.ytick text', 'ytick'], ['.xtitle', 'xtitle'], ['.ytitle', 'ytitle'],
+          ['.annotation-text', 'annotation'], ['.legendtext', 'legend'], ['.gtitle', 'title'],
+        ];
+        const texts: Array<{ kind: string; text: string; x0: number; y0: number; x1: number; y1: number }> = [];
+        for (const [sel, kind] of kinds) {
+          for (const el of div.querySelectorAll(sel)) {
+            const r = el.getBoundingClientRect();
+            if (!r.width && !r.height) continue;
+            texts.push({ kind, text: el.textContent ?? '', x0: r.left - root.left, y0: r.top - root.top, x1: r.right - root.left, y1: r.bottom - root.top });
+          }
+        }
+        const out = { width: root.width, height: root.height, texts };
+        P.purge(div);
+        return out;
+      },
+      { data: spec.data, layout },
+    );
+  }
+
   async close(): Promise<void> {
     await this.browser.close().catch(() => undefined);
   }
 }
 
+export interface FigureMeasure {
+  width: number;
+  height: number;
+  texts: Array<{ kind: string; text: string; x0: number; y0: number; x1: number; y1: number }>;
+}
+
+let shared: { launching: Promise<FigureRenderer | null>; timer?: NodeJS.Timeout } | null = null;
+
+/**
+ * One Chromium for a whole session (a notebook renders a PNG copy of each figure it shows): launched on first use,
+ * closed after `idleMs` without use or when the process exits. Null when no Chromium is usable.
+ */
+export async function sharedRenderer(idleMs = 60_000): Promise<FigureRenderer | null> {
+  if (!shared) {
+    const launching = FigureRenderer.launch().then((r) => r.renderer);
+    shared = { launching };
+    const r = await launching;
+    if (!r) return null;
+    process.once('exit', () => void r.close());
+  }
+  const s = shared;
+  const r = await s.launching;
+  if (s.timer) clearTimeout(s.timer);
+  if (r) {
+    s.timer = setTimeout(() => {
+      if (shared === s) shared = null;
+      void r.close();
+    }, idleMs);
+    s.timer.unref();
+  }
+  return r;
+}
+
+/** Close the session's shared Chromium now (tests; a notebook's last cell may call it). */
+export async function closeSharedRenderer(): Promise<void> {
+  const s = shared;
+  shared = null;
+  if (!s) return;
+  if (s.timer) clearTimeout(s.timer);
+  const r = await s.launching;
+  await r?.close();
+}
+
 // `document` inside page.evaluate runs in the browser; declare it for the Node typecheck.
 declare const document: { getElementById(id: string): unknown };
+
+/** Write `<dir>/plotly.min.js` unless an identical copy is there (compared by size, then content). Returns its path. */
+export function writePlotlyBundle(dir: string): string {
+  const file = path.join(dir, PLOTLY_FILE);
+  const src = plotlyBundle();
+  try {
+    if (fs.statSync(file).size === Buffer.byteLength(src) && fs.readFileSync(file, 'utf8') === src) return file;
+  } catch {
+    /* missing: write it */
+  }
+  writeFileAtomic(file, src);
+  return file;
+}
 
 /** Write a batch of figures: HTML + JSON always; PNG + SVG with one shared browser when a Chromium is found. */
 export async function renderFigures(specs: FigureSpec[], opts: ExportOptions = {}): Promise<WrittenFigure[]> {
   const root = path.resolve(opts.dir ?? figuresDir());
   const log = opts.log ?? ((m: string) => console.log(m));
   const written: WrittenFigure[] = [];
+  const selfContained = opts.selfContained ?? process.env.LIGHTVIT_FIGURES_SELF_CONTAINED === '1';
+  specs.forEach(checkSpec);
+  specs = specs.map(fitFigure);
   for (const spec of specs) {
-    checkSpec(spec);
     const base = path.join(root, spec.paper, spec.id);
+    if (!selfContained) writePlotlyBundle(path.join(root, spec.paper));
     writeFileAtomic(`${base}.json`, JSON.stringify(spec, null, 1) + '\n');
-    writeFileAtomic(`${base}.html`, figureHtml(spec));
+    writeFileAtomic(`${base}.html`, figureHtml(spec, selfContained ? undefined : PLOTLY_FILE));
     written.push({ id: spec.id, paper: spec.paper, html: `${base}.html`, json: `${base}.json` });
   }
   if (opts.images === false || !specs.length) return written;

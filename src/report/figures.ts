@@ -27,19 +27,49 @@ function list(xs: string[]): string {
   return xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
 }
 
-/** Caption text followed by the dataset(s), scale(s), seed count and, when any record is synthetic, "synthetic data". */
-export function caption(records: Array<Partial<ResultRecord>>, text: string): string {
-  const base = text.trim().replace(/\.?$/, '.');
-  const datasets = uniq(records.map((r) => r.dataset).filter((v): v is string => !!v));
+/** Names readers know the datasets by (registry name → title); unknown names are shown as they are. */
+const DATASET_TITLES: Record<string, string> = {
+  synth10: 'synth10',
+  synth100: 'synth100',
+  cifar10: 'CIFAR-10',
+  cifar100: 'CIFAR-100',
+  svhn: 'SVHN',
+  flowers102: 'Flowers-102',
+  'fashion-mnist': 'Fashion-MNIST',
+  fashionmnist: 'Fashion-MNIST',
+  mnist: 'MNIST',
+};
+
+export function datasetTitle(name: string): string {
+  return DATASET_TITLES[name] ?? DATASET_TITLES[name.toLowerCase()] ?? name;
+}
+
+/**
+ * What ran, in one phrase: "Fashion-MNIST (real data), quick scale, 3 seeds". Each dataset says whether it is real
+ * or synthetic; several scales are listed (figures are drawn per scale, so normally there is one).
+ */
+export function dataNote(records: Array<Partial<ResultRecord>>): string {
+  const byName = new Map<string, boolean>();
+  for (const r of records) if (r.dataset) byName.set(r.dataset, (byName.get(r.dataset) ?? false) || !!r.synthetic);
+  const datasets = [...byName].map(([d, syn]) => `${datasetTitle(d)} (${syn ? 'synthetic' : 'real'} data)`);
   const scales = uniq(records.map((r) => r.scale).filter((v): v is ResultRecord['scale'] => !!v));
   const seeds = uniq(records.map((r) => r.seed).filter((v): v is number => typeof v === 'number'));
-  const parts = [
-    ...(datasets.length ? [`Dataset: ${list(datasets)}`] : []),
-    ...(scales.length ? [`scale: ${list(scales)}`] : []),
+  return [
+    ...(datasets.length ? [list(datasets)] : []),
+    ...(scales.length ? [`${list(scales)} scale`] : []),
     ...(seeds.length ? [`${seeds.length} seed${seeds.length > 1 ? 's' : ''}`] : []),
-  ];
-  let s = parts.length ? `${base} ${parts.join('; ')}.` : base;
-  if (records.some((r) => r.synthetic)) s += ' Trained on synthetic data: these are not the paper\'s numbers.';
+  ].join(', ');
+}
+
+/** The marker the provenance footer of a PNG/SVG starts from (see export.ts). */
+export const DATA_NOTE_PREFIX = 'Data:';
+
+/** Caption text followed by "Data: <dataNote>." and, when any record is synthetic, that these are not the paper's numbers. */
+export function caption(records: Array<Partial<ResultRecord>>, text: string): string {
+  const base = text.trim().replace(/\.?$/, '.');
+  const note = dataNote(records);
+  let s = note ? `${base} ${DATA_NOTE_PREFIX} ${note}.` : base;
+  if (records.some((r) => r.synthetic)) s += " Synthetic data: these are not the paper's numbers.";
   return s;
 }
 
@@ -107,18 +137,30 @@ export interface ScatterOptions extends FigureIdentity {
   groupBy?: string;
   /** Point labels (default 'variant'); points with the same group and label are averaged over seeds. */
   labelBy?: string;
-  /** Reported numbers from the papers, drawn as distinct markers named "reported" in the legend. */
-  references?: ReferencePoint[];
+  /**
+   * Reported numbers from the papers (`{label, x, y}`: drawn as distinct markers named "reported" in the legend) and
+   * horizontal reference lines (`{label, value}`, e.g. a linear classifier on raw pixels: dashed lines).
+   */
+  references?: Array<ReferencePoint | ReferenceLine>;
   logX?: boolean;
+  /** Label every point that fits without overlap (default); false: hover text and legend only. */
+  pointLabels?: boolean;
 }
 
-/** Accuracy vs parameters or MACs, log-x, points labelled, mean ± std over seeds as error bars. */
+const isLine = (r: ReferencePoint | ReferenceLine): r is ReferenceLine => typeof (r as ReferenceLine).value === 'number';
+
+/**
+ * Accuracy vs parameters or MACs, log-x with 1-2-5 ticks, mean ± std over seeds as error bars. Points are named by
+ * hover text and, where a label fits without overlapping another label or point, by a label beside the point.
+ */
 export function scatterAccVs(o: ScatterOptions): FigureSpec {
   const yName = o.y ?? 'top1';
   const groupBy = o.groupBy ?? 'paper';
   const labelBy = o.labelBy ?? 'variant';
+  const refPoints = (o.references ?? []).filter((r): r is ReferencePoint => !isLine(r));
+  const refLines = (o.references ?? []).filter(isLine);
   const recs = o.records.filter((r) => typeof recordValue(r, yName) === 'number' && typeof recordValue(r, o.x) === 'number');
-  const xu = metricUnit(o.x, [...recs.map((r) => recordValue(r, o.x) as number), ...(o.references ?? []).map((p) => p.x)]);
+  const xu = metricUnit(o.x, [...recs.map((r) => recordValue(r, o.x) as number), ...refPoints.map((p) => p.x)]);
   const yu = metricUnit(yName);
   const rows = summarize(recs, { groupBy: [groupBy, labelBy], metrics: [o.x, yName] });
   const data: Trace[] = [];
@@ -126,48 +168,84 @@ export function scatterAccVs(o: ScatterOptions): FigureSpec {
     const rs = rows.filter((r) => r.group[groupBy] === g && r.metrics[o.x] && r.metrics[yName]);
     data.push({
       type: 'scatter',
-      mode: 'markers+text',
+      mode: 'markers',
       name: String(g),
       x: rs.map((r) => num(r.metrics[o.x].mean / xu.div, 4)),
       y: rs.map((r) => num(r.metrics[yName].mean / yu.div, 4)),
-      error_y: { type: 'data', array: rs.map((r) => num((r.metrics[yName].std ?? 0) / yu.div, 3)), visible: rs.some((r) => r.metrics[yName].std !== null) },
+      error_y: {
+        type: 'data',
+        array: rs.map((r) => num((r.metrics[yName].std ?? 0) / yu.div, 3)),
+        visible: rs.some((r) => r.metrics[yName].std !== null),
+      },
       text: rs.map((r) => String(r.group[labelBy])),
-      textposition: 'top center',
-      cliponaxis: false,
       marker: { size: 10 },
       hovertemplate: `%{text}<br>${xu.title}: %{x}<br>${yu.title}: %{y}<extra>${String(g)}</extra>`,
     });
   }
-  if (o.references?.length) {
+  if (refPoints.length) {
     data.push({
       type: 'scatter',
-      mode: 'markers+text',
+      mode: 'markers',
       name: 'reported',
-      x: o.references.map((p) => num(p.x / xu.div, 4)),
-      y: o.references.map((p) => p.y),
-      text: o.references.map((p) => p.label),
-      textposition: 'bottom right',
-      cliponaxis: false,
+      x: refPoints.map((p) => num(p.x / xu.div, 4)),
+      y: refPoints.map((p) => p.y),
+      text: refPoints.map((p) => p.label),
       marker: { size: 12, symbol: 'star-open', color: '#444', line: { width: 2 } },
       hovertemplate: `%{text} (reported)<br>${xu.title}: %{x}<br>${yu.title}: %{y}<extra>reported</extra>`,
     });
   }
+  const lines = refLines.map((l) => ({ label: l.label, y: num(l.value / yu.div, 4) }));
   const title = o.title ?? `${prettyMetric(yName)} vs ${prettyMetric(o.x).toLowerCase()}`;
   const logX = o.logX !== false;
-  const xs = data.flatMap((t) => t.x as number[]).filter((v) => v > 0);
-  // Log axis ranges are in log10 units; pad so that point labels at the edges are not clipped.
-  const xRange = logX && xs.length ? [Math.log10(Math.min(...xs)) - 0.15, Math.log10(Math.max(...xs)) + 0.15] : undefined;
-  return {
+  const xs = data.flatMap((t) => t.x as number[]).filter((v) => !logX || v > 0);
+  const ys = [
+    ...data.flatMap((t) => (t.y as number[]).flatMap((y, i) => [y - (((t.error_y as { array?: number[] })?.array ?? [])[i] ?? 0), y + (((t.error_y as { array?: number[] })?.array ?? [])[i] ?? 0)])),
+    ...lines.map((l) => l.y),
+  ];
+  // explicit ranges (padded so that labels at the edges fit), so that labels can be placed in pixels
+  const lx = (v: number) => (logX ? Math.log10(v) : v);
+  const [x0, x1] = xs.length ? [Math.min(...xs.map(lx)), Math.max(...xs.map(lx))] : [0, 1];
+  const xPad = Math.max(logX ? 0.15 : 0, (x1 - x0) * 0.08) || (logX ? 0.3 : Math.abs(x0) * 0.1 || 1);
+  const xRange = [x0 - xPad, x1 + xPad];
+  const [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  const yPad = (y1 - y0) * 0.1 || Math.max(1, Math.abs(y0) * 0.05);
+  const yRange = [y0 - yPad, y1 + yPad];
+  const refs = referenceLineShapes(lines);
+  let spec: FigureSpec = {
     id: o.id,
     paper: paperOf(o.records, o.paper),
     title,
     caption: caption(recs, o.caption ?? `${title}. Points are means over seeds, bars one standard deviation.`),
     data,
     layout: baseLayout(title, {
-      xaxis: { title: { text: xu.title }, type: logX ? 'log' : 'linear', range: xRange },
-      yaxis: { title: { text: yu.title } },
+      xaxis: { title: { text: xu.title }, type: logX ? 'log' : 'linear', range: xs.length ? xRange : undefined },
+      yaxis: { title: { text: yu.title }, range: ys.length ? yRange : undefined },
+      shapes: refs.shapes,
+      annotations: refs.annotations,
     }),
   };
+  spec = fitFigure(spec);
+  if (o.pointLabels !== false && xs.length) {
+    const lay = spec.layout as { width: number; height: number; margin: { l: number; r: number; t: number; b: number } };
+    const legendW = data.length > 1 ? Math.max(...data.map((t) => textWidth(String(t.name), 13))) + 50 : 0;
+    const area = { width: lay.width - lay.margin.l - Math.max(lay.margin.r, legendW), height: lay.height - lay.margin.t - lay.margin.b };
+    const pts = [...data].reverse().flatMap((t) =>
+      (t.x as number[]).map((x, i) => ({
+        x: ((lx(x) - xRange[0]) / (xRange[1] - xRange[0])) * area.width,
+        y: (1 - ((t.y as number[])[i] - yRange[0]) / (yRange[1] - yRange[0])) * area.height,
+        text: String((t.text as string[])[i] ?? ''),
+        dataX: lx(x),
+        dataY: (t.y as number[])[i],
+      })),
+    );
+    const placed = placeLabels(pts, area);
+    const labelAnn = placed.map((p) => ({
+      x: pts[p.index].dataX, y: pts[p.index].dataY, xref: 'x', yref: 'y', text: escapeText(p.text), showarrow: false,
+      xshift: p.ax, yshift: -p.ay, font: { size: 11, color: '#222' },
+    }));
+    spec.layout.annotations = [...(spec.layout.annotations as unknown[]), ...labelAnn];
+  }
+  return spec;
 }
 
 export interface AblationOptions extends FigureIdentity {
@@ -177,20 +255,25 @@ export interface AblationOptions extends FigureIdentity {
   metric: string;
   /** A bar label (first groupBy field) drawn as a dashed reference line at its mean, or a value in display units. */
   baseline?: string | number;
+  /** Further dashed reference lines (`value` in the metric's stored units, e.g. an accuracy as a fraction). */
+  references?: ReferenceLine[];
+  /** Axis title under the bars (default: the first groupBy field). */
+  xTitle?: string;
 }
 
-/** Bars of a metric's mean with error bars = sample std over seeds. */
+/** Bars of a metric's mean with error bars = sample std over seeds (shown when some bar has more than one seed). */
 export function ablationBars(o: AblationOptions): FigureSpec {
   const fields = typeof o.groupBy === 'string' ? [o.groupBy] : [...o.groupBy];
   const [xf, cf] = fields;
   const rows = summarize(o.records, { groupBy: fields, metrics: [o.metric] }).filter((r) => r.metrics[o.metric]);
   const u = metricUnit(o.metric, rows.map((r) => r.metrics[o.metric].mean));
+  const multiSeed = rows.some((r) => r.metrics[o.metric].n > 1);
   const bar = (rs: SummaryRow[], name: string): Trace => ({
     type: 'bar',
     name,
     x: rs.map((r) => String(r.group[xf])),
     y: rs.map((r) => num(r.metrics[o.metric].mean / u.div, 4)),
-    error_y: { type: 'data', array: rs.map((r) => num((r.metrics[o.metric].std ?? 0) / u.div, 3)), visible: true },
+    error_y: { type: 'data', array: rs.map((r) => num((r.metrics[o.metric].std ?? 0) / u.div, 3)), visible: multiSeed },
     text: rs.map((r) => `n=${r.metrics[o.metric].n}`),
     textposition: 'inside',
     insidetextanchor: 'start',
@@ -199,34 +282,31 @@ export function ablationBars(o: AblationOptions): FigureSpec {
   const data: Trace[] = cf
     ? uniq(rows.map((r) => r.group[cf])).map((c) => bar(rows.filter((r) => r.group[cf] === c), String(c)))
     : [bar(rows, prettyMetric(o.metric))];
-  const shapes: unknown[] = [];
-  const annotations: unknown[] = [];
-  let base: number | undefined;
-  if (typeof o.baseline === 'number') base = o.baseline;
+  const lines: Array<{ label: string; y: number }> = [];
+  if (typeof o.baseline === 'number') lines.push({ label: 'baseline', y: o.baseline });
   else if (typeof o.baseline === 'string') {
     const b = rows.filter((r) => String(r.group[xf]) === o.baseline);
-    if (b.length) base = num(b.reduce((s, r) => s + r.metrics[o.metric].mean, 0) / b.length / u.div, 4);
+    if (b.length) lines.push({ label: `baseline (${o.baseline})`, y: num(b.reduce((s, r) => s + r.metrics[o.metric].mean, 0) / b.length / u.div, 4) });
   }
-  if (base !== undefined) {
-    shapes.push({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: base, y1: base, line: { dash: 'dash', color: '#666', width: 1.5 } });
-    annotations.push({ xref: 'paper', x: 1, y: base, yanchor: 'bottom', xanchor: 'right', showarrow: false, text: `baseline${typeof o.baseline === 'string' ? ` (${o.baseline})` : ''}: ${base}` });
-  }
+  for (const r of o.references ?? []) lines.push({ label: r.label, y: num(r.value / u.div, 4) });
+  const refs = referenceLineShapes(lines);
   const title = o.title ?? `${prettyMetric(o.metric)} by ${xf}`;
-  return {
+  const spread = multiSeed ? 'error bars one standard deviation over seeds' : 'one seed per bar';
+  return fitFigure({
     id: o.id,
     paper: paperOf(o.records, o.paper),
     title,
-    caption: caption(o.records, o.caption ?? `${title}. Bars are means over seeds; error bars one standard deviation.`),
+    caption: caption(o.records, o.caption ?? `${title}. Bars are means over seeds; ${spread}.`),
     data,
     layout: baseLayout(title, {
       barmode: 'group',
-      xaxis: { title: { text: xf }, type: 'category' },
+      xaxis: { title: { text: o.xTitle ?? xf }, type: 'category' },
       yaxis: { title: { text: u.title } },
-      shapes,
-      annotations,
+      shapes: refs.shapes,
+      annotations: refs.annotations,
       showlegend: !!cf,
     }),
-  };
+  });
 }
 
 export interface CurvesOptions extends Partial<FigureIdentity> {
@@ -269,7 +349,7 @@ export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): F
     if (h.some((e) => e.testTop1 !== undefined)) data.push(line(h.map((e) => (e.testTop1 === undefined ? undefined : 100 * e.testTop1)), 'dot', 2, 'test top-1', false));
   });
   const title = o.title ?? 'Training curves';
-  return {
+  return fitFigure({
     id: o.id ?? 'training-curves',
     paper: paperOf(records, o.paper),
     title,
@@ -278,13 +358,13 @@ export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): F
     layout: baseLayout(title, {
       width: 900,
       height: 420,
-      xaxis: { domain: [0, 0.45], title: { text: 'Epoch' }, dtick: 1 },
+      xaxis: { domain: [0, 0.42], title: { text: 'Epoch' } },
       yaxis: { title: { text: 'Loss (cross-entropy)' } },
-      xaxis2: { domain: [0.55, 1], title: { text: 'Epoch' }, anchor: 'y2', dtick: 1 },
+      xaxis2: { domain: [0.58, 1], title: { text: 'Epoch' }, anchor: 'y2' },
       yaxis2: { title: { text: 'Top-1 accuracy (%)' }, anchor: 'x2' },
       annotations: [{ xref: 'paper', yref: 'paper', x: 0.5, y: 1.06, showarrow: false, text: 'solid: train · dotted: test', font: { size: 12, color: '#555' } }],
     }),
-  };
+  });
 }
 
 export interface HeatmapOptions extends FigureIdentity {
@@ -324,17 +404,20 @@ export function heatmap(o: HeatmapOptions): FigureSpec {
     trace.texttemplate = '%{z:.2f}';
     trace.textfont = { size: 10 };
   }
-  return {
+  // rows tall enough to read their labels (and values), however many rows there are
+  const rowPx = show ? 24 : 14;
+  return fitFigure({
     id: o.id,
     paper: paperOf(o.records ?? [], o.paper),
     title,
     caption: caption(o.records ?? [], o.caption ?? title),
     data: [trace],
     layout: baseLayout(title, {
+      height: Math.max(480, 160 + rows * rowPx),
       xaxis: { title: { text: o.xTitle ?? '' }, type: 'category' },
       yaxis: { title: { text: o.yTitle ?? '' }, type: 'category', autorange: 'reversed' },
     }),
-  };
+  });
 }
 
 export interface LineSeries {
@@ -357,7 +440,7 @@ export interface LineChartOptions extends FigureIdentity {
 
 export function lineChart(o: LineChartOptions): FigureSpec {
   const title = o.title ?? o.id;
-  return {
+  return fitFigure({
     id: o.id,
     paper: paperOf(o.records ?? [], o.paper),
     title,
@@ -369,13 +452,13 @@ export function lineChart(o: LineChartOptions): FigureSpec {
       x: s.x,
       y: s.y.map((v) => num(v, 5)),
       line: { dash: s.dash ?? 'solid' },
-      error_y: s.error ? { type: 'data', array: s.error.map((v) => num(v, 3)), visible: true } : undefined,
+      error_y: s.error ? { type: 'data', array: s.error.map((v) => num(v, 3)), visible: s.error.some((v) => v > 0) } : undefined,
     })),
     layout: baseLayout(title, {
       xaxis: { title: { text: o.xTitle }, type: o.logX ? 'log' : 'linear' },
       yaxis: { title: { text: o.yTitle }, type: o.logY ? 'log' : 'linear' },
     }),
-  };
+  });
 }
 
 /** One image: uint8 HWC pixels (RGB or grey), or floats in [0, 1]. */
@@ -469,4 +552,302 @@ export function imageGrid(o: ImageGridOptions): FigureSpec {
   layout.annotations = annotations;
   const title = o.title ?? o.id;
   return { id: o.id, paper: paperOf(o.records ?? [], o.paper), title, caption: caption(o.records ?? [], o.caption ?? title), data, layout };
+}
+
+// ───────────────────────────── layout fitting ─────────────────────────────
+//
+// Every figure goes through `fitFigure` (the builders call it; export and showFigure call it again for specs built
+// elsewhere; it is idempotent). It sizes margins from the longest tick label and axis titles, angles category labels
+// that do not fit side by side, gives log axes 1-2-5 ticks written out in full, integer axes integer ticks, tables
+// a height that holds their rows, and wraps titles wider than the figure. Text widths are estimated (Arial, 0.62 em a
+// character: wider than Arial's average, so estimates err towards room); `automargin` stays on as plotly's own
+// safety net.
+
+/** Estimated width in px of a text at a font size (tags such as <br> and <sup> removed; the longest line counts). */
+export function textWidth(text: string, fontSize = 13): number {
+  const lines = String(text).replace(/<(?!br)[^>]*>/gi, '').split(/<br\s*\/?>/i);
+  return Math.ceil(Math.max(0, ...lines.map((l) => l.length)) * 0.62 * fontSize);
+}
+
+function lineCount(text: string): number {
+  return String(text).split(/<br\s*\/?>/i).length;
+}
+
+/** A tick value written out: up to 3 significant digits, no exponent, no SI suffix (0.0006, 0.2, 1, 20, 5,000). */
+export function formatTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1000) return Math.round(v).toLocaleString('en-US');
+  const s = Number(v.toPrecision(3)).toString();
+  return /e/.test(s) ? v.toFixed(Math.max(0, 2 - Math.floor(Math.log10(a)))) : s;
+}
+
+/** Ticks of a log axis spanning [min, max] (data units): 1-2-5 per decade, fewer over many decades, more within one. */
+export function logTicks(min: number, max: number): number[] {
+  if (!(min > 0) || !(max > 0)) return [];
+  const lo = Math.floor(Math.log10(min));
+  const hi = Math.ceil(Math.log10(max));
+  const decades = Math.log10(max / min);
+  const mant = decades > 4 ? [1] : decades > 1.5 ? [1, 2, 5] : decades > 0.5 ? [1, 1.5, 2, 3, 5, 7] : [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9];
+  const ticks: number[] = [];
+  for (let e = lo; e <= hi; e++) for (const m of mant) ticks.push(Number((m * 10 ** e).toPrecision(3)));
+  const inside = ticks.filter((t) => t >= min * 0.999 && t <= max * 1.001);
+  if (inside.length >= 2) return inside;
+  // a very narrow range: the nearest ticks around it, so the axis still has two labels
+  const below = ticks.filter((t) => t <= min).pop();
+  const above = ticks.find((t) => t >= max);
+  return [...(below !== undefined ? [below] : []), ...inside, ...(above !== undefined ? [above] : [])].filter((t, i, a) => a.indexOf(t) === i);
+}
+
+/** A "nice" step (1, 2 or 5 × 10^k) giving about `target` intervals over `span`. */
+export function niceStep(span: number, target = 6): number {
+  if (!(span > 0)) return 1;
+  const raw = span / target;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+type Layout = Record<string, unknown>;
+type AxisLayout = Record<string, unknown> & { title?: { text?: string; standoff?: number } | string; type?: string; visible?: boolean };
+
+interface AxisValues {
+  numbers: number[];
+  labels: string[];
+}
+
+function axisKeyOf(ref: unknown, letter: 'x' | 'y'): string {
+  const r = typeof ref === 'string' && ref.startsWith(letter) ? ref.slice(1) : '';
+  return `${letter}axis${r === '1' ? '' : r}`;
+}
+
+/** Values each cartesian axis shows, gathered from the traces (category labels as strings, numbers with error bars). */
+function collectAxisValues(data: Trace[]): Map<string, AxisValues> {
+  const out = new Map<string, AxisValues>();
+  const add = (key: string, vals: unknown, err?: unknown) => {
+    if (!Array.isArray(vals)) return;
+    const a = out.get(key) ?? { numbers: [], labels: [] };
+    const e = Array.isArray((err as { array?: unknown })?.array) ? ((err as { array: number[] }).array) : [];
+    vals.forEach((v, i) => {
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        a.numbers.push(v);
+        const d = e[i];
+        if (typeof d === 'number' && d > 0) a.numbers.push(v + d, v - d);
+      } else if (typeof v === 'string') a.labels.push(v);
+    });
+    out.set(key, a);
+  };
+  for (const t of data) {
+    if (t.type === 'table' || t.type === 'image' || t.type === 'pie') continue;
+    const xk = axisKeyOf(t.xaxis, 'x');
+    const yk = axisKeyOf(t.yaxis, 'y');
+    if (t.type === 'heatmap') {
+      // heatmap x/y are cell labels: category axes
+      add(xk, Array.isArray(t.x) ? (t.x as unknown[]).map(String) : undefined);
+      add(yk, Array.isArray(t.y) ? (t.y as unknown[]).map(String) : undefined);
+      continue;
+    }
+    add(xk, t.x, t.error_x);
+    add(yk, t.y, t.error_y);
+  }
+  return out;
+}
+
+function titleText(ax: AxisLayout | undefined): string {
+  if (!ax?.title) return '';
+  return typeof ax.title === 'string' ? ax.title : String(ax.title.text ?? '');
+}
+
+/** Tick labels as plotly will print them (after our tick choices), for margin estimates. */
+function tickLabels(ax: AxisLayout, v: AxisValues): string[] {
+  if (Array.isArray(ax.ticktext)) return (ax.ticktext as unknown[]).map(String);
+  if (ax.type === 'category' || (!v.numbers.length && v.labels.length)) return uniq(v.labels);
+  if (!v.numbers.length) return [];
+  const lo = Math.min(...v.numbers);
+  const hi = Math.max(...v.numbers);
+  const step = typeof ax.dtick === 'number' ? ax.dtick : niceStep(hi - lo || Math.abs(hi) || 1);
+  const out: string[] = [];
+  for (let t = Math.floor(lo / step) * step, n = 0; t <= hi + step && n < 50; t += step, n++) out.push(formatTick(Number(t.toPrecision(6))));
+  return out;
+}
+
+/**
+ * Fit one figure's layout to its text (see the section comment). Returns a new spec; the input is not changed.
+ * Idempotent: margins only grow, and ticks already set are kept.
+ */
+export function fitFigure(spec: FigureSpec): FigureSpec {
+  const layout: Layout = { ...spec.layout };
+  const font = ((layout.font as { size?: number } | undefined)?.size) ?? 13;
+  const width = (layout.width as number | undefined) ?? 760;
+  const margin = { l: 70, r: 30, t: 60, b: 60, ...((layout.margin as Record<string, number> | undefined) ?? {}) };
+  const values = collectAxisValues(spec.data);
+  const hasCartesian = spec.data.some((t) => !['table', 'pie', 'image'].includes(String(t.type ?? 'scatter')));
+
+  // title wrapped to the figure's width
+  const rawTitle = typeof layout.title === 'string' ? layout.title : String((layout.title as { text?: string } | undefined)?.text ?? '');
+  if (rawTitle) {
+    const titleFont = 17;
+    const perLine = Math.max(20, Math.floor((width - 40) / (0.6 * titleFont)));
+    const plain = rawTitle.replace(/<br\s*\/?>/gi, ' ');
+    const lines = plain.length > perLine ? wrapWords(plain, perLine) : rawTitle.split(/<br\s*\/?>/i);
+    layout.title = { ...(typeof layout.title === 'object' ? (layout.title as object) : {}), text: lines.join('<br>') };
+    margin.t = Math.max(margin.t, 34 + 22 * lines.length);
+  }
+
+  if (hasCartesian) {
+    for (const key of Object.keys(layout).concat(['xaxis', 'yaxis']).filter((k, i, a) => /^[xy]axis\d*$/.test(k) && a.indexOf(k) === i)) {
+      const ax: AxisLayout = { ...((layout[key] as AxisLayout | undefined) ?? {}) };
+      if (ax.visible === false) continue;
+      const v = values.get(key) ?? { numbers: [], labels: [] };
+      const isX = key.startsWith('x');
+      const category = ax.type === 'category' || (!v.numbers.length && v.labels.length > 0);
+      ax.automargin = true;
+      if (!category) {
+        ax.exponentformat = ax.exponentformat ?? 'none';
+        ax.separatethousands = ax.separatethousands ?? true;
+      }
+      if (ax.type === 'log' && ax.tickvals === undefined) {
+        const pos = v.numbers.filter((n) => n > 0);
+        if (pos.length) {
+          const ticks = logTicks(Math.min(...pos), Math.max(...pos));
+          if (ticks.length) {
+            ax.tickmode = 'array';
+            ax.tickvals = ticks;
+            ax.ticktext = ticks.map(formatTick);
+          }
+        }
+      } else if (!category && ax.type !== 'log' && ax.dtick === undefined && v.numbers.length && v.numbers.every(Number.isInteger)) {
+        // an integer axis (block, k, epoch, experts): integer ticks only
+        const span = Math.max(...v.numbers) - Math.min(...v.numbers);
+        ax.dtick = Math.max(1, Math.round(niceStep(span || 1)));
+        ax.tickformat = ax.tickformat ?? 'd';
+      }
+      const labels = tickLabels(ax, v);
+      const tickFont = ((ax.tickfont as { size?: number } | undefined)?.size) ?? font;
+      const longest = Math.max(0, ...labels.map((l) => textWidth(l, tickFont)));
+      const tickLines = Math.max(1, ...labels.map(lineCount));
+      const title = titleText(ax);
+      const titleH = title ? (font + 4) * lineCount(title) + 8 : 0;
+      const secondary = /\d/.test(key) && ax.anchor !== undefined && ax.side === undefined;
+      if (isX) {
+        // category labels side by side: angle them when they do not fit their slot
+        const plotW = width - margin.l - margin.r;
+        const domain = Array.isArray(ax.domain) ? (ax.domain as number[]) : [0, 1];
+        const slot = labels.length ? (plotW * (domain[1] - domain[0])) / labels.length : plotW;
+        let tickH = (tickFont + 3) * tickLines;
+        if (category && longest > 0.9 * slot && ax.tickangle === undefined) ax.tickangle = longest * 0.7 > 3 * slot ? -90 : -45;
+        if (ax.tickangle === -45) tickH = Math.ceil(longest * 0.71 + tickFont * 0.71) + 4;
+        else if (ax.tickangle === -90) tickH = longest + 4;
+        if (title) ax.title = { ...(typeof ax.title === 'object' ? ax.title : {}), text: title, standoff: 8 };
+        if (!secondary || (ax.anchor as string)?.startsWith('y')) margin.b = Math.max(margin.b, tickH + titleH + 14);
+      } else {
+        if (title) ax.title = { ...(typeof ax.title === 'object' ? ax.title : {}), text: title, standoff: 8 };
+        const need = longest + titleH + 16;
+        if (ax.side === 'right') margin.r = Math.max(margin.r, need);
+        else if (!secondary) margin.l = Math.max(margin.l, need);
+      }
+      layout[key] = ax;
+    }
+  }
+
+  // tables: tall enough for the header and every row
+  const tables = spec.data.filter((t) => t.type === 'table');
+  if (tables.length) {
+    let need = 0;
+    for (const t of tables) {
+      const cells = (t.cells as { values?: unknown[][]; height?: number } | undefined) ?? {};
+      const header = (t.header as { values?: unknown[]; height?: number } | undefined) ?? {};
+      const cols = cells.values ?? [];
+      const rows = Math.max(0, ...cols.map((c) => (Array.isArray(c) ? c.length : 0)));
+      const colW = (width - margin.l - margin.r) / Math.max(1, cols.length || (header.values ?? []).length);
+      const linesOf = (x: unknown) => Math.max(1, Math.ceil(textWidth(String(x), 12) / Math.max(40, colW - 12)));
+      const headLines = Math.max(1, ...(header.values ?? []).map(linesOf));
+      const rowLines = Array.from({ length: rows }, (_, r) => Math.max(1, ...cols.map((c) => linesOf(Array.isArray(c) ? c[r] : ''))));
+      need += (header.height ?? 28) * headLines + rowLines.reduce((s, n) => s + n * (cells.height ?? 26), 0) + 10;
+    }
+    margin.l = Math.min(margin.l, 20);
+    margin.r = Math.min(margin.r, 20);
+    margin.b = Math.min(margin.b, 20);
+    layout.height = Math.max((layout.height as number | undefined) ?? 0, margin.t + margin.b + need);
+  }
+  layout.margin = margin;
+  if (layout.width === undefined) layout.width = width;
+  return { ...spec, layout };
+}
+
+export interface PlacedLabel {
+  index: number;
+  text: string;
+  /** Offset of the label's centre from its point, in px. */
+  ax: number;
+  ay: number;
+}
+
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+const overlaps = (a: Box, b: Box) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+
+/**
+ * Greedy label placement for points already in pixel coordinates: each label tries above, below, right and left of
+ * its point and takes the first place that overlaps no placed label, no point and stays inside the plot; a label
+ * that fits nowhere is left out (its point keeps the name as hover text and in the legend). Points are tried in the
+ * order given, so put the ones a reader must find first.
+ */
+export function placeLabels(
+  points: Array<{ x: number; y: number; text: string }>,
+  area: { width: number; height: number },
+  fontSize = 11,
+  markerPx = 10,
+): PlacedLabel[] {
+  const placed: Box[] = [];
+  const marks: Box[] = points.map((p) => ({ x0: p.x - markerPx / 2, y0: p.y - markerPx / 2, x1: p.x + markerPx / 2, y1: p.y + markerPx / 2 }));
+  const out: PlacedLabel[] = [];
+  points.forEach((p, index) => {
+    if (!p.text) return;
+    const w = textWidth(p.text, fontSize) + 4;
+    const h = fontSize + 4;
+    const gap = markerPx / 2 + 3;
+    const options = [
+      [0, -(gap + h / 2)],
+      [0, gap + h / 2],
+      [gap + w / 2, 0],
+      [-(gap + w / 2), 0],
+    ];
+    for (const [dx, dy] of options) {
+      const b = { x0: p.x + dx - w / 2, x1: p.x + dx + w / 2, y0: p.y + dy - h / 2, y1: p.y + dy + h / 2 };
+      if (b.x0 < 0 || b.y0 < 0 || b.x1 > area.width || b.y1 > area.height) continue;
+      if (placed.some((q) => overlaps(q, b)) || marks.some((q) => overlaps(q, b))) continue;
+      placed.push(b);
+      out.push({ index, text: p.text, ax: dx, ay: dy });
+      return;
+    }
+  });
+  return out;
+}
+
+/** A horizontal reference line (e.g. "linear classifier on raw pixels"), drawn dashed across the plot. */
+export interface ReferenceLine {
+  label: string;
+  /** In the metric's stored units, as in record.metrics (accuracies as fractions, e.g. 0.41). */
+  value: number;
+}
+
+/** Dashed horizontal lines with their labels at the right end (values already in display units). */
+export function referenceLineShapes(lines: Array<{ label: string; y: number }>, yref = 'y'): { shapes: unknown[]; annotations: unknown[] } {
+  return {
+    shapes: lines.map((l) => ({ type: 'line', xref: 'paper', x0: 0, x1: 1, yref, y0: l.y, y1: l.y, line: { dash: 'dash', color: '#666', width: 1.5 } })),
+    annotations: lines.map((l) => ({
+      xref: 'paper', x: 1, yref, y: l.y, xanchor: 'right', yanchor: 'bottom', showarrow: false,
+      text: `${escapeText(l.label)}: ${formatTick(l.y)}`, font: { size: 11, color: '#444' }, bgcolor: 'rgba(255,255,255,0.7)',
+    })),
+  };
+}
+
+function escapeText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -1,10 +1,11 @@
 import { PNG } from 'pngjs';
 import type { ImageDataset } from '../data/types';
 import { ProgressBar, fmtDuration, type ProgressSink, type TrainProgress } from '../train/progress';
+import type { EpochMetrics } from '../train/types';
 import type { FigureSpec, ResultRecord } from './types';
-import type { GridImage } from './figures';
+import { fitFigure, type GridImage } from './figures';
 import { toHtml, toText, summarize, type SummaryRow, type SummarizeOptions } from './table';
-import { FigureRenderer, escapeHtml, findChromium, plotlyBundle, scriptJson } from './export';
+import { escapeHtml, findChromium, plotlyBundle, scriptJson, sharedRenderer } from './export';
 
 /**
  * Display helpers for tslab notebooks: interactive figures, tables, image grids and a live training progress line.
@@ -82,8 +83,12 @@ export function figureHtmlFragment(spec: FigureSpec, pngBase64?: string, withPlo
   ].join('\n');
 }
 
-/** Show a figure inline: an interactive plotly div (plotly inlined once per session), PNG fallback when Chromium is found. */
-export async function showFigure(spec: FigureSpec, opts: ShowFigureOptions = {}): Promise<void> {
+/**
+ * Show a figure inline: an interactive plotly div (plotly inlined once per session), PNG fallback when Chromium is
+ * found (one Chromium for the whole session, see sharedRenderer).
+ */
+export async function showFigure(input: FigureSpec, opts: ShowFigureOptions = {}): Promise<void> {
+  const spec = fitFigure(input);
   if (!inNotebook()) {
     console.log(`[figure] ${spec.title}: ${spec.data.length} trace(s). ${spec.caption}`);
     return;
@@ -91,14 +96,12 @@ export async function showFigure(spec: FigureSpec, opts: ShowFigureOptions = {})
   let png: string | undefined;
   const wantPng = opts.png ?? (process.env.LIGHTVIT_NOTEBOOK_PNG !== '0' && findChromium() !== null);
   if (wantPng) {
-    const { renderer } = await FigureRenderer.launch();
+    const renderer = await sharedRenderer();
     if (renderer) {
       try {
         png = (await renderer.render(spec, 1)).png.toString('base64');
       } catch (e) {
         console.log(`PNG fallback of '${spec.id}' skipped: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
-      } finally {
-        await renderer.close();
       }
     }
   }
@@ -244,4 +247,105 @@ export function liveProgress(opts: LiveProgressOptions = {}): ProgressSink {
     }
     fallback(p);
   };
+}
+
+/** What a training run reports to a display: steps (progress) and finished epochs (metrics). */
+export interface TrainingDisplay {
+  onProgress: ProgressSink;
+  onEpoch: (m: EpochMetrics) => void;
+}
+
+export interface LiveTrainingOptions extends LiveProgressOptions {
+  /** Draw the per-epoch curve once the run has lasted this many seconds (default 3): short runs stay one line. */
+  curveAfterS?: number;
+}
+
+const fmt = (v: number, d = 3) => (Number.isFinite(v) ? Number(v.toPrecision(d)).toString() : 'n/a');
+
+/** A small inline SVG of per-epoch curves: loss (left), top-1 % (right); solid train, dashed test. */
+export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
+  const W = 300;
+  const H = 150;
+  const pad = { l: 42, r: 8, t: 20, b: 26 };
+  const panel = (title: string, series: Array<{ y: Array<number | undefined>; dash: boolean; color: string }>): string => {
+    const xs = history.map((h) => h.epoch);
+    const ys = series.flatMap((s) => s.y).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (!ys.length) return '';
+    const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+    let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+    const px = (x: number) => pad.l + ((x - x0) / (x1 - x0)) * (W - pad.l - pad.r);
+    const py = (y: number) => pad.t + (1 - (y - y0) / (y1 - y0)) * (H - pad.t - pad.b);
+    const paths = series.map((s) => {
+      const pts = s.y.map((y, i) => (typeof y === 'number' && Number.isFinite(y) ? `${px(xs[i]).toFixed(1)},${py(y).toFixed(1)}` : '')).filter(Boolean);
+      const dots = pts.map((p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2" fill="${s.color}"/>`).join('');
+      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ' stroke-dasharray="4 3"' : ''} points="${pts.join(' ')}"/>${dots}`;
+    });
+    const text = (x: number, y: number, t: string, anchor = 'end') => `<text x="${x}" y="${y}" font-size="10" text-anchor="${anchor}">${escapeHtml(t)}</text>`;
+    return (
+      `<svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg" style="font-family:Arial,sans-serif">` +
+      `<rect x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="none" stroke="#ccc"/>` +
+      text(pad.l, 12, title, 'start') + text(pad.l - 4, pad.t + 8, fmt(y1)) + text(pad.l - 4, H - pad.b, fmt(y0)) +
+      text(pad.l, H - 8, `epoch ${x0}`, 'start') + text(W - pad.r, H - 8, `${x1}`) + paths.join('') + '</svg>'
+    );
+  };
+  const loss = panel(`${label ? label + ': ' : ''}loss`, [
+    { y: history.map((h) => h.trainLoss), dash: false, color: '#1f77b4' },
+    { y: history.map((h) => h.testLoss), dash: true, color: '#ff7f0e' },
+  ]);
+  const acc = panel('top-1 (%)', [
+    { y: history.map((h) => 100 * h.trainTop1), dash: false, color: '#1f77b4' },
+    { y: history.map((h) => (h.testTop1 === undefined ? undefined : 100 * h.testTop1)), dash: true, color: '#ff7f0e' },
+  ]);
+  return `<div style="display:flex;gap:12px">${loss}${acc}</div><div style="font-size:11px;color:#555">solid: train · dashed: test</div>`;
+}
+
+/**
+ * A training display for notebooks: one output updated in place with a progress bar line and, once the run has
+ * lasted a few seconds, a curve of loss and top-1 per finished epoch. Outside a notebook: the terminal progress bar
+ * (stderr) and no curve. Pass it to `train({ ...liveTraining() })` or as an experiment context's `trainingDisplay`.
+ */
+export function liveTraining(opts: LiveTrainingOptions = {}): TrainingDisplay {
+  const t = inNotebook() ? tslab() : null;
+  let out: TslabDisplay | null = null;
+  try {
+    out = t ? t.newDisplay() : null;
+  } catch {
+    out = null;
+  }
+  if (!out) return { onProgress: new ProgressBar().sink(opts.label ?? ''), onEpoch: () => undefined };
+  const t0 = Date.now();
+  const history: EpochMetrics[] = [];
+  let line = '';
+  let last = 0;
+  const draw = () => {
+    const curve = history.length && (Date.now() - t0) / 1000 >= (opts.curveAfterS ?? 3) ? epochCurveSvg(history, opts.label) : '';
+    try {
+      out?.html(`${line}${curve}`);
+    } catch {
+      out = null;
+    }
+  };
+  return {
+    onProgress: (p) => {
+      const now = Date.now();
+      const done = p.phase === 'eval' || p.step >= p.steps;
+      if (!done && now - last < (opts.intervalMs ?? 250)) return;
+      last = now;
+      const frac = p.epochs * p.steps > 0 ? ((p.epoch - 1) * p.steps + p.step) / (p.epochs * p.steps) : 0;
+      line =
+        `<div style="font-family:monospace;font-size:13px"><progress value="${Math.min(1, frac).toFixed(4)}" max="1" ` +
+        `style="width:240px;vertical-align:middle"></progress> ${escapeHtml(progressText(p, opts.label))}</div>`;
+      draw();
+    },
+    onEpoch: (m) => {
+      history.push(m);
+      draw();
+    },
+  };
+}
+
+/** For an experiment context: a fresh live training display per run, labelled with the run's variant. */
+export function notebookTrainingDisplay(): (label: string) => TrainingDisplay {
+  return (label) => liveTraining({ label });
 }

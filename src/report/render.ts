@@ -1,4 +1,4 @@
-import { listExperiments } from '../experiments';
+import type { Experiment } from '../experiments/types';
 import type { Scale } from '../util/scale';
 import { loadRecords } from './store';
 import { scatterAccVs } from './figures';
@@ -6,15 +6,37 @@ import { renderFigures, type ExportOptions } from './export';
 import type { FigureSpec, ResultRecord } from './types';
 
 /**
- * `lightvit figures`: turn stored results into every figure, never training. Each registered experiment's
- * `figures(records)` gets that experiment's records; a cross-paper summary puts every model family on the same
- * axes (accuracy vs params and vs MACs), one pair of figures per dataset and scale so that points share data and
- * training budget.
+ * `lightvit figures`: turn stored results into every figure, never training. The caller hands over the experiments
+ * (the CLI passes `listExperiments()`; this module does not import the registry, which imports the figure builders).
+ * Each experiment's `figures(records)` gets that experiment's records of ONE scale at a time, so that runs of
+ * different scales are never averaged as if they were seeds: the largest scale present keeps the figure ids, the
+ * others get `-<scale>` appended. A cross-paper summary puts every model family on the same axes (accuracy vs params
+ * and vs MACs), one pair of figures per dataset and scale so that points share data and training budget.
  */
 
-export interface RenderAllOptions extends Pick<ExportOptions, 'dir' | 'images' | 'log'> {
+export interface RenderAllOptions extends Pick<ExportOptions, 'dir' | 'images' | 'log' | 'selfContained'> {
+  /** The experiments to draw (e.g. `listExperiments()`), filtered by `paper` here. */
+  experiments: ReadonlyArray<Pick<Experiment, 'id' | 'paper' | 'figures'>>;
   paper?: string;
   scale?: Scale;
+}
+
+const SCALE_ORDER: Scale[] = ['paper', 'quick', 'smoke'];
+
+/** Records split by scale, largest scale first. */
+export function byScale(records: ResultRecord[]): Array<{ scale: Scale; records: ResultRecord[] }> {
+  const scales = [...new Set(records.map((r) => r.scale))].sort((a, b) => SCALE_ORDER.indexOf(a) - SCALE_ORDER.indexOf(b));
+  return scales.map((scale) => ({ scale, records: records.filter((r) => r.scale === scale) }));
+}
+
+/**
+ * One experiment's figures, drawn once per scale present: the largest scale under the experiment's own ids, every
+ * other scale with `-<scale>` appended to each id.
+ */
+export function experimentFigures(e: Pick<Experiment, 'figures'>, records: ResultRecord[]): FigureSpec[] {
+  return byScale(records).flatMap(({ scale, records: recs }, i) =>
+    e.figures(recs).map((f) => (i === 0 ? f : { ...f, id: `${f.id}-${scale}` })),
+  );
 }
 
 export interface RenderAllResult {
@@ -69,16 +91,16 @@ export function summaryFigures(records: ResultRecord[]): FigureSpec[] {
 }
 
 /** Build and write every figure from the stored records; returns the files written. */
-export async function renderAllFigures(opts: RenderAllOptions = {}): Promise<RenderAllResult> {
+export async function renderAllFigures(opts: RenderAllOptions): Promise<RenderAllResult> {
   const log = opts.log ?? ((m: string) => console.log(m));
   const records = loadRecords({ paper: opts.paper, scale: opts.scale });
   const specs: FigureSpec[] = [];
   const failed: RenderAllResult['failed'] = [];
-  for (const e of listExperiments(opts.paper)) {
+  for (const e of opts.experiments.filter((x) => !opts.paper || x.paper === opts.paper)) {
     const recs = records.filter((r) => r.experiment === e.id);
     if (!recs.length) continue;
     try {
-      specs.push(...e.figures(recs));
+      specs.push(...experimentFigures(e, recs));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       failed.push({ experiment: e.id, error: msg });
@@ -96,7 +118,7 @@ export async function renderAllFigures(opts: RenderAllOptions = {}): Promise<Ren
     if (seen.has(k)) log(`two figures are named ${k}; the later one overwrites the earlier`);
     seen.add(k);
   }
-  const written = await renderFigures(specs, { dir: opts.dir, images: opts.images, log });
+  const written = await renderFigures(specs, { dir: opts.dir, images: opts.images, log, selfContained: opts.selfContained });
   const files = written.flatMap((w) => [w.html, w.json, ...(w.png ? [w.png] : []), ...(w.svg ? [w.svg] : [])]);
   return { files, specs, failed };
 }
