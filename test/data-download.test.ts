@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar';
 import type { AddressInfo } from 'node:net';
-import { downloadDataset, type DownloadSource } from '../src/data/download';
+import { downloadDataset, retryDelay, DOWNLOADS, MIRROR_ENV, type DownloadSource } from '../src/data/download';
+import { encodeIdxImages, encodeIdxLabels } from '../src/data/idx';
+import { FASHION_MNIST_ENV, FASHION_MNIST_SYSTEM_DIR, readFashionMnist } from '../src/data/fashion-mnist';
 import { readCifar10, encodeCifar10Records, CIFAR_PIXELS } from '../src/data/cifar';
 import { DataError } from '../src/util/errors';
 
@@ -44,6 +46,10 @@ let server: http.Server;
 let base: string;
 const files = new Map<string, Buffer>();
 const log: Array<{ path: string; range?: string }> = [];
+/** When each logged request arrived (performance.now()), same order as `log`. */
+const arrivals: number[] = [];
+/** Paths whose every response is cut after 100 body bytes. */
+const cutAlways = new Set<string>();
 /** Paths whose next response is cut after this many body bytes. */
 const cutOnce = new Map<string, number>();
 const ignoreRange = new Set<string>();
@@ -74,10 +80,14 @@ beforeAll(async () => {
   files.set('/escape.tar.gz', ustar([{ name: 'ok/a.txt', data: Buffer.from('fine') }, { name: '../x', data: Buffer.from('evil') }]));
   files.set('/symlink.tar.gz', ustar([{ name: 'ok/a.txt', data: Buffer.from('fine') }, { name: 'ok/link', type: '2', link: '../../outside' }]));
   files.set('/plain.mat', Buffer.from('not really a mat file, but bytes to fetch'));
+  files.set('/chunked/cifar.tar.gz', cifarTgz);
+  files.set('/always-cut.tar.gz', cifarTgz);
+  files.set('/m/cifar-10-binary.tar.gz', cifarTgz);
 
   server = http.createServer((req, res) => {
     const url = req.url ?? '';
     log.push({ path: url, range: req.headers.range });
+    arrivals.push(performance.now());
     if (url === '/redirect') {
       res.writeHead(302, { location: '/cifar.tar.gz' });
       res.end();
@@ -87,6 +97,11 @@ beforeAll(async () => {
     if (!body) {
       res.writeHead(404);
       res.end();
+      return;
+    }
+    if (cutAlways.has(url)) {
+      res.writeHead(200, { 'content-length': body.length });
+      res.write(body.subarray(0, 100), () => setTimeout(() => req.socket.destroy(), 20));
       return;
     }
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -99,6 +114,13 @@ beforeAll(async () => {
       }
       res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
       res.end(body.subarray(start));
+      return;
+    }
+    if (url.startsWith('/chunked/')) {
+      // no Content-Length: the size is only known once the body has arrived
+      res.writeHead(200);
+      res.write(body.subarray(0, 10));
+      res.end(body.subarray(10));
       return;
     }
     res.writeHead(200, { 'content-length': body.length });
@@ -130,6 +152,8 @@ function source(p: string, over: Partial<DownloadSource> = {}): DownloadSource {
   const body = files.get(p)!;
   return { url: base + p, file: 'cifar-10-binary.tar.gz', bytes: body.length, md5: md5(body), extract: true, ...over };
 }
+
+const fmt = (n: number) => n.toLocaleString('en-US');
 
 const leftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.includes('.extract-') || n.endsWith('.part'));
 
@@ -181,7 +205,7 @@ describe('downloadDataset', () => {
     const cut = Math.floor(cifarTgz.length / 3);
     cutOnce.set('/cut.tar.gz', cut);
     const before = log.length;
-    await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')] });
+    await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')], retryDelayMs: 10 });
     expect(log.slice(before).map((l) => l.range)).toEqual([undefined, `bytes=${cut}-`]);
     expect(fs.existsSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'test_batch.bin'))).toBe(true);
   });
@@ -207,9 +231,120 @@ describe('downloadDataset', () => {
 
   it('a wrong size is refused before the checksum', async () => {
     const dir = freshDir('badsize');
+    // no Content-Length: checked once the body is in
+    const src = { ...source('/cifar.tar.gz', { bytes: cifarTgz.length + 1 }), url: `${base}/chunked/cifar.tar.gz` };
+    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [src] })).rejects.toThrow(
+      `is ${fmt(cifarTgz.length)} bytes; expected ${fmt(cifarTgz.length + 1)} (deleted; run again to re-download)`,
+    );
+  });
+
+  it('an advertised Content-Length other than the expected size stops before any byte is written', async () => {
+    const dir = freshDir('badlength');
+    const err = await downloadDataset('cifar10', {
+      dataDir: dir,
+      sources: [source('/cifar.tar.gz', { bytes: 170_052_171 })],
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect(err.message).toBe(
+      `${base}/cifar.tar.gz advertises ${fmt(cifarTgz.length)} bytes for cifar-10-binary.tar.gz; expected 170,052,171 ` +
+        '(not the official file: check the URL or mirror); stopped before downloading it',
+    );
+    expect(fs.readdirSync(path.join(dir, 'downloads'))).toEqual([]);
+  });
+
+  it('backs off between retries: exponential waits, capped', async () => {
+    expect([0, 1, 2, 3, 4, 5].map((a) => retryDelay(a, 2000, 60_000))).toEqual([2000, 4000, 8000, 16_000, 32_000, 60_000]);
+    const dir = freshDir('backoff');
+    cutAlways.add('/always-cut.tar.gz');
+    const waits: number[] = [];
+    const before = log.length;
+    const err = await downloadDataset('cifar10', {
+      dataDir: dir,
+      sources: [source('/always-cut.tar.gz')],
+      retries: 3,
+      retryDelayMs: 120,
+      retryDelayMaxMs: 300,
+      onRetry: (_attempt, ms) => waits.push(ms),
+    }).catch((e) => e);
+    cutAlways.delete('/always-cut.tar.gz');
+    expect(err.message).toMatch(/gave up after 4 attempts \(run again to resume from/);
+    expect(waits).toEqual([120, 240, 300]);
+    // the requests really were spaced out by at least those waits
+    const at = arrivals.slice(before);
+    expect(at.length).toBe(4);
+    for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(waits[i - 1] - 5);
+  });
+
+  it('offline: names the files to copy into downloads/, and uses them once copied there', async () => {
+    const dir = freshDir('offline');
+    // a port nothing listens on: connection refused
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const body = files.get('/plain.mat')!;
+    const srcs: DownloadSource[] = [
+      { url: `http://127.0.0.1:${port}/train_32x32.mat`, file: 'train_32x32.mat', bytes: body.length, md5: md5(body) },
+    ];
+    const err = await downloadDataset('svhn', { dataDir: dir, sources: srcs, retries: 1, retryDelayMs: 10 }).catch((e) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect(err.message).toContain(`cannot reach 127.0.0.1:${port}`);
+    expect(err.message).toContain('gave up after 2 attempts. Offline or behind a firewall? Copy the official files (train_32x32.mat;');
+    expect(err.message).toContain(`into ${path.join(dir, 'downloads')}${path.sep} and run again`);
+    // a wrong file copied there is refused and left alone
+    fs.mkdirSync(path.join(dir, 'downloads'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'downloads', 'train_32x32.mat'), 'wrong');
+    await expect(downloadDataset('svhn', { dataDir: dir, sources: srcs, retries: 0 })).rejects.toThrow(
+      `the copy at ${path.join(dir, 'downloads', 'train_32x32.mat')} is not the official train_32x32.mat: 5 bytes, MD5 ${md5(Buffer.from('wrong'))}`,
+    );
+    fs.writeFileSync(path.join(dir, 'downloads', 'train_32x32.mat'), body);
+    const before = log.length;
+    await downloadDataset('svhn', { dataDir: dir, sources: srcs, retries: 0 });
+    expect(fs.readFileSync(path.join(dir, 'svhn', 'train_32x32.mat')).equals(body)).toBe(true);
+    expect(log.length).toBe(before);
+  });
+
+  it('a mirror URL replaces the official host; so does LIGHTVIT_MIRROR', async () => {
+    const official = { ...source('/cifar.tar.gz'), url: 'http://127.0.0.1:9/cifar-10-binary.tar.gz' };
+    let before = log.length;
+    await downloadDataset('cifar10', { dataDir: freshDir('mirror-url'), sources: [official], mirror: `${base}/m/` });
+    expect(log.slice(before).map((l) => l.path)).toEqual(['/m/cifar-10-binary.tar.gz']);
+    const prev = process.env[MIRROR_ENV];
+    process.env[MIRROR_ENV] = `${base}/m`;
+    try {
+      before = log.length;
+      const dir = freshDir('mirror-env');
+      await downloadDataset('cifar10', { dataDir: dir, sources: [official] });
+      expect(log.slice(before).map((l) => l.path)).toEqual(['/m/cifar-10-binary.tar.gz']);
+      expect(fs.existsSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'test_batch.bin'))).toBe(true);
+      // an explicit empty option means the official hosts, whatever the environment says
+      await expect(
+        downloadDataset('cifar10', { dataDir: freshDir('mirror-off'), sources: [official], mirror: '', retries: 0 }),
+      ).rejects.toThrow('cannot reach 127.0.0.1:9');
+    } finally {
+      if (prev === undefined) delete process.env[MIRROR_ENV];
+      else process.env[MIRROR_ENV] = prev;
+    }
+  });
+
+  it('a mirror folder is read from disk and verified; a bad mirror value is named', async () => {
+    const mirrorDir = freshDir('mirror-dir-src');
+    fs.writeFileSync(path.join(mirrorDir, 'cifar-10-binary.tar.gz'), cifarTgz);
+    const official = { ...source('/cifar.tar.gz'), url: 'http://127.0.0.1:9/cifar-10-binary.tar.gz' };
+    const dir = freshDir('mirror-dir');
+    const before = log.length;
+    await downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: mirrorDir });
+    expect(log.length).toBe(before);
+    expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(true);
     await expect(
-      downloadDataset('cifar10', { dataDir: dir, sources: [source('/cifar.tar.gz', { bytes: cifarTgz.length + 1 })] }),
-    ).rejects.toThrow(`is ${cifarTgz.length.toLocaleString('en-US')} bytes; expected ${(cifarTgz.length + 1).toLocaleString('en-US')}`);
+      downloadDataset('cifar10', { dataDir: freshDir('mirror-dir2'), sources: [{ ...official, file: 'other.tar.gz' }], mirror: mirrorDir }),
+    ).rejects.toThrow(`mirror folder ${mirrorDir} has no other.tar.gz; expected the official file under that name`);
+    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: 'ftp://x/y' })).rejects.toThrow(
+      "mirror 'ftp://x/y' is neither an http(s) URL nor a folder; expected http://…, https://… or a path",
+    );
+    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: path.join(tmp, 'nope') })).rejects.toThrow(
+      `mirror folder ${path.join(tmp, 'nope')} does not exist`,
+    );
   });
 
   it('a truncated archive fails with a clear error, leaves no half folder, keeps the archive', async () => {
@@ -253,7 +388,95 @@ describe('downloadDataset', () => {
   });
 
   it('names unknown datasets', async () => {
-    await expect(downloadDataset('imagenet')).rejects.toThrow("unknown downloadable dataset 'imagenet'; expected one of: cifar10, cifar100, svhn, flowers102");
+    await expect(downloadDataset('imagenet')).rejects.toThrow(
+      "unknown downloadable dataset 'imagenet'; expected one of: cifar10, cifar100, svhn, flowers102, fashion-mnist",
+    );
     await expect(downloadDataset('synth10')).rejects.toThrow('generated locally');
+  });
+});
+
+describe('Fashion-MNIST downloads', () => {
+  it('lists the four official files with the official MD5s, into <dataDir>/fashion-mnist/', () => {
+    const list = DOWNLOADS['fashion-mnist'];
+    expect(Object.fromEntries(list.map((s) => [s.file, s.md5]))).toEqual({
+      'train-images-idx3-ubyte.gz': '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+      'train-labels-idx1-ubyte.gz': '25c81989df183df01b3e8a0aad5dffbe',
+      't10k-images-idx3-ubyte.gz': 'bef4ecab320f06d8554ea6380940ec79',
+      't10k-labels-idx1-ubyte.gz': 'bb300cfdad3c16e7a12a480ee83cd310',
+    });
+    for (const s of list) {
+      expect(s.url).toBe(`http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/${s.file}`);
+      expect(s.extract).toBeFalsy();
+    }
+  });
+
+  it('fetches IDX files the loader then reads; a recompressed copy is accepted by its content MD5', async () => {
+    const dir = freshDir('fm');
+    const imgs = encodeIdxImages(new Uint8Array(4 * 784).map((_, i) => i % 251), 4, 28, 28);
+    const labs = encodeIdxLabels([9, 0, 3, 5]);
+    const bodies: Record<string, Buffer> = {
+      'train-images-idx3-ubyte': imgs,
+      'train-labels-idx1-ubyte': labs,
+      't10k-images-idx3-ubyte': imgs,
+      't10k-labels-idx1-ubyte': labs,
+    };
+    const srcs: DownloadSource[] = [];
+    for (const [name, raw] of Object.entries(bodies)) {
+      const gz = zlib.gzipSync(raw, { level: 9 });
+      files.set(`/fm/${name}.gz`, gz);
+      srcs.push({
+        url: `${base}/fm/${name}.gz`,
+        file: `${name}.gz`,
+        bytes: gz.length,
+        md5: md5(gz),
+        contentMd5: md5(raw),
+      });
+    }
+    const out = await downloadDataset('fashion-mnist', { dataDir: dir, sources: srcs });
+    expect(out).toBe(path.join(dir, 'fashion-mnist'));
+    const ds = readFashionMnist(out, 'train');
+    expect(Array.from(ds.labels)).toEqual([9, 0, 3, 5]);
+    // a copy compressed differently (other bytes, other MD5, same content) is kept, not re-fetched
+    const recompressed = zlib.gzipSync(labs, { level: 1, memLevel: 1 });
+    const file = path.join(out, 'train-labels-idx1-ubyte.gz');
+    fs.writeFileSync(file, recompressed);
+    expect(md5(recompressed)).not.toBe(srcs[1].md5);
+    const before = log.length;
+    await downloadDataset('fashion-mnist', { dataDir: dir, sources: srcs });
+    expect(log.length).toBe(before);
+    expect(fs.readFileSync(file).equals(recompressed)).toBe(true);
+  });
+
+  it('already found through LIGHTVIT_FASHION_MNIST_DIR: nothing is downloaded, its folder is returned', async () => {
+    const found = freshDir('fm-env');
+    for (const b of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+      fs.writeFileSync(path.join(found, b), '');
+    }
+    const prev = process.env[FASHION_MNIST_ENV];
+    process.env[FASHION_MNIST_ENV] = found;
+    try {
+      const before = log.length;
+      expect(await downloadDataset('fashion-mnist', { dataDir: freshDir('fm-env-data'), mirror: `${base}/nothing` })).toBe(found);
+      expect(log.length).toBe(before);
+    } finally {
+      if (prev === undefined) delete process.env[FASHION_MNIST_ENV];
+      else process.env[FASHION_MNIST_ENV] = prev;
+    }
+  });
+
+  const debian = fs.existsSync(path.join(FASHION_MNIST_SYSTEM_DIR, 'train-images-idx3-ubyte.gz')) ? FASHION_MNIST_SYSTEM_DIR : null;
+  if (!debian) console.log(`data-download: ${FASHION_MNIST_SYSTEM_DIR} absent; skipped the check of the official content MD5s`);
+  it.skipIf(!debian)('the Debian package\'s files, used as a mirror folder, pass the official content MD5s', async () => {
+    const prev = process.env[FASHION_MNIST_ENV];
+    process.env[FASHION_MNIST_ENV] = freshDir('fm-env-empty'); // so the system copy is not simply returned
+    try {
+      const dir = freshDir('fm-debian');
+      const out = await downloadDataset('fashion-mnist', { dataDir: dir, mirror: debian! });
+      expect(out).toBe(path.join(dir, 'fashion-mnist'));
+      expect(fs.readdirSync(out).sort()).toEqual(DOWNLOADS['fashion-mnist'].map((s) => s.file).sort());
+    } finally {
+      if (prev === undefined) delete process.env[FASHION_MNIST_ENV];
+      else process.env[FASHION_MNIST_ENV] = prev;
+    }
   });
 });

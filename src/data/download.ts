@@ -3,17 +3,23 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import * as tar from 'tar';
 import { dataDir as defaultDataDir } from '../util/fsx';
 import { DataError, UnknownNameError, fmtInt } from '../util/errors';
+import { locateFashionMnist } from './fashion-mnist';
 
 /**
  * Dataset downloads: stream over http(s) with node's own modules (following redirects) into `<file>.part`, resume a
  * partial file with a Range request, verify size and MD5, then extract archives into a temporary folder and rename
  * the result into place. Archives are kept under `<dataDir>/downloads/` once verified, so a failed extraction is
- * retried without downloading again. Sources, sizes and MD5s: DOWNLOADS below (cross-checked against torchvision and
- * other public loaders).
+ * retried without downloading again. Before a transfer starts, the size the server advertises is compared with the
+ * official one; interrupted transfers are retried after exponentially growing, capped waits. A mirror (URL base or
+ * local folder, `mirror` or $LIGHTVIT_MIRROR) replaces the official hosts; offline, official files copied into
+ * `<dataDir>/downloads/` are verified and used. Sizes and MD5s are the ones the datasets' pages publish,
+ * cross-checked against public loaders (torchvision's among them).
  */
+export const MIRROR_ENV = 'LIGHTVIT_MIRROR';
 
 export interface DownloadSource {
   url: string;
@@ -22,6 +28,11 @@ export interface DownloadSource {
   /** Expected size in bytes, when known. */
   bytes?: number;
   md5: string;
+  /**
+   * MD5 of the gunzipped content, for gzipped files: a copy whose own MD5 differs but whose content matches is
+   * accepted (Debian's `dataset-fashion-mnist` recompresses the official files without the name in the gzip header).
+   */
+  contentMd5?: string;
   /** A .tar.gz/.tgz archive to extract into the dataset folder. */
   extract?: boolean;
 }
@@ -36,9 +47,23 @@ export interface DownloadOptions {
   retries?: number;
   /** Idle time before a stalled connection is dropped (default 60 s). */
   timeoutMs?: number;
+  /** Wait before the first retry; each further retry waits twice as long (default 2 s). */
+  retryDelayMs?: number;
+  /** Cap of the wait between retries (default 60 s). */
+  retryDelayMaxMs?: number;
+  /** Told before each wait between retries: attempt number (1-based), the wait, and what failed. */
+  onRetry?(attempt: number, delayMs: number, reason: string): void;
+  /**
+   * Fetch from here instead of the official hosts: an http(s) URL base (`<mirror>/<file>` is fetched) or a local
+   * folder holding the official files under their official names. Default $LIGHTVIT_MIRROR; empty means none.
+   */
+  mirror?: string;
 }
 
-export const DOWNLOADS: Record<'cifar10' | 'cifar100' | 'svhn' | 'flowers102', DownloadSource[]> = {
+/** The Fashion-MNIST files' official host (the Fashion-MNIST README's download links). */
+const FASHION_MNIST_BASE = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com';
+
+export const DOWNLOADS: Record<'cifar10' | 'cifar100' | 'svhn' | 'flowers102' | 'fashion-mnist', DownloadSource[]> = {
   cifar10: [
     {
       url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
@@ -90,6 +115,37 @@ export const DOWNLOADS: Record<'cifar10' | 'cifar100' | 'svhn' | 'flowers102', D
       extract: true,
     },
   ],
+  // the four files land in <dataDir>/fashion-mnist/, where the loader looks (src/data/fashion-mnist.ts)
+  'fashion-mnist': [
+    {
+      url: `${FASHION_MNIST_BASE}/train-labels-idx1-ubyte.gz`,
+      file: 'train-labels-idx1-ubyte.gz',
+      bytes: 29_515,
+      md5: '25c81989df183df01b3e8a0aad5dffbe',
+      contentMd5: '9018921c3c673c538a1fc5bad174d6f9',
+    },
+    {
+      url: `${FASHION_MNIST_BASE}/t10k-labels-idx1-ubyte.gz`,
+      file: 't10k-labels-idx1-ubyte.gz',
+      bytes: 5_148,
+      md5: 'bb300cfdad3c16e7a12a480ee83cd310',
+      contentMd5: '15d484375f8d13e6eb1aabb0c3f46965',
+    },
+    {
+      url: `${FASHION_MNIST_BASE}/t10k-images-idx3-ubyte.gz`,
+      file: 't10k-images-idx3-ubyte.gz',
+      bytes: 4_422_102,
+      md5: 'bef4ecab320f06d8554ea6380940ec79',
+      contentMd5: '8181f5470baa50b63fa0f6fddb340f0a',
+    },
+    {
+      url: `${FASHION_MNIST_BASE}/train-images-idx3-ubyte.gz`,
+      file: 'train-images-idx3-ubyte.gz',
+      bytes: 26_421_880,
+      md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+      contentMd5: 'f4a8712d7a061bf5bd6d2ca38dc4d50a',
+    },
+  ],
 };
 
 export async function fileMd5(file: string): Promise<string> {
@@ -103,6 +159,33 @@ export async function fileMd5(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** MD5 of a gzipped file's content; null when it is not a complete gzip stream. */
+export async function gunzippedMd5(file: string): Promise<string | null> {
+  const h = crypto.createHash('md5');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      fs.createReadStream(file)
+        .on('error', reject)
+        .pipe(zlib.createGunzip())
+        .on('data', (c: Buffer) => h.update(c))
+        .on('error', reject)
+        .on('end', () => resolve());
+    });
+  } catch {
+    return null;
+  }
+  return h.digest('hex');
+}
+
+/** Whether `file` is the official file of `src`: its size and MD5, or (gzipped sources) its content's MD5. */
+async function verify(src: DownloadSource, file: string): Promise<{ ok: boolean; md5: string; size: number }> {
+  const size = fileSize(file);
+  const md5 = await fileMd5(file);
+  if (md5 === src.md5 && (src.bytes === undefined || size === src.bytes)) return { ok: true, md5, size };
+  if (src.contentMd5 && (await gunzippedMd5(file)) === src.contentMd5) return { ok: true, md5, size };
+  return { ok: false, md5, size };
+}
+
 function fileSize(file: string): number {
   try {
     return fs.statSync(file).size;
@@ -113,6 +196,18 @@ function fileSize(file: string): number {
 
 /** An interrupted transfer: worth resuming. */
 class TransferInterrupted extends DataError {}
+
+/** No connection at all (no DNS, refused, unreachable): likely offline or behind a firewall; retried too. */
+class HostUnreachable extends TransferInterrupted {}
+
+const UNREACHABLE_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+]);
 
 interface Opened {
   res: http.IncomingMessage;
@@ -148,9 +243,12 @@ function request(url: string, headers: Record<string, string>, timeoutMs: number
       resolve({ res, url });
     });
     req.setTimeout(timeoutMs, () => req.destroy(new TransferInterrupted(`no response from ${url} for ${timeoutMs / 1000} s`)));
-    req.on('error', (e) =>
-      reject(e instanceof DataError ? e : new TransferInterrupted(`download of ${url} failed: ${(e as Error).message}`)),
-    );
+    req.on('error', (e) => {
+      if (e instanceof DataError) reject(e);
+      else if (UNREACHABLE_CODES.has((e as NodeJS.ErrnoException).code ?? '')) {
+        reject(new HostUnreachable(`cannot reach ${u.host} for ${url}: ${(e as Error).message}`));
+      } else reject(new TransferInterrupted(`download of ${url} failed: ${(e as Error).message}`));
+    });
   });
 }
 
@@ -183,12 +281,26 @@ async function fetchToPart(
     }
     append = true;
     total = m[2] === '*' ? 0 : Number(m[2]);
+    if (total && src.bytes !== undefined && total !== src.bytes) {
+      res.destroy();
+      throw new DataError(
+        `${url} advertises ${fmtInt(total)} bytes for ${src.file}; expected ${fmtInt(src.bytes)} (not the official ` +
+          `file: check the URL or mirror); stopped before downloading it`,
+      );
+    }
   } else if (code === 416 && have > 0) {
     // nothing left to send: the part is complete (or foreign; the checksum decides)
     res.resume();
     return;
   } else if (code === 200) {
     total = Number(res.headers['content-length'] ?? 0);
+    if (total && src.bytes !== undefined && total !== src.bytes) {
+      res.destroy();
+      throw new DataError(
+        `${url} advertises ${fmtInt(total)} bytes for ${src.file}; expected ${fmtInt(src.bytes)} (not the official ` +
+          `file: check the URL or mirror); stopped before downloading it`,
+      );
+    }
     have = 0;
   } else {
     res.resume();
@@ -234,38 +346,130 @@ async function fetchToPart(
   });
 }
 
-/** Download one source to `dest` (verified), reusing a verified copy already there. */
-async function fetchVerified(src: DownloadSource, dest: string, opts: DownloadOptions): Promise<void> {
+/** A mirror: a URL base to fetch `<base>/<file>` from, or a folder holding the files. */
+export interface Mirror {
+  kind: 'url' | 'dir';
+  base: string;
+}
+
+/** The mirror in force: the option, else $LIGHTVIT_MIRROR; '' or unset means the official hosts. */
+export function resolveMirror(opts: Pick<DownloadOptions, 'mirror'> = {}): Mirror | null {
+  const raw = (opts.mirror ?? process.env[MIRROR_ENV] ?? '').trim();
+  if (!raw) return null;
+  const from = opts.mirror !== undefined ? 'mirror' : MIRROR_ENV;
+  if (/^https?:\/\//i.test(raw)) return { kind: 'url', base: raw.replace(/\/+$/, '') };
+  if (/^file:\/\//i.test(raw)) return { kind: 'dir', base: new URL(raw).pathname };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    throw new DataError(
+      `${from} '${raw}' is neither an http(s) URL nor a folder; expected http://…, https://… or a path`,
+    );
+  }
+  const dir = path.resolve(raw);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new DataError(`${from} folder ${dir} does not exist; expected a folder holding the official files, or a URL`);
+  }
+  return { kind: 'dir', base: dir };
+}
+
+/** Copy `from` to `dest` through a temporary sibling, after checking it is the official file. */
+async function adoptLocal(src: DownloadSource, from: string, dest: string, what: string): Promise<void> {
+  const v = await verify(src, from);
+  if (!v.ok) {
+    const size = src.bytes !== undefined && v.size !== src.bytes ? `${fmtInt(v.size)} bytes, ` : '';
+    throw new DataError(
+      `${what} ${from} is not the official ${src.file}: ${size}MD5 ${v.md5}; expected ` +
+        `${src.bytes !== undefined ? `${fmtInt(src.bytes)} bytes, ` : ''}MD5 ${src.md5} (replace or delete it)`,
+    );
+  }
+  if (path.resolve(from) === path.resolve(dest)) return;
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.copy-${process.pid}`;
+  try {
+    fs.copyFileSync(from, tmp);
+    fs.renameSync(tmp, dest);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Wait before retry number `attempt` (0-based): base · 2^attempt, capped. */
+export function retryDelay(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** attempt);
+}
+
+/**
+ * Download one source to `dest` (verified), reusing a verified copy already there, or one copied into
+ * `<root>/downloads/` by hand; from the mirror when one is set.
+ */
+async function fetchVerified(
+  src: DownloadSource,
+  dest: string,
+  root: string,
+  opts: DownloadOptions,
+  all: DownloadSource[] = [src],
+): Promise<void> {
   if (fs.existsSync(dest)) {
-    const size = fileSize(dest);
-    if ((src.bytes === undefined || size === src.bytes) && (await fileMd5(dest)) === src.md5) return;
+    if ((await verify(src, dest)).ok) return;
     fs.rmSync(dest, { force: true });
   }
+  const manual = path.join(root, 'downloads', src.file);
+  if (manual !== dest && fs.existsSync(manual)) {
+    await adoptLocal(src, manual, dest, 'the copy at');
+    return;
+  }
+  const mirror = resolveMirror(opts);
+  if (mirror?.kind === 'dir') {
+    const from = path.join(mirror.base, src.file);
+    if (!fs.existsSync(from)) {
+      throw new DataError(
+        `mirror folder ${mirror.base} has no ${src.file}; expected the official file under that name`,
+      );
+    }
+    await adoptLocal(src, from, dest, 'mirror file');
+    return;
+  }
+  const source = mirror ? { ...src, url: `${mirror.base}/${src.file}` } : src;
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   const part = `${dest}.part`;
   const retries = opts.retries ?? 3;
   for (let attempt = 0; ; attempt++) {
     try {
-      await fetchToPart(src, part, opts.timeoutMs ?? 60_000, opts.onProgress);
+      await fetchToPart(source, part, opts.timeoutMs ?? 60_000, opts.onProgress);
       break;
     } catch (e) {
-      if (!(e instanceof TransferInterrupted) || attempt >= retries) {
-        if (e instanceof TransferInterrupted) {
-          throw new DataError(`${e.message}; gave up after ${attempt + 1} attempts (run again to resume from ${fmtInt(Math.max(0, fileSize(part)))} bytes)`);
+      if (!(e instanceof TransferInterrupted)) throw e;
+      if (attempt >= retries) {
+        const tries = `gave up after ${attempt + 1} attempt${attempt ? 's' : ''}`;
+        if (e instanceof HostUnreachable) {
+          throw new DataError(
+            `${e.message}; ${tries}. Offline or behind a firewall? Copy the official files ` +
+              `(${all.map((x) => x.file).join(', ')}; from ${all.map((x) => x.url).join(', ')}) into ` +
+              `${path.join(root, 'downloads')}${path.sep} and run again (they are verified, then used), or point ` +
+              `--mirror / ${MIRROR_ENV} at a reachable URL or a folder holding them`,
+          );
         }
-        throw e;
+        const have = fmtInt(Math.max(0, fileSize(part)));
+        throw new DataError(`${e.message}; ${tries} (run again to resume from ${have} bytes)`);
       }
+      const delay = retryDelay(attempt, opts.retryDelayMs ?? 2_000, opts.retryDelayMaxMs ?? 60_000);
+      opts.onRetry?.(attempt + 1, delay, e.message);
+      await sleep(delay);
     }
   }
-  const size = fileSize(part);
-  if (src.bytes !== undefined && size !== src.bytes) {
+  const v = await verify(src, part);
+  if (src.bytes !== undefined && v.size !== src.bytes && !v.ok) {
     fs.rmSync(part, { force: true });
-    throw new DataError(`downloaded ${src.file} is ${fmtInt(size)} bytes; expected ${fmtInt(src.bytes)} (deleted; run again to re-download)`);
+    throw new DataError(
+      `downloaded ${src.file} is ${fmtInt(v.size)} bytes; expected ${fmtInt(src.bytes)} (deleted; run again to re-download)`,
+    );
   }
-  const md5 = await fileMd5(part);
-  if (md5 !== src.md5) {
+  if (!v.ok) {
     fs.rmSync(part, { force: true });
-    throw new DataError(`downloaded ${src.file} has MD5 ${md5}; expected ${src.md5} (deleted; run again to re-download)`);
+    throw new DataError(
+      `downloaded ${src.file} has MD5 ${v.md5}; expected ${src.md5} (deleted; run again to re-download)`,
+    );
   }
   fs.renameSync(part, dest);
 }
@@ -332,7 +536,8 @@ export async function extractArchive(archive: string, targetDir: string): Promis
 
 /**
  * Download (and extract) a dataset into `<dataDir>/<name>`; returns that folder. Safe to re-run: verified files are
- * reused, partial downloads resumed.
+ * reused, partial downloads resumed. Fashion-MNIST already found through $LIGHTVIT_FASHION_MNIST_DIR or the Debian
+ * package's path is not downloaded again: its folder is returned.
  */
 export async function downloadDataset(name: string, opts: DownloadOptions = {}): Promise<string> {
   const known = Object.keys(DOWNLOADS);
@@ -343,15 +548,20 @@ export async function downloadDataset(name: string, opts: DownloadOptions = {}):
     throw new UnknownNameError('downloadable dataset', name, known);
   }
   const root = opts.dataDir ?? defaultDataDir();
+  if (name === 'fashion-mnist' && !opts.sources) {
+    const at = locateFashionMnist(root);
+    if (at.present && at.source !== 'data') return at.dir;
+  }
   const target = path.join(root, name);
   const sources = opts.sources ?? DOWNLOADS[name as keyof typeof DOWNLOADS];
+  resolveMirror(opts); // a bad mirror fails before anything is fetched
   for (const src of sources) {
     if (src.extract) {
       const archive = path.join(root, 'downloads', src.file);
-      await fetchVerified(src, archive, opts);
+      await fetchVerified(src, archive, root, opts, sources);
       await extractArchive(archive, target);
     } else {
-      await fetchVerified(src, path.join(target, src.file), opts);
+      await fetchVerified(src, path.join(target, src.file), root, opts, sources);
     }
   }
   return target;
