@@ -12,7 +12,9 @@
  *                                           binding.gyp calls this so detection lives in one place
  *
  * GEMM uses the system CBLAS when its header and library link (OpenBLAS or another CBLAS on Linux, Accelerate on
- * macOS); otherwise the addon's portable GEMM. LIGHTVIT_NATIVE_BLAS=0 forces the portable path.
+ * macOS). On Linux without BLAS headers the addon opens a BLAS runtime when it loads (libopenblas.so.0 from Debian's
+ * libopenblas0, or BLIS; see native/src/gemm.h) and falls back to its portable GEMM when there is none.
+ * LIGHTVIT_NATIVE_BLAS=0 forces the portable path.
  * If anything fails the kit runs on plain wasm, and `lightvit info` / nativeStatus() says why.
  */
 const fs = require('fs');
@@ -84,7 +86,9 @@ function detect() {
   if (addonApi) out.include_dirs.push(addonApi);
   if (!cxx) return { ...out, note: 'no C++ compiler found (c++, g++, clang++ or $CXX)' };
   if (process.platform !== 'win32' && process.arch === 'x64' && flagWorks(cxx, '-march=native')) out.cflags.push('-march=native');
-  if (process.env.LIGHTVIT_NATIVE_BLAS === '0') return { ...out, note: 'LIGHTVIT_NATIVE_BLAS=0: portable GEMM' };
+  if (process.env.LIGHTVIT_NATIVE_BLAS === '0') {
+    return { ...out, defines: ['LV_NO_DLBLAS'], note: 'LIGHTVIT_NATIVE_BLAS=0: portable GEMM' };
+  }
   if (process.platform === 'darwin') {
     if (linkTest(cxx, null, ['-framework', 'Accelerate'], ['LV_ACCELERATE'])) {
       return { ...out, blas: 'Accelerate', defines: ['LV_HAVE_CBLAS', 'LV_ACCELERATE'], libraries: ['-framework Accelerate'] };
@@ -124,7 +128,11 @@ function detect() {
       }
     }
   }
-  return { ...out, note: incCandidates.length ? 'cblas.h found but no CBLAS library linked: portable GEMM' : 'no cblas.h found: portable GEMM' };
+  const why = incCandidates.length ? 'cblas.h found but no CBLAS library linked' : 'no cblas.h found';
+  if (process.platform === 'linux') {
+    return { ...out, blas: 'run-time', libraries: ['-ldl'], note: `${why}: a BLAS runtime (OpenBLAS, BLIS) is opened at load time, else portable GEMM` };
+  }
+  return { ...out, note: `${why}: portable GEMM` };
 }
 
 function cachedDetect() {
@@ -184,6 +192,12 @@ function build(out) {
     fs.writeFileSync(path.join(dir, 'build', 'build-native.log'), log);
     const err = log.split('\n').find((l) => /error/i.test(l)) || `node-gyp exited with ${r.status}`;
     throw new Error(`${err.trim().slice(0, 160)} (full log: ${path.relative(process.cwd(), path.join(dir, 'build', 'build-native.log'))})`);
+  }
+  try {
+    // what the addon actually uses (the run-time BLAS is found only when it loads)
+    d.blas = require(path.join(dir, 'build', 'Release', 'lightvit_native.node')).info().gemm;
+  } catch {
+    // the kit reports load failures itself (lightvit info)
   }
   return d;
 }

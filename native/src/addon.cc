@@ -562,6 +562,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The pool splits the work; each piece runs a single-threaded BLAS call.
   openblas_set_num_threads(1);
 #endif
+#ifdef LV_DLBLAS
+  lv::dlBlas();  // open the BLAS runtime now, not inside the first worker-thread GEMM
+#endif
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("softmax", Napi::Function::New(env, Softmax));

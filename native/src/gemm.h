@@ -1,9 +1,23 @@
 // Single-threaded sgemm, row-major: C[m×n] = op(A)·op(B) (+ C when accumulate). lda/ldb are the row strides of
-// A and B as stored. The system CBLAS when built with LV_HAVE_CBLAS, otherwise a portable blocked kernel.
+// A and B as stored. Three sources, first found wins:
+//  1. the system CBLAS, linked at build time (LV_HAVE_CBLAS: its header was found);
+//  2. on Linux without BLAS headers, a BLAS runtime opened at load time with dlopen (a stock Debian machine often
+//     has libopenblas0 without libopenblas-dev): cblas_sgemm is declared here and looked up by name. Only an
+//     OpenBLAS or BLIS library is taken (a reference BLAS is slower than the portable kernel). Off with
+//     LV_NO_DLBLAS at build time or LIGHTVIT_NATIVE_BLAS=0 in the environment when the addon loads;
+//     LIGHTVIT_BLAS_LIB=/path/libX.so names another library to try first;
+//  3. the portable blocked kernel below.
 #pragma once
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#if !defined(LV_HAVE_CBLAS) && !defined(LV_NO_DLBLAS) && defined(__linux__)
+#define LV_DLBLAS 1
+#include <dlfcn.h>
+#endif
 
 #ifdef LV_HAVE_CBLAS
 #ifdef LV_ACCELERATE
@@ -31,7 +45,7 @@ inline const char* gemmName() {
 #else
 // Portable path: pack op(A) row panels and op(B) into contiguous row-major blocks, then an i-k-j loop whose inner
 // j loop the compiler vectorises. Blocks of KC×NC of B stay in L2.
-inline void sgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
+inline void portableSgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
                   long ldc, bool accumulate) {
   const long KC = 256, NC = 512, MC = 64;
   thread_local std::vector<float> bp, ap;
@@ -71,7 +85,70 @@ inline void sgemm(bool ta, bool tb, long m, long n, long k, const float* a, long
     }
   }
 }
-inline const char* gemmName() { return "portable"; }
+#ifdef LV_DLBLAS
+// CBLAS's row-major / transpose enum values and its LP64 cblas_sgemm signature (blasint = int).
+using CblasSgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*,
+                              int);
+struct DlBlas {
+  CblasSgemmFn sgemm = nullptr;
+  std::string name = "portable";
+};
+
+// Opens the first usable BLAS runtime once; single-threaded inside (the addon's pool splits the work).
+inline DlBlas& dlBlas() {
+  static DlBlas d = [] {
+    DlBlas r;
+    const char* off = std::getenv("LIGHTVIT_NATIVE_BLAS");
+    if (off && std::string(off) == "0") {
+      r.name = "portable (LIGHTVIT_NATIVE_BLAS=0)";
+      return r;
+    }
+    std::vector<std::string> libs;
+    if (const char* own = std::getenv("LIGHTVIT_BLAS_LIB")) libs.push_back(own);
+    for (const char* l : {"libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblis.so.3", "libblas.so.3"})
+      libs.push_back(l);
+    for (const std::string& lib : libs) {
+      void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h) continue;
+      auto f = reinterpret_cast<CblasSgemmFn>(dlsym(h, "cblas_sgemm"));
+      auto obThreads = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"));
+      auto blisThreads = reinterpret_cast<void (*)(long)>(dlsym(h, "bli_thread_set_num_threads"));
+      if (!f || (!obThreads && !blisThreads)) {
+        dlclose(h);
+        continue;
+      }
+      if (obThreads) obThreads(1);
+      if (blisThreads) blisThreads(1);
+      r.sgemm = f;
+      r.name = std::string(obThreads ? "OpenBLAS" : "BLIS") + " (run-time " + lib + ")";
+      return r;
+    }
+    return r;
+  }();
+  return d;
+}
 #endif
+
+inline void sgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
+                  long ldc, bool accumulate) {
+#ifdef LV_DLBLAS
+  if (CblasSgemmFn f = dlBlas().sgemm) {
+    f(101, ta ? 112 : 111, tb ? 112 : 111, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb,
+      accumulate ? 1.0f : 0.0f, c, (int)ldc);
+    return;
+  }
+#endif
+  portableSgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+inline const char* gemmName() {
+#ifdef LV_DLBLAS
+  return dlBlas().name.c_str();
+#else
+  return "portable";
+#endif
+}
+#endif
+
 
 }  // namespace lv
