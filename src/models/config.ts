@@ -14,8 +14,14 @@ export interface BaseConfig {
   inChannels: number;
 }
 
-/** Allowed string values per key, for validation and --help. */
-export type Choices<C> = Partial<Record<keyof C, readonly string[]>>;
+/** The literal union of a `choices` list: `OneOf<typeof VIT_POOLS>` is 'cls' | 'mean'. */
+export type OneOf<T extends readonly string[]> = T[number];
+
+/**
+ * Allowed string values per key, for validation and --help. A config's string keys are typed as the literal union
+ * of their list (`pool: OneOf<typeof VIT_POOLS>`), so the list is the one place the allowed values are written.
+ */
+export type Choices<C> = { [K in keyof C]?: C[K] extends string ? readonly C[K][] : never };
 
 /** Parse ['k=v', ...] into an object of strings (values typed later against the config). */
 export function parseSetArgs(sets: readonly string[]): Record<string, string> {

@@ -4,7 +4,7 @@ import { BatchNorm, LayerNorm, Linear, Mlp, dropout, dropPath } from '../nn/laye
 import { patchify } from '../nn/patch';
 import { WindowAttention } from '../nn/window-attention';
 import { DWConv, DynamicDWConv, InhomogeneousDWConv, SqueezeExcite } from '../nn/dwconv';
-import { BaseConfig, check } from './config';
+import { BaseConfig, check, type OneOf } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 
 /**
@@ -23,7 +23,7 @@ import { ClassifierModel, ModelFamily, registerModel } from './registry';
  */
 export interface DwnetConfig extends BaseConfig {
   /** Spatial block: 'attn' (Swin local attention), 'dw', 'ddw', 'iddw'. */
-  block: string;
+  block: OneOf<typeof BLOCKS>;
   patchSize: number;
   embedDim: number;
   /** Blocks per stage; the number of stages is depths.length. */
@@ -40,9 +40,9 @@ export interface DwnetConfig extends BaseConfig {
   /** Reduction r of the dynamic kernel generators (C → C/r). */
   dynamicReduction: number;
   /** Weight-sharing study: 'none' (per-channel DW kernels) or 'head' (one kernel per head-sized channel group). */
-  dwSharing: string;
+  dwSharing: OneOf<typeof DW_SHARING>;
   /** Weight-sharing study: 'head' (Swin: one attention map per head) or 'channel' (one per channel: heads = C). */
-  attnWeights: string;
+  attnWeights: OneOf<typeof ATTN_WEIGHTS>;
   /** Squeeze-and-excitation on the spatial branch's output (before the residual add); placement inferred. */
   se: boolean;
   seReduction: number;
@@ -58,6 +58,8 @@ export interface DwnetConfig extends BaseConfig {
 }
 
 const BLOCKS = ['attn', 'dw', 'ddw', 'iddw'] as const;
+const DW_SHARING = ['none', 'head'] as const;
+const ATTN_WEIGHTS = ['head', 'channel'] as const;
 
 const truncLinear = () => init.truncNormal(0.02);
 
@@ -357,8 +359,8 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
   },
   choices: {
     block: BLOCKS,
-    dwSharing: ['none', 'head'],
-    attnWeights: ['head', 'channel'],
+    dwSharing: DW_SHARING,
+    attnWeights: ATTN_WEIGHTS,
   },
   docs: {
     block: "spatial block: 'attn' (Swin local attention), 'dw' (DWNet), 'ddw' (homogeneous dynamic), 'iddw' (inhomogeneous dynamic)",

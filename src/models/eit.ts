@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, init, InitFn } from '../nn/module';
 import { Conv2d, DepthwiseConv2d, LayerNorm, Linear, Mlp, dropout, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
-import { BaseConfig, check } from './config';
+import { BaseConfig, check, type OneOf } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 import { vitFamily, VitConfig } from './vit';
 import { tokenKeys, type TokenGeometry, type TokenModel } from './token-model';
@@ -30,9 +30,9 @@ export interface EitConfig extends BaseConfig {
   patchSize: number;
   /** EIT_T on: depth-wise conv beside attention with the channel split of `convSchedule`. Off: all attention. */
   eitT: boolean;
-  convSchedule: string; // 'decreasing' | 'constant-half' | 'increasing' | 'none'
+  convSchedule: OneOf<typeof CONV_SCHEDULES>;
   convKernel: number;
-  posEmbed: string; // 'none' | 'learned'
+  posEmbed: OneOf<typeof EIT_POS_EMBEDS>;
   qkvBias: boolean;
   /** Pre-logits Linear(embedDim → n) + tanh before the head (the code's has_logits); 0 = off, as train.py. */
   representationSize: number;
@@ -43,6 +43,7 @@ export interface EitConfig extends BaseConfig {
 }
 
 export const CONV_SCHEDULES = ['decreasing', 'constant-half', 'increasing', 'none'] as const;
+export const EIT_POS_EMBEDS = ['none', 'learned'] as const;
 
 /** Attention and conv channels of one EIT block. */
 export interface EitSplit {
@@ -287,7 +288,7 @@ export const eitFamily: ModelFamily<EitConfig> = {
   },
   choices: {
     convSchedule: CONV_SCHEDULES,
-    posEmbed: ['none', 'learned'],
+    posEmbed: EIT_POS_EMBEDS,
   },
   docs: {
     embedDim: 'token width C',

@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, addAux } from '../nn/module';
 import { Linear, LayerNorm, Mlp, Activation, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
-import { unpatchify } from '../nn/patch';
+import { unpatchify, type PatchOrder } from '../nn/patch';
 import { MaeDecoder, MaeDecoderOptions, PatchMask, gatherPatches, maeDecoderParams, maeLoss, randomPatchMask, visibleCount } from '../nn/mae';
 import { tidyObject } from '../nn/moe';
-import { BaseConfig, check } from './config';
+import { BaseConfig, check, type OneOf } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 import { mlitFamily, MLIT_PRESETS, type MlitConfig } from './mlit';
+import { ACTIVATIONS } from './vit';
 import { TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } from './token-encoder';
 
 /**
@@ -41,10 +42,10 @@ export interface MaeVitConfig extends BaseConfig {
   /** Std of the N(0, σ) init of the position table (author's code: 1, nn.Embedding's default). */
   posEmbedStd: number;
   /** 'pre-norm' (x + Attn(LN(x))) or 'ln-then-residual' (author's later mLiT code). */
-  blockOrder: string;
-  activation: string;
+  blockOrder: BlockOrder;
+  activation: Activation;
   /** Layout of a patch vector: 'chw' (PyTorch unfold, author's code) or 'hwc'. Also the MAE target layout. */
-  patchOrder: string;
+  patchOrder: PatchOrder;
   dropout: number;
   attnDropout: number;
   dropPath: number;
@@ -65,12 +66,12 @@ export class MaeVitBlock extends Module {
     this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
     this.attn = this.child('attn', new MultiHeadAttention(c.embedDim, c.numHeads, { qkvBias: c.bias, projBias: c.bias, attnDropout: c.attnDropout, projDropout: c.dropout }));
     this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
-    this.mlp = this.child('mlp', new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation as Activation, dropout: c.dropout }));
+    this.mlp = this.child('mlp', new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation, dropout: c.dropout }));
   }
   forward(x: tf.Tensor3D, ctx: Ctx, key?: string): tf.Tensor3D {
     return tf.tidy(() => {
       const attn = (xn: tf.Tensor3D) => dropPath(this.attn.forward(xn, ctx, key), this.dropPathRate, ctx) as tf.Tensor3D;
-      const h = attentionResidual(this.c.blockOrder as BlockOrder, x, this.norm1, attn);
+      const h = attentionResidual(this.c.blockOrder, x, this.norm1, attn);
       return h.add(dropPath(this.mlp.forward(this.norm2.forward(h), ctx), this.dropPathRate, ctx)) as tf.Tensor3D;
     });
   }
@@ -159,8 +160,8 @@ export const maeVitFamily: ModelFamily<MaeVitConfig> = {
     layerNormEps: 1e-5,
   },
   choices: {
-    blockOrder: ['pre-norm', 'ln-then-residual'] satisfies readonly BlockOrder[],
-    activation: ['gelu', 'gelu-sigmoid', 'relu', 'silu'],
+    blockOrder: ['pre-norm', 'ln-then-residual'],
+    activation: ACTIVATIONS,
     patchOrder: ['chw', 'hwc'],
   },
   docs: {
@@ -215,8 +216,10 @@ export interface MaeSettings {
    * (author's mLiT MaskEncoder: LN(PosEmbed + MaskEmbed) and OutProj, docs/mlit.md §3), 'auto' = 'encoder' when the
    * encoder has MaskEmbed.
    */
-  maskTokenSpace: string;
+  maskTokenSpace: OneOf<typeof MASK_TOKEN_SPACES>;
 }
+
+export const MASK_TOKEN_SPACES = ['auto', 'decoder', 'encoder'] as const;
 
 export const MAE_DEFAULTS: MaeSettings = {
   maskRatio: 0.75,
@@ -340,7 +343,7 @@ export class MaePretrainer<E extends BaseConfig = BaseConfig> extends Classifier
     const c = this.config;
     const patch = (c as unknown as { patchSize: number }).patchSize;
     const g = c.imageSize / patch;
-    return unpatchify(p, patch, g, g, c.inChannels, ((c as unknown as { patchOrder?: string }).patchOrder ?? 'hwc') as 'hwc' | 'chw');
+    return unpatchify(p, patch, g, g, c.inChannels, (c as unknown as { patchOrder?: PatchOrder }).patchOrder ?? 'hwc');
   }
 
   activeParamCount(): number {
@@ -379,7 +382,7 @@ export function maeFamilyOf<E extends BaseConfig>(
     family: 'mae',
     paper: '2402.03752',
     defaults: { ...encoderFamily.defaults, ...MAE_DEFAULTS, ...(opts.defaults ?? {}) } as MaeConfig<E>,
-    choices: { ...(encoderFamily.choices ?? {}), maskTokenSpace: ['auto', 'decoder', 'encoder'] } as ModelFamily<MaeConfig<E>>['choices'],
+    choices: { ...(encoderFamily.choices ?? {}), maskTokenSpace: MASK_TOKEN_SPACES } as ModelFamily<MaeConfig<E>>['choices'],
     docs: {
       ...(encoderFamily.docs ?? {}),
       maskRatio: 'fraction of patches masked per image (0.75)',

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, init } from '../nn/module';
 import { Linear, LayerNorm } from '../nn/layers';
+import type { PatchOrder } from '../nn/patch';
 import { GroupedQueryAttention } from '../nn/gqa';
 import { MoeLayer, MoeDispatch, MOE_DISPATCH, tidyObject } from '../nn/moe';
 import { BaseConfig, check } from './config';
@@ -48,15 +49,15 @@ export interface MlitConfig extends BaseConfig {
   /** Weight of the summed per-layer balancing losses in the total loss ([?]; 1 reads the code; 0 = aux loss off). */
   auxWeight: number;
   /** 'ln-then-residual' (author's code: x = LN1(x); x = x + Attn(x); x = x + MoE(LN2(x))) or 'pre-norm'. */
-  blockOrder: string;
+  blockOrder: BlockOrder;
   /** Dropout on the attention output and on each expert's output. */
   dropout: number;
   /** Dropout before the classification head (author's fine-tuning: 0.2). */
   headDropout: number;
   layerNormEps: number;
   /** Layout of a patch vector: 'chw' (PyTorch unfold, author's code) or 'hwc'. */
-  patchOrder: string;
-  moeDispatch: string;
+  patchOrder: PatchOrder;
+  moeDispatch: MoeDispatch;
   /** Include the MAE-only encoder parameters (OutProj m × outProj, MaskEmbed m) counted by the author's encoder. */
   maeExtras: boolean;
   /** Width of OutProj when maeExtras (author: = embedDim). */
@@ -106,7 +107,7 @@ export class MlitBlock extends Module {
         hidden,
         shareVW2: c.shareVW2,
         dropout: c.dropout,
-        dispatch: c.moeDispatch as MoeDispatch,
+        dispatch: c.moeDispatch,
         balanceCoef: c.balanceCoef,
         noise: c.routerNoise,
       }),
@@ -116,7 +117,7 @@ export class MlitBlock extends Module {
   forward(x: tf.Tensor3D, ctx: Ctx, key?: string): { x: tf.Tensor3D; aux: tf.Scalar | null } {
     return tidyObject(() => {
       const attn = (xn: tf.Tensor3D) => this.attn.forward(xn, ctx, key && `${key}.attn`);
-      const h = attentionResidual(this.c.blockOrder as BlockOrder, x, this.norm1, attn);
+      const h = attentionResidual(this.c.blockOrder, x, this.norm1, attn);
       const { y, aux } = this.moe.forward(this.norm2.forward(h) as tf.Tensor3D, ctx, key && `${key}.moe`);
       return { x: h.add(y) as tf.Tensor3D, aux };
     });

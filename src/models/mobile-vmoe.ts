@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, addAux, makeCtx } from '../nn/module';
-import { Linear, LayerNorm, Activation, dropout, dropPath } from '../nn/layers';
+import { Linear, LayerNorm, dropout, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
 import {
   Dispatch,
@@ -13,7 +13,7 @@ import {
   superClassRouterLoss,
   topKGating,
 } from '../nn/image-moe';
-import { check } from './config';
+import { check, type OneOf } from './config';
 import { ConfigError } from '../util/errors';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 import { VitBlock, VitConfig, VitTokenClassifier, vitFamily, vitWeightInit, vitBiasInit } from './vit';
@@ -35,11 +35,11 @@ export interface MobileVmoeConfig extends VitConfig {
   /** k: experts active per image (per token for routing='token'). */
   topK: number;
   /** 'superclass-image' (Mobile V-MoE) | 'e2e-image' (per-image, balancing losses) | 'token' (V-MoE). */
-  routing: string;
+  routing: OneOf<typeof ROUTINGS>;
   /** Router input for per-image routing: the class token after the last dense block, or the mean of its patch tokens. */
-  routerInput: string;
+  routerInput: OneOf<typeof ROUTER_INPUTS>;
   /** 'topk': gates renormalised over the top-k (docs/mobile-vmoe.md §3 default); 'none': raw softmax probabilities. */
-  gateNormalise: string;
+  gateNormalise: OneOf<typeof GATE_NORMALISE>;
   /** λ of L = L_C + λ·L_g (Sec. 2.2). */
   routerLossWeight: number;
   /** Weight of the importance + load losses of the end-to-end routers. */
@@ -47,12 +47,15 @@ export interface MobileVmoeConfig extends VitConfig {
   /** Std of Gaussian noise on router logits in training (V-MoE's noisy top-k); 0 = none (docs/mobile-vmoe.md §2). */
   routerNoise: number;
   /** 'gather': group images by expert and run each expert on its slice; 'dense': all experts, masked (reference). */
-  dispatch: string;
+  dispatch: OneOf<typeof IMAGE_DISPATCH>;
   /** Fine class → super-class map (length numClasses); [] = use the dataset's coarse labels (ctx.targets.coarse). */
   superClassOf: number[];
 }
 
 const ROUTINGS = ['superclass-image', 'e2e-image', 'token'] as const;
+const ROUTER_INPUTS = ['cls', 'mean'] as const;
+const GATE_NORMALISE = ['topk', 'none'] as const;
+const IMAGE_DISPATCH = ['gather', 'dense'] as const;
 
 /** A MoE-ViT block (Fig. 2d): shared LN, MHSA, LN; E expert MLPs in place of the MLP. */
 export class MoeVitBlock extends Module {
@@ -70,7 +73,7 @@ export class MoeVitBlock extends Module {
     super();
     const wi = vitWeightInit(c.weightInit);
     const hidden = Math.round(c.mlpRatio * c.embedDim);
-    const mlp = { bias: c.bias, activation: c.activation as Activation, dropout: c.dropout, weightInit: wi };
+    const mlp = { bias: c.bias, activation: c.activation, dropout: c.dropout, weightInit: wi };
     this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
     this.attn = this.child(
       'attn',
@@ -293,9 +296,9 @@ export const mobileVmoeFamily: ModelFamily<MobileVmoeConfig> = {
   choices: {
     ...vitFamily.choices,
     routing: ROUTINGS,
-    routerInput: ['cls', 'mean'],
-    gateNormalise: ['topk', 'none'],
-    dispatch: ['gather', 'dense'],
+    routerInput: ROUTER_INPUTS,
+    gateNormalise: GATE_NORMALISE,
+    dispatch: IMAGE_DISPATCH,
   },
   docs: {
     ...vitFamily.docs,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, init } from '../nn/module';
 import { BatchNorm, Conv2d, Linear } from '../nn/layers';
-import { BaseConfig, check } from './config';
+import { BaseConfig, check, type OneOf } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 
 /**
@@ -25,8 +25,10 @@ export interface ResNetConfig extends BaseConfig {
   /** Basic blocks per stage. */
   blocks: number[];
   /** 'A': parameter-free (subsample + zero-pad channels); 'B': 1×1 conv + BN where the shape changes. */
-  shortcut: string;
+  shortcut: OneOf<typeof SHORTCUTS>;
 }
+
+const SHORTCUTS = ['A', 'B'] as const;
 
 const convInit = (cout: number, k: number) => init.kaimingNormalFanOut(cout * k * k);
 
@@ -122,7 +124,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
     blocks: [9, 9, 9],
     shortcut: 'A',
   },
-  choices: { shortcut: ['A', 'B'] },
+  choices: { shortcut: SHORTCUTS },
   docs: {
     stemChannels: 'stem conv output channels',
     stemKernel: 'stem conv kernel (3 in the CIFAR forms, 7 for ImageNet)',

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Param, addAux, init } from '../nn/module';
 import { Linear, LayerNorm, dropout } from '../nn/layers';
-import { patchify } from '../nn/patch';
+import { patchify, type PatchOrder } from '../nn/patch';
 import { tidyObject } from '../nn/moe';
 import type { BaseConfig } from './config';
 import { ClassifierModel } from './registry';
@@ -35,7 +35,7 @@ export interface TokenEncoderConfig extends BaseConfig {
   patchSize: number;
   embedDim: number;
   /** Layout of a patch vector: 'chw' (PyTorch unfold, author's code) or 'hwc'. */
-  patchOrder: string;
+  patchOrder: PatchOrder;
   /** Dropout before the classification head. */
   headDropout: number;
 }
@@ -80,7 +80,7 @@ export abstract class TokenEncoder<C extends TokenEncoderConfig> extends Classif
 
   /** Images → flattened patches [B, N, C·p²] in the config's order (the MAE reconstruction target too). */
   patches(x: tf.Tensor4D): tf.Tensor3D {
-    return patchify(x, this.config.patchSize, this.config.patchOrder as 'hwc' | 'chw');
+    return patchify(x, this.config.patchSize, this.config.patchOrder);
   }
 
   /** Position-table rows at `positions` [B, n] (int32 in 0 … N): [B, n, m], by a one-hot product. */

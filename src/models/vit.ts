@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, init, InitFn } from '../nn/module';
 import { Linear, LayerNorm, Mlp, Activation, dropout, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
-import { patchify } from '../nn/patch';
-import { BaseConfig, check } from './config';
+import { patchify, type PatchOrder } from '../nn/patch';
+import { BaseConfig, check, type OneOf } from './config';
 import { ClassifierModel, ModelFamily, registerModel } from './registry';
 import { tokenKeys, type TokenGeometry, type TokenModel } from './token-model';
 
@@ -20,11 +20,11 @@ export interface VitConfig extends BaseConfig {
   mlpRatio: number;
   /** Biases in every Linear (patch embedding, qkv, projections, MLP, head). */
   bias: boolean;
-  pool: string; // 'cls' | 'mean'
-  posEmbed: string; // 'learned' | 'none'
+  pool: OneOf<typeof VIT_POOLS>;
+  posEmbed: OneOf<typeof VIT_POS_EMBEDS>;
   finalNorm: boolean;
-  activation: string; // Activation
-  patchOrder: string; // 'hwc' | 'chw'
+  activation: Activation;
+  patchOrder: PatchOrder;
   dropout: number;
   attnDropout: number;
   dropPath: number;
@@ -36,8 +36,14 @@ export interface VitConfig extends BaseConfig {
    * 'eit': EIT's scheme (arXiv 2203.07116 code, docs/eit.md §2): Linear N(0, 0.01) truncated at ±2, biases 0, the
    * patch projection (a p×p stride-p conv) kaiming-normal fan-out = N(0, 2/(D·p²)), bias 0.
    */
-  weightInit: string;
+  weightInit: OneOf<typeof VIT_WEIGHT_INITS>;
 }
+
+export const VIT_POOLS = ['cls', 'mean'] as const;
+export const VIT_POS_EMBEDS = ['learned', 'none'] as const;
+/** Activations of the MLP (nn/layers `Activation`). */
+export const ACTIVATIONS = ['gelu', 'gelu-sigmoid', 'relu', 'silu'] as const satisfies readonly Activation[];
+export const VIT_WEIGHT_INITS = ['torch', 'trunc-normal', 'eit'] as const;
 
 /** Init of the Linear weights (by fan-in) for a ViT `weightInit`; undefined = PyTorch's default. */
 export function vitWeightInit(kind: string): ((fanIn: number) => InitFn) | undefined {
@@ -76,7 +82,7 @@ export class VitBlock extends Module {
     this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
     this.mlp = this.child(
       'mlp',
-      new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation as Activation, dropout: c.dropout, weightInit: wi }),
+      new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation, dropout: c.dropout, weightInit: wi }),
     );
   }
   forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string): tf.Tensor3D {
@@ -108,7 +114,7 @@ export abstract class VitTokenClassifier<C extends VitConfig> extends Classifier
   /** Patch tokens (+ class token first) with position embedding: [B, T, D]. */
   embed(x: tf.Tensor4D, ctx: Ctx): tf.Tensor3D {
     const c = this.config;
-    let t = this.patchEmbed.forward(patchify(x, c.patchSize, c.patchOrder as 'hwc' | 'chw'), ctx) as tf.Tensor3D;
+    let t = this.patchEmbed.forward(patchify(x, c.patchSize, c.patchOrder), ctx) as tf.Tensor3D;
     if (this.clsToken) t = tf.concat([tf.tile(this.clsToken.value, [t.shape[0], 1, 1]) as tf.Tensor3D, t], 1);
     if (this.posEmbed) t = t.add(this.posEmbed.value) as tf.Tensor3D;
     return dropout(t, c.dropout, ctx) as tf.Tensor3D;
@@ -182,11 +188,11 @@ export const vitFamily: ModelFamily<VitConfig> = {
     weightInit: 'trunc-normal',
   },
   choices: {
-    pool: ['cls', 'mean'],
-    posEmbed: ['learned', 'none'],
-    activation: ['gelu', 'gelu-sigmoid', 'relu', 'silu'],
+    pool: VIT_POOLS,
+    posEmbed: VIT_POS_EMBEDS,
+    activation: ACTIVATIONS,
     patchOrder: ['hwc', 'chw'],
-    weightInit: ['torch', 'trunc-normal', 'eit'],
+    weightInit: VIT_WEIGHT_INITS,
   },
   docs: {
     imageSize: 'input height = width in pixels',

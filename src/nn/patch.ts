@@ -6,7 +6,11 @@ import * as tf from '@tensorflow/tfjs';
  * script) or 'chw' (channel, row, column: PyTorch `F.unfold`, as mLiT's author code). Uses only rank-4 and
  * rank-3 transposes (rank ≥ 5 transposes are slow on wasm).
  */
-export function patchify(x: tf.Tensor4D, p: number, order: 'hwc' | 'chw' = 'hwc'): tf.Tensor3D {
+/** Layouts of a patch vector (see patchify). */
+export const PATCH_ORDERS = ['hwc', 'chw'] as const;
+export type PatchOrder = (typeof PATCH_ORDERS)[number];
+
+export function patchify(x: tf.Tensor4D, p: number, order: PatchOrder = 'hwc'): tf.Tensor3D {
   const [b, h, w, c] = x.shape;
   const gh = h / p;
   const gw = w / p;
@@ -19,7 +23,7 @@ export function patchify(x: tf.Tensor4D, p: number, order: 'hwc' | 'chw' = 'hwc'
 }
 
 /** Inverse of `patchify`: [B, N, p·p·C] → [B, H, W, C]. */
-export function unpatchify(t: tf.Tensor3D, p: number, gridH: number, gridW: number, c: number, order: 'hwc' | 'chw' = 'hwc'): tf.Tensor4D {
+export function unpatchify(t: tf.Tensor3D, p: number, gridH: number, gridW: number, c: number, order: PatchOrder = 'hwc'): tf.Tensor4D {
   const b = t.shape[0];
   return tf.tidy(() => {
     let u: tf.Tensor = t;
