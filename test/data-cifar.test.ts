@@ -120,12 +120,14 @@ describe('dataset registry', () => {
     clearDatasetCache();
     await expect(loadDataset('cifar11', 'train', { dataDir: tmp })).rejects.toThrow(UnknownNameError);
     await expect(loadDataset('cifar10', 'train', { dataDir: path.join(tmp, 'empty') })).rejects.toThrow(
-      /CIFAR-10 is not downloaded: .*cifar10 lacks cifar-10-batches-bin\/data_batch_1.bin, .*test_batch.bin; run `lightvit data download cifar10`/,
+      /CIFAR-10 is not downloaded: .*cifar10 lacks cifar-10-batches-bin\/data_batch_1.bin, .*test_batch.bin; run/,
     );
   });
   it('reports status per dataset', () => {
     const st = datasetStatus({ dataDir: path.join(tmp, 'empty') });
-    expect(st.map((s) => s.name)).toEqual(['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist']);
+    expect(st.map((s) => s.name)).toEqual([
+      'synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist',
+    ]);
     const c10 = st.find((s) => s.name === 'cifar10')!;
     expect(c10.present).toBe(false);
     expect(c10.synthetic).toBe(false);
@@ -147,7 +149,7 @@ describe('dataset registry', () => {
     );
     clearDatasetCache();
     await expect(loadDataset('cifar10', 'test', { dataDir })).rejects.toThrow(
-      /CIFAR-10 is incomplete: .*cifar10 lacks cifar-10-batches-bin\/data_batch_3.bin; run `lightvit data download cifar10`/,
+      /CIFAR-10 is incomplete: .*cifar10 lacks cifar-10-batches-bin\/data_batch_3.bin; run `lightvit data download/,
     );
     fs.writeFileSync(path.join(bin, 'data_batch_3.bin'), rec);
     expect(row()).toMatchObject({ present: true, detail: 'downloaded' });

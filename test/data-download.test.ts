@@ -246,14 +246,15 @@ describe('downloadDataset', () => {
     }).catch((e) => e);
     expect(err).toBeInstanceOf(DataError);
     expect(err.message).toBe(
-      `${base}/cifar.tar.gz advertises ${fmt(cifarTgz.length)} bytes for cifar-10-binary.tar.gz; expected 170,052,171 ` +
-        '(not the official file: check the URL or mirror); stopped before downloading it',
+      `${base}/cifar.tar.gz advertises ${fmt(cifarTgz.length)} bytes for cifar-10-binary.tar.gz; ` +
+        'expected 170,052,171 (not the official file: check the URL or mirror); stopped before downloading it',
     );
     expect(fs.readdirSync(path.join(dir, 'downloads'))).toEqual([]);
   });
 
   it('backs off between retries: exponential waits, capped', async () => {
-    expect([0, 1, 2, 3, 4, 5].map((a) => retryDelay(a, 2000, 60_000))).toEqual([2000, 4000, 8000, 16_000, 32_000, 60_000]);
+    const waitsByDefault = [0, 1, 2, 3, 4, 5].map((a) => retryDelay(a, 2000, 60_000));
+    expect(waitsByDefault).toEqual([2000, 4000, 8000, 16_000, 32_000, 60_000]);
     const dir = freshDir('backoff');
     cutAlways.add('/always-cut.tar.gz');
     const waits: number[] = [];
@@ -286,16 +287,21 @@ describe('downloadDataset', () => {
     const srcs: DownloadSource[] = [
       { url: `http://127.0.0.1:${port}/train_32x32.mat`, file: 'train_32x32.mat', bytes: body.length, md5: md5(body) },
     ];
-    const err = await downloadDataset('svhn', { dataDir: dir, sources: srcs, retries: 1, retryDelayMs: 10 }).catch((e) => e);
+    const err = await downloadDataset('svhn', { dataDir: dir, sources: srcs, retries: 1, retryDelayMs: 10 }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(DataError);
     expect(err.message).toContain(`cannot reach 127.0.0.1:${port}`);
-    expect(err.message).toContain('gave up after 2 attempts. Offline or behind a firewall? Copy the official files (train_32x32.mat;');
+    expect(err.message).toContain(
+      'gave up after 2 attempts. Offline or behind a firewall? Copy the official files (train_32x32.mat;',
+    );
     expect(err.message).toContain(`into ${path.join(dir, 'downloads')}${path.sep} and run again`);
     // a wrong file copied there is refused and left alone
     fs.mkdirSync(path.join(dir, 'downloads'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'downloads', 'train_32x32.mat'), 'wrong');
     await expect(downloadDataset('svhn', { dataDir: dir, sources: srcs, retries: 0 })).rejects.toThrow(
-      `the copy at ${path.join(dir, 'downloads', 'train_32x32.mat')} is not the official train_32x32.mat: 5 bytes, MD5 ${md5(Buffer.from('wrong'))}`,
+      `the copy at ${path.join(dir, 'downloads', 'train_32x32.mat')} is not the official train_32x32.mat: ` +
+        `5 bytes, MD5 ${md5(Buffer.from('wrong'))}`,
     );
     fs.writeFileSync(path.join(dir, 'downloads', 'train_32x32.mat'), body);
     const before = log.length;
@@ -336,15 +342,17 @@ describe('downloadDataset', () => {
     await downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: mirrorDir });
     expect(log.length).toBe(before);
     expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(true);
-    await expect(
-      downloadDataset('cifar10', { dataDir: freshDir('mirror-dir2'), sources: [{ ...official, file: 'other.tar.gz' }], mirror: mirrorDir }),
-    ).rejects.toThrow(`mirror folder ${mirrorDir} has no other.tar.gz; expected the official file under that name`);
-    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: 'ftp://x/y' })).rejects.toThrow(
+    const other = [{ ...official, file: 'other.tar.gz' }];
+    const dir2 = freshDir('mirror-dir2');
+    await expect(downloadDataset('cifar10', { dataDir: dir2, sources: other, mirror: mirrorDir })).rejects.toThrow(
+      `mirror folder ${mirrorDir} has no other.tar.gz; expected the official file under that name`,
+    );
+    const withMirror = (mirror: string) => downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror });
+    await expect(withMirror('ftp://x/y')).rejects.toThrow(
       "mirror 'ftp://x/y' is neither an http(s) URL nor a folder; expected http://…, https://… or a path",
     );
-    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: path.join(tmp, 'nope') })).rejects.toThrow(
-      `mirror folder ${path.join(tmp, 'nope')} does not exist`,
-    );
+    const nope = path.join(tmp, 'nope');
+    await expect(withMirror(nope)).rejects.toThrow(`mirror folder ${nope} does not exist`);
   });
 
   it('a truncated archive fails with a clear error, leaves no half folder, keeps the archive', async () => {
@@ -449,14 +457,14 @@ describe('Fashion-MNIST downloads', () => {
 
   it('already found through LIGHTVIT_FASHION_MNIST_DIR: nothing is downloaded, its folder is returned', async () => {
     const found = freshDir('fm-env');
-    for (const b of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
-      fs.writeFileSync(path.join(found, b), '');
-    }
+    for (const s of DOWNLOADS['fashion-mnist']) fs.writeFileSync(path.join(found, s.file), '');
     const prev = process.env[FASHION_MNIST_ENV];
     process.env[FASHION_MNIST_ENV] = found;
     try {
       const before = log.length;
-      expect(await downloadDataset('fashion-mnist', { dataDir: freshDir('fm-env-data'), mirror: `${base}/nothing` })).toBe(found);
+      const dataDir = freshDir('fm-env-data');
+      const out = await downloadDataset('fashion-mnist', { dataDir, mirror: `${base}/nothing` });
+      expect(out).toBe(found);
       expect(log.length).toBe(before);
     } finally {
       if (prev === undefined) delete process.env[FASHION_MNIST_ENV];
@@ -464,9 +472,13 @@ describe('Fashion-MNIST downloads', () => {
     }
   });
 
-  const debian = fs.existsSync(path.join(FASHION_MNIST_SYSTEM_DIR, 'train-images-idx3-ubyte.gz')) ? FASHION_MNIST_SYSTEM_DIR : null;
-  if (!debian) console.log(`data-download: ${FASHION_MNIST_SYSTEM_DIR} absent; skipped the check of the official content MD5s`);
-  it.skipIf(!debian)('the Debian package\'s files, used as a mirror folder, pass the official content MD5s', async () => {
+  const debian = fs.existsSync(path.join(FASHION_MNIST_SYSTEM_DIR, 'train-images-idx3-ubyte.gz'))
+    ? FASHION_MNIST_SYSTEM_DIR
+    : null;
+  if (!debian) {
+    console.log(`data-download: ${FASHION_MNIST_SYSTEM_DIR} absent; skipped the check of the official content MD5s`);
+  }
+  it.skipIf(!debian)("Debian's copies, used as a mirror folder, pass the official content MD5s", async () => {
     const prev = process.env[FASHION_MNIST_ENV];
     process.env[FASHION_MNIST_ENV] = freshDir('fm-env-empty'); // so the system copy is not simply returned
     try {

@@ -30,12 +30,21 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** n 28×28 images whose pixel (y, x) of image i is (i·7 + y·3 + x) mod 256, and labels i mod 10. */
 function fakeImages(n: number): Uint8Array {
   const px = new Uint8Array(n * 784);
-  for (let i = 0; i < n; i++) for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) px[i * 784 + y * 28 + x] = (i * 7 + y * 3 + x) % 256;
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) px[i * 784 + y * 28 + x] = (i * 7 + y * 3 + x) % 256;
+  }
   return px;
 }
 
 /** Write a full set of four files into `dir` (gzipped unless `plain`), with optional overrides per file. */
-function writeSet(dir: string, opts: { nTrain?: number; nTest?: number; plain?: boolean; over?: Record<string, Buffer> } = {}): void {
+interface SetOptions {
+  nTrain?: number;
+  nTest?: number;
+  plain?: boolean;
+  over?: Record<string, Buffer>;
+}
+
+function writeSet(dir: string, opts: SetOptions = {}): void {
   fs.mkdirSync(dir, { recursive: true });
   const nTrain = opts.nTrain ?? 20;
   const nTest = opts.nTest ?? 10;
@@ -73,7 +82,9 @@ describe('IDX reader', () => {
     expect(() => parseIdxLabels(images, 'lab.gz', 'Fashion-MNIST')).toThrow(
       'Fashion-MNIST file lab.gz has magic number 2051 (0x00000803); expected 2049 (0x00000801',
     );
-    expect(() => parseIdxLabels(Buffer.from([0, 0]), 'tiny', 'F')).toThrow('F file tiny has no magic number (file shorter than 4 bytes)');
+    expect(() => parseIdxLabels(Buffer.from([0, 0]), 'tiny', 'F')).toThrow(
+      'F file tiny has no magic number (file shorter than 4 bytes)',
+    );
   });
 
   it('refuses truncated files: plain (size named) and gzipped (incomplete stream)', () => {
@@ -112,7 +123,9 @@ describe('Fashion-MNIST loader', () => {
     const dir = path.join(tmp, 'ok');
     writeSet(dir);
     const ds = readFashionMnist(dir, 'train');
-    expect([ds.name, ds.split, ds.imageSize, ds.channels, ds.numClasses, ds.labels.length]).toEqual(['fashion-mnist', 'train', 32, 3, 10, 20]);
+    expect([ds.name, ds.split, ds.imageSize, ds.channels, ds.numClasses, ds.labels.length]).toEqual([
+      'fashion-mnist', 'train', 32, 3, 10, 20,
+    ]);
     expect(ds.images.length).toBe(20 * 32 * 32 * 3);
     expect(Array.from(ds.labels.subarray(0, 12))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
     expect(ds.classNames).toEqual(FASHION_MNIST_CLASSES);
@@ -163,8 +176,12 @@ describe('Fashion-MNIST loader', () => {
         't10k-labels-idx1-ubyte': encodeIdxLabels([...new Array(9).fill(0), 10]),
       },
     });
-    expect(() => readFashionMnist(dir, 'train')).toThrow('Fashion-MNIST file train-images-idx3-ubyte.gz holds 32×32 images; expected 28×28');
-    expect(() => readFashionMnist(dir, 'test')).toThrow('Fashion-MNIST file t10k-labels-idx1-ubyte.gz label 9 is 10; expected 0..9');
+    expect(() => readFashionMnist(dir, 'train')).toThrow(
+      'Fashion-MNIST file train-images-idx3-ubyte.gz holds 32×32 images; expected 28×28',
+    );
+    expect(() => readFashionMnist(dir, 'test')).toThrow(
+      'Fashion-MNIST file t10k-labels-idx1-ubyte.gz label 9 is 10; expected 0..9',
+    );
     const swapped = path.join(tmp, 'swapped');
     writeSet(swapped, { over: { 't10k-images-idx3-ubyte': encodeIdxLabels([1]) } });
     expect(() => readFashionMnist(swapped, 'test')).toThrow(DataError);
@@ -179,8 +196,10 @@ describe('Fashion-MNIST loader', () => {
     writeSet(sys);
     writeSet(envDir, { plain: true });
     expect(locateFashionMnist(data, { env: {}, systemDir: none })).toMatchObject({ present: false, source: 'none' });
-    expect(locateFashionMnist(data, { env: {}, systemDir: none }).detail).toMatch(/lightvit data download fashion-mnist/);
-    expect(locateFashionMnist(data, { env: {}, systemDir: sys })).toMatchObject({ present: true, source: 'system', dir: sys });
+    const nowhere = locateFashionMnist(data, { env: {}, systemDir: none });
+    expect(nowhere.detail).toMatch(/lightvit data download fashion-mnist/);
+    const fromSystem = locateFashionMnist(data, { env: {}, systemDir: sys });
+    expect(fromSystem).toMatchObject({ present: true, source: 'system', dir: sys });
     writeSet(path.join(data, 'fashion-mnist'));
     expect(locateFashionMnist(data, { env: {}, systemDir: sys })).toMatchObject({
       present: true,
@@ -211,7 +230,8 @@ describe('Fashion-MNIST loader', () => {
       expect(ds.labels.length).toBe(30);
       expect(await loadDataset('fashion-mnist', 'train', { dataDir: path.join(tmp, 'nodata') })).toBe(ds); // cached
       await expect(loadDataset('fashion-mnist', 'val', { dataDir: path.join(tmp, 'nodata') })).rejects.toThrow(
-        "dataset fashion-mnist has no 'val' split; expected 'train' or 'test' (derive a validation split from 'train' with holdoutSplit)",
+        "dataset fashion-mnist has no 'val' split; expected 'train' or 'test' " +
+          "(derive a validation split from 'train' with holdoutSplit)",
       );
       const row = datasetStatus({ dataDir: path.join(tmp, 'nodata') }).find((d) => d.name === 'fashion-mnist')!;
       expect(row).toMatchObject({ present: true, path: envDir, synthetic: false });
@@ -239,7 +259,10 @@ const realDir = (() => {
   return at.present ? at.dir : null;
 })();
 if (!realDir) {
-  console.log(`data-fashion-mnist: real Fashion-MNIST not found (${FASHION_MNIST_SYSTEM_DIR} or ${FASHION_MNIST_ENV}); skipped the real-data tests`);
+  console.log(
+    `data-fashion-mnist: real Fashion-MNIST not found (${FASHION_MNIST_SYSTEM_DIR} or ${FASHION_MNIST_ENV}); ` +
+      'skipped the real-data tests',
+  );
 }
 
 describe.skipIf(!realDir)('Fashion-MNIST, the real files', () => {
@@ -308,7 +331,10 @@ describe.skipIf(!realDir)('Fashion-MNIST, the real files', () => {
     b.dispose();
     opt.dispose();
     const acc = correct / nTest;
-    console.log(`Fashion-MNIST: linear classifier, ${nTrain} train images, ${steps} steps of 32: ${(acc * 100).toFixed(1)}% on ${nTest} test images (chance 10%)`);
+    console.log(
+      `Fashion-MNIST: linear classifier, ${nTrain} train images, ${steps} steps of 32: ${(acc * 100).toFixed(1)}% ` +
+        `on ${nTest} test images (chance 10%)`,
+    );
     expect(acc).toBeGreaterThan(0.6);
   });
 });

@@ -23,7 +23,8 @@ function dataset(n: number, label: (i: number) => number, split: ImageDataset['s
   };
 }
 
-const ids = (ds: ImageDataset) => Array.from({ length: ds.labels.length }, (_, k) => ds.images[k * 12] + 256 * ds.images[k * 12 + 1]);
+const ids = (ds: ImageDataset) =>
+  Array.from({ length: ds.labels.length }, (_, k) => ds.images[k * 12] + 256 * ds.images[k * 12 + 1]);
 
 describe('holdoutSplit', () => {
   // unbalanced classes: class c has 20 + 10·c images, interleaved
