@@ -95,9 +95,11 @@ export function locateFashionMnist(dataDir: string, opts: LocateOptions = {}): F
   if (fromEnv) {
     const dir = path.resolve(fromEnv);
     const missing = missingFashionMnistFiles(dir);
-    return missing.length
-      ? { dir, present: false, source: 'env', detail: `${FASHION_MNIST_ENV}=${dir} lacks ${missing.join(', ')} (.gz or plain)` }
-      : { dir, present: true, source: 'env', detail: `found at ${dir} (${FASHION_MNIST_ENV})` };
+    if (missing.length) {
+      const detail = `${FASHION_MNIST_ENV}=${dir} lacks ${missing.join(', ')} (.gz or plain)`;
+      return { dir, present: false, source: 'env', detail };
+    }
+    return { dir, present: true, source: 'env', detail: `found at ${dir} (${FASHION_MNIST_ENV})` };
   }
   const local = path.join(dataDir, 'fashion-mnist');
   if (!missingFashionMnistFiles(local).length) {
@@ -105,7 +107,8 @@ export function locateFashionMnist(dataDir: string, opts: LocateOptions = {}): F
   }
   const system = opts.systemDir ?? FASHION_MNIST_SYSTEM_DIR;
   if (!missingFashionMnistFiles(system).length) {
-    return { dir: system, present: true, source: 'system', detail: `found at ${system} (package dataset-fashion-mnist)` };
+    const detail = `found at ${system} (package dataset-fashion-mnist)`;
+    return { dir: system, present: true, source: 'system', detail };
   }
   const partial = fs.existsSync(local) ? `${local} lacks ${missingFashionMnistFiles(local).join(', ')}; ` : '';
   return {

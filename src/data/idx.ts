@@ -56,7 +56,12 @@ function describeMagic(m: number): string {
  * Parse IDX image bytes (magic 2051). `expect` pins the image size (28×28 for Fashion-MNIST); a file holding more
  * or fewer bytes than its header announces is refused, naming both sizes.
  */
-export function parseIdxImages(buf: Buffer, file: string, label = 'IDX', expect?: { rows: number; cols: number }): IdxImages {
+export function parseIdxImages(
+  buf: Buffer,
+  file: string,
+  label = 'IDX',
+  expect?: { rows: number; cols: number },
+): IdxImages {
   const name = path.basename(file);
   const magic = magicOf(buf);
   if (magic !== IDX_IMAGES_MAGIC) {
@@ -66,7 +71,9 @@ export function parseIdxImages(buf: Buffer, file: string, label = 'IDX', expect?
     );
   }
   if (buf.length < 16) {
-    throw new DataError(`${label} file ${name} is ${fmtInt(buf.length)} bytes; expected at least the 16-byte IDX image header`);
+    throw new DataError(
+      `${label} file ${name} is ${fmtInt(buf.length)} bytes; expected at least the 16-byte IDX image header`,
+    );
   }
   const count = buf.readUInt32BE(4);
   const rows = buf.readUInt32BE(8);
@@ -95,7 +102,9 @@ export function parseIdxLabels(buf: Buffer, file: string, label = 'IDX', numClas
     );
   }
   if (buf.length < 8) {
-    throw new DataError(`${label} file ${name} is ${fmtInt(buf.length)} bytes; expected at least the 8-byte IDX label header`);
+    throw new DataError(
+      `${label} file ${name} is ${fmtInt(buf.length)} bytes; expected at least the 8-byte IDX label header`,
+    );
   }
   const count = buf.readUInt32BE(4);
   const want = 8 + count;
@@ -117,7 +126,10 @@ export function parseIdxLabels(buf: Buffer, file: string, label = 'IDX', numClas
 /** Encode images as an IDX image file (magic 2051); the tests and small writers use it. */
 export function encodeIdxImages(pixels: Uint8Array, count: number, rows: number, cols: number): Buffer {
   if (pixels.length !== count * rows * cols) {
-    throw new DataError(`encodeIdxImages: ${fmtInt(pixels.length)} pixels; expected ${fmtInt(count * rows * cols)} (${count}×${rows}×${cols})`);
+    throw new DataError(
+      `encodeIdxImages: ${fmtInt(pixels.length)} pixels; expected ${fmtInt(count * rows * cols)} ` +
+        `(${count}×${rows}×${cols})`,
+    );
   }
   const out = Buffer.alloc(16 + pixels.length);
   out.writeUInt32BE(IDX_IMAGES_MAGIC, 0);

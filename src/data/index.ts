@@ -58,7 +58,15 @@ export type { HoldoutOptions } from './split';
 export { readIdxBytes, parseIdxImages, parseIdxLabels, encodeIdxImages, encodeIdxLabels } from './idx';
 
 /** Every dataset name loadDataset knows, besides `folder:<path>`. */
-export const DATASET_NAMES = ['synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist'] as const;
+export const DATASET_NAMES = [
+  'synth10',
+  'synth100',
+  'cifar10',
+  'cifar100',
+  'svhn',
+  'flowers102',
+  'fashion-mnist',
+] as const;
 
 export interface DataOptions {
   /** The data folder; default $LIGHTVIT_DATA_DIR, else <repo>/data. */
@@ -130,8 +138,8 @@ export function clearDatasetCache(): void {
  * one sub-folder per class. Splits are cached in memory.
  *
  * Only `flowers102` and image folders have a 'val' split of their own; asking for 'val' of any other dataset
- * (CIFAR, SVHN, Fashion-MNIST, synth) is an error. The kit derives a validation split from 'train' with holdoutSplit (a seeded,
- * stratified hold-out; see src/data/split.ts), never from 'test'.
+ * (CIFAR, SVHN, Fashion-MNIST, synth) is an error. The kit derives a validation split from 'train' with
+ * holdoutSplit (a seeded, stratified hold-out; see src/data/split.ts), never from 'test'.
  */
 export async function loadDataset(
   name: string,
