@@ -309,3 +309,37 @@ export function mergeCoarse(fineToCoarse: ArrayLike<number>, numCoarse: number, 
   }
   return Array.from(fineToCoarse, (c) => Math.floor((c * groups) / numCoarse));
 }
+
+/**
+ * How many super-classes a confusion graph holds, by the eigengap of its normalised Laplacian: the k in
+ * [minK, maxK] after which the sorted eigenvalues jump most (λ_{k+1} − λ_k). For a 10-class dataset whose dense
+ * model confuses tops with tops and shoes with shoes, the gap after k = 2 or 3 is the largest.
+ */
+export function superClassCount(c: Matrix, opts: { minK?: number; maxK?: number; isGraph?: boolean } = {}): number {
+  const a = opts.isGraph ? c : confusionGraph(c);
+  const n = a.length;
+  const minK = Math.max(1, opts.minK ?? 2);
+  const maxK = Math.min(n - 1, opts.maxK ?? Math.floor(n / 2));
+  if (maxK < minK) throw new ConfigError(`superClassCount: ${n} classes leave no k in [${minK}, ${opts.maxK ?? '⌊n/2⌋'}]; expected n > minK`);
+  const deg = a.map((row) => row.reduce((s, x) => s + x, 0));
+  const maxDeg = Math.max(...deg, 0);
+  const dInv = deg.map((d) => 1 / Math.sqrt(Math.max(d, 1e-12 * (maxDeg || 1))));
+  const m = a.map((row, i) => row.map((x, j) => x * dInv[i] * dInv[j]));
+  // Laplacian eigenvalues in ascending order: 1 − (eigenvalues of D^-1/2 A D^-1/2 in descending order)
+  const lap = symmetricEigen(m).values.map((x) => 1 - x).sort((p, q) => p - q);
+  let best = minK;
+  for (let k = minK; k <= maxK; k++) if (lap[k] - lap[k - 1] > lap[best] - lap[best - 1]) best = k;
+  return best;
+}
+
+/** A random balanced grouping of n classes into k groups (seeded): the control for confusion-fitted groups. */
+export function randomBalancedGroups(n: number, k: number, seed = 0): number[] {
+  if (!Number.isInteger(k) || k < 1 || k > n) throw new ConfigError(`randomBalancedGroups: k=${k} for ${n} classes; expected 1 ≤ k ≤ ${n}`);
+  const slots = balancedSizes(n, k).flatMap((s, j) => new Array<number>(s).fill(j));
+  const rng = new Rng(seed);
+  for (let i = slots.length - 1; i > 0; i--) {
+    const j = rng.below(i + 1);
+    [slots[i], slots[j]] = [slots[j], slots[i]];
+  }
+  return canonicalLabels(slots);
+}

@@ -25,7 +25,10 @@ export interface ClaimSpec {
   /** One sentence in the kit's words: "A beats B …". The effect is A − B. */
   claim: string;
   experiment: string;
-  /** Which stored runs make arm A and arm B (by variant label). */
+  /**
+   * Which stored runs make arm A and arm B: runs whose variant label is this, or whose `extra.claimArm` is (for
+   * arms whose variant label changes with the scale, e.g. a model size in the label).
+   */
   a: string;
   b: string;
   /** Metric compared (higher is better); default 'top1'. */
@@ -119,8 +122,9 @@ export function claimRows(records: ResultRecord[], opts: { paper?: string; scale
     for (const combo of combos) {
       const [dataset, scale] = combo.split('\u0000') as [string, Scale];
       const here = recs.filter((r) => r.dataset === dataset && r.scale === scale);
-      const aRuns = here.filter((r) => r.variant === c.a);
-      const bRuns = here.filter((r) => r.variant === c.b);
+      const inArm = (r: ResultRecord, arm: string) => r.variant === arm || r.extra?.claimArm === arm;
+      const aRuns = here.filter((r) => inArm(r, c.a));
+      const bRuns = here.filter((r) => inArm(r, c.b));
       if (!aRuns.length || !bRuns.length) continue;
       const { effect, std, seeds } = claimEffect(aRuns, bRuns, c.metric);
       rows.push({ paper: c.paper, claim: c.claim, dataset, scale, seeds, effect, std, verdict: verdictOf(effect, std, seeds) });

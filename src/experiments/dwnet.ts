@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { officialRecipe } from '../train/recipes';
 import { registerExperiment } from './registry';
-import { runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, type RunSpec } from './common';
+import {
+  runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, runReference, referenceLines, withoutReference, type RunSpec,
+} from './common';
 import { registerClaim } from './claims';
 import type { ExperimentRunContext } from './types';
 import type { Scale } from '../util/scale';
@@ -227,15 +229,32 @@ registerExperiment({
   paper: PAPER,
   title: 'Local attention vs DW conv vs dynamic DW conv on one macro-architecture (accuracy, params, MACs, throughput)',
   plan: (scale) => ({
-    runs: 4 * (scale === 'smoke' ? 1 : HEADLINE_SEEDS),
+    runs: 5 * (scale === 'smoke' ? 1 : HEADLINE_SEEDS),
     description: `local attention, DW, D-DW and I-D-DW models, ${scale === 'smoke' ? 1 : HEADLINE_SEEDS} seed(s) each, on CIFAR-100 at paper scale, CIFAR-10 below (or what stands in)`,
   }),
-  run: (ctx) => runArms(ctx, BLOCKS, blockArms(), { throughput: true, weights: true, seeds: seedsFor(ctx) }),
-  figures(records) {
+  async run(ctx) {
+    await runArms(ctx, BLOCKS, blockArms(), { throughput: true, weights: true, seeds: seedsFor(ctx) });
+    await runReference(ctx, { experiment: BLOCKS, paper: PAPER, dataset: datasetFor(ctx, ctx.scale === 'paper' ? 'cifar100' : 'cifar10') });
+  },
+  figures(all) {
+    const records = withoutReference(all);
+    const lines = referenceLines(all);
     const note = standIn(scaleOf(records));
     const figs: FigureSpec[] = [
+      ablationBars({
+        id: 'dwnet-blocks-top1',
+        paper: PAPER,
+        records,
+        groupBy: 'variant',
+        metric: 'top1',
+        references: lines,
+        xTitle: 'spatial block',
+        title: 'Four spatial blocks on one macro-architecture: top-1',
+        caption: `Top-1 of the same network with local window attention, DW conv (kernel = window), or dynamic DW conv (D-DW per image, I-D-DW per position); error bars one standard deviation over seeds; dashed: a linear classifier on raw pixels with the same images and budget.${note}`,
+      }),
       scatterAccVs({
         id: 'dwnet-acc-vs-params',
+        references: lines,
         records,
         x: 'params',
         groupBy: 'variant',

@@ -3,7 +3,9 @@ import { officialRecipe } from '../train/recipes';
 import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import { registerExperiment } from './registry';
-import { runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, type RunSpec } from './common';
+import {
+  runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, runReference, referenceLines, withoutReference, type RunSpec,
+} from './common';
 import { registerClaim } from './claims';
 import type { ExperimentRunContext } from './types';
 import { convChannelSplit, CONV_SCHEDULES } from '../models/eit';
@@ -156,7 +158,7 @@ registerExperiment({
   plan(scale) {
     const arms = eitArms(scale);
     const seeds = scale === 'smoke' ? 1 : HEADLINE_SEEDS;
-    const perDataset = arms.reduce((n, a) => n + (a.kind === 'resnet' && scale !== 'paper' ? 1 : seeds), 0);
+    const perDataset = seeds + arms.reduce((n, a) => n + (a.kind === 'resnet' && scale !== 'paper' ? 1 : seeds), 0);
     const datasets = scale === 'paper' ? 2 : 1;
     return {
       runs: perDataset * datasets,
@@ -166,18 +168,22 @@ registerExperiment({
     };
   },
   async run(ctx) {
-    for (const dataset of availableDatasets(ctx))
+    for (const dataset of availableDatasets(ctx)) {
       for (const arm of eitArms(ctx.scale))
         for (const seed of armSeeds(ctx, arm.kind !== 'resnet')) {
           await runClassifier(ctx, {
             experiment: SMALL, paper: PAPER, variant: arm.variant, model: arm.model, overrides: arm.overrides, dataset, seed, recipe: eitRecipe,
           });
         }
+      await runReference(ctx, { experiment: SMALL, paper: PAPER, dataset });
+    }
   },
-  figures(records) {
+  figures(all) {
     const figs: FigureSpec[] = [];
+    const records = withoutReference(all);
     for (const part of partitions(records)) {
       const recs = part.records;
+      const lines = referenceLines(all.filter((r) => r.dataset === recs[0].dataset && r.scale === recs[0].scale));
       const ds = recs[0].dataset;
       const scaleNote = standIn(recs[0].scale);
       figs.push(
@@ -187,6 +193,7 @@ registerExperiment({
           x: 'params',
           groupBy: 'variant',
           labelBy: 'variant',
+          references: lines,
           title: `EIT vs ViT vs ResNet on ${ds}: top-1 vs parameters`,
           caption: `Top-1 accuracy against parameters (log scale) for EIT, a ViT of the same width, depth and heads (4×4 patches, position embedding) and CIFAR ResNets.${scaleNote}`,
         }),
@@ -199,6 +206,7 @@ registerExperiment({
           records: records.filter((r) => r.scale === scale),
           groupBy: ['dataset', 'variant'],
           metric: 'top1',
+          references: referenceLines(all.filter((r) => r.scale === scale)),
           title: 'Top-1 per dataset: EIT, ViT, ResNet',
           caption: `Top-1 accuracy of each model on each small dataset; error bars over seeds.${standIn(scale)}`,
         }),

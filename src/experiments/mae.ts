@@ -7,10 +7,14 @@ import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import { createModel } from '../models';
 import { registerExperiment } from './registry';
-import { runClassifier, datasetFor, datasetAvailable, cachedDataset, defaultRecipe } from './common';
+import {
+  runClassifier, datasetFor, datasetAvailable, cachedDataset, defaultRecipe, seedsFor, standInLine, HEADLINE_SEEDS, runReference,
+  referenceLines, withoutReference,
+} from './common';
+import { registerClaim } from './claims';
 import type { ExperimentRunContext } from './types';
 import { maeLossFn, fineTuneInit, reconstructionSamples, type ReconSamples } from '../train/mae';
-import { imageGrid, lineChart, caption, type GridImage } from '../report/figures';
+import { imageGrid, lineChart, caption, referenceLineShapes, type GridImage } from '../report/figures';
 
 /**
  * MAE pre-training on small images (Tan, arXiv 2402.03752) and mmLiT pre-training + transfer (arXiv 2407.17783).
@@ -192,6 +196,8 @@ const standsFor = (d: string) => ({ synth10: 'cifar10', synth100: 'cifar100' } a
 function armBars(o: {
   id: string; title: string; records: ResultRecord[]; x: (r: ResultRecord) => string; arm: (r: ResultRecord) => string;
   xTitle: string; captionText: string; reported?: Array<{ x: string; y: number; label: string }>;
+  /** Dashed horizontal lines (value: accuracy as a fraction), e.g. the linear reference. */
+  lines?: Array<{ label: string; value: number }>;
 }): FigureSpec {
   const recs = o.records.filter((r) => Number.isFinite(r.metrics.top1));
   const xs = uniq(recs.map(o.x));
@@ -209,9 +215,11 @@ function armBars(o: {
       text: o.reported.map((p) => p.label), textposition: 'top center', marker: { symbol: 'star', size: 14, color: '#222' },
     });
   }
+  const refs = referenceLineShapes((o.lines ?? []).map((l) => ({ label: l.label, y: pct(l.value) })));
   return {
     id: o.id, paper: PAPER, title: o.title, caption: caption(recs, o.captionText), data,
     layout: {
+      shapes: refs.shapes, annotations: refs.annotations,
       title: { text: o.title }, template: 'plotly_white', barmode: 'group', width: 820, height: 480,
       xaxis: { title: { text: o.xTitle }, type: 'category' }, yaxis: { title: { text: 'Top-1 accuracy (%)' }, rangemode: 'tozero' },
     },
@@ -255,39 +263,87 @@ function reconGrid(id: string, title: string, stages: Array<{ label: string; sam
 // ───────────────────────────── 1. scratch vs pre-trained (same / cross dataset) ─────────────────────────────
 
 const SCRATCH = 'mae.scratch';
-const SCRATCH_DATASETS = ['cifar10', 'cifar100'];
+
+/** Fine-tuning targets: both CIFARs at paper scale; the CIFAR-10 slot below it (100 classes stay at chance there). */
+function scratchTargets(scale: Scale): string[] {
+  return scale === 'paper' ? ['cifar10', 'cifar100'] : ['cifar10'];
+}
+
+/** The other dataset of a target, pre-trained on for the cross-dataset arm (the other CIFAR, or its stand-in). */
+const otherSlot = (target: string) => (target === 'cifar10' ? 'cifar100' : 'cifar10');
+
+const ARM = { scratch: 'from scratch', same: 'MAE pre-trained, same dataset', cross: 'MAE pre-trained, other dataset' } as const;
+
+registerClaim({
+  id: 'mae.pretrained-vs-scratch',
+  paper: PAPER,
+  claim: 'MAE pre-training on the same images, then fine-tuning, beats training from scratch with the same fine-tuning budget',
+  experiment: SCRATCH,
+  a: ARM.same,
+  b: ARM.scratch,
+});
+registerClaim({
+  id: 'mae.same-vs-cross',
+  paper: PAPER,
+  claim: 'MAE pre-training on the target dataset is at least as good as pre-training on another dataset',
+  experiment: SCRATCH,
+  a: ARM.same,
+  b: ARM.cross,
+});
 
 registerExperiment({
   id: SCRATCH,
   paper: PAPER,
-  title: '2402.03752: mae-vit from scratch vs MAE pre-trained (same- and cross-dataset) on CIFAR-10/100',
-  plan: () => ({ runs: 8, description: 'MAE pre-training on CIFAR-10 and CIFAR-100 (synthetic stand-ins when not downloaded); fine-tune each on both; from scratch on both' }),
+  title: '2402.03752: mae-vit from scratch vs MAE pre-trained (same- and cross-dataset), then fine-tuned',
+  plan: (scale) => {
+    const seeds = scale === 'smoke' ? 1 : HEADLINE_SEEDS;
+    const targets = scratchTargets(scale).length;
+    return {
+      runs: seeds * (scale === 'paper' ? 2 + targets * 4 : 6),
+      description:
+        `per seed (${seeds}): MAE pre-training on the target and on the other dataset, fine-tuning from each, and training ` +
+        `from scratch, on ${scratchTargets(scale).join(' and ')} (or what stands in)`,
+    };
+  },
   async run(ctx) {
-    const files: Record<string, string> = {};
-    for (const d of SCRATCH_DATASETS) {
-      files[d] = (await pretrain(ctx, { experiment: SCRATCH, enc: 'vit', dataset: d, variant: `MAE pre-training on ${d}`, extra: { pretrainDataset: d } })).file;
+    for (const target of scratchTargets(ctx.scale)) {
+      const line = standInLine(ctx, target);
+      if (line) ctx.log(line);
     }
-    for (const target of SCRATCH_DATASETS) {
-      await classify(ctx, { experiment: SCRATCH, enc: 'vit', dataset: target, from: null, variant: `scratch (${target})`, extra: { arm: 'from scratch' } });
-      for (const source of SCRATCH_DATASETS) {
-        const same = source === target;
-        await classify(ctx, {
-          experiment: SCRATCH, enc: 'vit', dataset: target, from: files[source], variant: `pre-trained on ${source} → ${target}`,
-          extra: { arm: same ? 'MAE pre-trained, same dataset' : 'MAE pre-trained, other dataset', pretrainDataset: source },
+    for (const seed of seedsFor(ctx)) {
+      const c = { ...ctx, seed };
+      const files = new Map<string, string>();
+      const pretrained = async (slot: string) => {
+        const ds = datasetFor(c, slot);
+        if (!files.has(ds)) {
+          const run = await pretrain(c, { experiment: SCRATCH, enc: 'vit', dataset: slot, variant: `MAE pre-training on ${ds}`, extra: { pretrainDataset: ds } });
+          files.set(ds, run.file);
+        }
+        return { ds, file: files.get(ds)! };
+      };
+      for (const target of scratchTargets(ctx.scale)) {
+        const same = await pretrained(target);
+        const cross = await pretrained(otherSlot(target));
+        await classify(c, { experiment: SCRATCH, enc: 'vit', dataset: target, from: null, variant: ARM.scratch, extra: { arm: ARM.scratch } });
+        await classify(c, { experiment: SCRATCH, enc: 'vit', dataset: target, from: same.file, variant: ARM.same, extra: { arm: ARM.same, pretrainDataset: same.ds } });
+        await classify(c, {
+          experiment: SCRATCH, enc: 'vit', dataset: target, from: cross.file, variant: ARM.cross, extra: { arm: `MAE pre-trained on ${cross.ds}`, pretrainDataset: cross.ds },
         });
+        await runReference(c, { experiment: SCRATCH, paper: PAPER, dataset: datasetFor(c, target), seeds: [seed] });
       }
     }
   },
   figures(records) {
     const note = standInNote(records[0]?.scale ?? 'paper');
-    const cls = records.filter((r) => role(r) !== 'pretrain');
+    const cls = withoutReference(records.filter((r) => role(r) !== 'pretrain'));
+    const lines = referenceLines(records);
     const reported = uniq(cls.map((r) => r.dataset))
       .filter((d) => REPORTED_TOP1[standsFor(d)] !== undefined)
       .map((d) => ({ x: dsLabel(d), y: REPORTED_TOP1[standsFor(d)], label: `${REPORTED_TOP1[standsFor(d)]}` }));
     const figs: Array<FigureSpec | null> = [
       armBars({
         id: 'mae-scratch-vs-pretrained', title: 'mae-vit: from scratch vs MAE pre-trained then fine-tuned', records: cls,
-        x: (r) => dsLabel(r.dataset), arm: (r) => String(r.extra?.arm ?? r.variant), xTitle: 'Fine-tuning dataset', reported,
+        x: (r) => dsLabel(r.dataset), arm: (r) => String(r.extra?.arm ?? r.variant), xTitle: 'Fine-tuning dataset', reported, lines,
         captionText:
           'Top-1 after fine-tuning, by pre-training: none (from scratch), MAE on the same dataset, MAE on the other CIFAR. ' +
           'Stars: top-1 reported by 2402.03752 after MAE pre-training (96.41 CIFAR-10, 78.27 CIFAR-100; paper recipe, real CIFAR, [PwC]), not trained here.' + note,
@@ -472,8 +528,8 @@ registerExperiment({
         ctx.onRunDone?.();
         continue;
       }
-      await classify(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: target, from: pre.file, variant: `CIFAR-100 MAE → ${target}`, extra: { arm: 'MAE pre-trained on CIFAR-100', target } });
-      await classify(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: target, from: null, variant: `scratch ${target}`, extra: { arm: 'from scratch', target } });
+      await classify(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: target, from: pre.file, variant: `MAE pre-trained on ${datasetFor(ctx, 'cifar100')} → ${datasetFor(ctx, target)}`, extra: { arm: `MAE pre-trained on ${datasetFor(ctx, 'cifar100')}`, target: datasetFor(ctx, target) } });
+      await classify(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: target, from: null, variant: `scratch ${datasetFor(ctx, target)}`, extra: { arm: 'from scratch', target: datasetFor(ctx, target) } });
     }
   },
   figures(records) {
