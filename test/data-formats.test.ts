@@ -80,7 +80,9 @@ describe('SVHN', () => {
     fs.writeFileSync(path.join(dataDir, 'svhn', 'train_32x32.mat'), svhnMat(2, [4, 10], false));
     clearDatasetCache();
     await expect(loadDataset('svhn', 'train', { dataDir })).rejects.toThrow('holds 2 images; expected 73,257');
-    await expect(loadDataset('svhn', 'test', { dataDir })).rejects.toThrow(/SVHN file .*test_32x32.mat is missing/);
+    await expect(loadDataset('svhn', 'test', { dataDir })).rejects.toThrow(
+      /SVHN is incomplete: .*svhn lacks test_32x32.mat; run `lightvit data download svhn`/,
+    );
   });
   it('rejects bad labels and shapes', () => {
     const dir = path.join(tmp, 'svhnbad');

@@ -81,24 +81,36 @@ export interface LoadOptions extends DataOptions {
 type Downloaded = Exclude<(typeof DATASET_NAMES)[number], 'synth10' | 'synth100' | 'fashion-mnist'>;
 
 interface DownloadedInfo {
-  /** Every file or folder a complete copy has, under `<dataDir>/<name>/`; the dataset is present only when all are. */
-  files: string[];
+  /**
+   * The files or folders under `<dataDir>/<name>/` each split needs (`all`: every split). The dataset is present
+   * only when every one of them is there; a split loads when its own are.
+   */
+  files: { train: string[]; test: string[]; all: string[] };
   title: string;
 }
 
 const DOWNLOADED: Record<Downloaded, DownloadedInfo> = {
   cifar10: {
-    files: [...CIFAR10_TRAIN_FILES, ...CIFAR10_TEST_FILES].map((f) => path.join(CIFAR10_DIR, f)),
+    files: {
+      train: CIFAR10_TRAIN_FILES.map((f) => path.join(CIFAR10_DIR, f)),
+      test: CIFAR10_TEST_FILES.map((f) => path.join(CIFAR10_DIR, f)),
+      all: [],
+    },
     title: 'CIFAR-10',
   },
-  cifar100: { files: ['train.bin', 'test.bin'].map((f) => path.join(CIFAR100_DIR, f)), title: 'CIFAR-100' },
-  svhn: { files: ['train_32x32.mat', 'test_32x32.mat'], title: 'SVHN' },
-  flowers102: { files: ['imagelabels.mat', 'setid.mat', 'jpg'], title: 'Flowers-102' },
+  cifar100: {
+    files: { train: [path.join(CIFAR100_DIR, 'train.bin')], test: [path.join(CIFAR100_DIR, 'test.bin')], all: [] },
+    title: 'CIFAR-100',
+  },
+  svhn: { files: { train: ['train_32x32.mat'], test: ['test_32x32.mat'], all: [] }, title: 'SVHN' },
+  flowers102: { files: { train: [], test: [], all: ['imagelabels.mat', 'setid.mat', 'jpg'] }, title: 'Flowers-102' },
 };
 
-/** The files of a downloaded dataset missing under `<dir>/<name>/` (paths relative to it). */
-function missingFiles(name: Downloaded, dir: string): string[] {
-  return DOWNLOADED[name].files.filter((f) => !fs.existsSync(path.join(dir, name, f)));
+/** The files of a downloaded dataset (of one split, or all of them) missing under `<dir>/<name>/`. */
+function missingFiles(name: Downloaded, dir: string, split?: 'train' | 'test' | 'val'): string[] {
+  const f = DOWNLOADED[name].files;
+  const needed = split === 'train' || split === 'test' ? [...f.all, ...f[split]] : [...f.all, ...f.train, ...f.test];
+  return needed.filter((p) => !fs.existsSync(path.join(dir, name, p)));
 }
 
 /** Where each dataset lives (Fashion-MNIST: where it was found, see locateFashionMnist). */
@@ -112,11 +124,17 @@ export function datasetPath(name: string, opts: DataOptions = {}): string {
   return path.join(dir, name);
 }
 
-function requirePresent(name: Downloaded, dir: string): void {
-  const missing = missingFiles(name, dir);
+function allFiles(name: Downloaded): string[] {
+  const f = DOWNLOADED[name].files;
+  return [...f.all, ...f.train, ...f.test];
+}
+
+/** Refuse to load `split` of a dataset whose files for it are not all there, naming the missing ones. */
+function requirePresent(name: Downloaded, dir: string, split: 'train' | 'test' | 'val'): void {
+  const missing = missingFiles(name, dir, split);
   if (missing.length) {
     const where = path.join(dir, name);
-    const what = missing.length === DOWNLOADED[name].files.length ? 'is not downloaded' : 'is incomplete';
+    const what = missingFiles(name, dir).length === allFiles(name).length ? 'is not downloaded' : 'is incomplete';
     throw new DataError(
       `${DOWNLOADED[name].title} ${what}: ${where} lacks ${missing.join(', ')}; ` +
         `run \`lightvit data download ${name}\` (or set LIGHTVIT_DATA_DIR to the folder holding it)`,
@@ -179,16 +197,16 @@ async function loadUncached(
     case 'synth100':
       return loadSynth(dir, name, trainOrTest(name, split));
     case 'cifar10':
-      requirePresent(name, dir);
+      requirePresent(name, dir, split);
       return loadCifar10(path.join(dir, 'cifar10'), trainOrTest(name, split));
     case 'cifar100':
-      requirePresent(name, dir);
+      requirePresent(name, dir, split);
       return loadCifar100(path.join(dir, 'cifar100'), trainOrTest(name, split));
     case 'svhn':
-      requirePresent(name, dir);
+      requirePresent(name, dir, split);
       return loadSvhn(path.join(dir, 'svhn'), trainOrTest(name, split));
     case 'flowers102':
-      requirePresent(name, dir);
+      requirePresent(name, dir, split);
       return loadFlowers102(path.join(dir, 'flowers102'), split, { imageSize: opts.imageSize });
     case 'fashion-mnist':
       return loadFashionMnist(dir, trainOrTest(name, split));
@@ -241,7 +259,7 @@ export function datasetStatus(opts: DataOptions = {}): DatasetStatus[] {
       return { name, present: at.present, path: at.dir, synthetic: false, detail: at.detail };
     }
     const missing = missingFiles(name, dir);
-    const all = missing.length === DOWNLOADED[name].files.length;
+    const all = missing.length === allFiles(name).length;
     const detail = !missing.length
       ? 'downloaded'
       : `${all ? 'not downloaded' : `incomplete: lacks ${missing.join(', ')}`}; run \`lightvit data download ${name}\``;
