@@ -10,8 +10,12 @@
  *     --no-build       do not rebuild dist/ when src/ is newer
  *     --quiet          print only the per-notebook result lines
  *
- *   node scripts/run-notebook.js --jupyter   (npm run notebook)
- *     installs the tslab kernel spec and opens Jupyter Lab (or Notebook) in notebooks/, when Jupyter is installed
+ *   node scripts/run-notebook.js --jupyter [flags for Jupyter ...]   (npm run notebook -- --no-browser --port 8899)
+ *     finds a Jupyter that can start a server (PATH first, then /usr/bin, /usr/local/bin: a pyenv or conda python3
+ *     without Jupyter does not hide Debian's apt Jupyter), registers the tslab kernel for the Python that Jupyter
+ *     runs on, signs the notebooks as trusted, and opens Jupyter Lab (or Notebook) in notebooks/; as root it adds
+ *     --allow-root. Every flag after --jupyter goes to Jupyter unchanged. When no Jupyter can, it says what each
+ *     one found lacks and how to install one.
  *
  * Notebooks import the kit by package name ('lightvit-lab'), which resolves to the built dist/; it is rebuilt with
  * `tsc -p tsconfig.build.json` first when any src/ file is newer. Exit code 1 when any cell fails.
@@ -187,36 +191,81 @@ async function runNotebook(file, { quiet = false } = {}) {
   return { file, ok: !failure, cells: codeCell, seconds: (Date.now() - t0) / 1000, failure, nb };
 }
 
-function commandWorks(cmd, args, env) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, stdio: 'pipe' });
+/** Jupyter's command line: server ('lab' or 'notebook'), --allow-root for root unless given, then the user's flags. */
+function jupyterLaunchArgs({ server, uid, extra = [] }) {
+  const args = [server];
+  if (uid === 0 && !extra.includes('--allow-root')) args.push('--allow-root');
+  return args.concat(extra);
+}
+
+/** `tslab install` arguments: the Python that Jupyter runs on, the local tslab binary. */
+function tslabInstallArgs({ python, tslab, prefix }) {
+  return ['install', `--python=${python}`, `--binary=${tslab}`, ...(prefix ? [`--prefix=${prefix}`] : [])];
+}
+
+/** Python that signs notebooks (nbformat's notary, what `jupyter trust` runs): Jupyter then trusts their outputs. */
+const SIGN_PY = 'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\nn = NotebookNotary()\n' +
+  'for f in sys.argv[1:]:\n    n.sign(nbformat.read(f, as_version=4))\n';
+
+/** Sign notebooks as trusted with the Python Jupyter runs on; true when it worked. */
+function signNotebooks(python, files, env = process.env) {
+  const r = spawnSync(python, ['-c', SIGN_PY, ...files], { env, stdio: 'pipe', encoding: 'utf8' });
   return r.status === 0;
 }
 
-/** `npm run notebook`: register the tslab kernel and open Jupyter in notebooks/; one line when Jupyter is missing. */
-function openJupyter() {
+const INSTALL_HELP = [
+  'Install Jupyter one of these ways, then run `npm run notebook` again:',
+  '  Debian/Ubuntu: sudo apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel',
+  '  macOS:         brew install jupyterlab   (or pipx install jupyterlab)',
+  '  any Python that refuses pip ("externally-managed-environment"):',
+  '                 pipx install jupyterlab   (or: python3 -m venv ~/.venvs/jupyter && ~/.venvs/jupyter/bin/pip install jupyterlab,',
+  '                 then put ~/.venvs/jupyter/bin on PATH)',
+  'Meanwhile `node scripts/run-notebook.js notebooks/<name>.ipynb` runs a notebook headless, without Jupyter.',
+].join('\n');
+
+/**
+ * `npm run notebook`: find a Jupyter that can start a server, register the tslab kernel for its Python, sign the
+ * notebooks, start Jupyter in notebooks/ with the extra flags. Returns the exit code.
+ */
+function openJupyter(extra = [], { probe } = {}) {
   const bin = path.join(ROOT, 'node_modules', '.bin');
   const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH || ''}` };
-  const lab = commandWorks('jupyter', ['lab', '--version'], env);
-  if (!lab && !commandWorks('jupyter', ['notebook', '--version'], env)) {
-    process.stdout.write(
-      'Jupyter not found: apt-get install jupyter-notebook python3-ipykernel (or pip install jupyterlab); ' +
-        'meanwhile `node scripts/run-notebook.js notebooks/<name>.ipynb` runs a notebook headless.\n',
+  ensureDist();
+  const envMod = require(path.join(ROOT, 'dist', 'backend', 'env.js'));
+  const { chosen, candidates } = (probe || envMod.findJupyter)(env);
+  if (!chosen) {
+    const found = candidates.length
+      ? candidates.map((c) => `  ${c.path}: ${c.missing.join(', ')}`).join('\n')
+      : '  no `jupyter` on PATH, in /usr/bin or in /usr/local/bin';
+    process.stdout.write(`No Jupyter that can start a notebook server was found:\n${found}\n${INSTALL_HELP}\n`);
+    return 1;
+  }
+  const server = chosen.lab ? 'lab' : 'notebook';
+  const python = chosen.python || 'python3';
+  process.stdout.write(`Jupyter: ${chosen.path} (${server}, Python ${python})\n`);
+  if (!chosen.kernelspec) {
+    process.stdout.write('note: `jupyter kernelspec` is missing (Debian: apt-get install jupyter-client); registering tslab anyway\n');
+  }
+  const tslab = path.join(bin, process.platform === 'win32' ? 'tslab.cmd' : 'tslab');
+  const inst = spawnSync(tslab, tslabInstallArgs({ python, tslab }), { env, stdio: 'inherit' });
+  if (inst.status !== 0) {
+    process.stderr.write(
+      `tslab install --python=${python} failed (exit ${inst.status}): that Python needs the jupyter_client module ` +
+        '(Debian: apt-get install jupyter-client python3-ipykernel).\n',
     );
     return 1;
   }
-  ensureDist();
-  const tslab = path.join(bin, process.platform === 'win32' ? 'tslab.cmd' : 'tslab');
-  const inst = spawnSync(tslab, ['install', '--python=python3', `--binary=${tslab}`], { env, stdio: 'inherit' });
-  if (inst.status !== 0) {
-    process.stderr.write(`tslab install failed (exit ${inst.status}); try: npx tslab install --python=python3\n`);
-    return 1;
-  }
-  const r = spawnSync('jupyter', [lab ? 'lab' : 'notebook'], { cwd: path.join(ROOT, 'notebooks'), env, stdio: 'inherit' });
+  // Executed notebooks are signed so that Jupyter shows their interactive figures ("Trusted") on reopening.
+  const nbs = fs.readdirSync(path.join(ROOT, 'notebooks')).filter((f) => f.endsWith('.ipynb')).map((f) => path.join(ROOT, 'notebooks', f));
+  if (nbs.length) signNotebooks(python, nbs, env);
+  const args = jupyterLaunchArgs({ server, uid: typeof process.getuid === 'function' ? process.getuid() : -1, extra });
+  process.stdout.write(`starting: ${chosen.path} ${args.join(' ')}\n`);
+  const r = spawnSync(chosen.path, args, { cwd: path.join(ROOT, 'notebooks'), env, stdio: 'inherit' });
   return r.status ?? 0;
 }
 
 async function main(argv) {
-  if (argv[0] === '--jupyter') return openJupyter();
+  if (argv[0] === '--jupyter') return openJupyter(argv.slice(1));
   const files = [];
   let saveDir = null;
   let jsonFile = null;
@@ -260,7 +309,7 @@ async function main(argv) {
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
-module.exports = { runNotebook, ensureDist, readNotebook, cellSource };
+module.exports = { runNotebook, ensureDist, readNotebook, cellSource, jupyterLaunchArgs, tslabInstallArgs, openJupyter, signNotebooks, INSTALL_HELP };
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

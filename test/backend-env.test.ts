@@ -29,7 +29,7 @@ beforeAll(() => {
   fake(
     full,
     'jupyter',
-    'if [ "$1 $2 $3" = "kernelspec list --json" ]; then echo \'{"kernelspecs": {"python3": {}, "tslab": {}}}\'; else exit 2; fi',
+    'if [ "$1 $2 $3" = "kernelspec list --json" ]; then echo \'{"kernelspecs": {"python3": {}, "tslab": {}}}\'; elif [ "$2" = "--version" ]; then echo 6.4; else exit 2; fi',
   );
   fs.writeFileSync(path.join(full, 'c++'), 'not executable', { mode: 0o644 });
 });
@@ -47,7 +47,7 @@ describe('which', () => {
 
 describe('detectExtras', () => {
   it('finds every extra on a PATH that has them, with version details and the tslab kernel', () => {
-    const e = detectExtras({ env: { PATH: full }, chromiumPaths: [] });
+    const e = detectExtras({ env: { PATH: full }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] });
     expect(e.chromium).toMatchObject({ found: true, path: path.join(full, 'chromium-browser'), hint: '' });
     expect(e.cxx).toMatchObject({ found: true, path: path.join(full, 'g++'), hint: '' });
     expect(e.cxx.detail).toMatch(/^g\+\+ \(Fake 1\) 99\.1\.0; make at /);
@@ -56,7 +56,7 @@ describe('detectExtras', () => {
   });
 
   it('on an empty PATH reports each extra missing with a one-line hint, and does not throw', () => {
-    const e = detectExtras({ env: { PATH: empty }, chromiumPaths: [] });
+    const e = detectExtras({ env: { PATH: empty }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] });
     for (const x of Object.values(e)) {
       expect(x.found).toBe(false);
       expect(x.hint.length).toBeGreaterThan(10);
@@ -64,9 +64,9 @@ describe('detectExtras', () => {
     }
     expect(e.chromium.hint).toContain('apt-get install chromium');
     expect(e.cxx.hint).toContain('apt-get install g++ make');
-    expect(e.jupyter.hint).toContain('npx tslab install');
+    expect(e.jupyter.hint).toContain('apt-get install jupyter-notebook');
     expect(e.jupyter.tslab).toBe(false);
-    expect(() => detectExtras({ env: {}, chromiumPaths: [] })).not.toThrow();
+    expect(() => detectExtras({ env: {}, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] })).not.toThrow();
   });
 
   it('Jupyter without the tslab kernel spec, and a compiler without make', () => {
@@ -74,26 +74,26 @@ describe('detectExtras', () => {
     fs.mkdirSync(partial);
     fake(partial, 'jupyter', 'echo \'{"kernelspecs": {"python3": {}}}\'');
     fake(partial, 'c++', 'echo "c++ 1.0"');
-    const e = detectExtras({ env: { PATH: partial }, chromiumPaths: [] });
+    const e = detectExtras({ env: { PATH: partial }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] });
     expect(e.jupyter).toMatchObject({ found: true, tslab: false });
-    expect(e.jupyter.hint).toMatch(/^npx tslab install/);
+    expect(e.jupyter.hint).toMatch(/npx tslab install/);
     expect(e.cxx).toMatchObject({ found: false, path: path.join(partial, 'c++'), detail: 'make not on PATH' });
   });
 
   it('LIGHTVIT_CHROMIUM wins over PATH; a wrong value is reported, not searched around', () => {
     const mine = fake(dir, 'my-chrome', 'exit 0');
-    expect(detectExtras({ env: { PATH: full, LIGHTVIT_CHROMIUM: mine }, chromiumPaths: [] }).chromium).toMatchObject({
+    expect(detectExtras({ env: { PATH: full, LIGHTVIT_CHROMIUM: mine }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] }).chromium).toMatchObject({
       found: true,
       path: mine,
     });
-    const bad = detectExtras({ env: { PATH: full, LIGHTVIT_CHROMIUM: '/nope/chrome' }, chromiumPaths: [] }).chromium;
+    const bad = detectExtras({ env: { PATH: full, LIGHTVIT_CHROMIUM: '/nope/chrome' }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] }).chromium;
     expect(bad.found).toBe(false);
     expect(bad.detail).toContain('/nope/chrome');
   });
 
   it('falls back to fixed Chromium locations after PATH', () => {
     const fixed = fake(dir, 'chromium', 'exit 0');
-    expect(detectExtras({ env: { PATH: empty }, chromiumPaths: [fixed] }).chromium).toMatchObject({ found: true, path: fixed });
+    expect(detectExtras({ env: { PATH: empty }, chromiumPaths: [fixed], jupyterPaths: [], kernelDirs: [] }).chromium).toMatchObject({ found: true, path: fixed });
   });
 });
 

@@ -35,6 +35,10 @@ export interface DetectOptions {
   chromiumPaths?: string[];
   /** Per-command timeout in ms (default 8000: `jupyter kernelspec list` starts Python). */
   timeoutMs?: number;
+  /** Jupyter locations tried after PATH (default JUPYTER_FIXED_PATHS). */
+  jupyterPaths?: string[];
+  /** Kernel-spec folders searched for tslab/kernel.json (default kernelSpecDirs(env)). */
+  kernelDirs?: string[];
 }
 
 const CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
@@ -99,34 +103,169 @@ function detectChromium(env: NodeJS.ProcessEnv, fixed: string[]): Extra {
   };
 }
 
-function detectJupyter(env: NodeJS.ProcessEnv, timeoutMs: number): Extras['jupyter'] {
-  const use = 'running the notebooks headless (jupyter nbconvert --execute) and in JupyterLab';
-  const p = which('jupyter', env.PATH);
-  if (!p) {
-    return {
-      found: false,
-      tslab: false,
-      detail: 'jupyter not on PATH',
-      hint: 'apt-get install jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel, then npx tslab install --python=python3',
-      use,
-    };
+/** Every executable named `name` on PATH, in PATH order (`which -a`). */
+export function whichAll(name: string, pathVar: string | undefined): string[] {
+  const out: string[] = [];
+  for (const dir of (pathVar ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    if (isExecutable(file) && !out.includes(file)) out.push(file);
   }
-  const listing = run(p, ['kernelspec', 'list', '--json'], env, timeoutMs);
-  let specs: string[] = [];
+  return out;
+}
+
+/** Places Jupyter installs outside PATH-first order (Debian's apt Jupyter under pyenv/conda, Homebrew). */
+export const JUPYTER_FIXED_PATHS = ['/usr/bin/jupyter', '/usr/local/bin/jupyter', '/opt/homebrew/bin/jupyter'];
+
+/**
+ * The interpreter a `jupyter` script runs on, from its first line: `#!/usr/bin/python3` → '/usr/bin/python3',
+ * `#!/usr/bin/env python3` → 'python3'; undefined for a wrapper (a pyenv shim is a bash script) or a binary.
+ */
+export function jupyterPython(jupyterPath: string): string | undefined {
+  let head = '';
   try {
-    specs = Object.keys((JSON.parse(listing ?? '{}') as { kernelspecs?: object }).kernelspecs ?? {});
+    const fd = fs.openSync(jupyterPath, 'r');
+    const buf = Buffer.alloc(256);
+    const n = fs.readSync(fd, buf, 0, 256, 0);
+    fs.closeSync(fd);
+    head = buf.subarray(0, n).toString('utf8').split('\n')[0];
   } catch {
-    specs = [];
+    return undefined;
   }
-  const tslab = specs.includes('tslab');
-  return {
-    found: true,
+  const m = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(head);
+  if (!m) return undefined;
+  const [, exe, arg] = m;
+  if (exe.endsWith('/env')) return arg && /python/.test(arg) ? arg : undefined;
+  return /python/.test(path.basename(exe)) ? exe : undefined;
+}
+
+export interface JupyterCandidate {
+  path: string;
+  /** The Python it runs on (for `tslab install --python=`), when its first line says. */
+  python?: string;
+  lab: boolean;
+  notebook: boolean;
+  nbconvert: boolean;
+  /** `jupyter kernelspec list` works (package jupyter-client). */
+  kernelspec: boolean;
+  /** Kernel names `jupyter kernelspec list` reports. */
+  kernels: string[];
+  /** What this candidate lacks, in words ('no Jupyter server: ...'). */
+  missing: string[];
+}
+
+/** Probe one `jupyter`: which subcommands run, which kernels it lists. */
+export function probeJupyter(p: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 15000): JupyterCandidate {
+  const ok = (args: string[]) => run(p, args, env, timeoutMs) !== undefined;
+  const listing = run(p, ['kernelspec', 'list', '--json'], env, timeoutMs);
+  let kernels: string[] = [];
+  try {
+    kernels = Object.keys((JSON.parse((listing ?? '{}').slice((listing ?? '{}').indexOf('{'))) as { kernelspecs?: object }).kernelspecs ?? {});
+  } catch {
+    kernels = [];
+  }
+  const c: JupyterCandidate = {
     path: p,
-    tslab,
-    detail: listing === undefined ? 'jupyter kernelspec list failed' : `kernels: ${specs.join(', ') || 'none'}`,
-    hint: tslab ? '' : 'npx tslab install --python=python3 (adds the TypeScript kernel the notebooks use)',
-    use,
+    python: jupyterPython(p),
+    lab: ok(['lab', '--version']),
+    notebook: ok(['notebook', '--version']),
+    nbconvert: ok(['nbconvert', '--version']),
+    kernelspec: listing !== undefined,
+    kernels,
+    missing: [],
   };
+  if (!c.lab && !c.notebook) c.missing.push('no Jupyter server (jupyter lab / jupyter notebook)');
+  if (!c.kernelspec) c.missing.push('no `jupyter kernelspec` (package jupyter-client)');
+  if (!c.nbconvert) c.missing.push('no `jupyter nbconvert`');
+  return c;
+}
+
+/** Every distinct `jupyter` on PATH, then the fixed locations (a symlink and its target count once). */
+export function jupyterPaths(env: NodeJS.ProcessEnv = process.env, fixed = JUPYTER_FIXED_PATHS): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const p of [...whichAll('jupyter', env.PATH), ...fixed.filter(isExecutable)]) {
+    let real = p;
+    try {
+      real = fs.realpathSync(p);
+    } catch {
+      /* keep p */
+    }
+    if (seen.has(real)) continue;
+    seen.add(real);
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * The Jupyter to use: the first candidate that can start a server (lab or notebook), probing in PATH order and
+ * then the fixed locations, so a pyenv or conda Python without Jupyter first on PATH does not hide Debian's apt
+ * Jupyter. `chosen` is undefined when none can; `candidates` says what each one lacks.
+ */
+export function findJupyter(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { fixed?: string[]; timeoutMs?: number } = {},
+): { chosen?: JupyterCandidate; candidates: JupyterCandidate[] } {
+  const candidates: JupyterCandidate[] = [];
+  for (const p of jupyterPaths(env, opts.fixed)) {
+    const c = probeJupyter(p, env, opts.timeoutMs);
+    candidates.push(c);
+    if (c.lab || c.notebook) return { chosen: c, candidates };
+  }
+  return { candidates };
+}
+
+/**
+ * Folders Jupyter searches for kernel specs (…/kernels), as `jupyter --paths` lists its data dirs: JUPYTER_PATH,
+ * the user's data dir (JUPYTER_DATA_DIR, ~/.local/share/jupyter, ~/Library/Jupyter on macOS), an active conda or
+ * virtual env, then /usr/local/share/jupyter and /usr/share/jupyter.
+ */
+export function kernelSpecDirs(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): string[] {
+  const data = [
+    ...(env.JUPYTER_PATH ?? '').split(path.delimiter).filter(Boolean),
+    env.JUPYTER_DATA_DIR ?? '',
+    path.join(env.XDG_DATA_HOME || path.join(home, '.local', 'share'), 'jupyter'),
+    path.join(home, 'Library', 'Jupyter'),
+    env.CONDA_PREFIX ? path.join(env.CONDA_PREFIX, 'share', 'jupyter') : '',
+    env.VIRTUAL_ENV ? path.join(env.VIRTUAL_ENV, 'share', 'jupyter') : '',
+    '/usr/local/share/jupyter',
+    '/usr/share/jupyter',
+  ].filter(Boolean);
+  return [...new Set(data.map((d) => path.join(d, 'kernels')))];
+}
+
+/** The tslab kernel spec file Jupyter would find, read from disk (works without `jupyter kernelspec`). */
+export function findTslabKernel(dirs: string[] = kernelSpecDirs()): string | undefined {
+  for (const d of dirs) {
+    const f = path.join(d, 'tslab', 'kernel.json');
+    if (fs.existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+function detectJupyter(env: NodeJS.ProcessEnv, timeoutMs: number, fixed?: string[], kernelDirs?: string[]): Extras['jupyter'] {
+  const use = 'the notebooks in Jupyter (npm run notebook) and headless (jupyter nbconvert --execute)';
+  const apt = 'apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel';
+  const { chosen, candidates } = findJupyter(env, { timeoutMs, fixed });
+  const onDisk = findTslabKernel(kernelDirs ?? kernelSpecDirs(env));
+  const c = chosen ?? candidates[0];
+  if (!c) {
+    return { found: false, tslab: !!onDisk, detail: 'jupyter not found (PATH, /usr/bin, /usr/local/bin)', hint: `${apt}, or see the README (pipx / venv)`, use };
+  }
+  const tslab = c.kernels.includes('tslab') || !!onDisk;
+  const others = candidates.filter((x) => x !== c).map((x) => `${x.path}: ${x.missing.join(', ')}`);
+  const detail = [
+    c.kernelspec ? `kernels: ${c.kernels.join(', ') || 'none'}` : `jupyter kernelspec missing (jupyter-client)${onDisk ? `; tslab kernel at ${onDisk}` : ''}`,
+    ...(c.missing.length ? [`missing: ${c.missing.join(', ')}`] : []),
+    ...(others.length ? [`skipped ${others.join('; ')}`] : []),
+  ].join('; ');
+  const hint = !chosen
+    ? `${apt} (or pipx install jupyterlab)`
+    : !tslab
+      ? 'npm run notebook registers the tslab kernel (or: npx tslab install --python=<the Python Jupyter runs on>)'
+      : c.missing.length ? apt : '';
+  return { found: !!chosen, path: c.path, tslab, detail, hint, use };
 }
 
 function detectCxx(env: NodeJS.ProcessEnv, timeoutMs: number): Extra {
@@ -164,7 +303,7 @@ export function detectExtras(opts: DetectOptions = {}): Extras {
   const timeoutMs = opts.timeoutMs ?? 8000;
   return {
     chromium: detectChromium(env, opts.chromiumPaths ?? ['/usr/bin/chromium']),
-    jupyter: detectJupyter(env, timeoutMs),
+    jupyter: detectJupyter(env, timeoutMs, opts.jupyterPaths, opts.kernelDirs),
     cxx: detectCxx(env, timeoutMs),
     python3: detectPython3(env, timeoutMs),
   };

@@ -6,3 +6,4 @@ export * from './figures';
 export * from './export';
 export * from './render';
 export * from './notebook';
+export * from './architecture';

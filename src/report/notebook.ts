@@ -6,6 +6,8 @@ import type { FigureSpec, ResultRecord } from './types';
 import { fitFigure, type GridImage } from './figures';
 import { toHtml, toText, summarize, type SummaryRow, type SummarizeOptions } from './table';
 import { escapeHtml, findChromium, plotlyBundle, scriptJson, sharedRenderer } from './export';
+import { architectureSummary, architectureSvg } from './architecture';
+import type { Module } from '../nn/module';
 
 /**
  * Display helpers for tslab notebooks: interactive figures, tables, image grids and a live training progress line.
@@ -348,4 +350,15 @@ export function liveTraining(opts: LiveTrainingOptions = {}): TrainingDisplay {
 /** For an experiment context: a fresh live training display per run, labelled with the run's variant. */
 export function notebookTrainingDisplay(): (label: string) => TrainingDisplay {
   return (label) => liveTraining({ label });
+}
+
+/**
+ * Show a model's architecture drawing (see architecture.ts), generated from its module tree and config; outside a
+ * notebook, the drawing's rows as text.
+ */
+export function showArchitecture(model: Module & { config?: object }, opts: { name?: string; title?: string } = {}): void {
+  if (inNotebook() && tryDisplay((t) => t.display.html(architectureSvg(model, opts)))) return;
+  const s = architectureSummary(model, opts.name);
+  const lines = s.rows.map((r) => `  ${r.repeat > 1 ? `${r.path}…${r.lastPath.split('.').pop()} ${r.kind} ×${r.repeat}` : `${r.path} ${r.kind}`}: ${r.detail}`);
+  console.log(`[architecture] ${s.model}, ${s.params.toLocaleString('en-US')} parameters\n${lines.join('\n')}`);
 }
