@@ -6,13 +6,18 @@
 //     OpenBLAS or BLIS library is taken (a reference BLAS is slower than the portable kernel). Off with
 //     LV_NO_DLBLAS at build time or LIGHTVIT_NATIVE_BLAS=0 in the environment when the addon loads;
 //     LIGHTVIT_BLAS_LIB=/path/libX.so names another library to try first;
-//  3. the portable blocked kernel below.
+//  3. the portable kernels below: a register-blocked AVX2/FMA kernel where the compiler targets it, a packed loop
+//     the compiler vectorises otherwise.
 #pragma once
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#if !defined(LV_HAVE_CBLAS) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #if !defined(LV_HAVE_CBLAS) && !defined(LV_NO_DLBLAS) && defined(__linux__)
 #define LV_DLBLAS 1
@@ -45,7 +50,7 @@ inline const char* gemmName() {
 #else
 // Portable path: pack op(A) row panels and op(B) into contiguous row-major blocks, then an i-k-j loop whose inner
 // j loop the compiler vectorises. Blocks of KC×NC of B stay in L2.
-inline void portableSgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
+inline void loopSgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float* c,
                   long ldc, bool accumulate) {
   const long KC = 256, NC = 512, MC = 64;
   thread_local std::vector<float> bp, ap;
@@ -85,6 +90,89 @@ inline void portableSgemm(bool ta, bool tb, long m, long n, long k, const float*
     }
   }
 }
+
+#if defined(__AVX2__) && defined(__FMA__)
+// Register-blocked kernel for x86-64 with AVX2 + FMA (the build uses -march=native where the compiler accepts it):
+// op(B) is packed in KC×16 column panels and op(A) in 6×KC row panels, both zero-padded, and a 6×16 block of C is
+// accumulated in 12 ymm registers over KC (BLIS-style). Edge blocks go through a small buffer.
+inline void microKernel6x16(long kc, const float* __restrict ap, const float* __restrict bp, float* c, long ldc,
+                            long rows, long cols) {
+  __m256 acc[6][2];
+  for (int r = 0; r < 6; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (long p = 0; p < kc; p++) {
+    const __m256 b0 = _mm256_loadu_ps(bp + 16 * p), b1 = _mm256_loadu_ps(bp + 16 * p + 8);
+    const float* ar = ap + 6 * p;
+    for (int r = 0; r < 6; r++) {
+      const __m256 av = _mm256_broadcast_ss(ar + r);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  if (rows == 6 && cols == 16) {
+    for (int r = 0; r < 6; r++) {
+      float* cr = c + r * ldc;
+      _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), acc[r][0]));
+      _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), acc[r][1]));
+    }
+    return;
+  }
+  alignas(32) float tmp[6][16];
+  for (int r = 0; r < 6; r++) {
+    _mm256_store_ps(tmp[r], acc[r][0]);
+    _mm256_store_ps(tmp[r] + 8, acc[r][1]);
+  }
+  for (long r = 0; r < rows; r++)
+    for (long j = 0; j < cols; j++) c[r * ldc + j] += tmp[r][j];
+}
+
+inline void portableSgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb,
+                          float* c, long ldc, bool accumulate) {
+  const long KC = 256, MC = 96, NC = 2048;
+  thread_local std::vector<float> bp, ap;
+  if (!accumulate)
+    for (long i = 0; i < m; i++) std::memset(c + i * ldc, 0, sizeof(float) * n);
+  if (k == 0) return;
+  for (long k0 = 0; k0 < k; k0 += KC) {
+    const long kc = std::min(KC, k - k0);
+    for (long n0 = 0; n0 < n; n0 += NC) {
+      const long nc = std::min(NC, n - n0), np = (nc + 15) / 16;
+      bp.assign(np * 16 * kc, 0.0f);
+      for (long q = 0; q < np; q++) {
+        float* dst = bp.data() + q * 16 * kc;
+        const long jn = std::min(16L, nc - q * 16);
+        for (long p = 0; p < kc; p++)
+          for (long j = 0; j < jn; j++) {
+            const long col = n0 + q * 16 + j, row = k0 + p;
+            dst[16 * p + j] = tb ? b[col * ldb + row] : b[row * ldb + col];
+          }
+      }
+      for (long m0 = 0; m0 < m; m0 += MC) {
+        const long mc = std::min(MC, m - m0), mp = (mc + 5) / 6;
+        ap.assign(mp * 6 * kc, 0.0f);
+        for (long q = 0; q < mp; q++) {
+          float* dst = ap.data() + q * 6 * kc;
+          const long in = std::min(6L, mc - q * 6);
+          for (long i = 0; i < in; i++) {
+            const long row = m0 + q * 6 + i;
+            for (long p = 0; p < kc; p++) dst[6 * p + i] = ta ? a[(k0 + p) * lda + row] : a[row * lda + k0 + p];
+          }
+        }
+        for (long qi = 0; qi < mp; qi++)
+          for (long qj = 0; qj < np; qj++)
+            microKernel6x16(kc, ap.data() + qi * 6 * kc, bp.data() + qj * 16 * kc,
+                            c + (m0 + qi * 6) * ldc + n0 + qj * 16, ldc, std::min(6L, mc - qi * 6),
+                            std::min(16L, nc - qj * 16));
+      }
+    }
+  }
+}
+#else
+inline void portableSgemm(bool ta, bool tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb,
+                          float* c, long ldc, bool accumulate) {
+  loopSgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+#endif
+
 #ifdef LV_DLBLAS
 // CBLAS's row-major / transpose enum values and its LP64 cblas_sgemm signature (blasint = int).
 using CblasSgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*,
