@@ -149,7 +149,11 @@ export function formatClaims(rows: ClaimRow[]): string {
   ]);
   const head = ['paper', 'claim', 'dataset', 'scale', 'seeds', 'effect', 'std', 'verdict'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((x, i) => (i === 5 || i === 6 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join('  ');
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => (i === 5 || i === 6 ? x.padStart(widths[i]) : x.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
