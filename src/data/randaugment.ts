@@ -6,9 +6,10 @@ import type { Rng } from '../util/rng';
  * RandAugment `rand-m9-mstd0.5-inc1` (Cubuk et al. 2020, timm's "increasing" op set), colour jitter, and random
  * erasing (Zhong et al. 2020, pixel mode). Every draw comes from the given Rng, so a batch is a function of its seed.
  *
- * PIL semantics are followed where timm calls PIL: ImageEnhance blends `degenerate + f·(img − degenerate)` with
- * rounding and clipping to 0..255; grey is L = (299 R + 587 G + 114 B) / 1000; affine ops resample bilinearly
- * (timm picks bilinear or bicubic at random) and fill with the dataset mean colour.
+ * PIL's arithmetic is reproduced value for value where timm calls PIL (test/fixtures/pil-ops.json, Pillow 9.4):
+ * ImageEnhance blends `degenerate + f·(img − degenerate)` in float32, clipped and truncated; grey is PIL's rounded
+ * 0.299 R + 0.587 G + 0.114 B; autocontrast's table truncates; affine ops sample bilinearly at pixel centres and
+ * truncate (timm picks bilinear or bicubic at random: the kit uses bilinear) and fill with the dataset mean colour.
  */
 
 /** A uint8 HWC image that augmentations modify in place. */
@@ -34,24 +35,27 @@ export interface RandAugmentConfig {
 export const RAND_M9_MSTD05_INC1: RandAugmentConfig = { n: 2, m: 9, mstd: 0.5, prob: 0.5 };
 
 const clamp8 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+/** PIL's float → uint8 store: clip to 0..255, then truncate (C cast). */
+const trunc8 = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v));
 
-/** Rec. 601 luma as PIL's convert('L'): (299 R + 587 G + 114 B) / 1000, rounded. */
+/** Rec. 601 luma as PIL's convert('L'): (19595 R + 38470 G + 7471 B + 2¹⁵) >> 16, i.e. 0.299 R + 0.587 G + 0.114 B rounded. */
 function grey(img: U8Image): Uint8Array {
   const { data, h, w, c } = img;
   const out = new Uint8Array(h * w);
   for (let i = 0; i < h * w; i++) {
-    out[i] = c >= 3 ? Math.round((data[i * c] * 299 + data[i * c + 1] * 587 + data[i * c + 2] * 114) / 1000) : data[i * c];
+    out[i] = c >= 3 ? (data[i * c] * 19595 + data[i * c + 1] * 38470 + data[i * c + 2] * 7471 + 0x8000) >>> 16 : data[i * c];
   }
   return out;
 }
 
-/** PIL ImageEnhance: img ← degenerate + factor·(img − degenerate), per value. */
+/** PIL ImageEnhance (Image.blend): img ← degenerate + factor·(img − degenerate) in float32, clipped, truncated. */
 function blend(img: U8Image, degenerate: (i: number, ch: number) => number, factor: number): void {
   const { data, h, w, c } = img;
+  const f = Math.fround(factor);
   for (let i = 0; i < h * w; i++) {
     for (let ch = 0; ch < c; ch++) {
       const d = degenerate(i, ch);
-      data[i * c + ch] = clamp8(d + factor * (data[i * c + ch] - d));
+      data[i * c + ch] = trunc8(Math.fround(d + Math.fround(f * (data[i * c + ch] - d))));
     }
   }
 }
@@ -116,8 +120,10 @@ export const ops = {
         hi = Math.max(hi, data[i]);
       }
       if (hi <= lo) continue;
+      // PIL: lut[v] = int(v·scale − lo·scale), clipped
       const scale = 255 / (hi - lo);
-      for (let i = ch; i < data.length; i += c) data[i] = clamp8((data[i] - lo) * scale);
+      const offset = -lo * scale;
+      for (let i = ch; i < data.length; i += c) data[i] = trunc8(data[i] * scale + offset);
     }
   },
   /** Per-channel histogram equalisation (PIL ImageOps.equalize). */
@@ -152,7 +158,7 @@ export const ops = {
         const sx = a * (x + 0.5) + b * (y + 0.5) + t0 - 0.5;
         const sy = d * (x + 0.5) + e * (y + 0.5) + t1 - 0.5;
         const o = (y * w + x) * c;
-        if (sx < -0.5 || sy < -0.5 || sx > w - 0.5 || sy > h - 0.5) {
+        if (sx < -0.5 || sy < -0.5 || sx >= w - 0.5 || sy >= h - 0.5) {
           for (let ch = 0; ch < c; ch++) data[o + ch] = fill[ch % fill.length];
           continue;
         }
@@ -163,9 +169,11 @@ export const ops = {
         const fx = Math.max(0, Math.min(1, sx - x0));
         const fy = Math.max(0, Math.min(1, sy - y0));
         for (let ch = 0; ch < c; ch++) {
-          const top = src[(y0 * w + x0) * c + ch] * (1 - fx) + src[(y0 * w + x1) * c + ch] * fx;
-          const bot = src[(y1 * w + x0) * c + ch] * (1 - fx) + src[(y1 * w + x1) * c + ch] * fx;
-          data[o + ch] = clamp8(top * (1 - fy) + bot * fy);
+          const a0 = src[(y0 * w + x0) * c + ch];
+          const b0 = src[(y1 * w + x0) * c + ch];
+          const top = a0 + (src[(y0 * w + x1) * c + ch] - a0) * fx;
+          const bot = b0 + (src[(y1 * w + x1) * c + ch] - b0) * fx;
+          data[o + ch] = trunc8(top + (bot - top) * fy);
         }
       }
     }
