@@ -45,7 +45,7 @@ afterAll(() => {
 });
 
 describe('ImageNet-style folder (train/ + val/)', () => {
-  it('loads both splits at the stored square size with labels from the class folders; ImageNet stats on request', () => {
+  it('loads both splits at the stored square size, labels from the class folders, ImageNet stats on request', () => {
     const tr = loadImageFolder(root, 'train', { imageSize: 32 });
     const va = loadImageFolder(root, 'val', { imageSize: 32, stats: 'imagenet' });
     expect([tr.labels.length, va.labels.length, tr.imageSize, tr.numClasses]).toEqual([18, 6, 32, 3]);
@@ -58,11 +58,12 @@ describe('ImageNet-style folder (train/ + val/)', () => {
     expect(px(17, 2)).toBeGreaterThan(px(17, 0));
   });
 
-  it('trains with the DWNet ImageNet recipe at smoke scale, deterministically, and evaluates with the centre crop', async () => {
+  it('trains with the DWNet ImageNet recipe at smoke scale, deterministically, evaluating a centre crop', async () => {
     const tr = loadImageFolder(root, 'train', { imageSize: 32 });
     const va = loadImageFolder(root, 'val', { imageSize: 32 });
     const recipe = {
-      ...officialRecipe('dwnet', { input: 'imagenet', batchSize: 6 }), epochs: 1, maxStepsPerEpoch: 2, maxEvalImages: 6, warmupEpochs: 0,
+      ...officialRecipe('dwnet', { input: 'imagenet', batchSize: 6 }),
+      epochs: 1, maxStepsPerEpoch: 2, maxEvalImages: 6, warmupEpochs: 0,
     };
     expect(recipe.augment.randomResizedCrop).toBeDefined();
     expect(recipe.augment.evalCropFraction).toBeCloseTo(0.875, 6);

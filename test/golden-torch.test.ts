@@ -56,7 +56,10 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 function assign(m: Module, fx: Fixture, prefix = ''): void {
   for (const [p, param] of m.namedParams()) {
     const e = fx.params[prefix + p];
-    if (!e) throw new Error(`${fx.name}: no weight '${prefix + p}' in the fixture; it has ${Object.keys(fx.params).join(', ')}`);
+    if (!e) {
+      const have = Object.keys(fx.params).join(', ');
+      throw new Error(`${fx.name}: no weight '${prefix + p}' in the fixture; it has ${have}`);
+    }
     expect([prefix + p, e.shape]).toEqual([prefix + p, [...param.shape]]);
     tf.tidy(() => param.value.assign(tensor(e)));
   }
@@ -66,10 +69,13 @@ function assign(m: Module, fx: Fixture, prefix = ''): void {
  * Evaluate `f(x)` (returns the output and an optional extra loss) under tf.variableGrads, with x and the modules'
  * trainable parameters (keyed by fixture path) as variables, and compare everything with the fixture.
  */
-function check(fx: Fixture, mods: Array<[Module, string]>, f: (x: tf.Tensor) => { out: tf.Tensor; extra?: tf.Scalar }): void {
+type BlockFn = (x: tf.Tensor) => { out: tf.Tensor; extra?: tf.Scalar };
+function check(fx: Fixture, mods: Array<[Module, string]>, f: BlockFn): void {
   const x = tf.variable(tensor(fx.inputs.x), true, `${fx.name}-x-${Math.random()}`);
   const named: Array<[string, tf.Variable]> = [['x', x]];
-  for (const [m, prefix] of mods) for (const [p, param] of m.namedParams()) if (param.trainable) named.push([prefix + p, param.value]);
+  for (const [m, prefix] of mods) {
+    for (const [p, param] of m.namedParams()) if (param.trainable) named.push([prefix + p, param.value]);
+  }
   let out!: Float32Array;
   const { value, grads } = tf.variableGrads(() => {
     const r = f(x);
@@ -112,7 +118,8 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
     const fx = load(`dwnet-block-${kind}`);
     const k = fx.config as { dim: number; kernel: number; reduction: number; groupChannels: number; mlpRatio: number };
     const cfg = resolveConfig<DwnetConfig>('dwnet-test', {
-      block: kind, embedDim: k.dim, kernelSize: k.kernel, dynamicReduction: k.reduction, groupChannels: [k.groupChannels, 4],
+      block: kind, embedDim: k.dim, kernelSize: k.kernel, dynamicReduction: k.reduction,
+      groupChannels: [k.groupChannels, 4],
       mlpRatio: k.mlpRatio, dropout: 0, se: false,
     });
     const m = new DWSpatialBlock(cfg, k.dim, 0, 0).build(0);
@@ -126,7 +133,8 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
     const fx = load('eit-block');
     const k = fx.config as Record<string, number>;
     const cfg = resolveConfig<EitConfig>('eit-test', {
-      imageSize: k.imageSize, embedDim: k.embedDim, kernelSize: k.kernelSize, strideSize: k.strideSize, poolSize: k.poolSize,
+      imageSize: k.imageSize, embedDim: k.embedDim, kernelSize: k.kernelSize, strideSize: k.strideSize,
+      poolSize: k.poolSize,
       numHeads: k.numHeads, mlpRatio: k.mlpRatio, layerNormEps: k.layerNormEps, eitP: true, qkvBias: true,
       dropout: 0, attnDropout: 0, dropPath: 0,
     });
@@ -160,7 +168,8 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
       const fx = load('mlit-moe');
       const k = fx.config as Record<string, number>;
       const m = new MoeLayer(k.dim, {
-        numExperts: k.numExperts, topK: k.topK, hidden: k.hidden, noise: false, balanceCoef: k.balanceCoef, dropout: 0, dispatch,
+        numExperts: k.numExperts, topK: k.topK, hidden: k.hidden, noise: false, balanceCoef: k.balanceCoef,
+        dropout: 0, dispatch,
       }).build(0);
       assign(m, fx);
       check(fx, [[m, '']], (x) => {
@@ -183,7 +192,8 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
     m.dispose();
   });
 
-  it.each(['gather', 'dense'] as Dispatch[])("Mobile V-MoE per-image router + experts + super-class loss, dispatch '%s'", async (dispatch) => {
+  const VMOE = "Mobile V-MoE per-image router + experts + super-class loss, dispatch '%s'";
+  it.each(['gather', 'dense'] as Dispatch[])(VMOE, async (dispatch) => {
     await initBackend(backend);
     const fx = load('vmoe-image-router');
     const k = fx.config as Record<string, number>;

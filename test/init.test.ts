@@ -44,7 +44,8 @@ describe('initialisation matches PyTorch/timm', () => {
   it("'trunc-normal' ViT: every Linear bias is zero and weights have std 0.02", () => {
     const m = createModel('vit', { weightInit: 'trunc-normal' }, { seed: 3 });
     const biases = m.namedParams().filter(([n]) => n.endsWith('.bias') && !n.includes('norm'));
-    expect(biases.map(([n]) => n)).toEqual(expect.arrayContaining(['patch_embed.bias', 'blocks.0.attn.qkv.bias', 'blocks.0.attn.proj.bias', 'head.bias']));
+    const want = ['patch_embed.bias', 'blocks.0.attn.qkv.bias', 'blocks.0.attn.proj.bias', 'head.bias'];
+    expect(biases.map(([n]) => n)).toEqual(expect.arrayContaining(want));
     for (const [n, p] of biases) expect([n, stats(p.value.dataSync() as Float32Array).max]).toEqual([n, 0]);
     expect(stats(value(m, 'blocks.0.attn.qkv.weight')).std).toBeCloseTo(0.02, 3);
     m.dispose();
@@ -65,7 +66,10 @@ describe('initialisation matches PyTorch/timm', () => {
     const pe = stats(value(m, 'patch_embed.weight'));
     expect(pe.std / Math.sqrt(2 / (64 * 16))).toBeGreaterThan(0.95);
     expect(pe.std / Math.sqrt(2 / (64 * 16))).toBeLessThan(1.05);
-    for (const n of ['patch_embed.bias', 'blocks.0.attn.qkv.bias', 'blocks.0.attn.proj.bias', 'blocks.0.mlp.fc1.bias', 'head.bias']) {
+    const zeroBiases = [
+      'patch_embed.bias', 'blocks.0.attn.qkv.bias', 'blocks.0.attn.proj.bias', 'blocks.0.mlp.fc1.bias', 'head.bias',
+    ];
+    for (const n of zeroBiases) {
       expect([n, stats(value(m, n)).max]).toEqual([n, 0]);
     }
     m.dispose();

@@ -6,7 +6,8 @@ import { initBackend } from '../src/backend';
 import { createModel } from '../src/models';
 import { Param, init } from '../src/nn/module';
 import { Rng } from '../src/util/rng';
-import { ops, randAugment, randomErasing, colorJitter, RAND_M9_MSTD05_INC1, type U8Image } from '../src/data/randaugment';
+import { ops, randAugment, randomErasing, colorJitter, RAND_M9_MSTD05_INC1 } from '../src/data/randaugment';
+import type { U8Image } from '../src/data/randaugment';
 import { mixBatch, mixTargets, sampleBeta, DEIT_MIXUP } from '../src/data/mixup';
 import { prepareBatch, sampleResizedCrop } from '../src/data/augment';
 import { Sgd, ModelEma } from '../src/train/optim';
@@ -20,7 +21,9 @@ beforeAll(async () => {
 });
 
 /** A 2×2 RGB image with known pixels. */
-const img2 = (): U8Image => ({ data: Uint8Array.from([10, 20, 30, 200, 100, 50, 0, 255, 128, 60, 60, 60]), h: 2, w: 2, c: 3 });
+const img2 = (): U8Image => ({
+  data: Uint8Array.from([10, 20, 30, 200, 100, 50, 0, 255, 128, 60, 60, 60]), h: 2, w: 2, c: 3,
+});
 
 describe('RandAugment ops on a known image (PIL semantics)', () => {
   it('invert, posterize, solarize, solarize-add', () => {
@@ -156,7 +159,8 @@ describe('mixup / cutmix (timm batch mode)', () => {
     const x0 = Float32Array.from({ length: n * 16 }, (_, i) => Math.floor(i / 16) + 1); // image i is all (i + 1)
     const labels = Int32Array.from([0, 1, 2]);
     const xm = Float32Array.from(x0);
-    const m = mixBatch(xm, shape, labels, 3, 0, { mixupAlpha: 0.8, cutmixAlpha: 0, switchProb: 0, prob: 1 }, new Rng(3));
+    const mixOnly = { mixupAlpha: 0.8, cutmixAlpha: 0, switchProb: 0, prob: 1 };
+    const m = mixBatch(xm, shape, labels, 3, 0, mixOnly, new Rng(3));
     expect(m.kind).toBe('mixup');
     expect(xm[0]).toBeCloseTo(m.lam * 1 + (1 - m.lam) * 3, 5);
     expect(xm[16]).toBeCloseTo(2, 5);
@@ -243,17 +247,20 @@ describe('recipe pipeline and official recipes', () => {
     expect(a.shape).toEqual([3, 12, 12, 3]);
     expect(Array.from(a.x)).toEqual(Array.from(b.x));
     // evaluation: centre crop 0.875 then resize; differs from a plain resize
-    const e = prepareBatch(ds, [0], { augment: { cropPadding: 0, flip: false, evalCropFraction: 0.875 }, targetSize: 12, rng: new Rng(0) });
+    const evalAug = { cropPadding: 0, flip: false, evalCropFraction: 0.875 };
+    const e = prepareBatch(ds, [0], { augment: evalAug, targetSize: 12, rng: new Rng(0) });
     const p = prepareBatch(ds, [0], { augment: null, targetSize: 12, rng: new Rng(0) });
     expect(Array.from(e.x)).not.toEqual(Array.from(p.x));
   });
 
   it('official recipes carry each paper\'s settings (lr scaling, clipping, EMA, repeated augmentation)', () => {
     const eit = officialRecipe('eit', { batchSize: 512 });
-    expect([eit.lr, eit.clipNorm, eit.emaDecay, eit.repeatedAugment, eit.warmupEpochs]).toEqual([1e-3, 0, 0.99996, 3, 5]);
+    expect([eit.lr, eit.clipNorm, eit.emaDecay, eit.repeatedAugment, eit.warmupEpochs])
+      .toEqual([1e-3, 0, 0.99996, 3, 5]);
     expect(eit.augment.colorJitter).toBe(0.3);
     const dw = officialRecipe('dwnet');
-    expect([dw.batchSize, dw.lr, dw.clipNorm, dw.warmupEpochs, dw.emaDecay, dw.repeatedAugment]).toEqual([1024, 1e-3, 5, 20, undefined, undefined]);
+    expect([dw.batchSize, dw.lr, dw.clipNorm, dw.warmupEpochs, dw.emaDecay, dw.repeatedAugment])
+      .toEqual([1024, 1e-3, 5, 20, undefined, undefined]);
     expect(dw.mixup).toEqual(DEIT_MIXUP);
     expect(dw.augment.randAugment).toEqual(RAND_M9_MSTD05_INC1);
     const rn = officialRecipe('resnet-cifar');
@@ -266,7 +273,8 @@ describe('recipe pipeline and official recipes', () => {
 
   it('trainer runs the EIT recipe (mixup, RandAugment, erasing, repeated aug, EMA) deterministically', async () => {
     const ds = tinyDataset(32, 8);
-    const recipe = { ...officialRecipe('eit', { batchSize: 8 }), epochs: 1, maxStepsPerEpoch: 2, maxEvalImages: 16, warmupEpochs: 0 };
+    const short = { epochs: 1, maxStepsPerEpoch: 2, maxEvalImages: 16, warmupEpochs: 0 };
+    const recipe = { ...officialRecipe('eit', { batchSize: 8 }), ...short };
     const run = async () => {
       const model = createModel('vit-tiny-test', { numClasses: 4 }, { seed: 1 });
       const before = tf.memory().numTensors;
@@ -282,7 +290,7 @@ describe('recipe pipeline and official recipes', () => {
     expect(a.leaked).toBeLessThanOrEqual(0);
     const sgd = await train({
       model: createModel('vit-tiny-test', { numClasses: 4 }, { seed: 1 }), train: ds, test: ds, seed: 3,
-      recipe: { ...officialRecipe('resnet-cifar', { batchSize: 8 }), epochs: 1, maxStepsPerEpoch: 2, maxEvalImages: 16 },
+      recipe: { ...officialRecipe('resnet-cifar', { batchSize: 8 }), ...short },
     });
     expect(Number.isFinite(sgd.history[0].trainLoss)).toBe(true);
   });

@@ -1,7 +1,8 @@
 import { ConfigError, DataError } from '../util/errors';
 import type { Rng } from '../util/rng';
 import type { ImageDataset } from './types';
-import { randAugment, colorJitter, randomErasing, type RandAugmentConfig, type RandomErasingConfig, type U8Image } from './randaugment';
+import { randAugment, colorJitter, randomErasing } from './randaugment';
+import type { RandAugmentConfig, RandomErasingConfig, U8Image } from './randaugment';
 
 /** Input pipeline applied per batch (in JS, on uint8 images) before the model. */
 export interface AugmentConfig {
@@ -188,7 +189,16 @@ function prepareSimpleBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: 
 }
 
 /** One image's uint8 pixels, a rectangle of it (rows y0.., cols x0..; mirrored when `mirror`) resized to out×out. */
-function cropResize(ds: ImageDataset, idx: number, y0: number, x0: number, h: number, w: number, mirror: boolean, out: number): Uint8Array {
+function cropResize(
+  ds: ImageDataset,
+  idx: number,
+  y0: number,
+  x0: number,
+  h: number,
+  w: number,
+  mirror: boolean,
+  out: number,
+): Uint8Array {
   const S = ds.imageSize;
   const C = ds.channels;
   const crop = new Float32Array(h * w * C);
@@ -210,7 +220,12 @@ function cropResize(ds: ImageDataset, idx: number, y0: number, x0: number, h: nu
  * torchvision RandomResizedCrop.get_params on an S×S image: area fraction U(scale), aspect ratio log-uniform in
  * `ratio`, up to 10 attempts; otherwise the whole image (the fallback centre crop of a square image).
  */
-export function sampleResizedCrop(S: number, scale: [number, number], ratio: [number, number], rng: Rng): [number, number, number, number] {
+export function sampleResizedCrop(
+  S: number,
+  scale: [number, number],
+  ratio: [number, number],
+  rng: Rng,
+): [number, number, number, number] {
   const area = S * S;
   const [lr0, lr1] = [Math.log(ratio[0]), Math.log(ratio[1])];
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -241,7 +256,8 @@ function prepareRecipeBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: 
   }
   const frac = a.evalCropFraction ?? 1;
   if (!(frac > 0 && frac <= 1)) throw new ConfigError(`augment.evalCropFraction ${frac}: expected 0 < f ≤ 1`);
-  const random = !!(a.randomResizedCrop || a.randAugment || (a.colorJitter ?? 0) > 0 || a.randomErasing || pad > 0 || a.flip);
+  const jitter = (a.colorJitter ?? 0) > 0;
+  const random = !!(a.randomResizedCrop || a.randAugment || jitter || a.randomErasing || pad > 0 || a.flip);
   const fill = [0, 1, 2].map((c) => Math.round(ds.mean[c] * 255));
   const n = indices.length;
   const x = new Float32Array(n * T * T * C);

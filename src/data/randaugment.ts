@@ -38,12 +38,13 @@ const clamp8 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
 /** PIL's float → uint8 store: clip to 0..255, then truncate (C cast). */
 const trunc8 = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v));
 
-/** Rec. 601 luma as PIL's convert('L'): (19595 R + 38470 G + 7471 B + 2¹⁵) >> 16, i.e. 0.299 R + 0.587 G + 0.114 B rounded. */
+/** Rec. 601 luma as PIL's convert('L'): (19595 R + 38470 G + 7471 B + 2¹⁵) >> 16 (0.299 R + 0.587 G + 0.114 B). */
 function grey(img: U8Image): Uint8Array {
   const { data, h, w, c } = img;
   const out = new Uint8Array(h * w);
   for (let i = 0; i < h * w; i++) {
-    out[i] = c >= 3 ? (data[i * c] * 19595 + data[i * c + 1] * 38470 + data[i * c + 2] * 7471 + 0x8000) >>> 16 : data[i * c];
+    const o = i * c;
+    out[i] = c >= 3 ? (data[o] * 19595 + data[o + 1] * 38470 + data[o + 2] * 7471 + 0x8000) >>> 16 : data[o];
   }
   return out;
 }
@@ -286,7 +287,14 @@ export interface RandomErasingConfig {
  * probability `prob`, a rectangle of area U(minArea, maxArea)·S² and log-uniform aspect ratio is filled with
  * N(0, 1) values per pixel and channel. Up to 10 attempts to fit the rectangle, as timm. Returns whether it erased.
  */
-export function randomErasing(x: Float32Array, offset: number, size: number, channels: number, cfg: RandomErasingConfig, rng: Rng): boolean {
+export function randomErasing(
+  x: Float32Array,
+  offset: number,
+  size: number,
+  channels: number,
+  cfg: RandomErasingConfig,
+  rng: Rng,
+): boolean {
   if (!(cfg.prob > 0) || rng.next() >= cfg.prob) return false;
   const area = size * size;
   const lo = cfg.minArea ?? 0.02;

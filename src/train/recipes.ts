@@ -1,6 +1,8 @@
 import type { Scale } from '../util/scale';
 import type { Recipe } from './types';
 import type { AugmentConfig } from '../data/augment';
+
+type RrcConfig = NonNullable<AugmentConfig['randomResizedCrop']>;
 import { RAND_M9_MSTD05_INC1 } from '../data/randaugment';
 import { DEIT_MIXUP } from '../data/mixup';
 import { ConfigError } from '../util/errors';
@@ -36,7 +38,9 @@ export function defaultRecipe(scale: Scale): Recipe {
 
 /** Papers (and baselines) with a recipe builder. */
 export type OfficialRecipeName = 'dwnet' | 'eit' | 'mobile-vmoe' | 'mlit' | 'mae' | 'mae-pretrain' | 'resnet-cifar';
-export const OFFICIAL_RECIPES: readonly OfficialRecipeName[] = ['dwnet', 'eit', 'mobile-vmoe', 'mlit', 'mae', 'mae-pretrain', 'resnet-cifar'];
+export const OFFICIAL_RECIPES: readonly OfficialRecipeName[] = [
+  'dwnet', 'eit', 'mobile-vmoe', 'mlit', 'mae', 'mae-pretrain', 'resnet-cifar',
+];
 
 export interface OfficialRecipeOptions {
   /**
@@ -53,7 +57,7 @@ function timmAugment(input: 'imagenet' | 'cifar', colorJitter: number): AugmentC
   return {
     cropPadding: input === 'cifar' ? 4 : 0,
     flip: true,
-    ...(input === 'imagenet' ? { randomResizedCrop: { scale: [0.08, 1] as [number, number], ratio: [3 / 4, 4 / 3] as [number, number] } } : {}),
+    ...(input === 'imagenet' ? { randomResizedCrop: { scale: [0.08, 1], ratio: [3 / 4, 4 / 3] } as RrcConfig } : {}),
     randAugment: { ...RAND_M9_MSTD05_INC1 },
     colorJitter,
     randomErasing: { prob: 0.25 },
@@ -81,7 +85,9 @@ export function officialRecipe(name: OfficialRecipeName, opts: OfficialRecipeOpt
   const input = opts.input ?? 'cifar';
   const base = defaultRecipe('paper');
   const B = opts.batchSize;
-  if (B !== undefined && !(Number.isInteger(B) && B > 0)) throw new ConfigError(`batchSize ${B}: expected a positive integer`);
+  if (B !== undefined && !(Number.isInteger(B) && B > 0)) {
+    throw new ConfigError(`batchSize ${B}: expected a positive integer`);
+  }
   switch (name) {
     case 'dwnet': {
       const batch = B ?? 1024;
@@ -95,7 +101,8 @@ export function officialRecipe(name: OfficialRecipeName, opts: OfficialRecipeOpt
     case 'eit': {
       const batch = B ?? 1024;
       return {
-        ...base, epochs: 300, batchSize: batch, lr: (1e-3 * batch) / 512, minLr: 1e-5, weightDecay: 0.05, warmupEpochs: 5,
+        ...base, epochs: 300, batchSize: batch, lr: (1e-3 * batch) / 512, minLr: 1e-5, weightDecay: 0.05,
+        warmupEpochs: 5,
         labelSmoothing: 0.1, clipNorm: 0, augment: timmAugment(input, 0.3), mixup: { ...DEIT_MIXUP },
         repeatedAugment: 3, emaDecay: 0.99996, source: 'EIT official train.py (DeiT codebase), arXiv 2203.07116',
       };
@@ -103,7 +110,8 @@ export function officialRecipe(name: OfficialRecipeName, opts: OfficialRecipeOpt
     case 'mobile-vmoe': {
       const batch = B ?? 1024;
       return {
-        ...base, epochs: 300, batchSize: batch, lr: (5e-4 * batch) / 512, minLr: 1e-5, weightDecay: 0.05, warmupEpochs: 5,
+        ...base, epochs: 300, batchSize: batch, lr: (5e-4 * batch) / 512, minLr: 1e-5, weightDecay: 0.05,
+        warmupEpochs: 5,
         labelSmoothing: 0.1, clipNorm: 0, augment: timmAugment(input, 0.4), mixup: { ...DEIT_MIXUP },
         repeatedAugment: 3, emaDecay: 0.99996,
         source: 'inferred: DeiT recipe (Mobile V-MoE, arXiv 2309.04354, does not publish its recipe)',
@@ -111,14 +119,17 @@ export function officialRecipe(name: OfficialRecipeName, opts: OfficialRecipeOpt
     }
     case 'resnet-cifar':
       return {
-        ...base, epochs: 200, batchSize: B ?? 128, lr: (0.1 * (B ?? 128)) / 128, minLr: 0, weightDecay: 5e-4, warmupEpochs: 0,
+        ...base, epochs: 200, batchSize: B ?? 128, lr: (0.1 * (B ?? 128)) / 128, minLr: 0, weightDecay: 5e-4,
+        warmupEpochs: 0,
         labelSmoothing: 0, clipNorm: 0, optimizer: 'sgd', momentum: 0.9, augment: { cropPadding: 4, flip: true },
         source: 'standard CIFAR ResNet recipe (SGD 0.1, momentum 0.9, wd 5e-4, cosine); not from the EIT paper',
       };
     case 'mlit':
-      return { ...base, epochs: 200, batchSize: B ?? 128, lr: 1e-3, warmupEpochs: 10, source: "not recovered [?]: the kit's paper recipe" };
     case 'mae':
-      return { ...base, epochs: 200, batchSize: B ?? 128, lr: 1e-3, warmupEpochs: 10, source: "not recovered [?]: the kit's paper recipe" };
+      return {
+        ...base, epochs: 200, batchSize: B ?? 128, lr: 1e-3, warmupEpochs: 10,
+        source: "not recovered [?]: the kit's paper recipe",
+      };
     case 'mae-pretrain':
       return {
         ...base, epochs: 400, batchSize: B ?? 128, lr: 1e-3, warmupEpochs: 20, weightDecay: 0.05,

@@ -154,7 +154,9 @@ export function trainStep(o: {
       const logits = model.forward(x, ctx);
       logitsKept = tf.keep(logits);
       kept.push(logits);
-      task = o.softTargets ? softTargetCrossEntropy(logits, o.softTargets) : crossEntropy(logits, y, o.labelSmoothing ?? 0);
+      task = o.softTargets
+        ? softTargetCrossEntropy(logits, o.softTargets)
+        : crossEntropy(logits, y, o.labelSmoothing ?? 0);
     }
     for (const a of ctx.aux) kept.push(tf.keep(a.value));
     const total = (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
