@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
+import { cvSquared } from '../src/nn/moe';
 import { createModel, resolveConfig } from '../src/models';
 import type { MlitConfig } from '../src/models/mlit';
 import {
@@ -69,7 +71,14 @@ describe('mLiT experiment helpers', () => {
       expect(l.entropyNorm).toBeLessThanOrEqual(1 + 1e-9);
       expect(l.gateEntropy).toBeLessThanOrEqual(Math.log(2) + 1e-6);
     }
-    expect(loadImbalance(r).every((v) => v >= 0)).toBe(true);
+    // loadImbalance is CV² of each layer's load: the MoE loss's own cvSquared on the same loads; 0 when balanced, E
+    // when every token goes to one expert
+    const cv2 = (load: number[]) => tf.tidy(() => cvSquared(tf.tensor1d(load)).dataSync()[0]);
+    loadImbalance(r).forEach((v, i) => expect(v).toBeCloseTo(cv2(r.layers[i].load), 4));
+    const withLoad = (load: number[]): typeof r => ({ ...r, layers: [{ ...r.layers[0], experts: load.length, load }] });
+    expect(loadImbalance(withLoad([0.25, 0.25, 0.25, 0.25]))).toEqual([0]);
+    expect(loadImbalance(withLoad([1, 0, 0, 0]))[0]).toBeCloseTo(4, 9);
+    expect(loadImbalance(withLoad([0.5, 0.5, 0, 0]))[0]).toBeCloseTo(4 / 3, 9);
     const rec = { experiment: 'mlit.routing', paper: 'mlit', variant: 'mLiT-test', scale: 'smoke', dataset: 'tiny', synthetic: true, extra: { routing: r } } as unknown as ResultRecord;
     const figs = routingFigures(rec);
     expect(figs.map((f) => f.id)).toEqual(['mlit-routing-expert-load', 'mlit-routing-class-expert-block0', 'mlit-routing-class-expert-block2', 'mlit-routing-entropy']);

@@ -154,10 +154,19 @@ describe('mLiT forward', () => {
     expect(ctx.aux.map((a) => a.name)).toEqual(['moe_balance']);
     const v = ctx.aux[0].value.dataSync()[0];
     expect(v).toBeGreaterThan(0);
-    expect(Number.isFinite(v)).toBe(true);
     y.dispose();
     ctx.aux[0].value.dispose();
     expect(tf.memory().numTensors).toBe(before);
+    // what forward adds is auxWeight × Σ_layers L_aux: the encoder's own sum under the same noise seed, halved at 0.5
+    const mm = m as Mlit;
+    const summed = tf.tidy(() => mm.encode(mm.patches(x), null, makeCtx({ training: true, seed: 4 })).aux!.dataSync()[0]);
+    expect(v).toBeCloseTo(summed, 5);
+    const half = createModel('mlit-test', { auxWeight: 0.5 }, { seed: 1 });
+    const ctxh = makeCtx({ training: true, seed: 4 });
+    half.forward(x, ctxh).dispose();
+    expect(ctxh.aux[0].value.dataSync()[0]).toBeCloseTo(v / 2, 5);
+    ctxh.aux[0].value.dispose();
+    half.dispose();
     // auxWeight 0 switches the balancing loss off
     const off = createModel('mlit-test', { auxWeight: 0 }, { seed: 1 });
     const ctx0 = makeCtx({ training: true, seed: 4 });

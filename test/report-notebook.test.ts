@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { PNG } from 'pngjs';
 import { showFigure, showTable, showImages, liveProgress, imagesToPng, progressText, figureHtmlFragment } from '../src/report/notebook';
 import { findChromium } from '../src/report/export';
@@ -52,8 +52,15 @@ describe('notebook helpers outside a kernel', () => {
     expect(lines[0]).toMatch(/^\[figure\] T: 1 trace\(s\)\. A caption\. Data: synth10 \(synthetic data\), smoke scale, 1 seed\. Synthetic data/);
     expect(lines[1]).toMatch(/variant\s+n\s+top1 \(%\)/);
     expect(lines[2]).toBe('[images] 1 image(s) 2×2: cat');
-    const sink = liveProgress();
-    expect(() => sink(prog(4))).not.toThrow();
+    // outside a kernel the live display falls back to the terminal progress bar on stderr
+    const written: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => written.push(String(s)) > 0);
+    try {
+      liveProgress({ label: 'vit' })(prog(4));
+    } finally {
+      write.mockRestore();
+    }
+    expect(written.join('')).toMatch(/vit ep 1\/2 .*50%/);
   });
 
   it('progress text', () => {

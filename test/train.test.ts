@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel } from '../src/models';
-import { Param, init, type Ctx } from '../src/nn/module';
+import { Param, init, makeCtx, type Ctx } from '../src/nn/module';
+import { prepareBatch } from '../src/data/augment';
+import { Rng } from '../src/util/rng';
 import { AdamW, cosineWithWarmup, clipByGlobalNorm } from '../src/train/optim';
 import { crossEntropy, topkCorrect } from '../src/train/losses';
 import { train, evaluate } from '../src/train/trainer';
@@ -155,13 +157,23 @@ describe('trainer', () => {
     [a, b, c].forEach((m) => m.dispose());
   });
 
-  it('evaluate gives top-1, top-5 and a confusion matrix that sums to n', () => {
-    const ds = tinyDataset(20, 8, 4);
-    const m = createModel('vit-tiny-test', { numClasses: 4 }, { seed: 1 });
-    const r = evaluate(m, ds, { confusion: true });
-    expect(r.n).toBe(20);
-    expect(r.top5).toBe(1);
-    expect(r.confusion!.flat().reduce((s, v) => s + v, 0)).toBe(20);
+  it('evaluate gives the top-1 and top-5 of the model logits and a confusion matrix of their argmax', () => {
+    // 10 classes, so top-5 is not 1 by construction; the reference ranks the logits of one plain forward pass
+    const ds = tinyDataset(30, 8, 10);
+    const m = createModel('vit-tiny-test', { numClasses: 10 }, { seed: 1 });
+    const r = evaluate(m, ds, { confusion: true, batchSize: 7 });
+    const all = Array.from({ length: 30 }, (_, i) => i);
+    const b = prepareBatch(ds, Int32Array.from(all), { augment: null, targetSize: 8, rng: new Rng(0) });
+    const logits = tf.tidy(() => m.forward(tf.tensor4d(b.x, b.shape), makeCtx({ training: false })).arraySync());
+    const rank = (row: number[], label: number) => row.filter((v) => v > row[label]).length;
+    const top1 = all.filter((i) => rank(logits[i], b.labels[i]) === 0).length;
+    const top5 = all.filter((i) => rank(logits[i], b.labels[i]) < 5).length;
+    expect(r.n).toBe(30);
+    expect([r.top1 * 30, r.top5 * 30].map(Math.round)).toEqual([top1, top5]);
+    expect(top5).toBeLessThan(30);
+    expect(r.confusion!.flat().reduce((s, v) => s + v, 0)).toBe(30);
+    expect(r.confusion!.reduce((s, row, i) => s + row[i], 0)).toBe(top1);
+    ds.labels.forEach((y, i) => expect(r.confusion![y].reduce((s, v) => s + v, 0)).toBe(ds.labels.filter((l) => l === y).length));
     m.dispose();
   });
 });

@@ -6,6 +6,7 @@ import { initBackend } from '../src/backend';
 import { getExperiment } from '../src/experiments';
 import { loadRecords } from '../src/report/store';
 import { packageRoot } from '../src/util/fsx';
+import { adjustedRandIndex } from '../src/analysis/superclass';
 
 let dir = '';
 beforeAll(async () => {
@@ -18,33 +19,51 @@ beforeAll(async () => {
 });
 
 describe('mobile-vmoe.superclasses at smoke scale', () => {
-  it('trains dense → clusters its confusion → trains MoEs on both super-class sets; records router accuracy, ARI, figures', async () => {
+  it('trains dense → clusters its validation confusion → MoEs on the clusters and on random groups; records router accuracy, ARI', async () => {
     const e = getExperiment('mobile-vmoe.superclasses');
     const logs: string[] = [];
     await e.run({ scale: 'smoke', preferReal: false, force: true, seed: 0, log: (m) => logs.push(m) });
     const recs = loadRecords({ experiment: 'mobile-vmoe.superclasses', scale: 'smoke' });
-    expect(recs.map((r) => r.variant).sort()).toEqual(['confusion super-classes', 'dense', 'official super-classes']);
+    // smoke runs on synth10, which has no super-classes: the control is random balanced groups
+    expect(recs.map((r) => r.variant).sort()).toEqual(['confusion super-classes', 'dense', 'random balanced groups']);
     const dense = recs.find((r) => r.variant === 'dense')!;
     expect(dense.metrics.flops).toBe(2 * dense.metrics.macs); // the paper's FLOPs convention
     const conf = dense.extra!.confusion as number[][];
-    expect(conf).toHaveLength(100);
-    expect(conf.flat().reduce((a, b) => a + b, 0)).toBe(64); // smoke evaluates 64 test images
+    expect(conf).toHaveLength(10);
+    // fitted on the validation hold-out, every image counted once
+    const held = Number(/\((\d+) images\)/.exec(String(dense.extra!.confusionOn))![1]);
+    expect(conf.flat().reduce((a, b) => a + b, 0)).toBe(held);
     const clu = recs.find((r) => r.variant === 'confusion super-classes')!;
     const assign = clu.extra!.clusters as number[];
-    expect(new Set(assign).size).toBe(10);
-    expect(Array.from({ length: 10 }, (_, j) => assign.filter((a) => a === j).length)).toEqual(new Array(10).fill(10));
+    const E = new Set(assign).size;
+    expect(assign).toHaveLength(10);
+    expect(E).toBeGreaterThanOrEqual(2);
+    expect(E).toBeLessThanOrEqual(5);
+    // balanced clusters: sizes differ by at most one class; the MoE has one expert per cluster
+    const sizes = Array.from({ length: E }, (_, j) => assign.filter((x) => x === j).length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
     expect(clu.config.superClassOf).toEqual(assign);
-    expect(Number.isFinite(clu.extra!.ari as number)).toBe(true);
-    for (const r of recs.filter((x) => x.model.startsWith('vmoe'))) {
-      expect(r.metrics.routerTop1).toBeGreaterThanOrEqual(0);
-      expect(r.metrics.routerTop1).toBeLessThanOrEqual(1);
+    expect(clu.config.numExperts).toBe(E);
+    // the stored ARI is the one of the stored partitions (the control MoE keeps its groups in its config)
+    const control = recs.find((r) => r.variant === 'random balanced groups')!;
+    expect(clu.extra!.ari as number).toBeCloseTo(adjustedRandIndex(assign, control.config.superClassOf as number[]), 12);
+    for (const r of [clu, control]) {
+      const top1 = r.metrics.routerTop1;
+      // k = 1 per image: each super-class present sends each image to one expert of the first MoE block, so its row
+      // of superVsExpert (a separate pass over the same test images) is a distribution, and the router's accuracy
+      // (an image sent to its own super-class's expert) is a weighted mean of the diagonal
+      const sve = r.extra!.superVsExpert as number[][];
+      expect(sve.length).toBe(Math.max(...(r.config.superClassOf as number[])) + 1);
+      const present = sve.map((row, k) => ({ sum: row.reduce((a, b) => a + b, 0), diag: row[k] })).filter((p) => p.sum > 0);
+      for (const p of present) expect(p.sum).toBeCloseTo(1, 9);
+      expect(top1).toBeGreaterThanOrEqual(Math.min(...present.map((p) => p.diag)) - 1e-9);
+      expect(top1).toBeLessThanOrEqual(Math.max(...present.map((p) => p.diag)) + 1e-9);
       // the super-class router loss reached the trainer
       expect(r.history!.at(-1)!.aux.router_ce).toBeGreaterThan(0);
-      expect((r.extra!.superVsExpert as number[][]).length).toBe(10);
     }
-    expect(logs.some((l) => /ARI vs official/.test(l))).toBe(true);
+    expect(logs.some((l) => /ARI vs random balanced groups/.test(l))).toBe(true);
     const figs = e.figures(recs);
-    expect(figs.map((f) => f.id)).toEqual(['vmoe-superclass-source', 'vmoe-confusion-clusters', 'vmoe-confusion-graph']);
+    expect(figs.length).toBeGreaterThan(0);
     for (const f of figs) expect(f.caption).toMatch(/synthetic data/);
   }, 180_000);
 });
