@@ -1,6 +1,7 @@
 import { describe, it, expect, vi } from 'vitest';
 import { runBench } from '../src/bench';
 import { nativeStatus } from '../src/backend/native';
+import { findTorchPython } from '../src/bench/torch';
 
 /** The benchmark's output contract (not its speed): `--json` lines with model/engine/batch/img_per_s, options. */
 
@@ -56,6 +57,21 @@ describe('lightvit bench', () => {
     expect(table[2]).toMatch(/^bench-vit\s+wasm\s+2\s/);
     expect(table[3]).toMatch(/^vit-tiny-test\s+wasm\s+2\s/);
     expect(table[2].indexOf(' 2 ')).toBe(table[3].indexOf(' 2 ')); // columns line up
+  }, 300_000);
+
+  it.skipIf(!('python' in findTorchPython()))('with PyTorch: a twin row per thread count, same params, ratio_to_torch', async () => {
+    const argv = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--models', 'mae-vit', '--json'];
+    const lines = await capture([...argv, '--engines', 'wasm', '--threads', '1,2']);
+    const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => 'engine' in o);
+    for (const model of ['bench-vit', 'mae-vit']) {
+      const kit = rows.find((r) => r.model === model && r.engine === 'wasm')!;
+      const twins = rows.filter((r) => r.model === model && r.engine === 'pytorch');
+      expect(twins.map((r) => r.threads).sort()).toEqual([1, 2]);
+      for (const t of twins) expect(t.params).toBe(kit.params);
+      expect(kit.params as number).toBeGreaterThan(1000);
+      const best = Math.max(...twins.map((r) => r.img_per_s as number));
+      expect(kit.ratio_to_torch as number).toBeCloseTo((kit.img_per_s as number) / best, 6);
+    }
   }, 300_000);
 
   it('rejects unknown options and engines with the expected forms', async () => {
