@@ -66,7 +66,9 @@ describe('detectExtras', () => {
     expect(e.cxx.hint).toContain('apt-get install g++ make');
     expect(e.jupyter.hint).toContain('apt-get install jupyter-notebook');
     expect(e.jupyter.tslab).toBe(false);
-    expect(() => detectExtras({ env: {}, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] })).not.toThrow();
+    // no PATH at all: the same answer (every extra missing, with its hint), not an exception
+    const none = detectExtras({ env: {}, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] });
+    expect(Object.entries(none).map(([k, x]) => [k, x.found, x.hint])).toEqual(Object.entries(e).map(([k, x]) => [k, false, x.hint]));
   });
 
   it('Jupyter without the tslab kernel spec, and a compiler without make', () => {
