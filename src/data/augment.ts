@@ -201,8 +201,23 @@ function cropResize(
 ): Uint8Array {
   const S = ds.imageSize;
   const C = ds.channels;
-  const crop = new Float32Array(h * w * C);
   const base = idx * S * S * C;
+  if (h === out && w === out) {
+    const u = new Uint8Array(out * out * C);
+    for (let y = 0; y < h; y++) {
+      if (!mirror) {
+        const s = base + ((y0 + y) * S + x0) * C;
+        u.set(ds.images.subarray(s, s + w * C), y * w * C);
+        continue;
+      }
+      for (let x = 0; x < w; x++) {
+        const s = base + ((y0 + y) * S + x0 + w - 1 - x) * C;
+        for (let c = 0; c < C; c++) u[(y * w + x) * C + c] = ds.images[s + c];
+      }
+    }
+    return u;
+  }
+  const crop = new Float32Array(h * w * C);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const sx = x0 + (mirror ? w - 1 - x : x);
@@ -210,9 +225,10 @@ function cropResize(
       for (let c = 0; c < C; c++) crop[(y * w + x) * C + c] = ds.images[s + c];
     }
   }
-  const r = h === out && w === out ? crop : resizeBilinear(crop, h, w, C, out, out);
+  const r = resizeBilinear(crop, h, w, C, out, out);
   const u = new Uint8Array(out * out * C);
-  for (let i = 0; i < u.length; i++) u[i] = Math.max(0, Math.min(255, Math.round(r[i])));
+  // values are convex combinations of bytes: in 0..255, so rounding needs no clamp (Uint8Array stores integers)
+  for (let i = 0; i < u.length; i++) u[i] = r[i] + 0.5;
   return u;
 }
 
@@ -259,6 +275,8 @@ function prepareRecipeBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: 
   const jitter = (a.colorJitter ?? 0) > 0;
   const random = !!(a.randomResizedCrop || a.randAugment || jitter || a.randomErasing || pad > 0 || a.flip);
   const fill = [0, 1, 2].map((c) => Math.round(ds.mean[c] * 255));
+  const scale = Float32Array.from({ length: C }, (_, c) => 1 / (255 * ds.std[c % 3]));
+  const shift = Float32Array.from({ length: C }, (_, c) => ds.mean[c % 3] / ds.std[c % 3]);
   const n = indices.length;
   const x = new Float32Array(n * T * T * C);
   const labels = new Int32Array(n);
@@ -299,12 +317,13 @@ function prepareRecipeBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: 
     if (random && a.randAugment) randAugment(img, a.randAugment, opts.rng, fill);
     else if (random && (a.colorJitter ?? 0) > 0) colorJitter(img, a.colorJitter!, opts.rng);
     const G = img.h;
-    const norm = new Float32Array(G * G * C);
-    for (let i = 0; i < G * G; i++) {
-      for (let c = 0; c < C; c++) norm[i * C + c] = (img.data[i * C + c] / 255 - ds.mean[c % 3]) / ds.std[c % 3];
+    const dst = G === T ? x : new Float32Array(G * G * C);
+    const off = G === T ? b * T * T * C : 0;
+    const src = img.data;
+    for (let i = 0; i < G * G * C; i += C) {
+      for (let c = 0; c < C; c++) dst[off + i + c] = src[i + c] * scale[c] - shift[c];
     }
-    if (G === T) x.set(norm, b * T * T * C);
-    else resizeBilinear(norm, G, G, C, T, T, x, b * T * T * C);
+    if (G !== T) resizeBilinear(dst, G, G, C, T, T, x, b * T * T * C);
     if (random && a.randomErasing) randomErasing(x, b * T * T * C, T, C, a.randomErasing, opts.rng);
   }
   return { x, shape: [n, T, T, C], labels, ...(coarse ? { coarse } : {}) };

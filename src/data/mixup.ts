@@ -93,12 +93,16 @@ export function mixBatch(
   const img = h * w * c;
   let box: MixResult['box'];
   if (kind === 'mixup') {
-    // pair (i, n−1−i) both read the other's original value: mix the first half against a copy
-    const orig = Float32Array.from(x);
-    for (let i = 0; i < n; i++) {
+    // images i and n−1−i mix with each other: update both at once (the middle image of an odd batch is unchanged)
+    for (let i = 0; i < n - 1 - i; i++) {
       const a = i * img;
       const b = (n - 1 - i) * img;
-      for (let k = 0; k < img; k++) x[a + k] = lam * orig[a + k] + (1 - lam) * orig[b + k];
+      for (let k = 0; k < img; k++) {
+        const u = x[a + k];
+        const v = x[b + k];
+        x[a + k] = lam * u + (1 - lam) * v;
+        x[b + k] = lam * v + (1 - lam) * u;
+      }
     }
   } else if (kind === 'cutmix') {
     const ratio = Math.sqrt(1 - lam);
@@ -112,14 +116,15 @@ export function mixBatch(
     const x1 = Math.max(0, Math.min(w, cx + Math.floor(cw / 2)));
     box = [y0, y1, x0, x1];
     lam = 1 - ((y1 - y0) * (x1 - x0)) / (h * w);
-    const orig = Float32Array.from(x);
-    for (let i = 0; i < n; i++) {
+    // the box of image i comes from image n−1−i and vice versa: swap the boxes pairwise
+    for (let i = 0; i < n - 1 - i; i++) {
       const a = i * img;
       const b = (n - 1 - i) * img;
       for (let y = y0; y < y1; y++) {
-        for (let xx = x0; xx < x1; xx++) {
-          const o = (y * w + xx) * c;
-          for (let k = 0; k < c; k++) x[a + o + k] = orig[b + o + k];
+        for (let o = (y * w + x0) * c; o < (y * w + x1) * c; o++) {
+          const t = x[a + o];
+          x[a + o] = x[b + o];
+          x[b + o] = t;
         }
       }
     }
