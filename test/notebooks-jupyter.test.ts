@@ -54,9 +54,19 @@ describe.skipIf(!hasNbconvert)('notebooks via jupyter nbconvert and the tslab ke
         p.on('close', (code) => resolve({ code, log }));
       });
       expect(res.code, res.log.slice(-4000)).toBe(0);
-      const executed = JSON.parse(fs.readFileSync(path.join(out, path.basename(file)), 'utf8')) as { cells: Array<{ cell_type: string; outputs?: Array<{ output_type: string }> }> };
+      const executed = JSON.parse(fs.readFileSync(path.join(out, path.basename(file)), 'utf8')) as {
+        nbformat_minor: number;
+        cells: Array<{ id?: string; cell_type: string; outputs?: Array<{ output_type: string; name?: string; text?: string | string[] }> }>;
+      };
       const errors = executed.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
       expect(errors).toEqual([]);
+      // progress is an in-place display, never stderr text (shown pink in Jupyter)
+      const stderr = executed.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'stream' && o.name === 'stderr');
+      expect(stderr.map((o) => (Array.isArray(o.text) ? o.text.join('') : o.text ?? '').slice(0, 300))).toEqual([]);
+      // nbformat 4.5 cell ids: nbconvert does not warn, Jupyter does not mark the notebook modified on open
+      expect(executed.nbformat_minor).toBeGreaterThanOrEqual(5);
+      expect(executed.cells.every((c) => typeof c.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(c.id))).toBe(true);
+      expect(res.log).not.toMatch(/MissingIDFieldWarning/);
     }, 1_200_000);
   }
 });

@@ -32,6 +32,10 @@ function builders(): FigureSpec[] {
     heatmap({ id: 'class-expert', z: classes.map((_, i) => [0.1 * i, 0.2, 0.3, 0.4]), x: ['expert 1', 'expert 2', 'expert 3', 'expert 4'], y: classes, xTitle: 'Expert', yTitle: 'Class', zTitle: 'share' }),
     heatmap({ id: 'schedule', z: Array.from({ length: 12 }, (_, i) => [i / 12, 1 - i / 12, 0.5]), x: ['decreasing (paper)', 'constant one half', 'increasing'], y: Array.from({ length: 12 }, (_, i) => `block ${i + 1}`), yTitle: 'Block' }),
     lineChart({ id: 'load', series: [{ name: LONG, x: [1, 2, 3, 4, 5, 6, 7, 8, 9], y: [0.1, 0.2, 0.15, 0.3, 0.2, 0.1, 0.2, 0.25, 0.3] }], xTitle: 'Block', yTitle: 'CV² of the expert load (0 = balanced)' }),
+    lineChart({
+      id: 'mae-loss', xTitle: 'Pre-training epoch', yTitle: 'MAE loss (masked MSE + discount × visible MSE, normalised pixels)',
+      series: [{ name: 'MAE pre-training on fashion-mnist (fashion-mnist)', x: [1], y: [1.45] }, { name: 'MAE pre-training on synth100 (synth100)', x: [1], y: [1.25] }],
+    }),
     lineChart({ id: 'tiny', series: [{ name: 'x', x: [1, 2, 4], y: [0.0006, 0.0009, 0.0012] }], xTitle: 'k', yTitle: 'Pixel share of high frequencies' }),
     trainingCurves(many.slice(0, 3).map((r, i) => ({ ...r, history: hist(i) }))),
     fitFigure({

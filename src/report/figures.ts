@@ -726,7 +726,14 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
       const tickFont = ((ax.tickfont as { size?: number } | undefined)?.size) ?? font;
       const longest = Math.max(0, ...labels.map((l) => textWidth(l, tickFont)));
       const tickLines = Math.max(1, ...labels.map(lineCount));
-      const title = titleText(ax);
+      let title = titleText(ax);
+      // an axis title longer than its axis is wrapped (a y title taller than the plot is cut off at both ends)
+      const axisLen = isX ? width - margin.l - margin.r : ((layout.height as number | undefined) ?? 480) - margin.t - margin.b;
+      const titlePx = textWidth(title, font + 1);
+      if (title && titlePx > 0.95 * axisLen && !/<br/i.test(title)) {
+        title = wrapWords(title, Math.max(12, Math.floor((0.95 * axisLen) / (0.62 * (font + 1))))).join('<br>');
+        ax.title = { ...(typeof ax.title === 'object' ? ax.title : {}), text: title };
+      }
       const titleH = title ? (font + 4) * lineCount(title) + 8 : 0;
       const secondary = /\d/.test(key) && ax.anchor !== undefined && ax.side === undefined;
       if (isX) {
@@ -748,6 +755,27 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
       }
       layout[key] = ax;
     }
+  }
+
+  // a legend whose names would take more than a third of the width goes above the plot, in rows
+  const named = spec.data.filter((t) => t.showlegend !== false && typeof t.name === 'string' && t.name);
+  const showLegend = layout.showlegend !== false && (named.length > 1 || layout.showlegend === true) && hasCartesian;
+  const legendW = Math.max(0, ...named.map((t) => textWidth(String(t.name), font) + 40));
+  if (showLegend && legendW > width / 3 && !(layout.legend as { orientation?: string } | undefined)?.orientation?.startsWith('h')) {
+    const plotW = width - margin.l - margin.r;
+    let rows = 1;
+    let used = 0;
+    for (const t of named) {
+      const w = textWidth(String(t.name), font) + 40;
+      if (used && used + w > plotW) {
+        rows++;
+        used = 0;
+      }
+      used += w;
+    }
+    layout.legend = { ...((layout.legend as object | undefined) ?? {}), orientation: 'h', x: 0, xanchor: 'left', y: 1.02, yanchor: 'bottom' };
+    margin.t += rows * (font + 9) + 6;
+    layout.height = ((layout.height as number | undefined) ?? 480) + rows * (font + 9) + 6;
   }
 
   // tables: tall enough for the header and every row

@@ -1,7 +1,7 @@
 import type { Experiment } from '../experiments/types';
 import type { Scale } from '../util/scale';
 import { loadRecords } from './store';
-import { scatterAccVs } from './figures';
+import { datasetTitle, scatterAccVs } from './figures';
 import { renderFigures, type ExportOptions } from './export';
 import type { FigureSpec, ResultRecord } from './types';
 
@@ -59,7 +59,8 @@ export function summaryFigures(records: ResultRecord[]): FigureSpec[] {
   const specs: FigureSpec[] = [];
   for (const [k, recs] of combos) {
     const slug = k.replace(/[^A-Za-z0-9._-]/g, '_');
-    const what = `Every model family trained on ${recs[0].dataset} at the ${recs[0].scale} scale`;
+    const ds = datasetTitle(recs[0].dataset);
+    const what = `Every model family trained on ${ds} at the ${recs[0].scale} scale`;
     specs.push(
       scatterAccVs({
         id: `summary-acc-vs-params-${slug}`,
@@ -68,7 +69,7 @@ export function summaryFigures(records: ResultRecord[]): FigureSpec[] {
         x: 'params',
         groupBy: 'paper',
         labelBy: 'variant',
-        title: `Top-1 accuracy vs parameters (${recs[0].dataset}, ${recs[0].scale})`,
+        title: `Top-1 accuracy vs parameters (${ds}, ${recs[0].scale} scale)`,
         caption: `${what}: top-1 accuracy against parameters; points are means over seeds.`,
       }),
     );
@@ -81,7 +82,7 @@ export function summaryFigures(records: ResultRecord[]): FigureSpec[] {
           x: 'macs',
           groupBy: 'paper',
           labelBy: 'variant',
-          title: `Top-1 accuracy vs MACs (${recs[0].dataset}, ${recs[0].scale})`,
+          title: `Top-1 accuracy vs MACs (${ds}, ${recs[0].scale} scale)`,
           caption: `${what}: top-1 accuracy against multiply-accumulates per image; points are means over seeds.`,
         }),
       );
