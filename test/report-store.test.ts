@@ -30,21 +30,43 @@ describe('results store', () => {
     expect(() => makeRecordKey({ experiment: 'x', variant: 'a', scale: 'quick', dataset: 'd', seed: 0.5 })).toThrow(/seed=0.5/);
   });
 
-  it('skips a torn last line, and the next append starts on a fresh line', () => {
+  it('skips a torn last line silently, and the next append cuts it away (no warning forever after)', () => {
     appendRecord(fakeRecord({ variant: 'a', metrics: { top1: 0.5 } }));
     const whole = JSON.stringify(fakeRecord({ variant: 'torn', metrics: { top1: 0.9 } }));
     fs.appendFileSync(resultsFile(), whole.slice(0, 40)); // a crash in the middle of a write
-    expect(loadRecords().map((r) => r.variant)).toEqual(['a']);
-    appendRecord(fakeRecord({ variant: 'c', metrics: { top1: 0.7 } }));
     const warn = console.warn;
     const warnings: string[] = [];
     console.warn = (m: string) => warnings.push(m);
     try {
+      expect(loadRecords().map((r) => r.variant)).toEqual(['a']);
+      appendRecord(fakeRecord({ variant: 'c', metrics: { top1: 0.7 } }));
       expect(loadRecords().map((r) => r.variant)).toEqual(['a', 'c']);
     } finally {
       console.warn = warn;
     }
-    expect(warnings.join()).toMatch(/line 2 is not valid JSON/);
+    expect(warnings).toEqual([]);
+    const lines = fs.readFileSync(resultsFile(), 'utf8').split('\n');
+    expect(lines).toHaveLength(3); // two records and the final newline: the fragment is gone
+    expect(lines.every((l) => l === '' || JSON.parse(l).variant)).toBe(true);
+  });
+
+  it('a valid-JSON line that is not a record ({}, null, 42) is skipped with one warning naming the line', () => {
+    appendRecord(fakeRecord({ variant: 'a', metrics: { top1: 0.5 } }));
+    fs.appendFileSync(resultsFile(), '{}\nnull\n42\n');
+    appendRecord(fakeRecord({ variant: 'b', metrics: { top1: 0.6 } }));
+    const warn = console.warn;
+    const warnings: string[] = [];
+    console.warn = (m: string) => warnings.push(m);
+    try {
+      expect(loadRecords().map((r) => r.variant)).toEqual(['a', 'b']);
+      expect(loadRecords({ allVersions: true }).map((r) => r.variant)).toEqual(['a', 'b']); // warned once only
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/line 2 is valid JSON but not a result record.*\{\}; skipped/);
+    expect(warnings[1]).toMatch(/line 3 .*null/);
+    expect(warnings[2]).toMatch(/line 4 .*42/);
   });
 
   it('filters by paper, experiment, scale and dataset', () => {

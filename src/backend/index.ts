@@ -149,8 +149,19 @@ async function tryBackend(name: BackendName): Promise<Pick<BackendChoice, 'tfBac
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+      silenceCpuBanner();
       return { tfBackend: 'cpu' };
   }
+}
+
+/**
+ * The cpu backend prints "Hi, looks like you are running TensorFlow.js in Node.js ..." on its first tensor write
+ * (tfjs-backend-cpu 4.22 `MathBackendCPU.write`, guarded by its `firstUse` field). The kit chooses its backend
+ * deliberately and says why in `lightvit info`, so the banner is noise: mark the backend as already used.
+ */
+export function silenceCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
 }
 
 /**

@@ -1,90 +1,184 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs, flagString, flagInt, ParsedArgs } from './args';
+import {
+  parseCommand,
+  commandHelp,
+  checkChoice,
+  nearest,
+  UsageError,
+  type CommandSpec,
+  type FlagSpec,
+  type ParsedCommand,
+} from './args';
 import { LightvitError } from '../util/errors';
-import { parseScale, envScale, SCALES, Scale } from '../util/scale';
+import { parseScale, envScale, SCALES, type Scale } from '../util/scale';
 import { dataDir, figuresDir, writeJsonAtomic } from '../util/fsx';
 
 /**
- * `lightvit`: the kit's command line. Each subcommand loads only what it needs, so `--help` and `info` are fast.
+ * `lightvit`: the kit's command line. Every command declares its flags once (./args): the strict parser and the help
+ * text both come from those declarations. Each command loads only what it needs, so `--help` and `info` are fast.
  */
-const COMMANDS: Record<string, { summary: string; usage: string; run: (a: ParsedArgs) => Promise<void> }> = {
+
+type Command = CommandSpec & { run: (a: ParsedCommand) => Promise<void> };
+
+const BACKEND: FlagSpec = {
+  kind: 'string',
+  help: 'force a tfjs backend (default: the best that loads; or LIGHTVIT_BACKEND)',
+  choices: ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+};
+const SCALE: FlagSpec = { kind: 'string', help: 'scale (default: LIGHTVIT_SCALE or quick)', choices: SCALES };
+const JSON_FLAG: FlagSpec = { kind: 'boolean', help: 'print JSON' };
+const PAPER: FlagSpec = { kind: 'string', value: 'P', help: 'one paper: mlit, mae, mobile-vmoe, dwnet, eit' };
+const SEED: FlagSpec = { kind: 'int', value: 'N', min: 0, help: 'seed (default 0)' };
+const DATA: FlagSpec = {
+  kind: 'string',
+  value: 'NAME',
+  help: 'dataset: synth10, synth100, cifar10, cifar100, svhn, flowers102, fashion-mnist or folder:<path>',
+};
+const RUN_FLAGS: Record<string, FlagSpec> = {
+  scale: SCALE,
+  force: { kind: 'boolean', help: 're-run runs whose results are stored' },
+  synth: { kind: 'boolean', help: 'use the embedded synthetic data even where real data is present' },
+  data: { ...DATA, help: `force one dataset for every run (${DATA.help})` },
+  seed: { ...SEED, help: 'base seed (default 0)' },
+  backend: BACKEND,
+};
+
+/** Recipe and run settings have their own flags: `--set` is for model config keys only. */
+const SET_KEYS_WITH_FLAGS: Record<string, string> = {
+  lr: '--lr', learningRate: '--lr', epochs: '--epochs', epoch: '--epochs', batch: '--batch', batchSize: '--batch',
+  seed: '--seed', data: '--data', dataset: '--data', scale: '--scale',
+};
+
+const COMMANDS: Record<string, Command> = {
   info: {
+    name: 'info',
     summary: 'backend chosen (and why the better ones were skipped), versions, optional extras, datasets',
-    usage: `lightvit info [--backend tensorflow-gpu|tensorflow|wasm|cpu] [--json]`,
+    flags: { backend: BACKEND, json: JSON_FLAG },
     run: cmdInfo,
   },
   models: {
+    name: 'models',
     summary: 'list registered models (name, family, paper, description)',
-    usage: `lightvit models [--family F] [--tag test|paper|bench] [--json]`,
+    flags: {
+      family: { kind: 'string', value: 'F', help: 'only this model family' },
+      tag: { kind: 'string', value: 'T', help: 'only models with this tag (test, paper, bench, ...)' },
+      json: JSON_FLAG,
+    },
     run: cmdModels,
   },
   params: {
+    name: 'params',
     summary: 'parameter count, active parameters and MACs of a model',
-    usage: `lightvit params <model> [--set key=value ...] [--json] [--config]
-
-  Counting convention: every trainable scalar (head included, BatchNorm running statistics excluded);
-  MACs of one 1-image inference forward pass: Linear, Conv and attention matmuls (q·kᵀ and attn·v);
-  'macsWithoutAttention' drops the attention matmuls (EIT/ptflops convention); FLOPs (Mobile V-MoE) = 2 × MACs.
-  --config prints the full resolved config, i.e. every key --set accepts.`,
+    args: '<model>',
+    positionals: { min: 1, max: 1, names: 'a model name (see lightvit models)' },
+    flags: {
+      set: { kind: 'string', value: 'key=value', repeat: true, help: 'override a model config key' },
+      json: JSON_FLAG,
+      config: { kind: 'boolean', help: 'print the full resolved config, i.e. every key --set accepts' },
+      backend: BACKEND,
+    },
+    notes: `Counting convention: every trainable scalar (head included, BatchNorm running statistics excluded);
+MACs of one 1-image inference forward pass: Linear, Conv and attention matmuls (q·kᵀ and attn·v);
+'macsWithoutAttention' drops the attention matmuls (EIT/ptflops convention); FLOPs (Mobile V-MoE) = 2 × MACs.`,
     run: cmdParams,
   },
   train: {
+    name: 'train',
     summary: 'train one model on one dataset and write a results JSON and a checkpoint',
-    usage: `lightvit train <model> [--data synth10|synth100|cifar10|cifar100|svhn|flowers102] [--scale smoke|quick|paper]
-                 [--set key=value ...] [--epochs N] [--batch N] [--lr X] [--seed N] [--resume] [--out FILE]
-
-  Writes data/results/train/<model>-<data>-<scale>-s<seed>.json (config, backend, versions, seed, metric history,
-  wall time) and the checkpoint data/checkpoints/train/<...>.ckpt; --resume continues from that checkpoint.`,
+    args: '<model>',
+    positionals: { min: 1, max: 1, names: 'a model name (see lightvit models)' },
+    flags: {
+      data: { ...DATA, help: `${DATA.help} (default synth10)` },
+      scale: SCALE,
+      set: { kind: 'string', value: 'key=value', repeat: true, help: 'override a model config key (lightvit params <model> --config)' },
+      epochs: { kind: 'int', value: 'N', min: 1, help: 'epochs (default: the scale\'s recipe)' },
+      batch: { kind: 'int', value: 'N', min: 1, help: 'batch size (default: the scale\'s recipe)' },
+      lr: { kind: 'number', value: 'X', positive: true, help: 'peak learning rate (default: the scale\'s recipe)' },
+      seed: SEED,
+      resume: { kind: 'boolean', help: 'continue this run\'s checkpoint (refused when it was trained with another configuration)' },
+      out: { kind: 'string', value: 'FILE', help: 'results JSON (default data/results/train/<run>.json)' },
+      checkpoint: { kind: 'string', value: 'FILE', help: 'checkpoint file (default data/checkpoints/train/<run>.ckpt)' },
+      backend: BACKEND,
+    },
+    notes: `A run is identified by model, resolved config, recipe, data and seed: <run> is
+<model>-<data>-<scale>-s<seed>-<fingerprint>, so runs that differ in --set, --epochs, --lr or --batch never share a
+results file, a checkpoint or a store key. Pre-training models (<model>-pretrain) train the MAE objective (no labels,
+no evaluation). One process per run: a second one is refused with the pid of the first.`,
     run: cmdTrain,
   },
   data: {
-    summary: 'list datasets, download CIFAR/SVHN/Flowers (resumable, MD5-checked), generate synth',
-    usage: `lightvit data list
-  lightvit data download cifar10|cifar100|svhn|flowers102
+    name: 'data',
+    summary: 'list datasets, download CIFAR/SVHN/Flowers/Fashion-MNIST (resumable, MD5-checked), generate synth',
+    args: 'list | download <dataset> | synth',
+    positionals: { min: 0, max: 2 },
+    flags: { mirror: { kind: 'string', value: 'URL|DIR', help: 'download from this mirror (URL base or folder; or LIGHTVIT_MIRROR)' } },
+    notes: `  lightvit data list
+  lightvit data download cifar10|cifar100|svhn|flowers102|fashion-mnist [--mirror URL|DIR]
   lightvit data synth            (generate the embedded synthetic datasets now; otherwise done on first use)
 
-  The data folder is ${'$'}LIGHTVIT_DATA_DIR or <repo>/data.`,
+The data folder is $LIGHTVIT_DATA_DIR or <repo>/data.`,
     run: cmdData,
   },
   reproduce: {
-    summary: "run every paper's experiments at a scale, then regenerate all figures and the summary table (npm start)",
-    usage: `lightvit reproduce [--scale smoke|quick|paper] [--paper P] [--force] [--synth] [--data NAME]
-
-  Default scale: ${'$'}LIGHTVIT_SCALE or quick. Uses CIFAR where downloaded (--synth forces the embedded synthetic
-  data). Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mobile-vmoe, dwnet, eit.`,
+    name: 'reproduce',
+    summary: "run every paper's experiments at a scale, then regenerate all figures, the summary table and the claims",
+    flags: { ...RUN_FLAGS, paper: PAPER },
+    notes: `Default scale: $LIGHTVIT_SCALE or quick. Uses CIFAR where downloaded (--synth forces the embedded synthetic
+data). Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mobile-vmoe, dwnet, eit.`,
     run: cmdReproduce,
   },
   run: {
+    name: 'run',
     summary: 'run one experiment (or all of one paper) without regenerating every figure',
-    usage: `lightvit run <experiment-id|paper> [--scale S] [--force] [--synth]
-  lightvit run --list`,
+    args: '<experiment-id|paper>',
+    positionals: { min: 0, max: 1 },
+    flags: { ...RUN_FLAGS, list: { kind: 'boolean', help: 'list the experiments' } },
     run: cmdRun,
   },
   figures: {
+    name: 'figures',
     summary: 're-render figures from stored results (never retrains)',
-    usage: `lightvit figures [--paper P]
-
-  Writes figures/<paper>/<id>.html and .json always, and .png/.svg when Chromium is found
-  (${'$'}LIGHTVIT_CHROMIUM or /usr/bin/chromium).`,
+    flags: { paper: PAPER, scale: SCALE },
+    notes: `Writes figures/<paper>/<id>.html and .json always, and .png/.svg when Chromium is found
+($LIGHTVIT_CHROMIUM or /usr/bin/chromium).`,
     run: cmdFigures,
   },
   claims: {
+    name: 'claims',
     summary: "each paper's headline claims with this kit's verdict from stored results (never trains)",
-    usage: `lightvit claims [--paper P] [--scale S] [--json]`,
-    run: cmdClaims,
+    flags: { paper: PAPER, scale: SCALE, json: { kind: 'boolean', help: 'one JSON object per claim row and line' } },
+    run: (a) => cmdClaims(a),
   },
   table: {
-    summary: 'summary table of stored results (mean ± std over seeds)',
-    usage: `lightvit table [--paper P] [--scale S] [--experiment ID]`,
+    name: 'table',
+    summary: 'summary table of stored results (mean ± std over seeds; one row per configuration)',
+    flags: {
+      paper: { ...PAPER, help: `${PAPER.help}, or kit (lightvit train runs)` },
+      scale: SCALE,
+      experiment: { kind: 'string', value: 'ID', help: 'one experiment (lightvit run --list)' },
+    },
     run: cmdTable,
   },
   bench: {
+    name: 'bench',
     summary: "training img/s and memory of bench-vit and each paper's quick model per engine, vs PyTorch",
-    usage:
-      `lightvit bench [--json] [--models bench-vit|quick|NAME,...] [--engines cpu,wasm,wasm+native,tensorflow]\n` +
-      `               [--threads 1,2] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64] [--cpu-steps 2] [--no-torch]\n` +
-      `               [--leak [--leak-steps 1000] [--leak-batch 8]]   (also: npm run bench -- --json)`,
+    flags: {
+      json: JSON_FLAG,
+      models: { kind: 'string', value: 'bench-vit|quick|NAME,...', help: 'models to measure (default: bench-vit and quick)' },
+      engines: { kind: 'string', value: 'cpu,wasm,wasm+native,tensorflow', help: 'engines to measure' },
+      threads: { kind: 'string', value: '1,2', help: 'thread counts for the PyTorch twins and native kernels' },
+      steps: { kind: 'int', value: 'N', min: 1, help: 'timed steps (default 10)' },
+      warmup: { kind: 'int', value: 'N', min: 0, help: 'untimed steps first (default 2)' },
+      rounds: { kind: 'int', value: 'N', min: 1, help: 'interleaved rounds, best kept (default 2)' },
+      batch: { kind: 'int', value: 'N', min: 1, help: 'batch size (default 64)' },
+      'cpu-steps': { kind: 'int', value: 'N', min: 0, help: 'timed steps on the slow cpu engine (default 2)' },
+      'no-torch': { kind: 'boolean', help: 'skip the PyTorch twins' },
+      leak: { kind: 'boolean', help: 'also run the memory-leak check' },
+      'leak-steps': { kind: 'int', value: 'N', min: 20, help: 'steps of the leak check (default 1000)' },
+      'leak-batch': { kind: 'int', value: 'N', min: 1, help: 'batch of the leak check (default 8)' },
+    },
+    notes: 'Also: npm run bench -- --json',
     run: async (a) => {
       const { runBench } = await import('../bench');
       await runBench(toArgv(a));
@@ -92,10 +186,29 @@ const COMMANDS: Record<string, { summary: string; usage: string; run: (a: Parsed
   },
 };
 
-function toArgv(a: ParsedArgs): string[] {
+/** The parsed flags back as argv (for runners that take argv, e.g. the bench). */
+export function toArgv(a: ParsedCommand): string[] {
   const out = [...a.positional];
-  for (const [k, v] of Object.entries(a.flags)) out.push(v === true ? `--${k}` : `--${k}=${v}`);
+  for (const [k, v] of Object.entries(a.values)) {
+    if (v === undefined || v === false || k === 'help') continue;
+    if (v === true) out.push(`--${k}`);
+    else for (const x of Array.isArray(v) ? v : [v]) out.push(`--${k}=${x}`);
+  }
   return out;
+}
+
+/** Every command's declarations (for tests, docs and other runners). */
+export function commandSpecs(): Readonly<Record<string, CommandSpec>> {
+  return COMMANDS;
+}
+
+function kitVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../../package.json') as { version: string }).version;
+  } catch {
+    return '?';
+  }
 }
 
 function usage(): string {
@@ -103,7 +216,7 @@ function usage(): string {
   return [
     'lightvit — lightweight Vision Transformers, five papers, one kit',
     '',
-    'Usage: lightvit <command> [options]      (lightvit <command> --help for details)',
+    'Usage: lightvit <command> [options]      (lightvit <command> --help for details; lightvit --version)',
     '',
     ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`),
     '',
@@ -112,19 +225,49 @@ function usage(): string {
   ].join('\n');
 }
 
-async function backend(a: ParsedArgs) {
+async function backend(a: ParsedCommand) {
   const { initBackend } = await import('../backend');
-  return initBackend(flagString(a, 'backend'));
+  return initBackend(a.str('backend'));
 }
 
-async function cmdInfo(a: ParsedArgs): Promise<void> {
+function scaleOf(a: ParsedCommand): Scale {
+  return parseScale(a.str('scale'), envScale());
+}
+
+async function checkPaper(a: ParsedCommand, extra: string[] = []): Promise<string | undefined> {
+  const paper = a.str('paper');
+  if (paper !== undefined) {
+    const { PAPERS } = await import('../experiments');
+    checkChoice('paper', paper, [...new Set([...Object.keys(PAPERS), ...extra])]);
+  }
+  return paper;
+}
+
+async function checkData(name: string | undefined): Promise<void> {
+  if (name === undefined || name.startsWith('folder:')) return;
+  const { DATASET_NAMES } = await import('../data');
+  checkChoice('dataset', name, [...DATASET_NAMES, 'folder:<path>']);
+}
+
+/** `--set lr=…` and friends: recipe and run settings have flags of their own. */
+function checkSets(sets: string[], configKeys: readonly string[]): void {
+  for (const s of sets) {
+    const key = s.slice(0, Math.max(0, s.indexOf('='))).trim();
+    const flag = SET_KEYS_WITH_FLAGS[key];
+    if (flag && !configKeys.includes(key)) {
+      throw new UsageError(`--set ${s}: '${key}' is not a model config key; use ${flag} ${s.slice(s.indexOf('=') + 1)}`);
+    }
+  }
+}
+
+async function cmdInfo(a: ParsedCommand): Promise<void> {
   const b = await backend(a);
   const env = await import('../backend/env');
   const extras = env.detectExtras();
   const { datasetStatus } = await import('../data');
   const datasets = datasetStatus();
   const versions = env.versions();
-  if (a.flags.json) {
+  if (a.bool('json')) {
     console.log(JSON.stringify({ backend: b, versions, extras, datasets }, null, 2));
     return;
   }
@@ -133,31 +276,42 @@ async function cmdInfo(a: ParsedArgs): Promise<void> {
   if (b.native) console.log(`  ${b.native.reason}${b.native.enabled ? ' (LIGHTVIT_NATIVE=0 turns them off)' : ''}`);
   console.log(`versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log('extras:');
-  for (const [k, v] of Object.entries(extras) as Array<[string, { found: boolean; path?: string; detail?: string; hint?: string; tslab?: boolean }]>) {
+  type Extra = { found: boolean; path?: string; detail?: string; hint?: string; tslab?: boolean };
+  for (const [k, v] of Object.entries(extras) as Array<[string, Extra]>) {
     console.log(`  ${k.padEnd(9)} ${v.found ? `found ${v.path ?? v.detail ?? ''}` : `not found — ${v.hint ?? ''}`}`);
-    if (k === 'jupyter' && v.found && v.tslab === false) console.log(`            tslab kernel not registered — npm run notebook registers it`);
+    if (k === 'jupyter' && v.found && v.tslab === false) {
+      console.log(`            tslab kernel not registered — npm run notebook registers it`);
+    }
   }
   console.log(`datasets (${dataDir()}):`);
-  for (const d of datasets) console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.detail}`);
+  for (const d of datasets) {
+    console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.detail}`);
+  }
 }
 
-async function cmdModels(a: ParsedArgs): Promise<void> {
+async function cmdModels(a: ParsedCommand): Promise<void> {
   const { listModels } = await import('../models');
-  const ms = listModels({ family: flagString(a, 'family'), tag: flagString(a, 'tag') });
-  if (a.flags.json) {
-    console.log(JSON.stringify(ms.map((m) => ({ name: m.name, family: m.family.family, paper: m.family.paper, tags: m.tags, description: m.description }))));
+  const all = listModels();
+  checkChoice('tag', a.str('tag'), [...new Set(all.flatMap((m) => m.tags))].sort());
+  checkChoice('family', a.str('family'), [...new Set(all.map((m) => m.family.family))].sort());
+  const ms = listModels({ family: a.str('family'), tag: a.str('tag') });
+  if (a.bool('json')) {
+    const rows = ms.map((m) => ({ name: m.name, family: m.family.family, paper: m.family.paper, tags: m.tags, description: m.description }));
+    console.log(JSON.stringify(rows));
     return;
   }
   const w = Math.max(...ms.map((m) => m.name.length));
-  for (const m of ms) console.log(`${m.name.padEnd(w)}  ${m.family.family.padEnd(12)} ${m.description}${m.tags.length ? ` [${m.tags.join(', ')}]` : ''}`);
+  for (const m of ms) {
+    console.log(`${m.name.padEnd(w)}  ${m.family.family.padEnd(12)} ${m.description}${m.tags.length ? ` [${m.tags.join(', ')}]` : ''}`);
+  }
 }
 
-async function cmdParams(a: ParsedArgs): Promise<void> {
+async function cmdParams(a: ParsedCommand): Promise<void> {
   const name = a.positional[0];
-  if (!name) throw new LightvitError(`lightvit params needs a model name; see 'lightvit models'`);
   const { createModel, parseSetArgs, resolveConfig } = await import('../models');
-  const overrides = parseSetArgs(a.sets);
-  if (a.flags.config) {
+  checkSets(a.list('set'), Object.keys(resolveConfig(name, {})));
+  const overrides = parseSetArgs(a.list('set'));
+  if (a.bool('config')) {
     console.log(JSON.stringify(resolveConfig(name, overrides), null, 2));
     return;
   }
@@ -176,112 +330,148 @@ async function cmdParams(a: ParsedArgs): Promise<void> {
     config: m.config,
   };
   m.dispose();
-  if (a.flags.json) {
+  if (a.bool('json')) {
     console.log(JSON.stringify(out));
     return;
   }
   const M = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} G` : `${(n / 1e6).toFixed(3)} M`);
+  const active = out.activeParams !== out.params ? `  (active per image: ${out.activeParams.toLocaleString('en-US')})` : '';
   console.log(`${name}`);
-  console.log(`  params              ${out.params.toLocaleString('en-US')}${out.activeParams !== out.params ? `  (active per image: ${out.activeParams.toLocaleString('en-US')})` : ''}`);
+  console.log(`  params              ${out.params.toLocaleString('en-US')}${active}`);
   console.log(`  MACs                ${M(out.macs)}  (FLOPs = 2×MACs = ${M(out.flops)})`);
   console.log(`  MACs w/o attention  ${M(out.macsWithoutAttention)}`);
 }
 
-async function cmdTrain(a: ParsedArgs): Promise<void> {
+async function cmdTrain(a: ParsedCommand): Promise<void> {
   const name = a.positional[0];
-  if (!name) throw new LightvitError(`lightvit train needs a model name; see 'lightvit models'`);
-  const scale = parseScale(flagString(a, 'scale'), envScale());
-  const dataName = flagString(a, 'data') ?? 'synth10';
-  const seed = flagInt(a, 'seed') ?? 0;
+  const scale = scaleOf(a);
+  const dataName = a.str('data') ?? 'synth10';
+  await checkData(dataName);
+  const seed = a.num('seed') ?? 0;
+  const { createModel, parseSetArgs, resolveConfig } = await import('../models');
+  checkSets(a.list('set'), Object.keys(resolveConfig(name, {})));
+  const sets = parseSetArgs(a.list('set'));
+  resolveConfig(name, sets); // bad keys and values fail here, before any data is loaded
   const b = await backend(a);
-  const { createModel, parseSetArgs } = await import('../models');
   const { loadDataset } = await import('../data');
   const { train, defaultRecipe, ProgressBar } = await import('../train');
+  const { maeLossFn } = await import('../train/mae');
+  const { MaePretrainer } = await import('../models/mae');
+  const { acquireRunLock } = await import('../train/lock');
   const { countMacs } = await import('../analysis/count');
   const { kitVersions, checkpointPath, recordKey } = await import('../experiments/common');
+  const { buildRecord, runFingerprint, canonicalIdentity } = await import('../report/record');
   const { appendRecord } = await import('../report/store');
   const [trainDs, testDs] = await Promise.all([loadDataset(dataName, 'train'), loadDataset(dataName, 'test')]);
-  const model = createModel(name, { numClasses: trainDs.numClasses, ...parseSetArgs(a.sets) }, { seed });
+  const overrides = { numClasses: trainDs.numClasses, ...sets };
   const recipe = defaultRecipe(scale);
-  if (flagInt(a, 'epochs') !== undefined) recipe.epochs = flagInt(a, 'epochs')!;
-  if (flagInt(a, 'batch') !== undefined) recipe.batchSize = flagInt(a, 'batch')!;
-  if (flagString(a, 'lr') !== undefined) recipe.lr = Number(flagString(a, 'lr'));
-  const ckpt = checkpointPath('train', name, dataName, scale, seed);
-  console.error(`training ${name} (${model.paramCount().toLocaleString('en-US')} params) on ${dataName}${trainDs.synthetic ? ' (synthetic data)' : ''}, scale ${scale}, backend ${b.name}`);
-  const res = await train({ model, train: trainDs, test: testDs, recipe, seed, checkpoint: ckpt, resume: !!a.flags.resume, onProgress: new ProgressBar().sink(name) });
-  const macs = countMacs(model);
-  const out = flagString(a, 'out') ?? path.join(dataDir(), 'results', 'train', `${name}-${dataName}-${scale}-s${seed}.json`);
-  const record = {
-    experiment: 'train',
-    paper: 'kit',
-    variant: name,
-    scale,
-    dataset: dataName,
-    synthetic: trainDs.synthetic,
-    model: name,
-    config: { ...model.config },
-    seed,
-    backend: b.name,
-    versions: kitVersions(),
-    metrics: {
-      top1: res.final.top1, top5: res.final.top5, loss: res.final.loss, params: model.paramCount(), activeParams: model.activeParamCount(),
-      macs: macs.macs, macsWithoutAttention: macs.macsWithoutAttention, imgPerS: res.imgPerS, steps: res.steps,
-    },
-    history: res.history,
-    wallTimeS: res.wallTimeS,
-    timestamp: new Date().toISOString(),
-    key: recordKey('train', name, scale, dataName, seed),
-    recipe,
-    checkpoint: ckpt,
-  };
-  writeJsonAtomic(out, record);
-  appendRecord(record);
-  model.dispose();
-  console.log(`top-1 ${(100 * res.final.top1).toFixed(2)}%  top-5 ${(100 * res.final.top5).toFixed(2)}%  ${res.imgPerS.toFixed(1)} img/s  ${res.wallTimeS.toFixed(1)} s${trainDs.synthetic ? '  (synthetic data)' : ''}`);
-  console.log(`results: ${out}\ncheckpoint: ${ckpt}`);
+  if (a.num('epochs') !== undefined) recipe.epochs = a.num('epochs')!;
+  if (a.num('batch') !== undefined) recipe.batchSize = a.num('batch')!;
+  if (a.num('lr') !== undefined) recipe.lr = a.num('lr')!;
+  const identity = { model: name, config: resolveConfig(name, overrides), recipe };
+  const fp = runFingerprint(identity);
+  const ckpt = a.str('checkpoint') ?? checkpointPath('train', name, dataName, scale, seed, fp);
+  const runName = `${name}-${dataName.replace(/[^A-Za-z0-9._-]+/g, '_')}-${scale}-s${seed}-${fp}`;
+  const out = a.str('out') ?? path.join(dataDir(), 'results', 'train', `${runName}.json`);
+  const release = acquireRunLock(ckpt);
+  const model = createModel(name, overrides, { seed });
+  try {
+    // MAE pre-trainers learn to reconstruct masked patches: their objective, no labels, no evaluation
+    const pretrain = model instanceof MaePretrainer;
+    const what = pretrain ? 'pre-training (MAE objective)' : 'training';
+    const synth = trainDs.synthetic ? ' (synthetic data)' : '';
+    console.error(
+      `${what} ${name} (${model.paramCount().toLocaleString('en-US')} params) on ${dataName}${synth}, scale ${scale}, ` +
+        `backend ${b.name}, run ${fp}`,
+    );
+    const res = await train({
+      model,
+      train: trainDs,
+      test: pretrain ? undefined : testDs,
+      lossFn: pretrain ? maeLossFn() : undefined,
+      recipe,
+      seed,
+      checkpoint: ckpt,
+      resume: a.bool('resume'),
+      identity: { ...canonicalIdentity(identity), dataset: dataName, seed },
+      log: (m) => console.error(m),
+      onProgress: new ProgressBar().sink(name),
+    });
+    const macs = countMacs(model);
+    const record = buildRecord({
+      experiment: 'train',
+      paper: 'kit',
+      variant: name,
+      scale,
+      dataset: dataName,
+      synthetic: trainDs.synthetic,
+      model: name,
+      config: model.config,
+      seed,
+      backend: b.name,
+      versions: kitVersions(),
+      result: res,
+      counts: { params: model.paramCount(), activeParams: model.activeParamCount(), ...macs },
+      // the run's identity (fingerprint) is inside the variant part of the key: runs of other configurations are
+      // other runs, never newer versions of this one
+      key: recordKey('train', `${name}@${fp}`, scale, dataName, seed, fp),
+      fields: { recipe, checkpoint: ckpt, objective: pretrain ? 'mae' : 'cross-entropy' },
+    });
+    writeJsonAtomic(out, record);
+    appendRecord(record);
+    const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a');
+    const head = pretrain ? `MAE loss ${res.final.loss.toFixed(4)}` : `top-1 ${pct(res.final.top1)}  top-5 ${pct(res.final.top5)}`;
+    console.log(`${head}  ${res.imgPerS.toFixed(1)} img/s  ${res.wallTimeS.toFixed(1)} s${synth}`);
+    console.log(`results: ${out}\ncheckpoint: ${ckpt}`);
+  } finally {
+    model.dispose();
+    release();
+  }
 }
 
-async function cmdData(a: ParsedArgs): Promise<void> {
+async function cmdData(a: ParsedCommand): Promise<void> {
   const sub = a.positional[0] ?? 'list';
+  checkChoice('data subcommand', sub, ['list', 'download', 'synth']);
+  if (sub !== 'download' && a.positional.length > 1) throw new UsageError(`unexpected argument '${a.positional[1]}' after 'data ${sub}'`);
   const data = await import('../data');
   if (sub === 'list') {
     console.log(`data folder: ${dataDir()}`);
-    for (const d of data.datasetStatus()) console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.path}  ${d.detail}`);
+    for (const d of data.datasetStatus()) {
+      console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.path}  ${d.detail}`);
+    }
     return;
   }
   if (sub === 'download') {
     const name = a.positional[1];
-    if (!name) throw new LightvitError('lightvit data download needs a dataset: cifar10, cifar100, svhn or flowers102');
+    if (!name) throw new UsageError('lightvit data download needs a dataset: cifar10, cifar100, svhn, flowers102 or fashion-mnist');
     const { ProgressBar } = await import('../train/progress');
     const bar = new ProgressBar();
+    const mb = (n: number) => (n / 1e6).toFixed(1);
     const where = await data.downloadDataset(name, {
-      onProgress: (done: number, total: number) => bar.render(`download ${name}`, done, total, `${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`),
+      mirror: a.str('mirror'),
+      onProgress: (done: number, total: number) => bar.render(`download ${name}`, done, total, `${mb(done)}/${mb(total)} MB`),
     });
     console.log(`${name} ready at ${where}`);
     return;
   }
-  if (sub === 'synth') {
-    for (const n of ['synth10', 'synth100']) {
-      const d = await data.loadDataset(n, 'train');
-      console.log(`${n}: ${d.labels.length} train images, ${d.numClasses} classes (synthetic data)`);
-    }
-    return;
+  for (const n of ['synth10', 'synth100']) {
+    const d = await data.loadDataset(n, 'train');
+    console.log(`${n}: ${d.labels.length} train images, ${d.numClasses} classes (synthetic data)`);
   }
-  throw new LightvitError(`unknown data subcommand '${sub}'; expected list, download or synth`);
 }
 
-function ctxFor(a: ParsedArgs, scale: Scale) {
+function ctxFor(a: ParsedCommand, scale: Scale) {
   return {
     scale,
-    preferReal: !a.flags.synth,
-    force: !!a.flags.force,
-    seed: flagInt(a, 'seed') ?? 0,
-    data: flagString(a, 'data'),
+    preferReal: !a.bool('synth'),
+    force: a.bool('force'),
+    seed: a.num('seed') ?? 0,
+    data: a.str('data'),
     log: (m: string) => console.error(m),
   };
 }
 
-async function runExperiments(a: ParsedArgs, ids: string[], scale: Scale): Promise<void> {
+async function runExperiments(a: ParsedCommand, ids: string[], scale: Scale): Promise<void> {
   const { getExperiment } = await import('../experiments');
   const { ProgressBar, fmtDuration } = await import('../train/progress');
   const exps = ids.map(getExperiment);
@@ -303,14 +493,16 @@ async function runExperiments(a: ParsedArgs, ids: string[], scale: Scale): Promi
   }
 }
 
-async function cmdReproduce(a: ParsedArgs): Promise<void> {
-  const scale = parseScale(flagString(a, 'scale'), envScale());
+async function cmdReproduce(a: ParsedCommand): Promise<void> {
+  const scale = scaleOf(a);
+  const paper = await checkPaper(a);
+  await checkData(a.str('data'));
   const b = await backend(a);
   const { listExperiments } = await import('../experiments');
-  const paper = flagString(a, 'paper');
   const exps = listExperiments(paper);
   const t0 = Date.now();
-  console.error(`lightvit reproduce: ${exps.length} experiments at scale ${scale} on backend ${b.name}${b.native?.enabled ? ' + native kernels' : ''}`);
+  const native = b.native?.enabled ? ' + native kernels' : '';
+  console.error(`lightvit reproduce: ${exps.length} experiments at scale ${scale} on backend ${b.name}${native}`);
   await runExperiments(a, exps.map((e) => e.id), scale);
   await cmdFigures(a);
   await cmdTable(a);
@@ -318,44 +510,55 @@ async function cmdReproduce(a: ParsedArgs): Promise<void> {
   console.error(`done in ${((Date.now() - t0) / 60000).toFixed(1)} min. Figures: ${figuresDir()}`);
 }
 
-async function cmdRun(a: ParsedArgs): Promise<void> {
+async function cmdRun(a: ParsedCommand): Promise<void> {
   const { listExperiments, PAPERS } = await import('../experiments');
-  if (a.flags.list || !a.positional[0]) {
+  if (a.bool('list') || !a.positional[0]) {
     for (const e of listExperiments()) console.log(`${e.id.padEnd(28)} ${e.title}`);
     return;
   }
-  const scale = parseScale(flagString(a, 'scale'), envScale());
-  await backend(a);
+  const scale = scaleOf(a);
   const target = a.positional[0];
+  checkChoice('experiment or paper', target, [...Object.keys(PAPERS), ...listExperiments().map((e) => e.id)]);
+  await checkData(a.str('data'));
+  await backend(a);
   const ids = target in PAPERS ? listExperiments(target).map((e) => e.id) : [target];
   await runExperiments(a, ids, scale);
 }
 
-async function cmdFigures(a: ParsedArgs): Promise<void> {
+async function cmdFigures(a: ParsedCommand): Promise<void> {
+  const paper = await checkPaper(a);
   const { renderAllFigures } = await import('../report/render');
-  const res = await renderAllFigures({ experiments: (await import('../experiments')).listExperiments(), paper: flagString(a, 'paper'), log: (m: string) => console.error(m) });
+  const { listExperiments } = await import('../experiments');
+  const scale = a.str('scale') as Scale | undefined;
+  const res = await renderAllFigures({ experiments: listExperiments(), paper, scale, log: (m: string) => console.error(m) });
   for (const f of res.failed) console.error(`  figures of ${f.experiment} failed: ${f.error}`);
   console.error(`${res.specs.length} figures (${res.files.length} files) written under ${figuresDir()}`);
 }
 
-async function cmdClaims(a: ParsedArgs, scaleOverride?: Scale): Promise<void> {
+async function cmdClaims(a: ParsedCommand, scaleOfRun?: Scale): Promise<void> {
+  const paper = await checkPaper(a);
   const { loadRecords } = await import('../report/store');
-  await import('../experiments');
-  const { claimRows, formatClaims, claimsJsonLines } = await import('../experiments/claims');
-  const scale = scaleOverride ?? (flagString(a, 'scale') !== undefined ? parseScale(flagString(a, 'scale')) : undefined);
-  const rows = claimRows(loadRecords(), { paper: flagString(a, 'paper'), scale });
-  if (a.flags.json && !scaleOverride) {
+  const { claimRows, formatClaims, claimsJsonLines } = await import('../experiments');
+  const scale = scaleOfRun ?? (a.str('scale') as Scale | undefined);
+  const rows = claimRows(loadRecords(), { paper, scale });
+  if (a.bool('json') && !scaleOfRun) {
     if (rows.length) console.log(claimsJsonLines(rows));
     return;
   }
   console.log(formatClaims(rows));
 }
 
-async function cmdTable(a: ParsedArgs): Promise<void> {
+async function cmdTable(a: ParsedCommand): Promise<void> {
+  const paper = await checkPaper(a, ['kit']);
+  const experiment = a.str('experiment');
+  if (experiment !== undefined) {
+    const { listExperiments } = await import('../experiments');
+    checkChoice('experiment', experiment, ['train', ...listExperiments().map((e) => e.id)]);
+  }
   const { loadRecords } = await import('../report/store');
   const { summarize, toText } = await import('../report/table');
-  const scale = flagString(a, 'scale') as Scale | undefined;
-  const recs = loadRecords({ paper: flagString(a, 'paper'), experiment: flagString(a, 'experiment'), scale }).filter((r) => Number.isFinite(r.metrics.top1));
+  const scale = a.str('scale') as Scale | undefined;
+  const recs = loadRecords({ paper, experiment, scale }).filter((r) => Number.isFinite(r.metrics.top1));
   if (!recs.length) {
     console.log('no stored results yet (lightvit reproduce, or lightvit run <experiment>)');
     return;
@@ -371,21 +574,31 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
-  const c = COMMANDS[cmd];
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    console.log(`lightvit ${kitVersion()}`);
+    return 0;
+  }
+  const c = Object.prototype.hasOwnProperty.call(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!c) {
-    console.error(`lightvit: unknown command '${cmd}'; expected one of: ${Object.keys(COMMANDS).join(', ')}\n`);
+    const near = nearest(cmd.replace(/^-+/, ''), Object.keys(COMMANDS));
+    const what = cmd.startsWith('-') ? `option '${cmd}' before a command` : `command '${cmd}'`;
+    console.error(`lightvit: unknown ${what}${near ? ` (did you mean '${near}'?)` : ''}; expected one of: ${Object.keys(COMMANDS).join(', ')}\n`);
     console.error(usage());
     return 2;
   }
   try {
-    const a = parseArgs(argv.slice(1), ['json', 'force', 'synth', 'resume', 'config', 'list', 'leak']);
-    if (a.flags.help) {
-      console.log(`${c.summary}\n\nUsage: ${c.usage}`);
+    const a = parseCommand(c, argv.slice(1));
+    if (a.bool('help')) {
+      console.log(commandHelp(c));
       return 0;
     }
     await c.run(a);
     return 0;
   } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`lightvit ${cmd}: ${e.message}`);
+      return 2;
+    }
     if (e instanceof LightvitError) {
       console.error(`lightvit ${cmd}: ${e.message}`);
       return 1;

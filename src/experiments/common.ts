@@ -13,6 +13,7 @@ import { loadCheckpoint } from '../train/checkpoint';
 import { ProgressBar } from '../train/progress';
 import { countMacs } from '../analysis/count';
 import { appendRecord, loadRecords } from '../report/store';
+import { buildRecord, fingerprint, runFingerprint } from '../report/record';
 import { currentBackend } from '../backend';
 import type { ExperimentRunContext, PaperId } from './types';
 
@@ -139,15 +140,8 @@ export function recordKey(experiment: string, variant: string, scale: Scale, dat
   return `${experiment}|${variant}|${scale}|${dataset}|${seed}${fingerprint ? `|${fingerprint}` : ''}`;
 }
 
-/** Short stable hash of a JSON-able value (FNV-1a over its canonical JSON). */
-export function fingerprint(value: unknown): string {
-  const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-  const s = JSON.stringify(canon(value));
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
+/** Short stable hash of a JSON-able value (one implementation, in src/report/record.ts). */
+export { fingerprint };
 
 export function checkpointPath(experiment: string, variant: string, dataset: string, scale: Scale, seed: number, fp = ''): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -176,7 +170,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
   const trainDs = split ? split.train : fullTrain;
   const overrides = { numClasses: trainDs.numClasses, ...(spec.overrides ?? {}) };
   // what was trained, whatever the experiment: the resolved config (so {} and {numClasses: 10} agree), recipe, data
-  const fp = fingerprint({
+  const fp = runFingerprint({
     model: spec.model,
     config: resolveConfig(spec.model, overrides),
     recipe,
@@ -213,20 +207,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       label: spec.variant,
     });
     const macs = countMacs(model);
-    const metrics: Record<string, number> = {
-      top1: result.final.top1,
-      top5: result.final.top5,
-      loss: result.final.loss,
-      params: model.paramCount(),
-      activeParams: model.activeParamCount(),
-      macs: macs.macs,
-      macsWithoutAttention: macs.macsWithoutAttention,
-      imgPerS: result.imgPerS,
-      steps: result.steps,
-      ...(spec.metrics ? await spec.metrics(model, testDs, split?.val) : {}),
-    };
-    const extra = spec.analyse ? await spec.analyse(model, testDs, split?.val) : undefined;
-    const rec: ResultRecord = {
+    const rec = buildRecord({
       experiment: spec.experiment,
       paper: spec.paper,
       variant: spec.variant,
@@ -234,17 +215,18 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
       dataset,
       synthetic: trainDs.synthetic,
       model: spec.model,
-      config: { ...model.config },
+      config: model.config,
       seed,
       backend: currentBackend()?.name ?? tf.getBackend(),
       versions: kitVersions(),
-      metrics,
-      history: result.history,
-      extra,
-      wallTimeS: result.wallTimeS,
-      timestamp: new Date().toISOString(),
+      result,
+      counts: { params: model.paramCount(), activeParams: model.activeParamCount(), ...macs },
+      metrics: spec.metrics ? await spec.metrics(model, testDs, split?.val) : undefined,
+      extra: spec.analyse ? await spec.analyse(model, testDs, split?.val) : undefined,
       key,
-    };
+      fields: { recipe },
+    });
+    const metrics = rec.metrics;
     appendRecord(rec);
     ctx.onRunDone?.();
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');

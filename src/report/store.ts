@@ -8,7 +8,9 @@ import type { ResultRecord } from './types';
 /**
  * The results store: one append-only JSONL file, `<dataDir()>/results/results.jsonl`, one ResultRecord per line.
  * Each append is a single write followed by fsync, so an interrupted run leaves at most one torn last line, which
- * readers skip. A re-run appends a new line with the same key; readers keep the newest line per key.
+ * readers skip and the next append cuts away. A line that is valid JSON but not a record (`{}`, `null`, `42`) is
+ * skipped with a warning naming it. A re-run appends a new line with the same key; readers keep the newest line per
+ * key.
  */
 export function resultsFile(): string {
   return path.join(dataDir(), 'results', 'results.jsonl');
@@ -48,33 +50,48 @@ function checkRecord(rec: ResultRecord): void {
   }
 }
 
-/** True when the file exists, is non-empty and does not end with a newline (a torn last line). */
-function endsTorn(file: string): boolean {
+/**
+ * Length of the file without its torn last line (the bytes after the last newline), or -1 when it does not end
+ * torn (absent, empty, or ending with a newline).
+ */
+function intactLength(file: string): number {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
-    return false;
+    return -1;
   }
   try {
     const size = fs.fstatSync(fd).size;
-    if (size === 0) return false;
-    const b = Buffer.alloc(1);
-    fs.readSync(fd, b, 0, 1, size - 1);
-    return b[0] !== 0x0a;
+    if (size === 0) return -1;
+    const chunk = Buffer.alloc(Math.min(size, 1 << 16));
+    let end = size;
+    let first = true;
+    while (end > 0) {
+      const n = Math.min(chunk.length, end);
+      fs.readSync(fd, chunk, 0, n, end - n);
+      if (first && chunk[n - 1] === 0x0a) return -1;
+      first = false;
+      const nl = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (nl >= 0) return end - n + nl + 1;
+      end -= n;
+    }
+    return 0;
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /**
- * Append one record (single write + fsync). If an earlier crash left a torn last line, the new record starts on a
- * fresh line so that it is not glued to the fragment.
+ * Append one record (single write + fsync). A torn last line left by an earlier crash is cut away first (it never
+ * was a record), so it is not glued to the new line and not warned about forever.
  */
 export function appendRecord(rec: ResultRecord, file = resultsFile()): void {
   checkRecord(rec);
   const json = JSON.stringify(rec, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
-  appendLine(file, (endsTorn(file) ? '\n' : '') + json);
+  const keep = intactLength(file);
+  if (keep >= 0) fs.truncateSync(file, keep);
+  appendLine(file, json);
 }
 
 export interface RecordFilter {
@@ -87,18 +104,50 @@ export interface RecordFilter {
   allVersions?: boolean;
 }
 
-/** Parse JSONL text: skips blank lines and a torn last line; a corrupt line elsewhere is skipped with a warning. */
+/** True when a parsed line has what readers rely on: the key fields as strings, a seed and a metrics object. */
+export function isRecord(v: unknown): v is ResultRecord {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    REQUIRED_STRINGS.every((k) => typeof r[k] === 'string' && r[k] !== '') &&
+    typeof r.seed === 'number' &&
+    !!r.metrics &&
+    typeof r.metrics === 'object' &&
+    !Array.isArray(r.metrics)
+  );
+}
+
+const warned = new Set<string>();
+
+/**
+ * Parse JSONL text: skips blank lines and a torn last line (silently: the next append removes it); a line elsewhere
+ * that is not valid JSON, or valid JSON but not a record, is skipped with one warning naming it (once per process).
+ */
 export function parseRecords(text: string, source = 'results.jsonl'): ResultRecord[] {
   const lines = text.split('\n');
   const out: ResultRecord[] = [];
+  const torn = !text.endsWith('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (!line) continue;
+    let v: unknown;
+    let why: string;
     try {
-      out.push(JSON.parse(line) as ResultRecord);
+      v = JSON.parse(line);
+      if (isRecord(v)) {
+        out.push(v);
+        continue;
+      }
+      why = 'is valid JSON but not a result record (expected an object with experiment, key, seed, metrics, ...)';
     } catch {
-      const isLast = lines.slice(i + 1).every((l) => l.trim() === '');
-      if (!isLast) console.warn(`${source}: line ${i + 1} is not valid JSON (${line.slice(0, 60)}...); skipped`);
+      if (torn && i === lines.length - 1) continue; // an interrupted append
+      why = 'is not valid JSON';
+    }
+    const shown = line.length > 60 ? `${line.slice(0, 60)}...` : line;
+    const msg = `${source}: line ${i + 1} ${why}: ${shown}; skipped`;
+    if (!warned.has(msg)) {
+      warned.add(msg);
+      console.warn(msg);
     }
   }
   return out;

@@ -1,4 +1,5 @@
 import type { ResultRecord } from './types';
+import { configurationId } from './record';
 
 /**
  * Result tables: records grouped by some fields, each metric summarised as mean ± sample std over the group's runs
@@ -58,17 +59,29 @@ function loadDanfo(): Danfo {
   return danfo;
 }
 
-/** Group records and summarise each metric as mean ± std over the group (groups keep first-appearance order). */
+/**
+ * Group records and summarise each metric as mean ± std over the group (groups keep first-appearance order).
+ * A group never mixes configurations: records whose groupBy values agree but whose configurations differ (another
+ * --set, recipe or epoch count; see configurationId) form separate rows, told apart by a `config` column (the
+ * configuration's short id) that appears when such a split happened.
+ */
 export function summarize(records: ResultRecord[], opts: SummarizeOptions): SummaryRow[] {
   const { groupBy, metrics } = opts;
   if (!groupBy.length) throw new Error('summarize: groupBy is empty; expected at least one field, e.g. [\'variant\']');
   const groups: SummaryRow[] = [];
   const index = new Map<string, number>();
   const gid: number[] = [];
+  const configsOf = new Map<string, Set<string>>();
+  for (const r of records) {
+    const k = JSON.stringify(groupBy.map((f) => groupValue(recordValue(r, f))));
+    configsOf.set(k, (configsOf.get(k) ?? new Set()).add(configurationId(r)));
+  }
+  const split = groupBy.includes('config') ? false : [...configsOf.values()].some((c) => c.size > 1);
   for (const r of records) {
     const g: SummaryRow['group'] = {};
     for (const f of groupBy) g[f] = groupValue(recordValue(r, f));
-    const k = JSON.stringify(groupBy.map((f) => g[f]));
+    if (split) g.config = configurationId(r);
+    const k = JSON.stringify([...groupBy.map((f) => g[f]), split ? g.config : null]);
     let i = index.get(k);
     if (i === undefined) {
       i = groups.length;

@@ -20,6 +20,10 @@ export interface CheckpointMeta {
   globalStep?: number;
   history?: unknown[];
   optimizerStep?: number;
+  /** What was trained (model, config, recipe, data, seed, ...): resuming with another identity is refused. */
+  identity?: Record<string, unknown>;
+  /** Seconds of wall time spent on this run so far (all sessions, resumed ones included). */
+  wallTimeS?: number;
   [k: string]: unknown;
 }
 
@@ -75,7 +79,18 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   const hlen = buf.readUInt32LE(MAGIC.length);
   const base = MAGIC.length + 4 + hlen;
   if (base > buf.length) throw new DataError(`checkpoint ${file} is truncated: ${fmtInt(buf.length)} bytes, header alone needs ${fmtInt(base)}`);
-  const header = JSON.parse(buf.subarray(MAGIC.length + 4, base).toString()) as CheckpointMeta & { tensors: TensorEntry[] };
+  let header: CheckpointMeta & { tensors: TensorEntry[] };
+  try {
+    header = JSON.parse(buf.subarray(MAGIC.length + 4, base).toString()) as CheckpointMeta & { tensors: TensorEntry[] };
+  } catch (e) {
+    throw new DataError(
+      `${file} is not a valid lightvit checkpoint: its header is not valid JSON (${(e as Error).message}); ` +
+        'expected the JSON header written by saveCheckpoint (delete the file to start fresh)',
+    );
+  }
+  if (!header || typeof header !== 'object' || !Array.isArray(header.tensors)) {
+    throw new DataError(`${file} is not a valid lightvit checkpoint: its header has no tensor list; expected {"tensors": [...]}`);
+  }
   const total = header.tensors.reduce((s, e) => s + e.length, 0);
   const expected = base + total * 4;
   if (buf.length !== expected) throw new DataError(`checkpoint ${file} is ${fmtInt(buf.length)} bytes; expected ${fmtInt(expected)} (truncated or corrupt)`);
@@ -131,4 +146,21 @@ export function loadCheckpoint(
     opts.optimizer.loadState(ck.meta.optimizerStep ?? 0, m, v);
   }
   return ck.meta;
+}
+
+/**
+ * The dotted keys whose values differ between two identities (`recipe.lr: 0.001 → 0.002`), for the message that
+ * refuses to resume a checkpoint of another configuration.
+ */
+export function identityDiff(stored: Record<string, unknown>, wanted: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
+  const walk = (a: unknown, b: unknown, at: string) => {
+    const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+    if (isObj(a) && isObj(b)) {
+      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], at ? `${at}.${k}` : k);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${at}: ${show(a)} → ${show(b)}`);
+  };
+  walk(stored, wanted, '');
+  return out;
 }

@@ -1,6 +1,7 @@
 /** Progress of a training run, as the trainer reports it to a sink (terminal bar, notebook display, tests). */
 export interface TrainProgress {
-  phase: 'train' | 'eval';
+  /** 'train' after each step, 'eval' when an epoch's evaluation starts, 'done' once at the end of the run. */
+  phase: 'train' | 'eval' | 'done';
   epoch: number;
   epochs: number;
   step: number;
@@ -8,6 +9,7 @@ export interface TrainProgress {
   loss: number;
   lr: number;
   imgPerS: number;
+  /** Seconds left in the whole run: remaining training steps and remaining evaluations. */
   etaS: number;
   label?: string;
 }
@@ -35,10 +37,11 @@ export class ProgressBar {
     this.tty = !!(opts.stream ?? process.stderr).isTTY;
   }
 
-  render(label: string, done: number, total: number, extra = ''): void {
+  /** Draw the bar; `final` (default: done ≥ total) ends its line and is never throttled. */
+  render(label: string, done: number, total: number, extra = '', final = done >= total): void {
     const stream = this.opts.stream ?? process.stderr;
     const now = Date.now();
-    const finished = done >= total;
+    const finished = final;
     if (!finished && now - this.last < (this.tty ? 100 : (this.opts.intervalS ?? 10) * 1000)) return;
     this.last = now;
     const w = this.opts.width ?? 24;
@@ -50,16 +53,27 @@ export class ProgressBar {
     else stream.write(line + '\n');
   }
 
-  /** A ProgressSink drawing this bar. */
+  /**
+   * A ProgressSink drawing this bar: the fraction of training steps done, the ETA of the whole run (evaluations
+   * included), and each epoch's evaluation as its own phase (`eval`, the bar where training left it). The line ends
+   * once, when the run is done.
+   */
   sink(label = ''): ProgressSink {
     return (p) => {
       const total = p.epochs * p.steps;
-      const done = (p.epoch - 1) * p.steps + p.step;
+      const done = Math.min(total, (p.epoch - 1) * p.steps + p.step);
+      const head = `${label}${label ? ' ' : ''}`;
+      if (p.phase === 'done') {
+        this.render(`${head}done ${p.epochs}/${p.epochs}`, total, total, `${p.imgPerS.toFixed(1)} img/s`, true);
+        return;
+      }
+      if (p.phase === 'eval' && !this.tty) this.last = 0; // each evaluation gets its line in logs
       this.render(
-        `${label}${label ? ' ' : ''}ep ${p.epoch}/${p.epochs}`,
-        p.phase === 'eval' ? total : done,
+        `${head}ep ${p.epoch}/${p.epochs}${p.phase === 'eval' ? ' eval' : ''}`,
+        done,
         total,
-        `loss ${p.loss.toFixed(3)} · ${p.imgPerS.toFixed(1)} img/s · ETA ${fmtDuration(p.etaS)}${p.phase === 'eval' ? ' · eval' : ''}`,
+        `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : 'n/a'} · ${p.imgPerS.toFixed(1)} img/s · ETA ${fmtDuration(p.etaS)}`,
+        false,
       );
     };
   }

@@ -10,7 +10,8 @@ import { prepareBatch, epochOrder } from '../data';
 import { AdamW, Sgd, ModelEma, cosineWithWarmup, type Optimizer } from './optim';
 import { crossEntropy, softTargetCrossEntropy, topkCorrect } from './losses';
 import { mixBatch } from '../data/mixup';
-import { saveCheckpoint, loadCheckpoint, readCheckpoint } from './checkpoint';
+import { saveCheckpoint, loadCheckpoint, readCheckpoint, identityDiff } from './checkpoint';
+import { acquireRunLock } from './lock';
 import type { EpochMetrics, LossFn, Recipe } from './types';
 import type { ProgressSink } from './progress';
 
@@ -31,9 +32,19 @@ export interface TrainOptions {
   onProgress?: ProgressSink;
   /** Called after each epoch with its metrics (e.g. to stream to a notebook plot). */
   onEpoch?: (m: EpochMetrics) => void;
-  /** Checkpoint file (written after every epoch and at the end); resumed from when `resume` and it exists. */
+  /**
+   * Checkpoint file (written after every epoch and at the end); resumed from when `resume` and it exists. The run
+   * holds `<checkpoint>.lock` while it trains: a second process training the same run is refused.
+   */
   checkpoint?: string;
   resume?: boolean;
+  /**
+   * What is trained (model, config, recipe, data, seed): stored in the checkpoint; resuming a checkpoint whose
+   * identity differs is refused with the keys that differ.
+   */
+  identity?: Record<string, unknown>;
+  /** Resume messages (`resuming from epoch N, step S`, `no checkpoint at …: starting fresh`); default: silent. */
+  log?: (msg: string) => void;
   /** Save a checkpoint every this many steps as well (0 = only per epoch). */
   checkpointEverySteps?: number;
   /** Extra evaluation metrics computed on the test set after each epoch's evaluation. */
@@ -45,7 +56,7 @@ export interface TrainResult {
   history: EpochMetrics[];
   final: { top1: number; top5: number; loss: number };
   steps: number;
-  /** Wall time of this call, and throughput of training steps (images per second). */
+  /** Wall time of the whole run (resumed sessions included), and throughput of training steps (images per second). */
   wallTimeS: number;
   imgPerS: number;
   resumedFrom?: { epoch: number; stepInEpoch: number };
@@ -189,7 +200,24 @@ export function repeatedOrder(order: Int32Array, repeats: number): Int32Array {
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const release = opts.checkpoint ? acquireRunLock(opts.checkpoint) : () => undefined;
+  try {
+    return await trainLocked(opts);
+  } finally {
+    release();
+  }
+}
+
+function checkRecipe(recipe: Recipe): void {
+  const bad = (k: string, v: unknown, form: string) => new ConfigError(`recipe ${k}=${JSON.stringify(v)}; expected ${form}`);
+  if (!(Number.isInteger(recipe.epochs) && recipe.epochs >= 1)) throw bad('epochs', recipe.epochs, 'an integer ≥ 1');
+  if (!(Number.isInteger(recipe.batchSize) && recipe.batchSize >= 1)) throw bad('batchSize', recipe.batchSize, 'an integer ≥ 1');
+  if (!(Number.isFinite(recipe.lr) && recipe.lr > 0)) throw bad('lr', recipe.lr, 'a finite number > 0');
+}
+
+async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const { model, recipe } = opts;
+  checkRecipe(recipe);
   const seed = opts.seed ?? 0;
   if (!model.isBuilt) model.build(seed);
   if (opts.train.numClasses > model.config.numClasses) {
@@ -213,12 +241,33 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let startStep = 0;
   const history: EpochMetrics[] = [];
   let resumedFrom: TrainResult['resumedFrom'];
-  if (opts.checkpoint && opts.resume && fs.existsSync(opts.checkpoint)) {
-    const meta = loadCheckpoint(opts.checkpoint, model, { optimizer });
-    startEpoch = meta.epoch ?? 0;
-    startStep = meta.stepInEpoch ?? 0;
-    history.push(...((meta.history as EpochMetrics[]) ?? []));
-    resumedFrom = { epoch: startEpoch, stepInEpoch: startStep };
+  // wall time of earlier sessions of this run (a resumed run's record covers all of them)
+  let priorWallS = 0;
+  let priorImgPerS = NaN;
+  // the checkpoint file holds this run's state only once this run wrote it or resumed from it
+  let checkpointIsOurs = false;
+  if (opts.checkpoint && opts.resume) {
+    if (fs.existsSync(opts.checkpoint)) {
+      if (opts.identity) {
+        const stored = readCheckpoint(opts.checkpoint).meta.identity;
+        const diff = stored ? identityDiff(stored, opts.identity) : [];
+        if (diff.length) {
+          throw new ConfigError(
+            `checkpoint ${opts.checkpoint} was trained with another configuration (${diff.join('; ')}); ` +
+              'expected the same model, config, recipe, data and seed to resume: run without --resume to start fresh',
+          );
+        }
+      }
+      const meta = loadCheckpoint(opts.checkpoint, model, { optimizer });
+      startEpoch = meta.epoch ?? 0;
+      startStep = meta.stepInEpoch ?? 0;
+      priorWallS = typeof meta.wallTimeS === 'number' ? meta.wallTimeS : 0;
+      priorImgPerS = typeof meta.imgPerS === 'number' ? meta.imgPerS : NaN;
+      history.push(...((meta.history as EpochMetrics[]) ?? []).slice(0, startEpoch));
+      resumedFrom = { epoch: startEpoch, stepInEpoch: startStep };
+      checkpointIsOurs = true;
+      opts.log?.(`resuming from epoch ${startEpoch}, step ${startStep} (${opts.checkpoint})`);
+    } else opts.log?.(`no checkpoint at ${opts.checkpoint}: starting fresh`);
   }
   // the average starts from the weights training starts (or resumes) from; it is not checkpointed
   const ema = recipe.emaDecay && recipe.emaDecay > 0 ? new ModelEma(model.namedParams(), recipe.emaDecay) : null;
@@ -228,10 +277,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     saveCheckpoint(
       opts.checkpoint,
       model,
-      { model: model.modelName, config: { ...model.config }, epoch, stepInEpoch, globalStep: epoch * steps + stepInEpoch, history, seed },
+      {
+        model: model.modelName, config: { ...model.config }, epoch, stepInEpoch, globalStep: epoch * steps + stepInEpoch, history, seed,
+        ...(opts.identity ? { identity: opts.identity } : {}),
+        wallTimeS: priorWallS + (Date.now() - t0) / 1000,
+        imgPerS: imagesSeen ? imagesSeen / Math.max(1e-9, trainSeconds) : priorImgPerS,
+      },
       optimizer,
     );
+    checkpointIsOurs = true;
   };
+  // evaluation time per epoch, measured (first estimate: eval images at 3× the training throughput)
+  const hasEval = !!opts.test && !opts.lossFn;
+  const evalImages = hasEval ? Math.min(opts.test!.labels.length, recipe.maxEvalImages > 0 ? recipe.maxEvalImages : Infinity) : 0;
+  let evalSecondsPerEpoch: number | null = null;
+  /** ETA of the whole run: the remaining training steps and the remaining evaluations. */
+  const etaOf = (remainingSteps: number, remainingEvals: number, imgPerS: number) =>
+    (remainingSteps * bs) / imgPerS + remainingEvals * (evalSecondsPerEpoch ?? evalImages / (3 * imgPerS));
 
   let imagesSeen = 0;
   let trainSeconds = 0;
@@ -274,9 +336,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (!Number.isFinite(out.loss)) {
         throw new DivergenceError(
           `loss is ${out.loss} at epoch ${epoch + 1}, step ${s + 1} (lr ${lr.toExponential(2)}); training stopped. ` +
-            (opts.checkpoint && fs.existsSync(opts.checkpoint)
-              ? `The last good checkpoint is kept at ${opts.checkpoint}.`
-              : 'No checkpoint was written yet.') +
+            (opts.checkpoint && checkpointIsOurs && fs.existsSync(opts.checkpoint)
+              ? `The last good checkpoint of this run is kept at ${opts.checkpoint}.`
+              : 'No checkpoint of this run was written yet.') +
             ' Expected a finite loss: try a lower lr, gradient clipping (clipNorm), or check the input data.',
         );
       }
@@ -290,7 +352,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const remaining = totalSteps - globalStep;
       opts.onProgress?.({
         phase: 'train', epoch: epoch + 1, epochs: recipe.epochs, step: s + 1, steps, loss: lossSum / seen, lr, imgPerS,
-        etaS: (remaining * bs) / imgPerS, label: opts.label,
+        etaS: etaOf(remaining, hasEval ? recipe.epochs - epoch : 0, imgPerS), label: opts.label,
       });
       if (opts.checkpointEverySteps && (s + 1) % opts.checkpointEverySteps === 0 && s + 1 < steps) save(epoch, s + 1);
     }
@@ -304,7 +366,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       seconds: (Date.now() - epochStart) / 1000,
     };
     if (opts.test && !opts.lossFn) {
-      opts.onProgress?.({ phase: 'eval', epoch: epoch + 1, epochs: recipe.epochs, step: steps, steps, loss: m.trainLoss, lr: m.lr, imgPerS: imagesSeen / Math.max(1e-9, trainSeconds), etaS: 0, label: opts.label });
+      const ips = imagesSeen / Math.max(1e-9, trainSeconds);
+      const evalStart = Date.now();
+      opts.onProgress?.({
+        phase: 'eval', epoch: epoch + 1, epochs: recipe.epochs, step: steps, steps, loss: m.trainLoss, lr: m.lr, imgPerS: ips,
+        etaS: etaOf(totalSteps - globalStep, recipe.epochs - epoch, ips), label: opts.label,
+      });
       const evalOpts = { maxImages: recipe.maxEvalImages, evalCropFraction: recipe.augment.evalCropFraction };
       const ev = evaluate(model, opts.test, evalOpts);
       m.testLoss = ev.loss;
@@ -315,6 +382,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const e = ema.evaluateWith(() => evaluate(model, opts.test!, evalOpts));
         m.extra = { ...m.extra, emaTop1: e.top1, emaTop5: e.top5, emaLoss: e.loss };
       }
+      evalSecondsPerEpoch = (Date.now() - evalStart) / 1000;
     }
     history.push(m);
     save(epoch + 1, 0);
@@ -322,13 +390,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   optimizer.dispose();
   ema?.dispose();
+  // a resumed run that had nothing left to train reports the throughput its checkpoint recorded
+  const ipsEnd = imagesSeen ? imagesSeen / Math.max(1e-9, trainSeconds) : priorImgPerS;
+  opts.onProgress?.({
+    phase: 'done', epoch: recipe.epochs, epochs: recipe.epochs, step: steps, steps, loss: history[history.length - 1]?.trainLoss ?? NaN,
+    lr: 0, imgPerS: ipsEnd, etaS: 0, label: opts.label,
+  });
   const last = history[history.length - 1];
   return {
     history,
     final: { top1: last?.testTop1 ?? NaN, top5: last?.testTop5 ?? NaN, loss: last?.testLoss ?? last?.trainLoss ?? NaN },
     steps: globalStep,
-    wallTimeS: (Date.now() - t0) / 1000,
-    imgPerS: imagesSeen / Math.max(1e-9, trainSeconds),
+    wallTimeS: priorWallS + (Date.now() - t0) / 1000,
+    imgPerS: ipsEnd,
     resumedFrom,
   };
 }
