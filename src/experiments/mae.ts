@@ -60,12 +60,29 @@ function decoderOverrides(enc: Encoder, scale: Scale): Record<string, unknown> {
   return { decoderDepth: 1 };
 }
 
-export function standInNote(scale: Scale): string {
-  if (scale === 'paper') return ' Models: mae-vit (12 × 192, FFN 2×, 36×36 / patch 6) and the mLiT presets (36×36 / patch 3); decoder 2 blocks.';
+export function standInNote(scale: Scale, records: ResultRecord[] = []): string {
+  const ran = ranNote(records);
+  if (scale === 'paper') return ` Models: mae-vit (12 × 192, FFN 2×, 36×36 / patch 6) and the mLiT presets (36×36 / patch 3); decoder 2 blocks.${ran}`;
   return (
     ` Models are ${scale}-scale stand-ins: mae-vit ${scale === 'smoke' ? '2 × 32' : '4 × 64'} and mLiT with the presets' widths but 3 blocks, ` +
-    'both at 36×36 / patch 6 (36 patches), a 1-block decoder; 3 epochs of pre-training and of fine-tuning on 1,000 training images.'
+    `both at 36×36 / patch 6 (36 patches), a 1-block decoder.${ran}`
   );
+}
+
+/** What the records ran: epochs and training images of pre-training and of fine-tuning/scratch, from each record. */
+function ranNote(records: ResultRecord[]): string {
+  const part = (rs: ResultRecord[], what: string): string => {
+    if (!rs.length) return '';
+    const epochs = [...new Set(rs.map((r) => (typeof r.extra?.epochs === 'number' ? (r.extra.epochs as number) : r.history?.length ?? 0)).filter((e) => e > 0))].sort((a, b) => a - b);
+    const images = [...new Set(rs.map((r) => r.extra?.trainSubset).filter((n): n is number => typeof n === 'number' && n > 0))].sort((a, b) => a - b);
+    const ep = epochs.length ? `${epochs.join('/')} epoch${epochs.length === 1 && epochs[0] === 1 ? '' : 's'}` : '';
+    const im = images.length ? `${images.map((n) => n.toLocaleString('en-US')).join('/')} training images` : 'the full training set';
+    return ep ? `${what}: ${ep} on ${im}` : '';
+  };
+  const pre = part(records.filter((r) => r.extra?.role === 'pretrain'), 'pre-training');
+  const cls = part(records.filter((r) => r.extra?.role !== 'pretrain'), 'fine-tuning / from scratch');
+  const both = [pre, cls].filter(Boolean);
+  return both.length ? ` Ran: ${both.join('; ')}.` : '';
 }
 
 /** Pre-training recipe. P1/P2 pre-training recipes are unknown [?]; paper scale is an inferred MAE-style schedule. */
@@ -334,7 +351,7 @@ registerExperiment({
     }
   },
   figures(records) {
-    const note = standInNote(records[0]?.scale ?? 'paper');
+    const note = standInNote(records[0]?.scale ?? 'paper', records);
     const cls = withoutReference(records.filter((r) => role(r) !== 'pretrain'));
     const lines = referenceLines(records);
     const reported = uniq(cls.map((r) => r.dataset))
@@ -400,7 +417,7 @@ registerExperiment({
     }
   },
   figures(records) {
-    const note = standInNote(records[0]?.scale ?? 'paper');
+    const note = standInNote(records[0]?.scale ?? 'paper', records);
     const ft = records.filter((r) => role(r) === 'finetune');
     const series = (group: string, key: 'epochs' | 'maskRatio' | 'visibleWeight') => {
       // the default arm (full length, 0.75, 0.1) belongs to every group
@@ -461,7 +478,7 @@ registerExperiment({
     }
   },
   figures(records) {
-    const note = standInNote(records[0]?.scale ?? 'paper');
+    const note = standInNote(records[0]?.scale ?? 'paper', records);
     const cls = records.filter((r) => role(r) !== 'pretrain');
     const series = uniq(cls.map((r) => String(r.extra?.arm))).map((arm) => {
       const rs = cls.filter((r) => r.extra?.arm === arm).sort((a, b) => Number(a.extra!.trainSubset) - Number(b.extra!.trainSubset));
@@ -492,7 +509,7 @@ registerExperiment({
     }
   },
   figures(records) {
-    const note = standInNote(records[0]?.scale ?? 'paper');
+    const note = standInNote(records[0]?.scale ?? 'paper', records);
     const cls = records.filter((r) => role(r) !== 'pretrain');
     const figs: Array<FigureSpec | null> = [
       armBars({
@@ -533,7 +550,7 @@ registerExperiment({
     }
   },
   figures(records) {
-    const note = standInNote(records[0]?.scale ?? 'paper');
+    const note = standInNote(records[0]?.scale ?? 'paper', records);
     const cls = records.filter((r) => role(r) !== 'pretrain');
     const pre = records.find((r) => role(r) === 'pretrain');
     const src = pre ? ` Pre-training data: ${dsLabel(pre.dataset)}.` : '';

@@ -520,6 +520,11 @@ registerExperiment({
 });
 
 /** Expert-load heat map, class × expert heat maps (first and last block) and router entropy per block. */
+/** "a trained mLiT-XXS", or the variant as it is when it already says whether it was trained ("untrained mLiT-XXS"). */
+function trainedName(variant: string): string {
+  return /\btrained\b|\buntrained\b/i.test(variant) ? variant : `a trained ${variant}`;
+}
+
 export function routingFigures(rec: ResultRecord): FigureSpec[] {
   const r = (rec.extra as { routing: RoutingStats }).routing;
   const note = standIn(rec.scale);
@@ -531,7 +536,7 @@ export function routingFigures(rec: ResultRecord): FigureSpec[] {
       paper: PAPER,
       records: [rec],
       title: 'Expert load per block (share of token assignments)',
-      caption: `Share of the top-${r.topK} token→expert assignments each expert receives in each block of a trained ${rec.variant}, over ${r.images} test images × ${r.tokensPerImage} tokens; blank cells: the block has fewer experts (staged 3/4/5). Uniform would be 1/E.${note}`,
+      caption: `Share of the top-${r.topK} token→expert assignments each expert receives in each block of ${trainedName(rec.variant)}, over ${r.images} test images × ${r.tokensPerImage} tokens; blank cells: the block has fewer experts (staged 3/4/5). Uniform would be 1/E.${note}`,
       z: r.layers.map((l) => experts.map((_, e) => (e < l.experts ? l.load[e] : NaN))),
       x: experts,
       y: r.layers.map((_, i) => `block ${i} (${r.layers[i].experts} experts)`),
@@ -549,7 +554,7 @@ export function routingFigures(rec: ResultRecord): FigureSpec[] {
         paper: PAPER,
         records: [rec],
         title: `Class × expert routing, block ${li}`,
-        caption: `For each class, the share of its images' token assignments that block ${li}'s router sends to each expert (rows sum to 1), trained ${rec.variant}.${note}`,
+        caption: `For each class, the share of its images' token assignments that block ${li}'s router sends to each expert (rows sum to 1), ${trainedName(rec.variant)}.${note}`,
         z: l.classExpert,
         x: experts.slice(0, l.experts),
         y: r.classNames,
