@@ -11,6 +11,8 @@ export interface TrainProgress {
   imgPerS: number;
   /** Seconds left in the whole run: remaining training steps and remaining evaluations. */
   etaS: number;
+  /** Whether each epoch ends with an evaluation (the bar counts it as one unit of work per epoch). */
+  evaluates?: boolean;
   label?: string;
 }
 export type ProgressSink = (p: TrainProgress) => void;
@@ -59,15 +61,19 @@ export class ProgressBar {
    * once, when the run is done.
    */
   sink(label = ''): ProgressSink {
+    let lastPhase = '';
     return (p) => {
-      const total = p.epochs * p.steps;
-      const done = Math.min(total, (p.epoch - 1) * p.steps + p.step);
+      // units of work: each training step, and each epoch's evaluation as one more
+      const perEpoch = p.steps + (p.evaluates ? 1 : 0);
+      const total = p.epochs * perEpoch;
+      const done = Math.min(total, (p.epoch - 1) * perEpoch + p.step);
       const head = `${label}${label ? ' ' : ''}`;
+      if (p.phase !== lastPhase) this.last = 0; // a new phase is always drawn
+      lastPhase = p.phase;
       if (p.phase === 'done') {
         this.render(`${head}done ${p.epochs}/${p.epochs}`, total, total, `${p.imgPerS.toFixed(1)} img/s`, true);
         return;
       }
-      if (p.phase === 'eval' && !this.tty) this.last = 0; // each evaluation gets its line in logs
       this.render(
         `${head}ep ${p.epoch}/${p.epochs}${p.phase === 'eval' ? ' eval' : ''}`,
         done,

@@ -352,7 +352,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       const remaining = totalSteps - globalStep;
       opts.onProgress?.({
         phase: 'train', epoch: epoch + 1, epochs: recipe.epochs, step: s + 1, steps, loss: lossSum / seen, lr, imgPerS,
-        etaS: etaOf(remaining, hasEval ? recipe.epochs - epoch : 0, imgPerS), label: opts.label,
+        etaS: etaOf(remaining, hasEval ? recipe.epochs - epoch : 0, imgPerS), label: opts.label, evaluates: hasEval,
       });
       if (opts.checkpointEverySteps && (s + 1) % opts.checkpointEverySteps === 0 && s + 1 < steps) save(epoch, s + 1);
     }
@@ -370,7 +370,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       const evalStart = Date.now();
       opts.onProgress?.({
         phase: 'eval', epoch: epoch + 1, epochs: recipe.epochs, step: steps, steps, loss: m.trainLoss, lr: m.lr, imgPerS: ips,
-        etaS: etaOf(totalSteps - globalStep, recipe.epochs - epoch, ips), label: opts.label,
+        etaS: etaOf(totalSteps - globalStep, recipe.epochs - epoch, ips), label: opts.label, evaluates: true,
       });
       const evalOpts = { maxImages: recipe.maxEvalImages, evalCropFraction: recipe.augment.evalCropFraction };
       const ev = evaluate(model, opts.test, evalOpts);
@@ -394,7 +394,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const ipsEnd = imagesSeen ? imagesSeen / Math.max(1e-9, trainSeconds) : priorImgPerS;
   opts.onProgress?.({
     phase: 'done', epoch: recipe.epochs, epochs: recipe.epochs, step: steps, steps, loss: history[history.length - 1]?.trainLoss ?? NaN,
-    lr: 0, imgPerS: ipsEnd, etaS: 0, label: opts.label,
+    lr: 0, imgPerS: ipsEnd, etaS: 0, label: opts.label, evaluates: hasEval,
   });
   const last = history[history.length - 1];
   return {
