@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
 import { PNG } from 'pngjs';
-import { showFigure, showTable, showImages, liveProgress, imagesToPng, progressText, figureHtmlFragment } from '../src/report/notebook';
+import { showFigure, showTable, showImages, liveProgress, liveTraining, showArchitecture, imagesToPng, progressText, figureHtmlFragment } from '../src/report/notebook';
+import { createModel } from '../src/models';
 import { findChromium } from '../src/report/export';
 import { heatmap } from '../src/report/figures';
 import type { TrainProgress } from '../src/train/progress';
@@ -101,6 +102,39 @@ describe('notebook helpers in a kernel', () => {
     expect(got[0].msg.transient.display_id).toBe(got[1].msg.transient.display_id);
     expect(got[1].msg.data['text/html']).toContain('step 4/4');
     expect(got[1].msg.data['text/html']).toContain('<progress value="0.5000"');
+  });
+
+  it('liveTraining: one display in place, a per-epoch curve once the run lasts curveAfterS; no stderr', () => {
+    const got = fakeKernel();
+    const errs: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((s: string) => (errs.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      const short = liveTraining({ label: 'short', intervalMs: 0, curveAfterS: 3600 });
+      short.onProgress(prog(4));
+      short.onEpoch({ epoch: 1, step: 4, lr: 1e-3, trainLoss: 2, aux: {}, trainTop1: 0.2, testLoss: 2.1, testTop1: 0.18, seconds: 1 });
+      expect(got[got.length - 1].msg.data['text/html']).not.toContain('<svg'); // a short run stays one line
+      const d = liveTraining({ label: 'vit', intervalMs: 0, curveAfterS: 0 });
+      d.onProgress(prog(4));
+      for (const e of [1, 2, 3]) d.onEpoch({ epoch: e, step: 4 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: 0.2 * e, testLoss: 2.1 / e, testTop1: 0.18 * e, seconds: e });
+    } finally {
+      process.stderr.write = write;
+    }
+    const mine = got.slice(2);
+    expect(new Set(mine.map((g) => g.msg.transient.display_id)).size).toBe(1); // one output, updated
+    expect(mine.slice(1).every((g) => g.update)).toBe(true);
+    const html = mine[mine.length - 1].msg.data['text/html'];
+    expect(html).toContain('step 4/4');
+    expect((html.match(/<polyline/g) ?? []).length).toBe(4); // loss and top-1, train and test
+    expect(html).toContain('epoch 1');
+    expect(errs).toEqual([]);
+  });
+
+  it('showArchitecture draws the model as an SVG output', () => {
+    const got = fakeKernel();
+    showArchitecture(createModel('mlit-xxs', {}, { build: false }), { name: 'mlit-xxs' });
+    expect(got[0].msg.data['text/html']).toMatch(/^<svg/);
+    expect(got[0].msg.data['text/html']).toContain('grouped-query attention');
   });
 
   it('showImages: labelled grid of upscaled PNGs', () => {
