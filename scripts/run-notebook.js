@@ -10,6 +10,10 @@
  *     --no-build       do not rebuild dist/ when src/ is newer
  *     --quiet          print only the per-notebook result lines
  *
+ *   node scripts/run-notebook.js --trust notebooks/*.ipynb
+ *     signs notebooks executed elsewhere (e.g. by jupyter nbconvert) so that Jupyter trusts them and draws their
+ *     interactive figures on opening (what `jupyter trust` does; Debian's Jupyter packages lack that command)
+ *
  *   node scripts/run-notebook.js --jupyter [flags for Jupyter ...]   (npm run notebook -- --no-browser --port 8899)
  *     finds a Jupyter that can start a server (PATH first, then /usr/bin, /usr/local/bin: a pyenv or conda python3
  *     without Jupyter does not hide Debian's apt Jupyter), registers the tslab kernel for the Python that Jupyter
@@ -223,6 +227,20 @@ const INSTALL_HELP = [
   'Meanwhile `node scripts/run-notebook.js notebooks/<name>.ipynb` runs a notebook headless, without Jupyter.',
 ].join('\n');
 
+/** `--trust FILE...`: sign notebooks with the Python of the Jupyter found (see openJupyter). Returns the exit code. */
+function trustNotebooks(files) {
+  if (!files.length) throw new Error('--trust needs notebook files, e.g. node scripts/run-notebook.js --trust notebooks/*.ipynb');
+  ensureDist();
+  const { chosen, candidates } = require(path.join(ROOT, 'dist', 'backend', 'env.js')).findJupyter(process.env);
+  const python = (chosen || candidates.find((c) => c.python) || {}).python || 'python3';
+  if (!signNotebooks(python, files)) {
+    process.stderr.write(`signing with ${python} failed: it needs the nbformat module (Debian: apt-get install python3-nbformat)\n`);
+    return 1;
+  }
+  process.stdout.write(`signed ${files.length} notebook(s) with ${python}: Jupyter trusts them now\n`);
+  return 0;
+}
+
 /**
  * `npm run notebook`: find a Jupyter that can start a server, register the tslab kernel for its Python, sign the
  * notebooks, start Jupyter in notebooks/ with the extra flags. Returns the exit code.
@@ -266,6 +284,7 @@ function openJupyter(extra = [], { probe } = {}) {
 
 async function main(argv) {
   if (argv[0] === '--jupyter') return openJupyter(argv.slice(1));
+  if (argv[0] === '--trust') return trustNotebooks(argv.slice(1));
   const files = [];
   let saveDir = null;
   let jsonFile = null;
