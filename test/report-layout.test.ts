@@ -73,6 +73,16 @@ describe('layout fitting (no browser)', () => {
     expect(tiny.yaxis.exponentformat).toBe('none');
   });
 
+  it('a few long category labels wrap onto lines instead of being angled; the plot keeps its height', () => {
+    const three = ['mLiT-XXS', 'mLiT-XXS, dense FFN (equal params)', 'ViT-XXS (generic dense, d96)'].map((variant, i) =>
+      fakeRecord({ variant, metrics: { top1: 0.1 + 0.02 * i } }));
+    const f = ablationBars({ id: 'three', records: three, groupBy: 'variant', metric: 'top1' });
+    const l = f.layout as { height: number; margin: { t: number; b: number }; xaxis: { ticktext?: string[]; tickangle?: number } };
+    expect(l.xaxis.tickangle).toBeUndefined();
+    expect(l.xaxis.ticktext!.some((t) => t.includes('<br>'))).toBe(true);
+    expect(l.height - l.margin.t - l.margin.b).toBeGreaterThanOrEqual(260);
+  });
+
   it('tables are tall enough for their rows', () => {
     const t = builders().find((f) => f.id === 'table')!.layout as { height: number; margin: { t: number; b: number } };
     expect(t.height - t.margin.t - t.margin.b).toBeGreaterThanOrEqual(28 + 3 * 26);

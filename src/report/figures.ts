@@ -695,7 +695,9 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
   }
 
   if (hasCartesian) {
-    for (const key of Object.keys(layout).concat(['xaxis', 'yaxis']).filter((k, i, a) => /^[xy]axis\d*$/.test(k) && a.indexOf(k) === i)) {
+    // y axes first: their tick labels set the left margin, which sets the width x labels have
+    const axisKeys = Object.keys(layout).concat(['xaxis', 'yaxis']).filter((k, i, a) => /^[xy]axis\d*$/.test(k) && a.indexOf(k) === i);
+    for (const key of axisKeys.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'y' ? -1 : 1))) {
       const ax: AxisLayout = { ...((layout[key] as AxisLayout | undefined) ?? {}) };
       if (ax.visible === false) continue;
       const v = values.get(key) ?? { numbers: [], labels: [] };
@@ -742,7 +744,18 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
         const domain = Array.isArray(ax.domain) ? (ax.domain as number[]) : [0, 1];
         const slot = labels.length ? (plotW * (domain[1] - domain[0])) / labels.length : plotW;
         let tickH = (tickFont + 3) * tickLines;
-        if (category && longest > 0.9 * slot && ax.tickangle === undefined) ax.tickangle = longest * 0.7 > 3 * slot ? -90 : -45;
+        if (category && longest > 0.9 * slot && ax.tickangle === undefined && ax.ticktext === undefined) {
+          // labels wider than their slot: wrapped onto at most 3 lines where that fits, else angled
+          const perLine = Math.max(6, Math.floor((0.9 * slot) / (0.62 * tickFont)));
+          const wrapped = labels.map((l) => wrapWords(l, perLine));
+          const fits = wrapped.every((w) => w.length <= 3 && w.every((line) => textWidth(line, tickFont) <= 0.95 * slot));
+          if (fits && labels.length <= 16) {
+            ax.tickmode = 'array';
+            ax.tickvals = labels;
+            ax.ticktext = wrapped.map((w) => w.join('<br>'));
+            tickH = (tickFont + 4) * Math.max(...wrapped.map((w) => w.length));
+          } else ax.tickangle = longest * 0.7 > 3 * slot ? -90 : -45;
+        }
         if (ax.tickangle === -45) tickH = Math.ceil(longest * 0.71 + tickFont * 0.71) + 4;
         else if (ax.tickangle === -90) tickH = longest + 4;
         if (title) ax.title = { ...(typeof ax.title === 'object' ? ax.title : {}), text: title, standoff: 8 };
@@ -797,6 +810,13 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
     margin.r = Math.min(margin.r, 20);
     margin.b = Math.min(margin.b, 20);
     layout.height = Math.max((layout.height as number | undefined) ?? 0, margin.t + margin.b + need);
+  }
+  // the plot keeps at least 260 px of height however much the margins grew, and room for its y titles
+  if (hasCartesian && !tables.length) {
+    const yTitles = Object.keys(layout).filter((k) => /^yaxis\d*$/.test(k)).map((k) => titleText(layout[k] as AxisLayout));
+    const need = Math.max(260, ...yTitles.map((t) => Math.ceil(textWidth(t, font + 1) / 0.95)));
+    const h = (layout.height as number | undefined) ?? 480;
+    if (h - margin.t - margin.b < need) layout.height = margin.t + margin.b + need;
   }
   layout.margin = margin;
   if (layout.width === undefined) layout.width = width;
