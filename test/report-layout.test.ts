@@ -111,6 +111,10 @@ describe('layout fitting (no browser)', () => {
     const bars = builders().find((f) => f.id === 'bars')!.layout as { shapes: Array<{ y0: number; line: { dash: string } }> };
     expect(bars.shapes.map((s) => s.y0)).toContain(30);
     expect(bars.shapes.every((s) => s.line.dash === 'dash')).toBe(true);
+    const range = (builders().find((f) => f.id === 'bars')!.layout as { yaxis: { range: number[] } }).yaxis.range;
+    const above = ablationBars({ id: 'above', records: many.slice(0, 3), groupBy: 'variant', metric: 'top1', references: [{ label: 'ref', value: 0.9 }] });
+    expect((above.layout as { yaxis: { range: number[] } }).yaxis.range[1]).toBeGreaterThan(90); // a line above every bar stays in view
+    expect(range[0]).toBe(0);
     const sc = builders()[0].layout as { shapes: Array<{ y0: number }> };
     expect(sc.shapes[0].y0).toBe(39);
   });

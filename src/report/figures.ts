@@ -290,6 +290,11 @@ export function ablationBars(o: AblationOptions): FigureSpec {
   }
   for (const r of o.references ?? []) lines.push({ label: r.label, y: num(r.value / u.div, 4) });
   const refs = referenceLineShapes(lines);
+  // the y range holds every bar with its error bar and every reference line (plotly's autorange ignores the lines)
+  const tops = data.flatMap((t) => (t.y as number[]).map((y, i) => [y, ((t.error_y as { array: number[] }).array[i] ?? 0)] as const));
+  const hi = Math.max(0, ...tops.map(([y, e]) => y + (multiSeed ? e : 0)), ...lines.map((l) => l.y));
+  const lo = Math.min(0, ...tops.map(([y, e]) => y - (multiSeed ? e : 0)), ...lines.map((l) => l.y));
+  const yRange = hi > lo ? [lo, hi + 0.1 * (hi - lo)] : undefined;
   const title = o.title ?? `${prettyMetric(o.metric)} by ${xf}`;
   const spread = multiSeed ? 'error bars one standard deviation over seeds' : 'one seed per bar';
   return fitFigure({
@@ -301,7 +306,7 @@ export function ablationBars(o: AblationOptions): FigureSpec {
     layout: baseLayout(title, {
       barmode: 'group',
       xaxis: { title: { text: o.xTitle ?? xf }, type: 'category' },
-      yaxis: { title: { text: u.title } },
+      yaxis: { title: { text: u.title }, range: yRange },
       shapes: refs.shapes,
       annotations: refs.annotations,
       showlegend: !!cf,
