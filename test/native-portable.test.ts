@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 /**
  * The addon's portable GEMM (what machines without a CBLAS get): built here with LIGHTVIT_NATIVE_BLAS=0 into a
@@ -12,15 +12,28 @@ import { spawnSync } from 'node:child_process';
  */
 
 const root = path.resolve(__dirname, '..');
+/** spawnSync's result without blocking the test worker (a blocked worker misses vitest's RPC deadlines under load). */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { env });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('error', reject);
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 const hasCompiler = ['c++', 'g++', 'clang++'].some((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
 
 describe('native addon, portable GEMM (no CBLAS)', () => {
-  it.skipIf(!hasCompiler)('builds with LIGHTVIT_NATIVE_BLAS=0 and matches a JS reference GEMM and plain wasm training', () => {
+  it.skipIf(!hasCompiler)('builds with LIGHTVIT_NATIVE_BLAS=0 and matches a JS reference GEMM and plain wasm training', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-portable-'));
     try {
-      const b = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--strict', '--out', out], {
-        encoding: 'utf8',
-        env: { ...process.env, LIGHTVIT_NATIVE_BLAS: '0' },
+      const b = await run(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--strict', '--out', out], {
+        ...process.env,
+        LIGHTVIT_NATIVE_BLAS: '0',
       });
       expect(b.status, b.stdout + b.stderr).toBe(0);
       expect(b.stdout).toMatch(/GEMM: portable/);
@@ -54,7 +67,7 @@ describe('native addon, portable GEMM (no CBLAS)', () => {
         }
         console.log(JSON.stringify({ worst }));
       `;
-      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      const r = await run(process.execPath, ['-e', script]);
       expect(r.status, r.stderr).toBe(0);
       const { worst } = JSON.parse(r.stdout.trim().split('\n').pop()!);
       console.log(`portable GEMM max relative error vs JS: ${worst}`);
@@ -65,7 +78,7 @@ describe('native addon, portable GEMM (no CBLAS)', () => {
         const { runBench } = require(${JSON.stringify(path.join(root, 'dist', 'bench'))});
         runBench(['--json', '--models', 'bench-vit', '--engines', 'wasm,wasm+native', '--threads', '2', '--batch', '4', '--steps', '3', '--warmup', '1', '--rounds', '1', '--no-torch']);
       `;
-      const k = spawnSync(process.execPath, ['-e', step], { encoding: 'utf8', env: { ...process.env, LIGHTVIT_NATIVE_ADDON: addon } });
+      const k = await run(process.execPath, ['-e', step], { ...process.env, LIGHTVIT_NATIVE_ADDON: addon });
       expect(k.status, k.stderr).toBe(0);
       const rows = k.stdout.split('\n').filter((l) => l.startsWith('{"model"')).map((l) => JSON.parse(l) as { engine: string; final_loss: number });
       const plain = rows.find((r) => r.engine === 'wasm')!;
