@@ -115,6 +115,14 @@ describe('lightvit CLI', () => {
     expect(other.err).toMatch(/trained with another configuration \(recipe\.lr: 0\.001 → 0\.01\)/);
   });
 
+  it('--resume with a changed flag names the checkpoint of the other configuration and what differs', async () => {
+    await cli(...tiny, '--seed', '9');
+    const r = await cli(...tiny, '--seed', '9', '--epochs', '2', '--resume');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/another configuration of this run has a checkpoint: vit-tiny-test-synth10-smoke-s9-[0-9a-f]{8}\.ckpt \(.*recipe\.epochs: 1 → 2/);
+    expect(r.err).toMatch(/no checkpoint at .*: starting fresh/);
+  });
+
   it('the record covers the whole run: wall time of a resumed run includes its first session', async () => {
     const first = await cli(...tiny, '--seed', '8', '--epochs', '2');
     const ckpt = /^checkpoint: (.*)$/m.exec(first.out)![1];

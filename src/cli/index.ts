@@ -373,6 +373,8 @@ async function cmdTrain(a: ParsedCommand): Promise<void> {
   const ckpt = a.str('checkpoint') ?? checkpointPath('train', name, dataName, scale, seed, fp);
   const runName = `${name}-${dataName.replace(/[^A-Za-z0-9._-]+/g, '_')}-${scale}-s${seed}-${fp}`;
   const out = a.str('out') ?? path.join(dataDir(), 'results', 'train', `${runName}.json`);
+  const runIdentity = { ...canonicalIdentity(identity), dataset: dataName, seed };
+  if (a.bool('resume') && !fs.existsSync(ckpt)) await otherConfigurations(ckpt, runIdentity);
   const release = acquireRunLock(ckpt);
   const model = createModel(name, overrides, { seed });
   try {
@@ -393,7 +395,7 @@ async function cmdTrain(a: ParsedCommand): Promise<void> {
       seed,
       checkpoint: ckpt,
       resume: a.bool('resume'),
-      identity: { ...canonicalIdentity(identity), dataset: dataName, seed },
+      identity: runIdentity,
       log: (m) => console.error(m),
       onProgress: new ProgressBar().sink(name),
     });
@@ -426,6 +428,30 @@ async function cmdTrain(a: ParsedCommand): Promise<void> {
   } finally {
     model.dispose();
     release();
+  }
+}
+
+/**
+ * `--resume` found no checkpoint of this configuration: name the checkpoints of the same model, data, scale and seed
+ * trained with other configurations, and what differs, so that a changed flag is not mistaken for a lost run.
+ */
+async function otherConfigurations(ckpt: string, identity: Record<string, unknown>): Promise<void> {
+  const { readCheckpoint, identityDiff } = await import('../train/checkpoint');
+  const stem = path.basename(ckpt).replace(/-[0-9a-f]{8}\.ckpt$/, '-');
+  let siblings: string[] = [];
+  try {
+    siblings = fs.readdirSync(path.dirname(ckpt)).filter((f) => f.startsWith(stem) && /-[0-9a-f]{8}\.ckpt$/.test(f));
+  } catch {
+    return;
+  }
+  for (const f of siblings) {
+    try {
+      const stored = readCheckpoint(path.join(path.dirname(ckpt), f)).meta.identity;
+      const diff = stored ? identityDiff(stored, identity) : [];
+      console.error(`note: another configuration of this run has a checkpoint: ${f}${diff.length ? ` (${diff.join('; ')})` : ''}`);
+    } catch {
+      /* not readable: not worth a word here */
+    }
   }
 }
 
