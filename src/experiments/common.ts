@@ -236,3 +236,43 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     model.dispose();
   }
 }
+
+/** Variant label of the reference arm every quick-scale comparison is drawn against. */
+export const LINEAR_REFERENCE = 'linear classifier on raw pixels';
+
+/**
+ * Train the reference: a linear classifier on raw pixels (registry model `linear`), on the same images with the same
+ * budget as the experiment's arms (the scale's default recipe), one run per seed. It costs about a second per run
+ * and its checkpoint is shared, so every experiment that draws the reference line trains it once per seed.
+ */
+export async function runReference(
+  ctx: ExperimentRunContext,
+  o: { experiment: string; paper: PaperId; dataset: string; seeds?: number[]; holdout?: number },
+): Promise<void> {
+  for (const seed of o.seeds ?? seedsFor(ctx)) {
+    await runClassifier(ctx, {
+      experiment: o.experiment, paper: o.paper, variant: LINEAR_REFERENCE, model: 'linear', dataset: o.dataset, seed, holdout: o.holdout,
+      analyse: () => ({ role: 'reference' }),
+    });
+  }
+}
+
+/** Records of everything but the reference arm (what the figures draw as bars and points). */
+export function withoutReference(records: ResultRecord[]): ResultRecord[] {
+  return records.filter((r) => r.variant !== LINEAR_REFERENCE);
+}
+
+/**
+ * The reference as figure lines, one per dataset among the records: mean top-1 over its seeds (a fraction, as
+ * stored); the figure builders print the value beside the label.
+ */
+export function referenceLines(records: ResultRecord[]): Array<{ label: string; value: number }> {
+  const refs = records.filter((r) => r.variant === LINEAR_REFERENCE && Number.isFinite(r.metrics?.top1));
+  const datasets = [...new Set(refs.map((r) => r.dataset))];
+  return datasets.map((d) => {
+    const v = refs.filter((r) => r.dataset === d).map((r) => r.metrics.top1);
+    const mean = v.reduce((s, x) => s + x, 0) / v.length;
+    const where = datasets.length > 1 ? ` (${d})` : '';
+    return { label: `${LINEAR_REFERENCE}${where}`, value: mean };
+  });
+}
