@@ -88,6 +88,12 @@ export class NoisyTopKRouter extends Module {
     const noisy = ctx.training && (this.opts.noise ?? true);
     return tidyObject((): Routing => {
       const clean = tf.matMul(x, this.wg.value as tf.Tensor2D) as tf.Tensor2D;
+      if (E === 1) {
+        // one expert (a dense FFN in MoE form, e.g. mLiT's dense arm): every token goes to it with gate 1
+        const ones = tf.onesLike(clean) as tf.Tensor2D;
+        const topIdx = tf.zeros([x.shape[0], 1], 'int32') as tf.Tensor2D;
+        return { topIdx, topGates: ones, gates: ones.clone(), clean, loss: ctx.training ? tf.scalar(0) : null };
+      }
       let logits: tf.Tensor2D = clean;
       let sigma: tf.Tensor2D | null = null;
       if (noisy) {
@@ -256,6 +262,8 @@ export class MoeLayer extends Module {
   resolveDispatch(training: boolean): Exclude<MoeDispatch, 'auto'> {
     const d = this.opts.dispatch ?? 'auto';
     const shared = this.opts.shareVW2 ?? true;
+    // one expert with gate 1: the fused form is exactly the dense FFN (and needs no one-hot over one expert)
+    if (d === 'auto' && this.opts.numExperts === 1) return shared ? 'fused' : 'dense';
     if (d === 'auto') return shared ? (training ? 'slots' : 'fused') : 'dense';
     if (!shared && (d === 'slots' || d === 'fused')) {
       throw new ConfigError(`MoE: dispatch='${d}' needs shared V/W2 (shareVW2=true); use 'dense' or 'sparse' with private V/W2`);
