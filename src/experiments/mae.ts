@@ -495,13 +495,21 @@ registerExperiment({
 // ───────────────────────────── 4. mmLiT: every mLiT variant with and without MAE ─────────────────────────────
 
 const MMLIT = 'mae.mmlit';
+
+/** mLiT sizes pre-trained: all three at paper scale, XXS below it (XS and S cost 2–4× more per step). */
+function mmlitSizes(scale: Scale): Encoder[] {
+  return scale === 'paper' ? MLIT_SIZES : ['mlit-xxs'];
+}
 registerExperiment({
   id: MMLIT,
   paper: PAPER,
   title: '2407.17783: mLiT-XXS/XS/S with and without MAE pre-training (mmLiT)',
-  plan: () => ({ runs: 3 * MLIT_SIZES.length, description: 'each mLiT preset on CIFAR-10 (synthetic stand-in when not downloaded): MAE pre-train + fine-tune vs scratch' }),
+  plan: (scale) => ({
+    runs: 3 * mmlitSizes(scale).length,
+    description: `${mmlitSizes(scale).map((e) => `mLiT-${e.slice(5).toUpperCase()}`).join(', ')} on CIFAR-10 (or what stands in): MAE pre-train + fine-tune vs scratch`,
+  }),
   async run(ctx) {
-    for (const enc of MLIT_SIZES) {
+    for (const enc of mmlitSizes(ctx.scale)) {
       const name = `mLiT-${enc.slice(5).toUpperCase()}`;
       const pre = await pretrain(ctx, { experiment: MMLIT, enc, dataset: 'cifar10', variant: `pre-train ${name}` });
       await classify(ctx, { experiment: MMLIT, enc, dataset: 'cifar10', from: pre.file, variant: `m${name} (MAE pre-trained)`, extra: { arm: 'MAE pre-trained (mmLiT)', size: name } });
