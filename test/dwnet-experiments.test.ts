@@ -6,6 +6,7 @@ import { getExperiment, listExperiments } from '../src/experiments';
 import { blockArms, dwnetScaleOverrides, dynamicArms, measureThroughput, sharingArms } from '../src/experiments/dwnet';
 import type { ImageDataset } from '../src/data/types';
 import { SCALES } from '../src/util/scale';
+import { HEADLINE_SEEDS } from '../src/experiments/common';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -23,7 +24,9 @@ function tinyDataset(n: number, size: number): ImageDataset {
 describe('dwnet experiments', () => {
   it('registers three experiments whose plans match their arms', () => {
     expect(listExperiments('dwnet').map((e) => e.id)).toEqual(['dwnet.blocks', 'dwnet.sharing', 'dwnet.dynamic']);
-    expect(getExperiment('dwnet.blocks').plan('quick').runs).toBe(blockArms().length);
+    // every arm and the linear reference on raw pixels, each over the headline seeds (one seed at smoke)
+    expect(getExperiment('dwnet.blocks').plan('quick').runs).toBe((blockArms().length + 1) * HEADLINE_SEEDS);
+    expect(getExperiment('dwnet.blocks').plan('smoke').runs).toBe(blockArms().length + 1);
     expect(getExperiment('dwnet.sharing').plan('quick').runs).toBe(sharingArms().length);
     expect(getExperiment('dwnet.dynamic').plan('quick').runs).toBe(dynamicArms().length);
     expect(new Set(dynamicArms().map((a) => a.variant)).size).toBe(8);

@@ -201,7 +201,7 @@ const pct = (v: number) => Math.round(1000 * v) / 10;
 const uniq = <T,>(xs: T[]) => [...new Set(xs)];
 const DS_LABEL: Record<string, string> = {
   cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', synth10: 'CIFAR-10 stand-in (synth10)', synth100: 'CIFAR-100 stand-in (synth100)',
-  svhn: 'SVHN', flowers102: 'Flowers-102',
+  svhn: 'SVHN', flowers102: 'Flowers-102', 'fashion-mnist': 'Fashion-MNIST (real data, stands in for CIFAR-10)',
 };
 const dsLabel = (d: string) => DS_LABEL[d] ?? d;
 /** The real dataset a record's dataset stands for (synth10 → cifar10). */
