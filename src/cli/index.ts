@@ -502,20 +502,26 @@ async function runExperiments(a: ParsedCommand, ids: string[], scale: Scale): Pr
   const { ProgressBar, fmtDuration } = await import('../train/progress');
   const exps = ids.map(getExperiment);
   const total = exps.reduce((s, e) => s + e.plan(scale).runs, 0);
-  let done = 0;
+  // A plan is an estimate (a dataset that is not downloaded skips its runs; a super-class fit adds one): the bar
+  // counts each experiment's runs up to its plan and jumps to the plan's end when the experiment finishes, so it
+  // never reads past 100 % or "139/137".
+  let before = 0;
   const overall = new ProgressBar({ intervalS: 30 });
   const t0 = Date.now();
+  const show = (n: number) => overall.render('overall', n, total, `${n}/${total} runs · ${fmtDuration((Date.now() - t0) / 1000)}`);
   for (const e of exps) {
     const p = e.plan(scale);
     console.error(`\n▶ ${e.id}: ${e.title} — ${p.description} (${p.runs} runs, scale ${scale})`);
+    let inExperiment = 0;
     const ctx = {
       ...ctxFor(a, scale),
       onRunDone: () => {
-        done++;
-        overall.render('overall', Math.min(done, total), total, `${done}/${total} runs · ${fmtDuration((Date.now() - t0) / 1000)}`);
+        inExperiment++;
+        show(before + Math.min(inExperiment, p.runs));
       },
     };
     await e.run(ctx);
+    before += p.runs;
   }
 }
 
