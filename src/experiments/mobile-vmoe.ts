@@ -592,16 +592,20 @@ registerExperiment({
       const g = confusionGraph(c);
       const assign = clu.extra!.clusters as number[];
       const order = assign.map((s, i) => ({ s, i })).sort((p, q) => p.s - q.s || p.i - q.i).map((p) => p.i);
+      // class names where the run stored them (they read better than indices: 'Trouser' next to 'Dress'), with
+      // the cluster each class fell into
+      const names = clu.extra?.classNames as string[] | undefined;
+      const label = (i: number) => `${names?.[i] || `class ${i}`} [${assign[i]}]`;
       figs.push(
         heatmap({
           id: 'vmoe-confusion-clusters',
           paper: PAPER,
           records: [dense, clu],
           z: order.map((i) => order.map((j) => 100 * g[i][j])),
-          x: order.map((i) => `${i}`),
-          y: order.map((i) => `${i}`),
-          xTitle: 'fine class (grouped by cluster)',
-          yTitle: 'fine class (grouped by cluster)',
+          x: order.map(label),
+          y: order.map(label),
+          xTitle: 'class [cluster], grouped by cluster',
+          yTitle: 'class [cluster], grouped by cluster',
           zTitle: 'confusion rate (%)',
           title: `Confusion graph of the dense model, classes ordered by the ${clu.config.numExperts} spectral clusters`,
           caption: `Symmetrised confusion rates (A = (C + Cᵀ)/2 of row-normalised confusions, zero diagonal); blocks on the diagonal are the clusters. ARI vs official = ${(clu.extra!.ari as number).toFixed(3)}; confusion mass within clusters ${(100 * (clu.extra!.withinConfusion as number)).toFixed(1)}% vs ${(100 * (clu.extra!.withinConfusionOfficial as number)).toFixed(1)}% for the official groups`,
