@@ -146,6 +146,14 @@ registerClaim({
   a: 'P·noT·nopos',
   b: 'noP·T·nopos',
 });
+registerClaim({
+  id: 'eit.decreasing-conv-adds',
+  paper: PAPER,
+  claim: 'Decreasing convolution adds to the conv + max-pool projection: EIT (both) beats EIT with the projection alone',
+  experiment: 'eit.ablation',
+  a: 'P·T·nopos',
+  b: 'P·noT·nopos',
+});
 
 // ───────────────────────────── 1. EIT vs ViT vs ResNet on small datasets ─────────────────────────────
 
