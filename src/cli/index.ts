@@ -124,8 +124,9 @@ The data folder is $LIGHTVIT_DATA_DIR or <repo>/data.`,
     name: 'reproduce',
     summary: "run every paper's experiments at a scale, then regenerate all figures, the summary table and the claims",
     flags: { ...RUN_FLAGS, paper: PAPER },
-    notes: `Default scale: $LIGHTVIT_SCALE or quick. Uses CIFAR where downloaded (--synth forces the embedded synthetic
-data). Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mobile-vmoe, dwnet, eit.`,
+    notes: `Default scale: $LIGHTVIT_SCALE or quick. Data, best first: CIFAR where downloaded, else Fashion-MNIST where found
+(real data, 10 classes), else the embedded synthetic sets; --data NAME forces one, --synth the synthetic sets.
+Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mobile-vmoe, dwnet, eit.`,
     run: cmdReproduce,
   },
   run: {

@@ -8,7 +8,7 @@ export type PaperId = 'mlit' | 'mae' | 'mobile-vmoe' | 'dwnet' | 'eit' | 'kit';
 
 export interface ExperimentRunContext {
   scale: Scale;
-  /** Use CIFAR where downloaded, else synth (the experiment decides which datasets it needs). */
+  /** Use real data where present (CIFAR when downloaded, else Fashion-MNIST for 10-class slots), else synth (see datasetFor). */
   preferReal: boolean;
   /**
    * Force one dataset (`--data NAME`) for every run in place of the experiment's choice; unset: the best present
