@@ -18,7 +18,7 @@ import { imageGrid, lineChart, caption, referenceLineShapes, type GridImage } fr
 
 /**
  * MAE pre-training on small images (Tan, arXiv 2402.03752) and mmLiT pre-training + transfer (arXiv 2407.17783).
- * Neither paper's tables, recipes or ablations were recovered (spec §1.3–1.7, §2.3–2.7); what is reproduced is the
+ * Neither paper's tables, recipes or ablations were recovered (docs/mae.md §4–6, docs/mlit.md §4–6); what is reproduced is the
  * comparisons they describe, with the two numbers that are known drawn as "reported" references:
  * 1. mae.scratch — mae-vit from scratch vs MAE-pre-trained then fine-tuned, on CIFAR-10 and CIFAR-100, with
  *    same-dataset and cross-dataset pre-training ([S]: same-dataset is best); reported 96.41 / 78.27 [PwC];

@@ -21,7 +21,7 @@ import { Rng } from '../util/rng';
 import { scatterAccVs, ablationBars, heatmap, lineChart, type ReferencePoint } from '../report/figures';
 
 /**
- * mLiT (arXiv 2407.17783) experiments. The paper's tables, figures and recipe were not recoverable (spec §1.5–1.7),
+ * mLiT (arXiv 2407.17783) experiments. The paper's tables, figures and recipe were not recoverable (docs/mlit.md §4–6),
  * so these regenerate the comparisons its abstract and introduction describe, not its numbers:
  * 1. mlit.scratch: XXS, XS, S trained from scratch against dense ViTs (FFN 2×) of about the same parameter count;
  * 2. mlit.ablations: each design choice against the default XXS (shared V/W2, depth-wise hidden sizes, staged
@@ -44,7 +44,7 @@ export function mlitScaleOverrides(scale: Scale): Record<string, unknown> {
 }
 
 function standIn(scale: Scale): string {
-  if (scale === 'paper') return ' Models: the spec §1.1 presets at 36×36, patch 3.';
+  if (scale === 'paper') return ' Models: the paper\'s presets (docs/mlit.md §2.1) at 36×36, patch 3.';
   const what = scale === 'quick' ? '32×32 input, patch 4 (65 tokens)' : '32×32 input, patch 8 (17 tokens)';
   return ` Models are CPU stand-ins for the paper's presets: the preset's width, heads, groups and hidden sizes first/last, but 3 blocks (experts 3/4/5), ${what}.`;
 }
@@ -216,7 +216,7 @@ export function loadImbalance(r: RoutingStats): number[] {
 // ───────────────────────────── reported reference points ─────────────────────────────
 
 /**
- * Reported CIFAR top-1 of other lightweight transformers (spec §2.5, from the CCT paper's README, 200 epochs unless
+ * Reported CIFAR top-1 of other lightweight transformers (docs/mlit.md §5, from the CCT paper's README, 200 epochs unless
  * named): not Tan's table and not ours; drawn as "reported" markers.
  */
 export const REPORTED_LIGHTWEIGHT: Array<{ label: string; params: number; macs: number; cifar10: number; cifar100: number }> = [

@@ -36,7 +36,7 @@ const PAPER = 'mobile-vmoe' as const;
 
 /**
  * Model size per scale. Quick and smoke are scaled-down stand-ins for the paper's models: narrow, and with patch 8
- * (16 tokens, the spec's "fewer tokens" regime, A.9) so that a paper's worth of runs fits in minutes on a CPU; the
+ * (16 tokens instead of 64) so that a paper's worth of runs fits in minutes on a CPU; the
  * variant label says so (`6x64/p8`).
  */
 interface Arch {
