@@ -15,3 +15,20 @@ export * from './data';
 export * from './train';
 export * from './experiments';
 export * from './report';
+
+// Each paper's own helpers that its notebook uses, by name, so a notebook imports only from 'lightvit-lab'
+// (the folders above export the shared layers; these come from one paper's files).
+export { Mlit, depthwiseHidden, stagedExperts, mlitClosedFormMacs, mlitParamBudget } from './models/mlit';
+export type { MlitConfig } from './models/mlit';
+export { MobileVmoe } from './models/mobile-vmoe';
+export type { MobileVmoeConfig } from './models/mobile-vmoe';
+export { MaeVit, MaePretrainer, maeVitClosedFormMacs } from './models/mae';
+export type { MaeVitConfig } from './models/mae';
+export { randomPatchMask, visibleCount, maeLoss } from './nn/mae';
+export { asPretrainer, reconstructionSamples, maeLossFn, fineTuneInit, linearProbeLossFn } from './train/mae';
+export { adjustedRandIndex } from './analysis/superclass';
+export { figureOneConnectivity, connectivityFigure } from './analysis/connectivity';
+export { cachedDataset, datasetFor } from './experiments/common';
+export { mlitAblationArms, mlitScaleOverrides, analyseRouting, routingFigures, REPORTED_LIGHTWEIGHT } from './experiments/mlit';
+export type { RoutingRun, RoutingStats } from './experiments/mlit';
+export { dwnetScaleOverrides } from './experiments/dwnet';

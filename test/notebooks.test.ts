@@ -32,6 +32,18 @@ describe('notebooks', () => {
       expect(dirty, `${name} has outputs in ${dirty.join(', ')}; clear them before committing`).toEqual([]);
     });
 
+
+    it(`${name} reads like user code: imports only the package root, no \`as any\``, () => {
+      const nb = readNotebook(file);
+      const bad: string[] = [];
+      nb.cells.forEach((c, i) => {
+        if (c.cell_type !== 'code') return;
+        const src = Array.isArray(c.source) ? c.source.join('') : String(c.source);
+        for (const m of src.matchAll(/from '(lightvit-lab\/[^']*)'/g)) bad.push(`cell ${i + 1} imports '${m[1]}'`);
+        if (/\bas any\b/.test(src)) bad.push(`cell ${i + 1} casts with 'as any'`);
+      });
+      expect(bad, `${name}: export what the notebook needs from src/index.ts instead`).toEqual([]);
+    });
     it(`${name} runs top to bottom at smoke scale`, async () => {
       const saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-out-'));
       const r = await runNotebookChild(file, { saveDir });

@@ -536,7 +536,10 @@ function trainedName(variant: string): string {
   return /\btrained\b|\buntrained\b/i.test(variant) ? variant : `a trained ${variant}`;
 }
 
-export function routingFigures(rec: ResultRecord): FigureSpec[] {
+/** What `routingFigures` reads from a run: a stored record, or a notebook's own `analyseRouting` result. */
+export type RoutingRun = Pick<ResultRecord, 'variant' | 'scale' | 'dataset' | 'synthetic' | 'extra'>;
+
+export function routingFigures(rec: RoutingRun): FigureSpec[] {
   const r = (rec.extra as { routing: RoutingStats }).routing;
   const note = standIn(rec.scale);
   const maxE = Math.max(...r.layers.map((l) => l.experts));

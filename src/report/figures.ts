@@ -383,8 +383,8 @@ export interface HeatmapOptions extends FigureIdentity {
   colorscale?: string;
   /** Print each cell's value (default when the grid is at most 12×12). */
   showValues?: boolean;
-  /** Records the values came from, for the caption (dataset, scale, synthetic). */
-  records?: ResultRecord[];
+  /** Records the values came from, for the caption (dataset, scale, synthetic); only those fields are read. */
+  records?: Array<Partial<ResultRecord>>;
   zmin?: number;
   zmax?: number;
 }
@@ -440,7 +440,7 @@ export interface LineChartOptions extends FigureIdentity {
   yTitle: string;
   logX?: boolean;
   logY?: boolean;
-  records?: ResultRecord[];
+  records?: Array<Partial<ResultRecord>>;
 }
 
 export function lineChart(o: LineChartOptions): FigureSpec {
