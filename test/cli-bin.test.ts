@@ -75,5 +75,10 @@ describe('lightvit binary: a strict command line', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/params/);
     expect(r.out + r.err).not.toMatch(/looks like you are running TensorFlow\.js/);
+    // the bench switches engines itself (tf.setBackend('cpu')), not through initBackend: silent there too
+    const b = lightvit('bench', '--models', 'bench-vit', '--engines', 'cpu', '--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--no-torch', '--cpu-steps', '1');
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toMatch(/bench-vit/);
+    expect(b.out + b.err).not.toMatch(/looks like you are running TensorFlow\.js/);
   });
 });

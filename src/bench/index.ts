@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
+import { initBackend, silenceCpuBanner } from '../backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, setNativeThreads } from '../backend/native';
 import { measureSgemmGflops } from './sgemm-probe';
 import { createModel } from '../models';
@@ -341,6 +341,7 @@ export async function runBench(argv: string[]): Promise<void> {
         const variants = engine === 'wasm+native' ? o.threads : [undefined];
         for (const threads of variants) {
           await tf.setBackend(engine === 'wasm+native' ? 'wasm' : engine === 'wasm' ? 'wasm' : engine);
+          if (engine === 'cpu') silenceCpuBanner();
           if (engine === 'wasm') disableNativeKernels();
           if (engine === 'wasm+native') {
             enableNativeKernels();
