@@ -48,7 +48,7 @@ function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, 
   const kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== kb) {
-    throw new Error(`matMul: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, transposeB=${tb}) must match`);
+    throw new Error(`${name}: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, transposeB=${tb}) must match`);
   }
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
@@ -89,7 +89,6 @@ function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, 
     }
     lib().gemm(heap, aOff + 4 * ia * m * k, bOff + 4 * ib * k * n, cOff + 4 * i * m * n, biasOff, 1, m, n, k, ta, tb, 0, 0, biasLen, act, alpha);
   }
-  void name;
   return out;
 }
 
@@ -248,10 +247,9 @@ function convKernel(
     if (!channelsLast(args) || t0.dtype !== 'float32' || t1.dtype !== 'float32') return fallback(name, args);
     const s = shapes(args);
     const ci = convInfo(s.x, s.f, args.attrs as unknown as ConvAttrs, depthwise);
-    const last = depthwise ? s.f[3] : s.f[3];
     const backend = args.backend;
     const out = backend.makeOutput(s.out, 'float32');
-    if (prod(s.out) > 0) run(lib()).call(lib(), heapOf(backend), offsetOf(backend, t0), offsetOf(backend, t1), offsetOf(backend, out), ...geometry(ci), last);
+    if (prod(s.out) > 0) run(lib()).call(lib(), heapOf(backend), offsetOf(backend, t0), offsetOf(backend, t1), offsetOf(backend, out), ...geometry(ci), s.f[3]);
     return out;
   };
 }

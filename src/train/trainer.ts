@@ -47,8 +47,6 @@ export interface TrainOptions {
   log?: (msg: string) => void;
   /** Save a checkpoint every this many steps as well (0 = only per epoch). */
   checkpointEverySteps?: number;
-  /** Extra evaluation metrics computed on the test set after each epoch's evaluation. */
-  evalExtra?: (model: ClassifierModel, test: ImageDataset) => Record<string, number>;
   label?: string;
 }
 
@@ -71,7 +69,7 @@ export interface EvalResult {
   confusion?: number[][];
 }
 
-function subsetIndices(n: number, subset: number, seed: number): Int32Array {
+function subsetIndices(n: number, subset: number): Int32Array {
   if (!(subset > 0) || subset >= n) return Int32Array.from({ length: n }, (_, i) => i);
   // a fixed, seed-independent subset so that every run of an experiment sees the same images
   return epochOrder(n, new Rng(12345)).slice(0, subset).sort();
@@ -91,7 +89,7 @@ export function evaluate(
   let lossSum = 0;
   const confusion = opts.confusion ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
   const rng = new Rng(0);
-  const order = subsetIndices(ds.labels.length, n, 0);
+  const order = subsetIndices(ds.labels.length, n);
   for (let i = 0; i < n; i += bs) {
     const idx = order.subarray(i, Math.min(n, i + bs));
     const crop = opts.evalCropFraction ?? 1;
@@ -226,7 +224,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     );
   }
   const t0 = Date.now();
-  const trainIdx = subsetIndices(opts.train.labels.length, recipe.trainSubset, seed);
+  const trainIdx = subsetIndices(opts.train.labels.length, recipe.trainSubset);
   const bs = Math.min(recipe.batchSize, trainIdx.length);
   const fullSteps = Math.floor(trainIdx.length / bs);
   const steps = recipe.maxStepsPerEpoch > 0 ? Math.min(fullSteps, recipe.maxStepsPerEpoch) : fullSteps;
@@ -377,7 +375,6 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       m.testLoss = ev.loss;
       m.testTop1 = ev.top1;
       m.testTop5 = ev.top5;
-      if (opts.evalExtra) m.extra = opts.evalExtra(model, opts.test);
       if (ema) {
         const e = ema.evaluateWith(() => evaluate(model, opts.test!, evalOpts));
         m.extra = { ...m.extra, emaTop1: e.top1, emaTop5: e.top5, emaLoss: e.loss };
