@@ -28,7 +28,21 @@ const BACKEND: FlagSpec = {
 };
 const SCALE: FlagSpec = { kind: 'string', help: 'scale (default: LIGHTVIT_SCALE or quick)', choices: SCALES };
 const JSON_FLAG: FlagSpec = { kind: 'boolean', help: 'print JSON' };
-const PAPER: FlagSpec = { kind: 'string', value: 'P', help: 'one paper: mlit, mae, mobile-vmoe, dwnet, eit' };
+/** The registered papers' ids, for help text (read when help is printed; loading the experiments takes < 1 s). */
+function paperList(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { listPapers } = require('../experiments') as typeof import('../experiments');
+  return listPapers({ withKit: false })
+    .map((p) => p.id)
+    .join(', ');
+}
+const PAPER: FlagSpec = {
+  kind: 'string',
+  value: 'P',
+  get help() {
+    return `one paper: ${paperList()}`;
+  },
+};
 const SEED: FlagSpec = { kind: 'int', value: 'N', min: 0, help: 'seed (default 0)' };
 const DATA: FlagSpec = {
   kind: 'string',
@@ -124,9 +138,11 @@ The data folder is $LIGHTVIT_DATA_DIR or <repo>/data.`,
     name: 'reproduce',
     summary: "run every paper's experiments at a scale, then regenerate all figures, the summary table and the claims",
     flags: { ...RUN_FLAGS, paper: PAPER },
-    notes: `Default scale: $LIGHTVIT_SCALE or quick. Data, best first: CIFAR where downloaded, else Fashion-MNIST where found
+    get notes() {
+      return `Default scale: $LIGHTVIT_SCALE or quick. Data, best first: CIFAR where downloaded, else Fashion-MNIST where found
 (real data, 10 classes), else the embedded synthetic sets; --data NAME forces one, --synth the synthetic sets.
-Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mobile-vmoe, dwnet, eit.`,
+Runs whose results are stored are skipped unless --force. Papers: ${paperList()}.`;
+    },
     run: cmdReproduce,
   },
   run: {
@@ -155,7 +171,13 @@ Runs whose results are stored are skipped unless --force. Papers: mlit, mae, mob
     name: 'table',
     summary: 'summary table of stored results (mean ± std over seeds; one row per configuration)',
     flags: {
-      paper: { ...PAPER, help: `${PAPER.help}, or kit (lightvit train runs)` },
+      paper: {
+        kind: 'string',
+        value: 'P',
+        get help() {
+          return `${PAPER.help}, or kit (lightvit train runs)`;
+        },
+      },
       scale: SCALE,
       experiment: { kind: 'string', value: 'ID', help: 'one experiment (lightvit run --list)' },
     },
@@ -238,8 +260,8 @@ function scaleOf(a: ParsedCommand): Scale {
 async function checkPaper(a: ParsedCommand, extra: string[] = []): Promise<string | undefined> {
   const paper = a.str('paper');
   if (paper !== undefined) {
-    const { PAPERS } = await import('../experiments');
-    checkChoice('paper', paper, [...new Set([...Object.keys(PAPERS), ...extra])]);
+    const { listPapers } = await import('../experiments');
+    checkChoice('paper', paper, [...new Set([...listPapers().map((p) => p.id), ...extra])]);
   }
   return paper;
 }
@@ -544,17 +566,18 @@ async function cmdReproduce(a: ParsedCommand): Promise<void> {
 }
 
 async function cmdRun(a: ParsedCommand): Promise<void> {
-  const { listExperiments, PAPERS } = await import('../experiments');
+  const { listExperiments, listPapers } = await import('../experiments');
+  const paperIds = listPapers().map((p) => p.id);
   if (a.bool('list') || !a.positional[0]) {
     for (const e of listExperiments()) console.log(`${e.id.padEnd(28)} ${e.title}`);
     return;
   }
   const scale = scaleOf(a);
   const target = a.positional[0];
-  checkChoice('experiment or paper', target, [...Object.keys(PAPERS), ...listExperiments().map((e) => e.id)]);
+  checkChoice('experiment or paper', target, [...paperIds, ...listExperiments().map((e) => e.id)]);
   await checkData(a.str('data'));
   await backend(a);
-  const ids = target in PAPERS ? listExperiments(target).map((e) => e.id) : [target];
+  const ids = paperIds.includes(target) ? listExperiments(target).map((e) => e.id) : [target];
   await runExperiments(a, ids, scale);
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { officialRecipe } from '../train/recipes';
-import { registerExperiment } from './registry';
+import { registerExperiment, registerPaper } from './registry';
 import {
   runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, runReference, referenceLines, withoutReference, type RunSpec,
 } from './common';
@@ -224,6 +224,22 @@ function scaleOf(records: ResultRecord[]): Scale {
   return records[0]?.scale ?? 'paper';
 }
 
+
+registerPaper({
+  id: 'dwnet',
+  title: 'Demystifying Local Vision Transformer (DWNet)',
+  arxiv: '2106.04263',
+  notebook: '04-local-attention-vs-dwconv.ipynb',
+  docs: 'docs/dwnet.md',
+  // the paper's main model at the quick scale (the DW-conv stand-in): what `lightvit bench` measures against its PyTorch twin;
+  // a getter, so the overrides are built when read, after this file's helpers are defined
+  mainQuickModel: {
+    model: 'dwnet-mini',
+    get overrides() {
+      return dwnetScaleOverrides('quick');
+    },
+  },
+});
 registerExperiment({
   id: BLOCKS,
   paper: PAPER,
@@ -404,6 +420,3 @@ registerExperiment({
     ];
   },
 });
-
-/** The paper's main model at the quick scale (`lightvit bench` measures it): the DW-conv stand-in. */
-export const mainQuickModel = { paper: '2106.04263', model: 'dwnet-mini', overrides: dwnetScaleOverrides('quick') };

@@ -2,7 +2,7 @@ import type { Scale } from '../util/scale';
 import { officialRecipe } from '../train/recipes';
 import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
-import { registerExperiment } from './registry';
+import { registerExperiment, registerPaper } from './registry';
 import {
   runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, runReference, referenceLines, withoutReference, type RunSpec,
 } from './common';
@@ -159,6 +159,22 @@ registerClaim({
 
 const SMALL = 'eit.small-datasets';
 
+
+registerPaper({
+  id: 'eit',
+  title: 'EIT: Efficiently Lead Inductive Biases to ViT',
+  arxiv: '2203.07116',
+  notebook: '06-eit.ipynb',
+  docs: 'docs/eit.md',
+  // the paper's main model at the quick scale (EIT-CIFAR small): what `lightvit bench` measures against its PyTorch twin;
+  // a getter, so the overrides are built when read, after this file's helpers are defined
+  mainQuickModel: {
+    model: 'eit-cifar-small',
+    get overrides() {
+      return {};
+    },
+  },
+});
 registerExperiment({
   id: SMALL,
   paper: PAPER,
@@ -533,6 +549,3 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
 export function ablationLabel(r: ResultRecord): string {
   return `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ${recordValue(r, 'config.posEmbed')}`;
 }
-
-/** The paper's main model at the quick scale (`lightvit bench` measures it). */
-export const mainQuickModel = { paper: '2203.07116', model: 'eit-cifar-small', overrides: {} };

@@ -6,7 +6,7 @@ import { dataDir } from '../util/fsx';
 import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import { createModel } from '../models';
-import { registerExperiment } from './registry';
+import { registerExperiment, registerPaper } from './registry';
 import {
   runClassifier, datasetFor, datasetAvailable, cachedDataset, defaultRecipe, seedsFor, standInLine, HEADLINE_SEEDS, runReference,
   referenceLines, withoutReference,
@@ -308,6 +308,22 @@ registerClaim({
   b: ARM.cross,
 });
 
+
+registerPaper({
+  id: 'mae',
+  title: 'Pre-training of Lightweight ViTs on Small Datasets with Minimally Scaled Images (+ mmLiT pre-training)',
+  arxiv: '2402.03752',
+  notebook: '05-mae-small-images.ipynb',
+  docs: 'docs/mae.md',
+  // the paper's main model at the quick scale (the encoder's fine-tuning step): what `lightvit bench` measures against its PyTorch twin;
+  // a getter, so the overrides are built when read, after this file's helpers are defined
+  mainQuickModel: {
+    model: 'mae-vit',
+    get overrides() {
+      return encoderOverrides('vit', 'quick');
+    },
+  },
+});
 registerExperiment({
   id: SCRATCH,
   paper: PAPER,
@@ -598,6 +614,3 @@ registerExperiment({
     ];
   },
 });
-
-/** The paper's main model at the quick scale (`lightvit bench` measures its fine-tuning step). */
-export const mainQuickModel = { paper: '2402.03752', model: 'mae-vit', overrides: encoderOverrides('vit', 'quick') };

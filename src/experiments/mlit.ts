@@ -5,7 +5,7 @@ import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import type { ImageDataset } from '../data/types';
 import type { ClassifierModel } from '../models/registry';
-import { registerExperiment } from './registry';
+import { registerExperiment, registerPaper } from './registry';
 import {
   runClassifier, datasetFor, standInLine, seedsFor as runSeeds, cachedDataset, HEADLINE_SEEDS, runReference, referenceLines,
   withoutReference, type RunSpec,
@@ -285,6 +285,22 @@ registerClaim({
   b: armLabel.dense('xxs'),
 });
 
+
+registerPaper({
+  id: 'mlit',
+  title: 'How Lightweight Can A Vision Transformer Be (mLiT)',
+  arxiv: '2407.17783',
+  notebook: '01-mlit.ipynb',
+  docs: 'docs/mlit.md',
+  // the paper's main model at the quick scale (mLiT-XXS stand-in, CIFAR-10 head): what `lightvit bench` measures against its PyTorch twin;
+  // a getter, so the overrides are built when read, after this file's helpers are defined
+  mainQuickModel: {
+    model: 'mlit-xxs',
+    get overrides() {
+      return { ...mlitScaleOverrides('quick'), numClasses: 10 };
+    },
+  },
+});
 registerExperiment({
   id: SCRATCH,
   paper: PAPER,
@@ -597,6 +613,3 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
   );
   return figs;
 }
-
-/** The paper's main model at the quick scale (`lightvit bench` measures it): mLiT-XXS stand-in, CIFAR-10 head. */
-export const mainQuickModel = { paper: '2407.17783', model: 'mlit-xxs', overrides: { ...mlitScaleOverrides('quick'), numClasses: 10 } };

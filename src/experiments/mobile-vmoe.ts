@@ -19,7 +19,7 @@ import {
   type RunSpec,
 } from './common';
 import { registerClaim } from './claims';
-import { registerExperiment } from './registry';
+import { registerExperiment, registerPaper } from './registry';
 import type { ExperimentRunContext } from './types';
 
 /**
@@ -274,6 +274,22 @@ registerClaim({
   b: 'dense (main size)',
 });
 
+
+registerPaper({
+  id: 'mobile-vmoe',
+  title: 'Mobile V-MoEs: Scaling Down Vision Transformers via Sparse Mixture-of-Experts',
+  arxiv: '2309.04354',
+  notebook: '03-mobile-vmoe.ipynb',
+  docs: 'docs/mobile-vmoe.md',
+  // the paper's main model at the quick scale (the ablation base V-MoE, 100 classes): what `lightvit bench` measures against its PyTorch twin;
+  // a getter, so the overrides are built when read, after this file's helpers are defined
+  mainQuickModel: {
+    model: 'vmoe-6x64',
+    get overrides() {
+      return { ...archOverrides(ablationArch('quick')), numClasses: 100 };
+    },
+  },
+});
 registerExperiment({
   id: SCALING,
   paper: PAPER,
@@ -686,6 +702,3 @@ const CLUSTER_COLOURS = [
   '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
   '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
 ];
-
-/** The paper's main model at the quick scale (`lightvit bench` measures it): the ablation base V-MoE, 100 classes. */
-export const mainQuickModel = { paper: '2309.04354', model: 'vmoe-6x64', overrides: { ...archOverrides(ablationArch('quick')), numClasses: 100 } };

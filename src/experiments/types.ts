@@ -4,7 +4,26 @@ import type { ResultRecord } from '../report/types';
 import type { ProgressSink } from '../train/progress';
 import type { EpochMetrics } from '../train/types';
 
-export type PaperId = 'mlit' | 'mae' | 'mobile-vmoe' | 'dwnet' | 'eit' | 'kit';
+/** A registered paper's id (`registerPaper`), e.g. 'mlit'; 'kit' holds what every paper shares. */
+export type PaperId = string;
+
+/**
+ * Everything the kit needs to know about a paper, given once by `registerPaper` in its experiments file: the CLI's
+ * paper choices and help, `reproduce <paper>`, the bench's model list and the notebook and docs checks read it.
+ */
+export interface PaperSpec {
+  /** Short id used on the command line and in records: lower case, digits and '-'. */
+  id: string;
+  title: string;
+  /** arXiv id, e.g. '2407.17783' ('' for the kit's shared baselines). */
+  arxiv: string;
+  /** The paper's notebook, a file name under notebooks/. */
+  notebook: string;
+  /** The paper's facts page under docs/, e.g. 'docs/mlit.md'. */
+  docs?: string;
+  /** The paper's main quick-scale model (registry name + overrides): what `lightvit bench` measures and twins. */
+  mainQuickModel?: { model: string; overrides: Record<string, unknown> };
+}
 
 export interface ExperimentRunContext {
   scale: Scale;
