@@ -4,7 +4,7 @@ import { ProgressBar, fmtDuration, type ProgressSink, type TrainProgress } from 
 import type { EpochMetrics } from '../train/types';
 import type { FigureSpec, ResultRecord } from './types';
 import { fitFigure, type GridImage } from './figures';
-import { toHtml, toText, summarize, type SummaryRow, type SummarizeOptions } from './table';
+import { toHtml, toText, summarize, frameToHtml, type SummaryRow, type SummarizeOptions } from './table';
 import { escapeHtml, findChromium, plotlyBundle, scriptJson, sharedRenderer } from './export';
 import { architectureSummary, architectureSvg } from './architecture';
 import type { Module } from '../nn/module';
@@ -118,6 +118,11 @@ export function showTable(records: ResultRecord[], opts: SummarizeOptions): void
 export function showTable(x: SummaryRow[] | ResultRecord[], opts?: SummarizeOptions): void {
   const rows = opts ? summarize(x as ResultRecord[], opts) : (x as SummaryRow[]);
   if (!(inNotebook() && tryDisplay((t) => t.display.html(toHtml(rows))))) console.log(toText(rows));
+}
+
+/** Show a danfo DataFrame (e.g. from `resultsFrame`): an HTML table in a notebook, danfo's text table elsewhere. */
+export function showFrame(df: Parameters<typeof frameToHtml>[0], maxRows = 50): void {
+  if (!(inNotebook() && tryDisplay((t) => t.display.html(frameToHtml(df, maxRows))))) df.head(maxRows).print();
 }
 
 export interface ImageGridPngOptions {

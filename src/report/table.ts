@@ -1,10 +1,12 @@
 import type { ResultRecord } from './types';
 import { configurationId } from './record';
+import { loadRecords, type RecordFilter } from './store';
 
 /**
  * Result tables: records grouped by some fields, each metric summarised as mean ± sample std over the group's runs
- * (seeds). danfojs-node does the aggregation; it is thinly maintained, so this is the only module that touches it
- * and it is loaded lazily (≈3 s) on the first call.
+ * (seeds), and the results store as a danfo DataFrame (`resultsFrame`) for a user's own analysis. danfojs-node does
+ * the aggregation; it is thinly maintained, so this is the only module that touches it, and it is loaded lazily
+ * (about 2 s) on the first call, so commands that print no table never load it.
  */
 
 export interface MetricSummary {
@@ -57,6 +59,66 @@ function loadDanfo(): Danfo {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   if (!danfo) danfo = require('danfojs-node') as Danfo;
   return danfo;
+}
+
+/** The identity columns of `resultsFrame`, in order; the metric columns follow. */
+export const RESULT_FRAME_COLUMNS = ['experiment', 'paper', 'variant', 'model', 'configId', 'scale', 'dataset', 'synthetic', 'seed', 'backend'] as const;
+/** The metric columns `resultsFrame` always has (NaN where a run lacks one); accuracies are fractions in [0, 1]. */
+export const RESULT_FRAME_METRICS = ['top1', 'top5', 'loss', 'params', 'activeParams', 'macs', 'imgPerS', 'steps'] as const;
+
+/**
+ * The results store as a danfo DataFrame, one row per run, for your own analysis: group, pivot, describe, plot.
+ * Give stored records, or a filter for the store (`{ paper: 'dwnet', scale: 'quick' }`; default: every record).
+ * Columns: RESULT_FRAME_COLUMNS (`configId` is the configuration's short id: two runs of one variant with other
+ * settings differ there), then RESULT_FRAME_METRICS, any further numeric metric the records carry, `wallTimeS` and
+ * `timestamp`. Example: `resultsFrame({ paper: 'dwnet' }).groupby(['variant']).col(['top1']).agg({ top1: ['mean', 'std', 'count'] })`.
+ */
+export function resultsFrame(source: ResultRecord[] | RecordFilter = {}): InstanceType<Danfo['DataFrame']> {
+  const records = Array.isArray(source) ? source : loadRecords(source);
+  const extra: string[] = [];
+  for (const r of records) {
+    for (const [k, v] of Object.entries(r.metrics ?? {})) {
+      if (typeof v === 'number' && !(RESULT_FRAME_METRICS as readonly string[]).includes(k) && !extra.includes(k)) extra.push(k);
+    }
+  }
+  const metrics = [...RESULT_FRAME_METRICS, ...extra];
+  const columns = [...RESULT_FRAME_COLUMNS, ...metrics, 'wallTimeS', 'timestamp'];
+  const dfd = loadDanfo();
+  if (!records.length) return new dfd.DataFrame([], { columns });
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
+  const rows = records.map((r) => [
+    r.experiment,
+    r.paper,
+    r.variant,
+    r.model ?? '',
+    configurationId(r),
+    r.scale,
+    r.dataset,
+    r.synthetic,
+    r.seed,
+    r.backend ?? '',
+    ...metrics.map((m) => num(r.metrics?.[m])),
+    num(r.wallTimeS),
+    r.timestamp ?? '',
+  ]);
+  return new dfd.DataFrame(rows, { columns });
+}
+
+/** An HTML table of a danfo DataFrame (the first `maxRows` rows), for notebooks (`showFrame`). */
+export function frameToHtml(df: InstanceType<Danfo['DataFrame']>, maxRows = 50): string {
+  const cols = df.columns as string[];
+  const values = (df.values as unknown[][]).slice(0, maxRows);
+  const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString()) : String(v ?? ''));
+  const more = df.shape[0] > maxRows ? `<p><em>${maxRows} of ${df.shape[0]} rows</em></p>` : '';
+  return [
+    '<table class="lightvit-table">',
+    '<thead><tr>' + cols.map((c) => `<th>${esc(c)}</th>`).join('') + '</tr></thead>',
+    '<tbody>',
+    ...values.map((r) => '<tr>' + r.map((v) => `<td${typeof v === 'number' ? ' style="text-align:right"' : ''}>${esc(cell(v))}</td>`).join('') + '</tr>'),
+    '</tbody>',
+    '</table>',
+    more,
+  ].join('\n');
 }
 
 /**
