@@ -32,3 +32,5 @@ export { cachedDataset, datasetFor } from './experiments/common';
 export { mlitAblationArms, mlitScaleOverrides, analyseRouting, routingFigures, REPORTED_LIGHTWEIGHT } from './experiments/mlit';
 export type { RoutingRun, RoutingStats } from './experiments/mlit';
 export { dwnetScaleOverrides } from './experiments/dwnet';
+export { eitArms, channelSplitFigure, scheduleSplitFigure, EIT_DATASETS } from './experiments/eit';
+export { convChannelSplit } from './models/eit';

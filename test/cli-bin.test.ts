@@ -62,6 +62,13 @@ describe('lightvit binary: a strict command line', () => {
     expect(v.out.trim()).toBe(`lightvit ${pkg.version}`);
   });
 
+  it("the papers in help come from their registerPaper calls", () => {
+    const h = lightvit('reproduce', '--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--paper P\s+one paper: mlit, mae, mobile-vmoe, dwnet, eit/);
+    expect(h.out).toMatch(/Papers: mlit, mae, mobile-vmoe, dwnet, eit\./);
+  });
+
   it('help is generated from the flag declarations: every flag train accepts is listed with its form', () => {
     const h = lightvit('train', '--help');
     expect(h.code).toBe(0);

@@ -13,6 +13,7 @@ import {
 import { LightvitError } from '../util/errors';
 import { parseScale, envScale, SCALES, type Scale } from '../util/scale';
 import { dataDir, figuresDir, writeJsonAtomic } from '../util/fsx';
+import { listPapers } from '../experiments/registry';
 
 /**
  * `lightvit`: the kit's command line. Every command declares its flags once (./args): the strict parser and the help
@@ -28,10 +29,11 @@ const BACKEND: FlagSpec = {
 };
 const SCALE: FlagSpec = { kind: 'string', help: 'scale (default: LIGHTVIT_SCALE or quick)', choices: SCALES };
 const JSON_FLAG: FlagSpec = { kind: 'boolean', help: 'print JSON' };
-/** The registered papers' ids, for help text (read when help is printed; loading the experiments takes < 1 s). */
+/**
+ * The registered papers' ids, for help text. Papers register when '../experiments' is imported, which `main` does
+ * before it prints any help (loading the experiments takes under a second; commands that print no help skip it).
+ */
 function paperList(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { listPapers } = require('../experiments') as typeof import('../experiments');
   return listPapers({ withKit: false })
     .map((p) => p.id)
     .join(', ');
@@ -645,6 +647,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const a = parseCommand(c, argv.slice(1));
     if (a.bool('help')) {
+      await import('../experiments'); // registers the papers the help lists
       console.log(commandHelp(c));
       return 0;
     }
