@@ -6,7 +6,7 @@ import { initBackend } from '../src/backend';
 import { getExperiment, listExperiments } from '../src/experiments';
 import { loadRecords } from '../src/report/store';
 import type { ReconSamples } from '../src/train/mae';
-import { ablationArms, pretrainerName, classifierName, encoderOverrides } from '../src/experiments/mae';
+import { ablationArms, ablationLength, pretrainerName, classifierName, encoderOverrides } from '../src/experiments/mae';
 import { createModel } from '../src/models';
 import { datasetFor } from '../src/experiments/common';
 
@@ -21,7 +21,12 @@ describe('MAE experiments', () => {
   it('are registered for every part of the issue', () => {
     expect(listExperiments('mae').map((e) => e.id)).toEqual(['mae.scratch', 'mae.ablations', 'mae.sample-efficiency', 'mae.mmlit', 'mae.transfer']);
     const arms = ablationArms('quick');
-    expect(arms.map((a) => a.group)).toEqual(['length', 'length', 'mask ratio', 'mask ratio', 'discount', 'discount']);
+    expect(arms.map((a) => a.group)).toEqual(['length', 'length', 'length', 'mask ratio', 'mask ratio', 'discount', 'discount']);
+    // quick: 1, 3 and 30 pre-training epochs; the mask-ratio and discount arms stay at the main length (3), not 30
+    expect(arms.filter((a) => a.group === 'length').map((a) => a.arm.epochs)).toEqual([1, 3, 30]);
+    expect(arms.filter((a) => a.group !== 'length').map((a) => a.arm.epochs)).toEqual([3, 3, 3, 3]);
+    expect(ablationLength('quick')).toBe(3);
+    expect(ablationLength('paper')).toBe(400);
   });
 
   it('stand-in encoders of pre-trainer and classifier have the same parameter names (fine-tuning fits)', () => {
