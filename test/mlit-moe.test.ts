@@ -3,7 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { makeCtx } from '../src/nn/module';
 import { GroupedQueryAttention } from '../src/nn/gqa';
-import { MoeLayer, NoisyTopKRouter, MoeDispatch } from '../src/nn/moe';
+import { MoeLayer, NoisyTopKRouter, MoeDispatch, routingKeys } from '../src/nn/moe';
+import { createModel } from '../src/models';
+import type { Mlit, MlitConfig } from '../src/models/mlit';
+import { mlitScaleOverrides } from '../src/experiments/mlit';
 import { Rng } from '../src/util/rng';
 
 beforeAll(async () => {
@@ -262,5 +265,26 @@ describe('MoE gradients reach the router, the private experts and the shared mat
     expect(tf.tidy(() => grads[layer.router.wNoise.value.name].norm().dataSync()[0])).toBeGreaterThan(0);
     tf.dispose([x, value, ...Object.values(grads)]);
     layer.dispose();
+  });
+});
+
+describe('routing keys', () => {
+  it("a recording mLiT forward stores each block's gates and noise-free logits under routingKeys, one row per token", () => {
+    const model = createModel<MlitConfig>('mlit-xxs', { ...mlitScaleOverrides('smoke'), numClasses: 3 }, { seed: 1 }) as unknown as Mlit;
+    const keys: Record<string, number[]> = {};
+    const ctx = { ...makeCtx({ training: false }), record: (key: string, v: tf.Tensor) => (keys[key] = v.shape) };
+    tf.tidy(() => {
+      model.forward(tf.zeros([2, model.config.imageSize, model.config.imageSize, 3]) as tf.Tensor4D, ctx);
+    });
+    model.dispose();
+    const experts = model.expertCounts;
+    expect(experts.length).toBe(model.config.depth);
+    experts.forEach((E, i) => {
+      const moe = routingKeys.moe(routingKeys.block(i));
+      expect(moe).toBe(`block.${i}.moe`);
+      expect(keys[routingKeys.gates(moe)]?.[1], `block ${i} gates`).toBe(E);
+      expect(keys[routingKeys.logits(moe)]?.[1], `block ${i} logits`).toBe(E);
+      expect(keys[routingKeys.gates(moe)][0] % 2).toBe(0); // tokens of both images
+    });
   });
 });

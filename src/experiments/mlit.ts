@@ -1,3 +1,4 @@
+import { routingKeys } from '../nn/moe';
 import * as tf from '@tensorflow/tfjs';
 import { officialRecipe } from '../train/recipes';
 import type { Scale } from '../util/scale';
@@ -145,6 +146,8 @@ export function analyseRouting(model: ClassifierModel, data: ImageDataset, opts:
     cls: Array.from({ length: C }, () => new Float64Array(E)),
   }));
   const k = model.config.topK;
+  const moeKey = (li: number) => routingKeys.moe(routingKeys.block(li));
+  const wanted = new Set(layers.flatMap((_, li) => [routingKeys.gates(moeKey(li)), routingKeys.logits(moeKey(li))]));
   let tokens = 0;
   let T = 0;
   for (let s = 0; s < n; s += bs) {
@@ -153,15 +156,15 @@ export function analyseRouting(model: ClassifierModel, data: ImageDataset, opts:
     const seen: Record<string, { data: Float32Array; shape: number[] }> = {};
     const ctx = makeCtx({ training: false });
     ctx.record = (key, v) => {
-      if (key.endsWith('.moe.gates') || key.endsWith('.moe.logits')) seen[key] = { data: v.dataSync() as Float32Array, shape: v.shape };
+      if (wanted.has(key)) seen[key] = { data: v.dataSync() as Float32Array, shape: v.shape };
     };
     tf.tidy(() => {
       model.forward(tf.tensor4d(batch.x, batch.shape), ctx);
     });
     const b = idx.length;
     layers.forEach((L, li) => {
-      const g = seen[`block.${li}.moe.gates`];
-      const lg = seen[`block.${li}.moe.logits`];
+      const g = seen[routingKeys.gates(moeKey(li))];
+      const lg = seen[routingKeys.logits(moeKey(li))];
       T = g.shape[0] / b;
       for (let r = 0; r < g.shape[0]; r++) {
         const label = batch.labels[Math.floor(r / T)];

@@ -3,7 +3,7 @@ import { Ctx, Module, Param, init } from '../nn/module';
 import { Linear, LayerNorm } from '../nn/layers';
 import type { PatchOrder } from '../nn/patch';
 import { GroupedQueryAttention } from '../nn/gqa';
-import { MoeLayer, MoeDispatch, MOE_DISPATCH, tidyObject } from '../nn/moe';
+import { MoeLayer, MoeDispatch, MOE_DISPATCH, tidyObject, routingKeys } from '../nn/moe';
 import { BaseConfig, check } from './config';
 import { ModelFamily, registerModel } from './registry';
 import { BLOCK_ORDERS, TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } from './token-encoder';
@@ -118,7 +118,7 @@ export class MlitBlock extends Module {
     return tidyObject(() => {
       const attn = (xn: tf.Tensor3D) => this.attn.forward(xn, ctx, key && `${key}.attn`);
       const h = attentionResidual(this.c.blockOrder, x, this.norm1, attn);
-      const { y, aux } = this.moe.forward(this.norm2.forward(h) as tf.Tensor3D, ctx, key && `${key}.moe`);
+      const { y, aux } = this.moe.forward(this.norm2.forward(h) as tf.Tensor3D, ctx, key && routingKeys.moe(key));
       return { x: h.add(y) as tf.Tensor3D, aux };
     });
   }
@@ -159,7 +159,7 @@ export class Mlit extends TokenEncoder<MlitConfig> {
     return this.config.auxWeight;
   }
   protected runBlock(i: number, t: tf.Tensor3D, ctx: Ctx): { x: tf.Tensor3D; aux: tf.Scalar | null } {
-    return this.blocks[i].forward(t, ctx, ctx.record ? `block.${i}` : undefined);
+    return this.blocks[i].forward(t, ctx, ctx.record ? routingKeys.block(i) : undefined);
   }
 
   /**

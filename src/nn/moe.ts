@@ -14,6 +14,21 @@ import { ConfigError } from '../util/errors';
  */
 
 /** How the experts are evaluated. All give the same output up to dropout's randomness (see `MoeLayer`). */
+/**
+ * Keys under which a recording forward pass (`ctx.record`) stores routing tensors. The writers (the MoE layer, the
+ * models' blocks) and the readers (routing statistics) build them here, so a renamed key cannot drift apart.
+ */
+export const routingKeys = {
+  /** A transformer block's key: `block.3`. */
+  block: (i: number): string => `block.${i}`,
+  /** The MoE layer inside a block: `block.3.moe`. */
+  moe: (blockKey: string): string => `${blockKey}.moe`,
+  /** Gates after top-k, [tokens, E]: `block.3.moe.gates`. */
+  gates: (moeKey: string): string => `${moeKey}.gates`,
+  /** The router's noise-free logits, [tokens, E]: `block.3.moe.logits`. */
+  logits: (moeKey: string): string => `${moeKey}.logits`,
+};
+
 export type MoeDispatch = 'auto' | 'dense' | 'sparse' | 'slots' | 'fused';
 export const MOE_DISPATCH: readonly MoeDispatch[] = ['auto', 'dense', 'sparse', 'slots', 'fused'];
 
@@ -283,8 +298,8 @@ export class MoeLayer extends Module {
       const x2 = x.reshape([n, m]) as tf.Tensor2D;
       const r = this.router.route(x2, ctx);
       if (ctx.record && recordKey) {
-        ctx.record(`${recordKey}.gates`, r.gates);
-        ctx.record(`${recordKey}.logits`, r.clean);
+        ctx.record(routingKeys.gates(recordKey), r.gates);
+        ctx.record(routingKeys.logits(recordKey), r.clean);
       }
       let y: tf.Tensor2D;
       if (mode === 'dense') {
