@@ -224,15 +224,14 @@ function scaleOf(records: ResultRecord[]): Scale {
   return records[0]?.scale ?? 'paper';
 }
 
-
 registerPaper({
-  id: 'dwnet',
+  id: PAPER,
   title: 'Demystifying Local Vision Transformer (DWNet)',
   arxiv: '2106.04263',
   notebook: '04-local-attention-vs-dwconv.ipynb',
   docs: 'docs/dwnet.md',
-  // the paper's main model at the quick scale (the DW-conv stand-in): what `lightvit bench` measures against its PyTorch twin;
-  // a getter, so the overrides are built when read, after this file's helpers are defined
+  // the quick-scale model `lightvit bench` measures against its PyTorch twin (the DW-conv stand-in);
+  // a getter: the overrides are built when read, after this file's helpers are defined
   mainQuickModel: {
     model: 'dwnet-mini',
     get overrides() {
@@ -240,6 +239,7 @@ registerPaper({
     },
   },
 });
+
 registerExperiment({
   id: BLOCKS,
   paper: PAPER,

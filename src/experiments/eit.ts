@@ -159,22 +159,16 @@ registerClaim({
 
 const SMALL = 'eit.small-datasets';
 
-
 registerPaper({
-  id: 'eit',
+  id: PAPER,
   title: 'EIT: Efficiently Lead Inductive Biases to ViT',
   arxiv: '2203.07116',
   notebook: '06-eit.ipynb',
   docs: 'docs/eit.md',
-  // the paper's main model at the quick scale (EIT-CIFAR small): what `lightvit bench` measures against its PyTorch twin;
-  // a getter, so the overrides are built when read, after this file's helpers are defined
-  mainQuickModel: {
-    model: 'eit-cifar-small',
-    get overrides() {
-      return {};
-    },
-  },
+  // the quick-scale model `lightvit bench` measures against its PyTorch twin (EIT-CIFAR small)
+  mainQuickModel: { model: 'eit-cifar-small', overrides: {} },
 });
+
 registerExperiment({
   id: SMALL,
   paper: PAPER,

@@ -308,15 +308,14 @@ registerClaim({
   b: ARM.cross,
 });
 
-
 registerPaper({
-  id: 'mae',
+  id: PAPER,
   title: 'Pre-training of Lightweight ViTs on Small Datasets with Minimally Scaled Images (+ mmLiT pre-training)',
   arxiv: '2402.03752',
   notebook: '05-mae-small-images.ipynb',
   docs: 'docs/mae.md',
-  // the paper's main model at the quick scale (the encoder's fine-tuning step): what `lightvit bench` measures against its PyTorch twin;
-  // a getter, so the overrides are built when read, after this file's helpers are defined
+  // the quick-scale model `lightvit bench` measures against its PyTorch twin (the encoder's fine-tuning step);
+  // a getter: the overrides are built when read, after this file's helpers are defined
   mainQuickModel: {
     model: 'mae-vit',
     get overrides() {
@@ -324,6 +323,7 @@ registerPaper({
     },
   },
 });
+
 registerExperiment({
   id: SCRATCH,
   paper: PAPER,

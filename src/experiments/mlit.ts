@@ -1,4 +1,3 @@
-import { routingKeys } from '../nn/moe';
 import * as tf from '@tensorflow/tfjs';
 import { officialRecipe } from '../train/recipes';
 import type { Scale } from '../util/scale';
@@ -6,6 +5,7 @@ import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import type { ImageDataset } from '../data/types';
 import type { ClassifierModel } from '../models/registry';
+import { routingKeys } from '../nn/moe';
 import { registerExperiment, registerPaper } from './registry';
 import {
   runClassifier, datasetFor, standInLine, seedsFor as runSeeds, cachedDataset, HEADLINE_SEEDS, runReference, referenceLines,
@@ -288,15 +288,14 @@ registerClaim({
   b: armLabel.dense('xxs'),
 });
 
-
 registerPaper({
-  id: 'mlit',
+  id: PAPER,
   title: 'How Lightweight Can A Vision Transformer Be (mLiT)',
   arxiv: '2407.17783',
   notebook: '01-mlit.ipynb',
   docs: 'docs/mlit.md',
-  // the paper's main model at the quick scale (mLiT-XXS stand-in, CIFAR-10 head): what `lightvit bench` measures against its PyTorch twin;
-  // a getter, so the overrides are built when read, after this file's helpers are defined
+  // the quick-scale model `lightvit bench` measures against its PyTorch twin (mLiT-XXS stand-in, CIFAR-10 head);
+  // a getter: the overrides are built when read, after this file's helpers are defined
   mainQuickModel: {
     model: 'mlit-xxs',
     get overrides() {
@@ -304,6 +303,7 @@ registerPaper({
     },
   },
 });
+
 registerExperiment({
   id: SCRATCH,
   paper: PAPER,

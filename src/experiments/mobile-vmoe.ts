@@ -274,15 +274,14 @@ registerClaim({
   b: 'dense (main size)',
 });
 
-
 registerPaper({
-  id: 'mobile-vmoe',
+  id: PAPER,
   title: 'Mobile V-MoEs: Scaling Down Vision Transformers via Sparse Mixture-of-Experts',
   arxiv: '2309.04354',
   notebook: '03-mobile-vmoe.ipynb',
   docs: 'docs/mobile-vmoe.md',
-  // the paper's main model at the quick scale (the ablation base V-MoE, 100 classes): what `lightvit bench` measures against its PyTorch twin;
-  // a getter, so the overrides are built when read, after this file's helpers are defined
+  // the quick-scale model `lightvit bench` measures against its PyTorch twin (the ablation base V-MoE, 100 classes);
+  // a getter: the overrides are built when read, after this file's helpers are defined
   mainQuickModel: {
     model: 'vmoe-6x64',
     get overrides() {
@@ -290,6 +289,7 @@ registerPaper({
     },
   },
 });
+
 registerExperiment({
   id: SCALING,
   paper: PAPER,

@@ -13,7 +13,6 @@ import { ConfigError } from '../util/errors';
  * `shareVW2: false` (ablation).
  */
 
-/** How the experts are evaluated. All give the same output up to dropout's randomness (see `MoeLayer`). */
 /**
  * Keys under which a recording forward pass (`ctx.record`) stores routing tensors. The writers (the MoE layer, the
  * models' blocks) and the readers (routing statistics) build them here, so a renamed key cannot drift apart.
@@ -29,6 +28,7 @@ export const routingKeys = {
   logits: (moeKey: string): string => `${moeKey}.logits`,
 };
 
+/** How the experts are evaluated. All give the same output up to dropout's randomness (see `MoeLayer`). */
 export type MoeDispatch = 'auto' | 'dense' | 'sparse' | 'slots' | 'fused';
 export const MOE_DISPATCH: readonly MoeDispatch[] = ['auto', 'dense', 'sparse', 'slots', 'fused'];
 
