@@ -34,3 +34,7 @@ export type { RoutingRun, RoutingStats } from './experiments/mlit';
 export { dwnetScaleOverrides } from './experiments/dwnet';
 export { eitArms, channelSplitFigure, scheduleSplitFigure, EIT_DATASETS } from './experiments/eit';
 export { convChannelSplit } from './models/eit';
+export {
+  IMAGENET_ENV, imagenetFolder, imagenetGeometry, imagenetRecipe, imagenetStudyArms, registerImagenetStudy,
+} from './experiments/imagenet';
+export type { ImagenetArm, ImagenetStudy } from './experiments/imagenet';

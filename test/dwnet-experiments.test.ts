@@ -22,8 +22,8 @@ function tinyDataset(n: number, size: number): ImageDataset {
 }
 
 describe('dwnet experiments', () => {
-  it('registers three experiments whose plans match their arms', () => {
-    expect(listExperiments('dwnet').map((e) => e.id)).toEqual(['dwnet.blocks', 'dwnet.sharing', 'dwnet.dynamic']);
+  it('registers three experiments (and the ImageNet study) whose plans match their arms', () => {
+    expect(listExperiments('dwnet').map((e) => e.id)).toEqual(['dwnet.blocks', 'dwnet.sharing', 'dwnet.dynamic', 'dwnet.imagenet']);
     // every arm and the linear reference on raw pixels, each over the headline seeds (one seed at smoke)
     expect(getExperiment('dwnet.blocks').plan('quick').runs).toBe((blockArms().length + 1) * HEADLINE_SEEDS);
     expect(getExperiment('dwnet.blocks').plan('smoke').runs).toBe(blockArms().length + 1);

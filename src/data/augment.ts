@@ -1,6 +1,6 @@
 import { ConfigError, DataError } from '../util/errors';
 import type { Rng } from '../util/rng';
-import type { ImageDataset } from './types';
+import { imagesAt, type ImageDataset } from './types';
 import { randAugment, colorJitter, randomErasing } from './randaugment';
 import type { RandAugmentConfig, RandomErasingConfig, U8Image } from './randaugment';
 
@@ -118,12 +118,30 @@ export function resizeBilinear(
  * differs from the dataset's image size.
  */
 export function prepareBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: PrepareBatchOptions): Batch {
+  if (ds.readImages) {
+    // a streaming dataset: decode this batch's images, then run the same pipeline on them as an in-memory batch
+    const local = materialise(ds, indices);
+    return prepareBatch(local, Int32Array.from({ length: indices.length }, (_, i) => i), opts);
+  }
   const a = opts.augment;
   const evalCrop = a?.evalCropFraction ?? 1;
   if (a?.randomResizedCrop || a?.randAugment || (a?.colorJitter ?? 0) > 0 || a?.randomErasing || evalCrop !== 1) {
     return prepareRecipeBatch(ds, indices, opts);
   }
   return prepareSimpleBatch(ds, indices, opts);
+}
+
+/** The images and labels at `indices` of a (streaming) dataset as a small in-memory dataset, in that order. */
+function materialise(ds: ImageDataset, indices: ArrayLike<number>): ImageDataset {
+  const images = imagesAt(ds, indices);
+  const pick = (a: Int32Array) => Int32Array.from({ length: indices.length }, (_, k) => a[indices[k]]);
+  const { readImages: _stream, ...rest } = ds;
+  return {
+    ...rest,
+    images,
+    labels: pick(ds.labels),
+    ...(ds.coarseLabels ? { coarseLabels: pick(ds.coarseLabels) } : {}),
+  };
 }
 
 function prepareSimpleBatch(ds: ImageDataset, indices: ArrayLike<number>, opts: PrepareBatchOptions): Batch {

@@ -15,9 +15,11 @@ import type { ImageDataset } from './types';
  * `imageSize: IMAGENET_STORE_SIZE` (256: shorter side resized to 256, centre 256² kept) and trained with an
  * `officialRecipe(..., { input: 'imagenet' })`, whose random-resized crop makes the 224² training inputs and whose
  * evaluation crop (224/256) the centre 224² of the stored 256² (the papers' resize-256 + centre-crop-224). The random-
- * resized crop then samples within the centre square rather than the whole image, a small departure. Images are held
- * in memory (256²·3 bytes each): fine for ImageNet subsets, not for the full 1.28M images, which need a streaming
- * loader the kit does not have yet.
+ * resized crop then samples within the centre square rather than the whole image, a small departure. With
+ * `stream: true` only the file list is held and each batch's images are decoded when the batch is made, so the full
+ * 1.28M images fit (the default holds every image in memory, 256²·3 bytes each: fine for subsets). Decoding runs
+ * in JS on the training thread, one image at a time: with a GPU the decode, not the model, sets the pace unless the
+ * folder's images are pre-resized to a shorter side of 256.
  */
 export const IMAGENET_STORE_SIZE = 256;
 /** ImageNet's per-channel mean and std (0..1 scale), as torchvision and timm normalise. */
@@ -34,21 +36,40 @@ function classDirs(dir: string): string[] {
     .sort();
 }
 
+export interface FolderOptions {
+  /** Square side the images are stored at (default 32; ImageNet recipes: IMAGENET_STORE_SIZE). */
+  imageSize?: number;
+  /** Normalisation statistics: measured on the images (default in memory) or ImageNet's (default streaming). */
+  stats?: 'measured' | 'imagenet';
+  /** Keep only the file list and decode each batch's images on demand (for folders too large for memory). */
+  stream?: boolean;
+  /** Use only the first `maxClasses` class folders in sorted order (0, the default: all), e.g. a 10-class subset. */
+  maxClasses?: number;
+}
+
 export function loadImageFolder(
   root: string,
   split: 'train' | 'test' | 'val',
-  opts: { imageSize?: number; stats?: 'measured' | 'imagenet' } = {},
+  opts: FolderOptions = {},
 ): ImageDataset {
   const size = opts.imageSize ?? 32;
+  if (!Number.isInteger(size) || size < 1) throw new DataError(`imageSize ${size}; expected a positive integer`);
+  const maxClasses = opts.maxClasses ?? 0;
+  if (!Number.isInteger(maxClasses) || maxClasses < 0) {
+    throw new DataError(`maxClasses ${maxClasses}; expected a non-negative integer (0: every class)`);
+  }
   const abs = path.resolve(root);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new DataError(`image folder ${abs} does not exist; expected a folder with one sub-folder of images per class`);
   }
   const hasSplits = fs.existsSync(path.join(abs, 'train')) && (fs.existsSync(path.join(abs, 'test')) || fs.existsSync(path.join(abs, 'val')));
-  const dir = hasSplits ? path.join(abs, split) : abs;
+  // ImageNet ships train/ and val/ only: its val/ is the test split
+  const splitDir = split === 'test' && !fs.existsSync(path.join(abs, 'test')) ? 'val' : split;
+  const dir = hasSplits ? path.join(abs, splitDir) : abs;
   if (!fs.existsSync(dir)) throw new DataError(`image folder ${abs} has no '${split}' sub-folder`);
   // class names come from train/ when splits exist, so labels agree across splits
-  const classes = classDirs(hasSplits ? path.join(abs, 'train') : abs);
+  const all = classDirs(hasSplits ? path.join(abs, 'train') : abs);
+  const classes = maxClasses > 0 ? all.slice(0, maxClasses) : all;
   if (!classes.length) throw new DataError(`image folder ${dir} has no class sub-folders; expected <class>/<image>.jpg|png`);
   const items: Array<{ file: string; label: number }> = [];
   classes.forEach((cls, label) => {
@@ -61,13 +82,30 @@ export function loadImageFolder(
     });
   });
   if (!items.length) throw new DataError(`image folder ${dir} has no JPEG or PNG images for split '${split}'`);
-  const images = new Uint8Array(items.length * size * size * 3);
-  const labels = new Int32Array(items.length);
-  items.forEach((it, i) => {
-    labels[i] = it.label;
-    images.set(resizeToSquare(decodeImage(fs.readFileSync(it.file), it.file), size), i * size * size * 3);
-  });
-  const { mean, std } = opts.stats === 'imagenet' ? { mean: IMAGENET_MEAN, std: IMAGENET_STD } : channelStats(images);
+  const per = size * size * 3;
+  const labels = Int32Array.from(items, (it) => it.label);
+  const decode = (k: number) => resizeToSquare(decodeImage(fs.readFileSync(items[k].file), items[k].file), size);
+  let images: Uint8Array;
+  let readImages: ImageDataset['readImages'];
+  if (opts.stream) {
+    images = new Uint8Array(0);
+    readImages = (indices) => {
+      const out = new Uint8Array(indices.length * per);
+      for (let k = 0; k < indices.length; k++) out.set(decode(indices[k]), k * per);
+      return out;
+    };
+  } else {
+    images = new Uint8Array(items.length * per);
+    items.forEach((_, i) => images.set(decode(i), i * per));
+  }
+  const stats = opts.stats ?? (opts.stream ? 'imagenet' : 'measured');
+  let mean = IMAGENET_MEAN;
+  let std = IMAGENET_STD;
+  if (stats === 'measured') {
+    // a streaming folder measures an evenly spaced sample of at most STATS_SAMPLE images
+    const pick = opts.stream ? evenSample(items.length, STATS_SAMPLE) : null;
+    ({ mean, std } = channelStats(pick ? readImages!(pick) : images));
+  }
   return {
     name: `folder:${root}`,
     split,
@@ -80,5 +118,14 @@ export function loadImageFolder(
     synthetic: false,
     mean,
     std,
+    ...(readImages ? { readImages } : {}),
   };
+}
+
+/** Images a streaming folder measures its mean/std on (`stats: 'measured'`). */
+export const STATS_SAMPLE = 512;
+
+function evenSample(n: number, k: number): Int32Array {
+  const m = Math.min(n, k);
+  return Int32Array.from({ length: m }, (_, i) => Math.floor((i * n) / m));
 }

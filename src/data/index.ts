@@ -38,7 +38,8 @@ export { readMat, writeMat } from './mat';
 export type { MatArray, MatWriteVar } from './mat';
 export { loadSvhn, decodeSvhnMat, SVHN_MEAN, SVHN_STD } from './svhn';
 export { loadFlowers102, FLOWERS_MEAN, FLOWERS_STD } from './flowers';
-export { loadImageFolder } from './folder';
+export { loadImageFolder, IMAGENET_STORE_SIZE, IMAGENET_MEAN, IMAGENET_STD } from './folder';
+export type { FolderOptions } from './folder';
 export { decodeImage, resizeToSquare } from './image';
 export {
   readFashionMnist,
@@ -76,6 +77,10 @@ export interface DataOptions {
 export interface LoadOptions extends DataOptions {
   /** Square side images are resized to, for datasets of varying image sizes (Flowers-102, folders); default 32. */
   imageSize?: number;
+  /** Image folders only: decode images per batch instead of holding them (see FolderOptions). */
+  stream?: boolean;
+  /** Image folders only: the first `maxClasses` classes in sorted order (0: all). */
+  maxClasses?: number;
 }
 
 type Downloaded = Exclude<(typeof DATASET_NAMES)[number], 'synth10' | 'synth100' | 'fashion-mnist'>;
@@ -167,7 +172,8 @@ export async function loadDataset(
   const dir = opts.dataDir ?? defaultDataDir();
   // Fashion-MNIST's folder depends on the environment too: key it by where it is found
   const where = name === 'fashion-mnist' ? locateFashionMnist(dir).dir : '';
-  const key = `${dir}\u0000${name}\u0000${split}\u0000${opts.imageSize ?? ''}\u0000${where}`;
+  const folderOpts = `${opts.stream ? 'stream' : ''}/${opts.maxClasses ?? ''}`;
+  const key = [dir, name, split, opts.imageSize ?? '', where, folderOpts].join('\u0000');
   const hit = cache.get(key);
   if (hit) return hit;
   const ds = await loadUncached(name, split, dir, opts);
@@ -190,7 +196,11 @@ async function loadUncached(
   opts: LoadOptions,
 ): Promise<ImageDataset> {
   if (name.startsWith('folder:')) {
-    return loadImageFolder(name.slice('folder:'.length), split, { imageSize: opts.imageSize });
+    return loadImageFolder(name.slice('folder:'.length), split, {
+      imageSize: opts.imageSize,
+      stream: opts.stream,
+      maxClasses: opts.maxClasses,
+    });
   }
   switch (name) {
     case 'synth10':

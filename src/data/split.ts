@@ -11,6 +11,7 @@ export interface HoldoutOptions {
 
 /** Copy the images, labels (and coarse labels) at `idx` (ascending) into a new dataset of `split`. */
 function subset(ds: ImageDataset, idx: Int32Array, split: ImageDataset['split']): ImageDataset {
+  if (ds.readImages) return streamingSubset(ds, idx, split);
   const per = ds.imageSize * ds.imageSize * ds.channels;
   const images = new Uint8Array(idx.length * per);
   const labels = new Int32Array(idx.length);
@@ -22,6 +23,20 @@ function subset(ds: ImageDataset, idx: Int32Array, split: ImageDataset['split'])
     if (coarse) coarse[k] = ds.coarseLabels![i];
   }
   return { ...ds, split, images, labels, ...(coarse ? { coarseLabels: coarse } : {}) };
+}
+
+/** A streaming dataset's subset stays on disk: labels are copied, image reads map through `idx`. */
+function streamingSubset(ds: ImageDataset, idx: Int32Array, split: ImageDataset['split']): ImageDataset {
+  const read = ds.readImages!;
+  const labels = Int32Array.from(idx, (i) => ds.labels[i]);
+  const coarse = ds.coarseLabels ? Int32Array.from(idx, (i) => ds.coarseLabels![i]) : undefined;
+  return {
+    ...ds,
+    split,
+    labels,
+    ...(coarse ? { coarseLabels: coarse } : {}),
+    readImages: (indices) => read(Int32Array.from(indices, (k) => idx[k])),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Recipe, LossFn } from '../train/types';
 import type { ResultRecord } from '../report/types';
 import { createModel, resolveConfig, type ClassifierModel } from '../models';
 import type { ImageDataset } from '../data/types';
-import { loadDataset, datasetStatus, holdoutSplit } from '../data';
+import { loadDataset, datasetStatus, holdoutSplit, type LoadOptions } from '../data';
 import { train } from '../train/trainer';
 import { defaultRecipe } from '../train/recipes';
 import { loadCheckpoint } from '../train/checkpoint';
@@ -33,6 +33,11 @@ export interface RunSpec {
   overrides?: Record<string, unknown>;
   /** Wanted dataset: 'cifar10' falls back to 'synth10' and 'cifar100' to 'synth100' when not downloaded. */
   dataset: string;
+  /**
+   * How the dataset is loaded, when not the default (image folders: stored size, streaming, a class subset). Part of
+   * the run's fingerprint when set.
+   */
+  load?: Pick<LoadOptions, 'imageSize' | 'stream' | 'maxClasses'>;
   /** Changes to the scale's default recipe (see defaultRecipe). Per-scale values: pass a function of the scale. */
   recipe?: Partial<Recipe> | ((scale: Scale) => Partial<Recipe>);
   seed?: number;
@@ -83,7 +88,7 @@ function present(name: string): boolean {
  */
 export function datasetFor(ctx: Pick<ExperimentRunContext, 'preferReal' | 'data'>, wanted: string): string {
   if (ctx.data) return ctx.data;
-  if (wanted.startsWith('synth')) return wanted;
+  if (wanted.startsWith('synth') || wanted.startsWith('folder:')) return wanted;
   if (ctx.preferReal && present(wanted)) return wanted;
   const options = (STAND_INS[wanted] ?? []).filter((d) => ctx.preferReal || d.startsWith('synth'));
   return options.find(present) ?? '';
@@ -118,17 +123,23 @@ export function seedsFor(ctx: Pick<ExperimentRunContext, 'scale' | 'seed'>, n = 
 
 const cache = new Map<string, Promise<ImageDataset>>();
 /** Datasets are loaded once per process and shared by every run. */
-export function cachedDataset(name: string, split: 'train' | 'test'): Promise<ImageDataset> {
-  const key = `${name}|${split}`;
-  if (!cache.has(key)) cache.set(key, loadDataset(name, split));
+export function cachedDataset(name: string, split: 'train' | 'test', load: RunSpec['load'] = {}): Promise<ImageDataset> {
+  const key = `${name}|${split}|${JSON.stringify(load)}`;
+  if (!cache.has(key)) cache.set(key, loadDataset(name, split, load));
   return cache.get(key)!;
 }
 
 const splits = new Map<string, Promise<{ train: ImageDataset; val: ImageDataset }>>();
 /** The training split of `name` cut into train and a validation hold-out (seed 0: the same cut for every run). */
-export function cachedHoldout(name: string, fraction: number): Promise<{ train: ImageDataset; val: ImageDataset }> {
-  const key = `${name}|${fraction}`;
-  if (!splits.has(key)) splits.set(key, cachedDataset(name, 'train').then((ds) => holdoutSplit(ds, { fraction, seed: 0 })));
+export function cachedHoldout(
+  name: string,
+  fraction: number,
+  load: RunSpec['load'] = {},
+): Promise<{ train: ImageDataset; val: ImageDataset }> {
+  const key = `${name}|${fraction}|${JSON.stringify(load)}`;
+  if (!splits.has(key)) {
+    splits.set(key, cachedDataset(name, 'train', load).then((ds) => holdoutSplit(ds, { fraction, seed: 0 })));
+  }
   return splits.get(key)!;
 }
 
@@ -165,8 +176,11 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
   const dataset = datasetFor(ctx, spec.dataset);
   if (!dataset) throw new Error(`${spec.experiment}: dataset '${spec.dataset}' is not downloaded (lightvit data download ${spec.dataset})`);
   const recipe: Recipe = { ...defaultRecipe(scale), ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : spec.recipe ?? {}) };
-  const [fullTrain, testDs] = await Promise.all([cachedDataset(dataset, 'train'), cachedDataset(dataset, 'test')]);
-  const split = spec.holdout ? await cachedHoldout(dataset, spec.holdout) : null;
+  const [fullTrain, testDs] = await Promise.all([
+    cachedDataset(dataset, 'train', spec.load),
+    cachedDataset(dataset, 'test', spec.load),
+  ]);
+  const split = spec.holdout ? await cachedHoldout(dataset, spec.holdout, spec.load) : null;
   const trainDs = split ? split.train : fullTrain;
   const overrides = { numClasses: trainDs.numClasses, ...(spec.overrides ?? {}) };
   // what was trained, whatever the experiment: the resolved config (so {} and {numClasses: 10} agree), recipe, data
@@ -176,6 +190,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     recipe,
     holdout: spec.holdout ?? 0,
     initFrom: typeof spec.initFrom === 'string' ? spec.initFrom : spec.initFrom?.file ?? null,
+    ...(spec.load ? { load: spec.load } : {}),
   });
   const key = recordKey(spec.experiment, spec.variant, scale, dataset, seed, fp);
   if (!ctx.force) {

@@ -1,5 +1,5 @@
 import { PNG } from 'pngjs';
-import type { ImageDataset } from '../data/types';
+import { imagesAt, type ImageDataset } from '../data/types';
 import { ProgressBar, fmtDuration, type ProgressSink, type TrainProgress } from '../train/progress';
 import type { EpochMetrics } from '../train/types';
 import type { FigureSpec, ResultRecord } from './types';
@@ -175,12 +175,11 @@ export function imagesToPng(images: GridImage[], opts: ImageGridPngOptions = {})
 
 /** Images `indices` of a dataset as grid images labelled with their class names. */
 export function datasetImages(ds: ImageDataset, indices: number[]): GridImage[] {
-  const n = ds.labels.length;
+  const pixels = imagesAt(ds, indices);
   const size = ds.imageSize * ds.imageSize * ds.channels;
-  return indices.map((i) => {
-    if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`image index ${i} is outside ${ds.name}/${ds.split} (0..${n - 1})`);
+  return indices.map((i, k) => {
     return {
-      pixels: ds.images.subarray(i * size, (i + 1) * size),
+      pixels: pixels.subarray(k * size, (k + 1) * size),
       width: ds.imageSize,
       height: ds.imageSize,
       channels: ds.channels as 1 | 3,

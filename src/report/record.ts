@@ -37,11 +37,15 @@ export interface RunIdentity {
   holdout?: number;
   /** Checkpoint the weights started from (fine-tuning), or null. */
   initFrom?: string | null;
+  /** How the dataset was loaded when not by default (image folders: stored size, streaming, class subset). */
+  load?: object;
 }
 
 /** The canonical identity object (defaults filled in) that is hashed and stored in checkpoints. */
 export function canonicalIdentity(id: RunIdentity): Record<string, unknown> {
-  return { model: id.model, config: id.config, recipe: id.recipe, holdout: id.holdout ?? 0, initFrom: id.initFrom ?? null };
+  const base = { model: id.model, config: id.config, recipe: id.recipe, holdout: id.holdout ?? 0 };
+  // `load` joins the identity only when set, so the fingerprints of runs on default-loaded data stay as they were
+  return { ...base, initFrom: id.initFrom ?? null, ...(id.load ? { load: id.load } : {}) };
 }
 
 /** Fingerprint of a run's identity: equal exactly when model, config, recipe, hold-out and init agree. */
