@@ -135,7 +135,7 @@ export function prepareBatch(ds: ImageDataset, indices: ArrayLike<number>, opts:
 function materialise(ds: ImageDataset, indices: ArrayLike<number>): ImageDataset {
   const images = imagesAt(ds, indices);
   const pick = (a: Int32Array) => Int32Array.from({ length: indices.length }, (_, k) => a[indices[k]]);
-  const { readImages: _stream, ...rest } = ds;
+  const { readImages: _read, prefetch: _prefetch, ...rest } = ds;
   return {
     ...rest,
     images,

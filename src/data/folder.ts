@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { DataError } from '../util/errors';
 import { channelStats, decodeImage, resizeToSquare } from './image';
 import type { ImageDataset } from './types';
+import { DecodePool } from './decode-pool';
 
 /**
  * A generic image folder, `folder:<path>`: one sub-folder per class (names sorted alphabetically give the label
@@ -17,9 +18,8 @@ import type { ImageDataset } from './types';
  * evaluation crop (224/256) the centre 224² of the stored 256² (the papers' resize-256 + centre-crop-224). The random-
  * resized crop then samples within the centre square rather than the whole image, a small departure. With
  * `stream: true` only the file list is held and each batch's images are decoded when the batch is made, so the full
- * 1.28M images fit (the default holds every image in memory, 256²·3 bytes each: fine for subsets). Decoding runs
- * in JS on the training thread, one image at a time: with a GPU the decode, not the model, sets the pace unless the
- * folder's images are pre-resized to a shorter side of 256.
+ * 1.28M images fit (the default holds every image in memory, 256²·3 bytes each: fine for subsets). Decoding is JS;
+ * worker threads decode the batch the trainer prefetches (src/data/decode-pool.ts) while the current one trains.
  */
 export const IMAGENET_STORE_SIZE = 256;
 /** ImageNet's per-channel mean and std (0..1 scale), as torchvision and timm normalise. */
@@ -87,11 +87,22 @@ export function loadImageFolder(
   const decode = (k: number) => resizeToSquare(decodeImage(fs.readFileSync(items[k].file), items[k].file), size);
   let images: Uint8Array;
   let readImages: ImageDataset['readImages'];
+  let prefetch: ImageDataset['prefetch'];
   if (opts.stream) {
     images = new Uint8Array(0);
+    // worker threads decode prefetched batches (src/data/decode-pool.ts); opened on the first prefetch, sized to
+    // hold two of its batches
+    let pool: DecodePool | null | undefined;
+    prefetch = (indices) => {
+      if (pool === undefined) {
+        const slots = Math.max(16, Math.min(2048, 2 * indices.length));
+        pool = DecodePool.open(items.map((it) => it.file), size, slots);
+      }
+      pool?.prefetch(indices);
+    };
     readImages = (indices) => {
       const out = new Uint8Array(indices.length * per);
-      for (let k = 0; k < indices.length; k++) out.set(decode(indices[k]), k * per);
+      for (let k = 0; k < indices.length; k++) out.set(pool?.take(indices[k]) ?? decode(indices[k]), k * per);
       return out;
     };
   } else {
@@ -118,7 +129,7 @@ export function loadImageFolder(
     synthetic: false,
     mean,
     std,
-    ...(readImages ? { readImages } : {}),
+    ...(readImages ? { readImages, prefetch } : {}),
   };
 }
 

@@ -40,6 +40,7 @@ export { loadSvhn, decodeSvhnMat, SVHN_MEAN, SVHN_STD } from './svhn';
 export { loadFlowers102, FLOWERS_MEAN, FLOWERS_STD } from './flowers';
 export { loadImageFolder, IMAGENET_STORE_SIZE, IMAGENET_MEAN, IMAGENET_STD } from './folder';
 export type { FolderOptions } from './folder';
+export { DecodePool, decodeThreads } from './decode-pool';
 export { decodeImage, resizeToSquare } from './image';
 export {
   readFashionMnist,

@@ -36,6 +36,7 @@ function streamingSubset(ds: ImageDataset, idx: Int32Array, split: ImageDataset[
     labels,
     ...(coarse ? { coarseLabels: coarse } : {}),
     readImages: (indices) => read(Int32Array.from(indices, (k) => idx[k])),
+    ...(ds.prefetch ? { prefetch: (indices) => ds.prefetch!(Int32Array.from(indices, (k) => idx[k])) } : {}),
   };
 }
 

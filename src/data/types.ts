@@ -20,6 +20,11 @@ export interface ImageDataset {
    * through {@link imagesAt}, which works for both kinds.
    */
   readImages?: (indices: ArrayLike<number>) => Uint8Array;
+  /**
+   * Streaming datasets: start decoding these images in the background (the trainer calls it with the next batch
+   * while the current one trains). A hint only: `readImages` returns the same bytes either way.
+   */
+  prefetch?: (indices: ArrayLike<number>) => void;
   labels: Int32Array;
   /** Super-class of each image where the dataset has them (CIFAR-100 coarse labels, synth100). */
   coarseLabels?: Int32Array;

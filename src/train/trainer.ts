@@ -92,6 +92,10 @@ export function evaluate(
   const order = subsetIndices(ds.labels.length, n);
   for (let i = 0; i < n; i += bs) {
     const idx = order.subarray(i, Math.min(n, i + bs));
+    if (ds.prefetch) {
+      if (i === 0) ds.prefetch(idx);
+      if (i + bs < n) ds.prefetch(order.subarray(i + bs, Math.min(n, i + 2 * bs)));
+    }
     const crop = opts.evalCropFraction ?? 1;
     const augment = crop !== 1 ? { cropPadding: 0, flip: false, evalCropFraction: crop } : null;
     const b = prepareBatch(ds, idx, { augment, targetSize: model.config.imageSize, rng });
@@ -307,7 +311,13 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     const firstStep = epoch === startEpoch ? startStep : 0;
     for (let s = firstStep; s < steps; s++) {
       const stepRng = new Rng(((seed * 1_000_003) ^ (epoch * 65_537 + s)) >>> 0);
-      const idx = Int32Array.from(order.subarray(s * bs, (s + 1) * bs), (i) => trainIdx[i]);
+      const batchIdx = (k: number) => Int32Array.from(order.subarray(k * bs, (k + 1) * bs), (i) => trainIdx[i]);
+      const idx = batchIdx(s);
+      // streaming data: decode the next batch in the background while this one trains
+      if (opts.train.prefetch) {
+        if (s === firstStep) opts.train.prefetch(idx);
+        if (s + 1 < steps) opts.train.prefetch(batchIdx(s + 1));
+      }
       const b = prepareBatch(opts.train, idx, { augment: recipe.augment, targetSize: model.config.imageSize, rng: stepRng });
       const mixed = recipe.mixup
         ? mixBatch(b.x, b.shape, b.labels, model.config.numClasses, recipe.labelSmoothing, recipe.mixup, stepRng)
