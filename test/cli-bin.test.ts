@@ -89,3 +89,16 @@ describe('lightvit binary: a strict command line', () => {
     expect(b.out + b.err).not.toMatch(/looks like you are running TensorFlow\.js/);
   });
 });
+
+describe('lightvit info', () => {
+  it('names the Python the PyTorch twins run on (Debian first), in text and JSON', async () => {
+    const { findTorchPython } = await import('../src/bench/torch');
+    const want = findTorchPython();
+    const j = lightvit('info', '--json');
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.out).torch).toEqual(want);
+    const t = lightvit('info');
+    const line = 'python' in want ? `  torch     found ${want.python} (PyTorch twins of npm run bench)` : `  torch     not found — ${want.missing}`;
+    expect(t.out.split('\n')).toContain(line);
+  });
+});

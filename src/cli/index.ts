@@ -292,8 +292,11 @@ async function cmdInfo(a: ParsedCommand): Promise<void> {
   const { datasetStatus } = await import('../data');
   const datasets = datasetStatus();
   const versions = env.versions();
+  // the Python the bench's PyTorch twins run on (Debian's /usr/bin/python3 first), which may not be PATH's python3
+  const { findTorchPython } = await import('../bench/torch');
+  const torch = findTorchPython();
   if (a.bool('json')) {
-    console.log(JSON.stringify({ backend: b, versions, extras, datasets }, null, 2));
+    console.log(JSON.stringify({ backend: b, versions, extras, torch, datasets }, null, 2));
     return;
   }
   console.log(`backend: ${b.name} (tfjs '${b.tfBackend}')`);
@@ -308,6 +311,7 @@ async function cmdInfo(a: ParsedCommand): Promise<void> {
       console.log(`            tslab kernel not registered — npm run notebook registers it`);
     }
   }
+  console.log(`  torch     ${'python' in torch ? `found ${torch.python} (PyTorch twins of npm run bench)` : `not found — ${torch.missing}`}`);
   console.log(`datasets (${dataDir()}):`);
   for (const d of datasets) {
     console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.detail}`);
