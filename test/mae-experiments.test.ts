@@ -85,3 +85,25 @@ describe('MAE experiments', () => {
     expect(b.metrics.top1).toBe(a.metrics.top1);
   });
 });
+
+describe('mae.scratch reconstruction figure', () => {
+  it("labels its data by the run it shows: a real-data reconstruction is not called synthetic for a synth arm's sake", async () => {
+    const { fakeRecord } = await import('./helpers/records');
+    const px = (v: number) => new Array<number>(4 * 4 * 3).fill(v);
+    const samples: ReconSamples = {
+      size: 4, channels: 3, patchSize: 2, maskRatio: 0.75,
+      images: [{ index: 0, original: px(10), masked: px(0), reconstruction: px(20), pasted: px(30) } as ReconSamples['images'][number]],
+    };
+    const pre = (dataset: string, synthetic: boolean) =>
+      fakeRecord({
+        experiment: 'mae.scratch', paper: 'mae', variant: `MAE pre-training on ${dataset}`, dataset, synthetic, scale: 'quick',
+        metrics: { params: 1 }, extra: { role: 'pretrain', epochs: 3, reconstructions: samples },
+      });
+    const figs = getExperiment('mae.scratch').figures([pre('fashion-mnist', false), pre('synth100', true)]);
+    const grid = figs.find((f) => f.id === 'mae-reconstructions')!;
+    expect(grid.caption).toContain('Fashion-MNIST');
+    expect(grid.caption).not.toContain('Synthetic data');
+    const synthFirst = getExperiment('mae.scratch').figures([pre('synth100', true)]).find((f) => f.id === 'mae-reconstructions')!;
+    expect(synthFirst.caption).toContain('Synthetic data');
+  });
+});
