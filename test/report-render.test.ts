@@ -63,6 +63,15 @@ describe('renderAllFigures', () => {
     expect(html.length).toBeLessThan(100_000);
   });
 
+  it('the summary draws the shared linear classifier as a labelled reference, not as a paper', () => {
+    const lin = fakeRecord({ experiment: 'kit.linear', paper: 'kit', variant: 'linear classifier on raw pixels', model: 'linear', metrics: { top1: 0.6, params: 30_730 } });
+    const vit = fakeRecord({ experiment: 'mlit.x', paper: 'mlit', variant: 'mlit-xxs', model: 'mlit-xxs', metrics: { top1: 0.7, params: 180_000 } });
+    const [spec] = summaryFigures([lin, vit]);
+    expect(spec.data.map((t) => t.name)).toEqual(['reference', 'mlit']);
+    const labels = (spec.layout.annotations as Array<{ text: string }>).map((a) => a.text);
+    expect(labels).toContain('linear on raw pixels');
+  });
+
   it('filters by paper and scale; the summary only without a paper filter', async () => {
     const r = await renderAllFigures({ experiments: listExperiments(), paper: 'mlit', images: false, log: () => undefined });
     expect(r.specs).toEqual([]);

@@ -49,7 +49,10 @@ export interface RenderAllResult {
 
 /** The cross-paper summary figures for records with a top-1 accuracy, per (dataset, scale). */
 export function summaryFigures(records: ResultRecord[]): FigureSpec[] {
-  const withTop1 = records.filter((r) => typeof r.metrics?.top1 === 'number' && typeof r.metrics?.params === 'number');
+  // the shared linear classifier (paper 'kit') is a reference, not a model family: a short label and legend entry
+  const withTop1 = records
+    .filter((r) => typeof r.metrics?.top1 === 'number' && typeof r.metrics?.params === 'number')
+    .map((r) => (r.model === 'linear' ? { ...r, paper: 'reference', variant: 'linear on raw pixels' } : r));
   const combos = new Map<string, ResultRecord[]>();
   for (const r of withTop1) {
     const k = `${r.dataset}-${r.scale}`;
