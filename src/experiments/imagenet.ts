@@ -134,12 +134,10 @@ export function registerImagenetStudy(study: ImagenetStudy): Experiment {
   return registerExperiment({
     id,
     paper: study.paper,
-    title: `${study.title} on an ImageNet-style folder (paper scale: the ImageNet-1k recipe)`,
+    title: `${study.title} on ImageNet (paper scale: the ImageNet-1k models and recipe)`,
     plan: (scale) => ({
       runs: study.arms(scale).length,
-      description:
-        `${study.arms(scale).map((a) => a.variant).join(', ')} on the folder given by --data folder:<path> ` +
-        `or $${IMAGENET_ENV} (skipped without one)`,
+      description: `${study.arms(scale).map((a) => a.variant).join(', ')} on an ImageNet-style folder`,
     }),
     async run(ctx) {
       const arms = study.arms(ctx.scale);
