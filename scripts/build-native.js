@@ -17,10 +17,10 @@
  * LIGHTVIT_NATIVE_BLAS=0 forces the portable path.
  * If anything fails the kit runs on plain wasm, and `lightvit info` / nativeStatus() says why.
  */
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const cp = require('child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const cp = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const nativeDir = path.join(root, 'native');
@@ -219,7 +219,7 @@ function main() {
     const d = build(outAt >= 0 ? argv[outAt + 1] : undefined);
     console.log(`lightvit native kernels built (GEMM: ${d.blas}${d.note ? `; ${d.note}` : ''})`);
   } catch (e) {
-    console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e && e.message) || e).split('\n')[0]}`);
+    console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e?.message) || e).split('\n')[0]}`);
     if (strict) process.exit(1);
   }
 }
@@ -228,6 +228,6 @@ try {
   main();
 } catch (e) {
   // npm install must never fail because of the optional addon
-  console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e && e.message) || e).split('\n')[0]}`);
+  console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e?.message) || e).split('\n')[0]}`);
   if (process.argv.includes('--strict')) process.exit(1);
 }

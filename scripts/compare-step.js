@@ -12,7 +12,7 @@
  * models are the papers' quick-scale stand-ins, spelled out here so that older builds (without
  * MAIN_QUICK_MODELS) can run them too.
  */
-const path = require('path');
+const path = require('node:path');
 
 const root = path.resolve(process.argv[2] || '.');
 const name = process.argv[3] || 'bench-vit';
@@ -69,6 +69,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error(e && e.message ? e.message : e);
+  console.error(e?.message ? e.message : e);
   process.exit(1);
 });

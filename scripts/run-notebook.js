@@ -74,7 +74,7 @@ function readNotebook(file) {
 
 function splitLines(text) {
   const lines = text.split('\n');
-  return lines.map((l, i) => (i < lines.length - 1 ? l + '\n' : l)).filter((l) => l !== '');
+  return lines.map((l, i) => (i < lines.length - 1 ? `${l}\n` : l)).filter((l) => l !== '');
 }
 
 /**
@@ -98,7 +98,7 @@ async function runNotebook(file, { quiet = false } = {}) {
     else outputs.push({ output_type: 'stream', name, text: splitLines(text) });
   };
   jupyter.lastWriteDisplayData = (msg, update) => {
-    const id = msg.transient && msg.transient.display_id;
+    const id = msg.transient?.display_id;
     const out = { output_type: 'display_data', data: msg.data, metadata: msg.metadata || {} };
     if (update && id && byDisplayId.has(id)) {
       Object.assign(byDisplayId.get(id), out);
@@ -117,14 +117,14 @@ async function runNotebook(file, { quiet = false } = {}) {
   const kernelConsole = {
     log: (...a) => {
       const s = a.map((x) => (typeof x === 'string' ? x : require('node:util').inspect(x))).join(' ');
-      stream('stdout', s + '\n');
-      if (!quiet) process.stdout.write(s + '\n');
+      stream('stdout', `${s}\n`);
+      if (!quiet) process.stdout.write(`${s}\n`);
     },
     error: (...a) => {
       const s = require('node:util').format(...a);
       errors.push(s);
-      stream('stderr', s + '\n');
-      if (!quiet) process.stderr.write(s + '\n');
+      stream('stderr', `${s}\n`);
+      if (!quiet) process.stderr.write(`${s}\n`);
     },
   };
   const conv = createConverter({ isJS: false, isBrowser: false });
@@ -153,8 +153,8 @@ async function runNotebook(file, { quiet = false } = {}) {
       console.log = (...a) => kernelConsole.log(...a);
       console.warn = console.error = (...a) => {
         const s = require('node:util').format(...a);
-        stream('stderr', s + '\n');
-        if (!quiet) process.stderr.write(s + '\n');
+        stream('stderr', `${s}\n`);
+        if (!quiet) process.stderr.write(`${s}\n`);
       };
       let ok;
       const tc = Date.now();
@@ -162,7 +162,7 @@ async function runNotebook(file, { quiet = false } = {}) {
         ok = await executor.execute(src);
       } catch (e) {
         ok = false;
-        errors.push(e && e.stack ? e.stack : String(e));
+        errors.push(e?.stack ? e.stack : String(e));
       } finally {
         console.log = realLog;
         console.error = realErr;
@@ -232,7 +232,7 @@ function trustNotebooks(files) {
   if (!files.length) throw new Error('--trust needs notebook files, e.g. node scripts/run-notebook.js --trust notebooks/*.ipynb');
   ensureDist();
   const { chosen, candidates } = require(path.join(ROOT, 'dist', 'backend', 'env.js')).findJupyter(process.env);
-  const python = (chosen || candidates.find((c) => c.python) || {}).python || 'python3';
+  const python = (chosen || candidates.find((c) => c.python))?.python || 'python3';
   if (!signNotebooks(python, files)) {
     process.stderr.write(`signing with ${python} failed: it needs the nbformat module (Debian: apt-get install python3-nbformat)\n`);
     return 1;
@@ -297,13 +297,13 @@ async function main(argv) {
     else if (a === '--no-build') build = false;
     else if (a === '--quiet') quiet = true;
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^[\s\S]*?\/\*\*/, '') + '\n');
+      process.stdout.write(`${fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^[\s\S]*?\/\*\*/, '')}\n`);
       return 0;
     } else if (a.startsWith('--')) throw new Error(`unknown option ${a}; expected --save-dir DIR, --json FILE, --no-build, --quiet`);
     else files.push(a);
   }
   if (!files.length) throw new Error('no notebook given; usage: node scripts/run-notebook.js notebooks/X.ipynb [...]');
-  if (build) ensureDist({ log: (m) => process.stderr.write(m + '\n') });
+  if (build) ensureDist({ log: (m) => process.stderr.write(`${m}\n`) });
   const results = [];
   for (const f of files) {
     let r;
@@ -316,10 +316,10 @@ async function main(argv) {
     const line = r.ok
       ? `ok   ${f}: ${r.cells} code cells in ${r.seconds.toFixed(1)} s`
       : `FAIL ${f}: cell ${r.failure.cell} (code cell ${r.failure.codeCell}): ${r.failure.error.split('\n')[0]}`;
-    process.stdout.write(line + '\n');
+    process.stdout.write(`${line}\n`);
     if (saveDir && r.nb) {
       fs.mkdirSync(saveDir, { recursive: true });
-      fs.writeFileSync(path.join(saveDir, path.basename(f)), JSON.stringify(r.nb, null, 1) + '\n');
+      fs.writeFileSync(path.join(saveDir, path.basename(f)), `${JSON.stringify(r.nb, null, 1)}\n`);
     }
   }
   if (jsonFile) {

@@ -12,7 +12,7 @@ const SRC = path.resolve(__dirname, '..', 'src');
 const IMPORT =
   /(?:^|[\n;])\s*(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]|\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
-export interface ImportEdge {
+interface ImportEdge {
   from: string;
   to: string;
   /** The file (relative to src/) whose import makes the edge. */
@@ -35,7 +35,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Relative imports of one source text (static, re-exports, type-only and dynamic). */
-export function relativeImports(text: string): string[] {
+function relativeImports(text: string): string[] {
   return [...text.matchAll(IMPORT)].map((m) => m[1] ?? m[2]);
 }
 
@@ -53,7 +53,7 @@ function folderEdges(): ImportEdge[] {
 }
 
 /** Strongly connected components of more than one node (Tarjan): each is a set of folders that import each other. */
-export function importCycles(edges: readonly ImportEdge[]): string[][] {
+function importCycles(edges: readonly ImportEdge[]): string[][] {
   const adj = new Map<string, string[]>();
   for (const e of edges) {
     adj.set(e.from, [...(adj.get(e.from) ?? []), e.to]);

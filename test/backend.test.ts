@@ -74,7 +74,7 @@ describe('initBackend', () => {
 
 describe('polyfillNodeUtil (tfjs 4.22 on Node 23 calls the removed util.isNullOrUndefined)', () => {
   it('adds the function only when missing', () => {
-    const u = require('util') as Record<string, unknown>;
+    const u = require('node:util') as Record<string, unknown>;
     const original = u.isNullOrUndefined;
     try {
       delete u.isNullOrUndefined;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import { createModel } from '../src/models';
 import { MAIN_QUICK_MODELS } from '../src/experiments';
 import { findTorchPython, runTwin, twinSpec, TWIN_SCRIPT } from '../src/bench/torch';

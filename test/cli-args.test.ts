@@ -40,7 +40,7 @@ describe('the strict parser', () => {
     expect(() => parseCommand(spec, ['vit', '--lr', 'abc'])).toThrow(/--lr abc is not valid; expected a finite number > 0/);
     expect(() => parseCommand(spec, ['vit', '--lr', '0'])).toThrow(/--lr 0 is not valid/);
     expect(() => parseCommand(spec, ['vit', '--lr', 'NaN'])).toThrow(/--lr NaN is not valid/);
-    expect(() => parseCommand(spec, ['vit', '--lr', ''])).toThrow(/--lr {2}is not valid|--lr is not valid|--lr  is not valid/);
+    expect(() => parseCommand(spec, ['vit', '--lr', ''])).toThrow(/--lr {2}is not valid|--lr is not valid|--lr {2}is not valid/);
     expect(() => parseCommand(spec, ['vit', '--epochs'])).toThrow(UsageError);
   });
 

@@ -10,7 +10,10 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   const err: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
   const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(((s: string) => (err.push(String(s)), true)) as never);
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation(((s: string) => {
+    err.push(String(s));
+    return true;
+  }) as never);
   try {
     const code = await main(argv);
     return { code, out: out.join('\n'), err: err.join('\n') };

@@ -24,7 +24,7 @@ describe('CIFAR-10 binary reader', () => {
   it('converts channel-planar records to NHWC and reads class names', () => {
     const dir = path.join(tmp, 'c10');
     fs.mkdirSync(dir, { recursive: true });
-    const recs = [record10(3, (c, y, x) => (c * 100 + y * 3 + x) % 256), record10(9, (c, y, x) => (7 * c + x) % 256)];
+    const recs = [record10(3, (c, y, x) => (c * 100 + y * 3 + x) % 256), record10(9, (c, _y, x) => (7 * c + x) % 256)];
     fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), Buffer.concat(recs));
     fs.writeFileSync(path.join(dir, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n');
     const ds = readCifar10(dir, [{ file: 'data_batch_1.bin', records: 2 }], 'train');

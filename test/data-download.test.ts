@@ -25,7 +25,7 @@ function ustar(entries: Array<{ name: string; data?: Buffer; type?: '0' | '2' | 
     h.write('0000644\0', 100);
     h.write('0000000\0', 108);
     h.write('0000000\0', 116);
-    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
     h.write('00000000000\0', 136);
     h.write('        ', 148);
     h.write(e.type ?? '0', 156);
@@ -34,7 +34,7 @@ function ustar(entries: Array<{ name: string; data?: Buffer; type?: '0' | '2' | 
     h.write('00', 263);
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += h[i];
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
     blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
@@ -64,7 +64,10 @@ beforeAll(async () => {
   for (const f of ['data_batch_1.bin', 'test_batch.bin']) {
     // pseudo-random pixels (an LCG), so the archive does not compress to almost nothing
     let st = f.length;
-    const images = new Uint8Array(3 * CIFAR_PIXELS).map(() => (st = (Math.imul(st, 1103515245) + 12345) >>> 0) >>> 24);
+    const images = new Uint8Array(3 * CIFAR_PIXELS).map(() => {
+      st = (Math.imul(st, 1103515245) + 12345) >>> 0;
+      return st >>> 24;
+    });
     fs.writeFileSync(path.join(src, f), encodeCifar10Records(images, [1, 4, 9]));
   }
   fs.writeFileSync(path.join(src, 'batches.meta.txt'), 'a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n');

@@ -137,7 +137,10 @@ describe('dwnet forward: shapes, MACs, backends, memory', () => {
         for (const training of [true, false]) {
           const y = m.forward(xb, makeCtx({ training, seed: 1 }));
           expect(y.shape).toEqual([2, 10]);
-          if (!training) (out[n] ??= []).push(y.dataSync().slice() as Float32Array);
+          if (!training) {
+            out[n] ??= [];
+            out[n].push(y.dataSync().slice() as Float32Array);
+          }
           y.dispose();
         }
         expect(tf.memory().numTensors, `${n} on ${backend}`).toBe(before);

@@ -90,8 +90,8 @@ describe('high-frequency share of token maps (2-D DFT)', () => {
     const share = (f: (y: number, x: number) => number, removeMean = false) => highFrequencyShare(tok(f), [1, 1 + g * g, 1], { grid: g, hasCls: true, removeMean });
     expect(share(() => 3)).toBeCloseTo(0, 12);
     expect(share((y, x) => ((x + y) % 2 ? 1 : -1))).toBeCloseTo(1, 10);
-    expect(share((y, x) => Math.cos((2 * Math.PI * x) / g))).toBeCloseTo(0, 10); // radius 1/4 of Nyquist
-    expect(share((y, x) => Math.cos((2 * Math.PI * 3 * x) / g))).toBeCloseTo(1, 10); // radius 3/4
+    expect(share((_y, x) => Math.cos((2 * Math.PI * x) / g))).toBeCloseTo(0, 10); // radius 1/4 of Nyquist
+    expect(share((_y, x) => Math.cos((2 * Math.PI * 3 * x) / g))).toBeCloseTo(1, 10); // radius 3/4
     // a checkerboard on a constant: half the energy is DC; removing the mean leaves only the checkerboard
     expect(share((y, x) => 1 + ((x + y) % 2 ? 1 : -1))).toBeCloseTo(0.5, 10);
     expect(share((y, x) => 1 + ((x + y) % 2 ? 1 : -1), true)).toBeCloseTo(1, 10);
@@ -146,9 +146,17 @@ describe('capturing trained token models', () => {
     const s = analyseTokenModel(m, tinyDataset(10, 8), { maxImages: 10, batch: 4 });
     expect(s.images).toBe(10);
     expect(s.attentionDistance.map((r) => r.length)).toEqual([2, 2]);
-    for (const r of s.attentionDistance) for (const d of r) expect(d).toBeGreaterThan(0), expect(d).toBeLessThanOrEqual(2 * Math.hypot(3, 3));
+    for (const r of s.attentionDistance) {
+      for (const d of r) {
+        expect(d).toBeGreaterThan(0);
+        expect(d).toBeLessThanOrEqual(2 * Math.hypot(3, 3));
+      }
+    }
     expect(s.highFreqShare.length).toBe(3);
-    for (const v of [...s.highFreqShare, ...s.highFreqShareNoMean]) expect(v).toBeGreaterThanOrEqual(0), expect(v).toBeLessThanOrEqual(1);
+    for (const v of [...s.highFreqShare, ...s.highFreqShareNoMean]) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
     // at initialisation attention is near-uniform: the mean distance is close to the uniform one on a 4×4 grid
     const uniform = meanAttentionDistance(new Float32Array(16 * 16).fill(1 / 16), [1, 1, 16, 16], { grid: 4, hasCls: false, pixelsPerToken: 2 })[0];
     expect(Math.abs(s.attentionDistance[0][0] - uniform)).toBeLessThan(0.05 * uniform);

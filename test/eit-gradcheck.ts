@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
-import { ClassifierModel, createModel } from '../src/models';
-import { makeCtx, Param } from '../src/nn/module';
+import { type ClassifierModel, createModel } from '../src/models';
+import { makeCtx, type Param } from '../src/nn/module';
 
 /** Central finite differences of loss(model) against tf.grads for a few entries of the given parameters. */
 export function checkGradients(model: ClassifierModel, x: tf.Tensor4D, params: Array<[string, Param]>, entries = 3, eps = 3e-3) {

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel, getModelEntry } from '../src/models';
-import { Eit, EitBlock, EitConfig, convChannelSplit, eitGridSize } from '../src/models/eit';
+import { type Eit, type EitBlock, type EitConfig, convChannelSplit, eitGridSize } from '../src/models/eit';
 import { countMacs } from '../src/analysis/count';
 import { makeCtx } from '../src/nn/module';
 import { ConfigError } from '../src/util/errors';

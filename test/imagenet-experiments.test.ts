@@ -275,7 +275,7 @@ describe('<paper>.imagenet experiments', () => {
     }
     // Mobile V-MoE: the MoE's super-classes were clustered from the dense arm's confusion on the hold-out
     const [dense, moe] = loadRecords({ experiment: 'mobile-vmoe.imagenet' });
-    expect((dense.extra?.confusion as number[][]).length).toBe(4);
+    expect((dense.extra!.confusion as number[][]).length).toBe(4);
     expect(dense.extra?.confusionOn).toBe('validation hold-out (4 images)');
     const sc = moe.config.superClassOf as number[];
     expect([sc.length, moe.config.numExperts, new Set(sc).size]).toEqual([4, 2, 2]);

@@ -7,7 +7,7 @@ import { initBackend } from '../src/backend';
 import { createModel, listModels } from '../src/models';
 import { makeCtx } from '../src/nn/module';
 import { randomPatchMask, visibleCount, maeLoss, MaeDecoder, gatherPatches } from '../src/nn/mae';
-import { MaePretrainer, maeVitClosedFormMacs, type MaeVitConfig } from '../src/models/mae';
+import { type MaePretrainer, maeVitClosedFormMacs, type MaeVitConfig } from '../src/models/mae';
 import { countMacs } from '../src/analysis/count';
 import { Rng } from '../src/util/rng';
 import { train } from '../src/train/trainer';
@@ -191,7 +191,7 @@ describe('mae-vit (2402.03752)', () => {
   });
 
   it('the class token is a zero patch appended last: its embedding is position row N', () => {
-    const m = createModel('mae-vit-test', {}, { seed: 1 }) as unknown as { embed: Function; posEmbed: { value: tf.Tensor }; numPatches: number; dispose(): void };
+    const m = createModel('mae-vit-test', {}, { seed: 1 }) as unknown as { embed: (...args: unknown[]) => unknown; posEmbed: { value: tf.Tensor }; numPatches: number; dispose(): void };
     const t = tf.tidy(() => m.embed(tf.zeros([1, 16, 12]), null, makeCtx({ training: false })) as tf.Tensor3D);
     expect(t.shape).toEqual([1, 17, 8]);
     const last = values(t.slice([0, 16, 0], [1, 1, 8]));

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { makeCtx } from '../src/nn/module';
 import { GroupedQueryAttention } from '../src/nn/gqa';
-import { MoeLayer, NoisyTopKRouter, MoeDispatch, routingKeys } from '../src/nn/moe';
+import { MoeLayer, NoisyTopKRouter, type MoeDispatch, routingKeys } from '../src/nn/moe';
 import { createModel } from '../src/models';
 import type { Mlit, MlitConfig } from '../src/models/mlit';
 import { mlitScaleOverrides } from '../src/experiments/mlit';

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel, getModelEntry } from '../src/models';
-import { Mlit, MlitConfig, depthwiseHidden, stagedExperts, mlitClosedFormMacs, mlitParamBudget } from '../src/models/mlit';
+import { type Mlit, type MlitConfig, depthwiseHidden, stagedExperts, mlitClosedFormMacs, mlitParamBudget } from '../src/models/mlit';
 import { countMacs } from '../src/analysis/count';
 import { makeCtx } from '../src/nn/module';
 import { ConfigError } from '../src/util/errors';

@@ -91,6 +91,7 @@ describe.concurrent('notebook runner', () => {
   }, 120_000);
 
   it('names the failing cell and the thrown error; variables carry across cells', async () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the notebook cell's own template literal
     const r = await runNotebookChild(scratchNotebook(['const n = 41;', 'if (n + 1 === 42) throw new Error(`boom at ${n}`);']));
     expect(r.failure).toMatchObject({ cell: 3, codeCell: 2 });
     expect(r.failure!.error).toMatch(/boom at 41/);

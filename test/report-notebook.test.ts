@@ -30,7 +30,7 @@ const prog = (step: number, phase: 'train' | 'eval' = 'train'): TrainProgress =>
 function captureConsole<T>(f: () => T): { value: T; out: string } {
   const log = console.log;
   let out = '';
-  console.log = (...a: unknown[]) => (out += a.join(' ') + '\n');
+  console.log = (...a: unknown[]) => (out += `${a.join(' ')}\n`);
   try {
     return { value: f(), out };
   } finally {
@@ -108,7 +108,10 @@ describe('notebook helpers in a kernel', () => {
     const got = fakeKernel();
     const errs: string[] = [];
     const write = process.stderr.write;
-    process.stderr.write = ((s: string) => (errs.push(String(s)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => {
+      errs.push(String(s));
+      return true;
+    }) as typeof process.stderr.write;
     try {
       const short = liveTraining({ label: 'short', intervalMs: 0, curveAfterS: 3600 });
       short.onProgress(prog(4));

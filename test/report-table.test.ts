@@ -80,18 +80,18 @@ describe('resultsFrame', () => {
     expect(df.shape).toEqual([7, RESULT_FRAME_COLUMNS.length + RESULT_FRAME_METRICS.length + 3]);
     expect(df.columns.slice(0, RESULT_FRAME_COLUMNS.length)).toEqual([...RESULT_FRAME_COLUMNS]);
     expect(df.columns).toContain('routerTop1');
-    expect(df['variant'].values).toEqual(['A', 'B', 'A', 'A', 'B', 'C', 'D']);
-    expect(df['top1'].values).toEqual([0.7, 0.5, 0.72, 0.74, 0.6, 0.9, 0.4]);
-    const params = df['params'].values as number[];
+    expect(df.variant.values).toEqual(['A', 'B', 'A', 'A', 'B', 'C', 'D']);
+    expect(df.top1.values).toEqual([0.7, 0.5, 0.72, 0.74, 0.6, 0.9, 0.4]);
+    const params = df.params.values as number[];
     expect(params.slice(0, 5)).toEqual([1e6, 2.5e6, 1e6, 1e6, 2.5e6]);
     expect(Number.isNaN(params[5])).toBe(true);
     // runs with another configuration of the same variant are told apart by the configId column
-    const cfg = df['configId'].values as string[];
+    const cfg = df.configId.values as string[];
     expect(cfg[0]).toBe(cfg[2]);
     expect(cfg[0]).not.toBe(cfg[1]);
     // and danfo groups them like summarize does
     const g = df.groupby(['variant']).col(['top1']).agg({ top1: ['mean', 'count'] });
-    const byVariant = Object.fromEntries((g['variant'].values as string[]).map((v, i) => [v, [g['top1_mean'].values[i], g['top1_count'].values[i]]]));
+    const byVariant = Object.fromEntries((g.variant.values as string[]).map((v, i) => [v, [g.top1_mean.values[i], g.top1_count.values[i]]]));
     expect(byVariant.A[0]).toBeCloseTo(0.72, 6);
     expect(byVariant.A[1]).toBe(3);
     expect(byVariant.B[1]).toBe(2);

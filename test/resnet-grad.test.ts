@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel } from '../src/models';
-import { makeCtx, Param } from '../src/nn/module';
+import type { Param } from '../src/nn/module';
 import { checkGradients, expectTrainsWithFlatTensorCount } from './eit-gradcheck';
 
 // Gradients of conv models run on `cpu` until the wasm conv backprop kernels land (backend work).

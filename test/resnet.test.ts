@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel, getModelEntry } from '../src/models';
-import { ResNet, ResNetConfig, BasicBlock } from '../src/models/resnet';
+import { type ResNet, type ResNetConfig, BasicBlock } from '../src/models/resnet';
 import { countMacs } from '../src/analysis/count';
 import { makeCtx } from '../src/nn/module';
 import { ConfigError } from '../src/util/errors';

@@ -6,7 +6,10 @@ function fakeStream(tty: boolean): NodeJS.WriteStream & { text: () => string } {
   const chunks: string[] = [];
   return {
     isTTY: tty,
-    write: (s: string) => (chunks.push(s), true),
+    write: (s: string) => {
+      chunks.push(s);
+      return true;
+    },
     text: () => chunks.join(''),
   } as unknown as NodeJS.WriteStream & { text: () => string };
 }

@@ -173,7 +173,7 @@ describe('trainer', () => {
     expect(top5).toBeLessThan(30);
     expect(r.confusion!.flat().reduce((s, v) => s + v, 0)).toBe(30);
     expect(r.confusion!.reduce((s, row, i) => s + row[i], 0)).toBe(top1);
-    ds.labels.forEach((y, i) => expect(r.confusion![y].reduce((s, v) => s + v, 0)).toBe(ds.labels.filter((l) => l === y).length));
+    ds.labels.forEach((y, _i) => expect(r.confusion![y].reduce((s, v) => s + v, 0)).toBe(ds.labels.filter((l) => l === y).length));
     m.dispose();
   });
 });

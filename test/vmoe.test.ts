@@ -2,9 +2,9 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel, getModelEntry } from '../src/models';
-import { MobileVmoe, VMOE_GRID, gridLabel } from '../src/models/mobile-vmoe';
+import { type MobileVmoe, VMOE_GRID, gridLabel } from '../src/models/mobile-vmoe';
 import { countMacs } from '../src/analysis/count';
-import { makeCtx, Ctx } from '../src/nn/module';
+import { makeCtx, type Ctx } from '../src/nn/module';
 import { ConfigError } from '../src/util/errors';
 
 beforeAll(async () => {

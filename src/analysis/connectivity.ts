@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { makeCtx, Ctx } from '../nn/module';
+import { makeCtx, type Ctx } from '../nn/module';
 import { Conv2d, Linear } from '../nn/layers';
 import { DWConv, DynamicDWConv, InhomogeneousDWConv } from '../nn/dwconv';
 import { WindowAttention, windowPartition, windowReverse } from '../nn/window-attention';
@@ -93,7 +93,14 @@ export function analyseConnectivity(
   const strength = Array.from({ length: C }, (_, c) => Array.from({ length: H }, (_, r) => Array.from({ length: W }, (_, q) => Math.abs(at(jac, p0, channel, r * W + q, c)) / (rowMax || 1))));
   const posSet = new Set<number>();
   const chSet = new Set<number>();
-  for (let q = 0; q < H * W; q++) for (let c = 0; c < C; c++) if (nz(at(jac, p0, channel, q, c))) (posSet.add(q), chSet.add(c));
+  for (let q = 0; q < H * W; q++) {
+    for (let c = 0; c < C; c++) {
+      if (nz(at(jac, p0, channel, q, c))) {
+        posSet.add(q);
+        chSet.add(c);
+      }
+    }
+  }
 
   let channelSeparable = true;
   for (let p = 0; p < H * W && channelSeparable; p++)
@@ -229,7 +236,10 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
   const z: Array<Array<number | null>> = [];
   const y: string[] = [];
   results.forEach((r, i) => {
-    if (i > 0) (z.push(Array(C * (W + 1) - 1).fill(null)), y.push(`gap ${i}`));
+    if (i > 0) {
+      z.push(Array(C * (W + 1) - 1).fill(null));
+      y.push(`gap ${i}`);
+    }
     for (let row = 0; row < H; row++) {
       const line: Array<number | null> = [];
       for (let c = 0; c < C; c++) {
@@ -241,7 +251,7 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
     }
   });
   const rowsPer = H + 1;
-  const annotations = results.map((r, i) => ({
+  const annotations = results.map((r, _i) => ({
     xref: 'paper',
     yref: 'y',
     x: 1.02,
@@ -330,7 +340,12 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
  */
 export function attentionByOffset(model: ClassifierModel, images: tf.Tensor4D, key = 'attn.0.0'): number[][][] {
   let probs: tf.Tensor | null = null;
-  const ctx = makeCtx({ training: false, record: (k, v) => k === key && !probs && (probs = tf.keep(v.clone())) });
+  const ctx = makeCtx({
+    training: false,
+    record: (k, v) => {
+      if (k === key && !probs) probs = tf.keep(v.clone());
+    },
+  });
   tf.tidy(() => {
     model.forward(images, ctx);
   });

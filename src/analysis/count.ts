@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { makeCtx, MacKind } from '../nn/module';
-import { ClassifierModel } from '../models/registry';
+import { makeCtx, type MacKind } from '../nn/module';
+import type { ClassifierModel } from '../models/registry';
 
 /**
  * Counting conventions (stated once, used everywhere):

@@ -2,10 +2,10 @@
  * What this machine has beyond the npm dependencies, and the versions that matter for reproducing a number.
  * Every probe is local (PATH lookups and `--version` calls with a timeout): no network, and nothing throws.
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { spawnSync } from 'child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 
 export interface Extra {

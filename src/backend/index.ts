@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UnknownNameError } from '../util/errors';
 import { registerWasmKernels } from './kernels';
@@ -57,7 +57,7 @@ function installedPackage(pkg: string, from?: string): { dir: string; name: stri
  */
 export function polyfillNodeUtil(): boolean {
   // the module object itself (what tfjs-node's require('util') returns), not an import namespace copy
-  const u = require('util') as Record<string, unknown>;
+  const u = require('node:util') as Record<string, unknown>;
   if (typeof u.isNullOrUndefined === 'function') return false;
   try {
     u.isNullOrUndefined = (v: unknown) => v === null || v === undefined;

@@ -1,4 +1,4 @@
-import * as path from 'path';
+import * as path from 'node:path';
 
 /**
  * Loading the native addon (native/, built by scripts/build-native.js at install time) and the one flag the rest of

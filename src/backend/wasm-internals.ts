@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 /**
  * The parts of tfjs-backend-wasm 4.22's BackendWasm the native kernels rely on. They are internals, not API: a

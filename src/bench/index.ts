@@ -419,7 +419,7 @@ export async function runBench(argv: string[]): Promise<void> {
   } else {
     console.log('');
     console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (plain wasm: 1 round, ${Math.min(3, o.steps)} steps; cpu: 1 round, ${o.cpuSteps}).`);
-    console.log(`Machine: ${require('os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('os').cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
+    console.log(`Machine: ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('node:os').cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
     console.log('');
     printTable(rows);
     for (const n of notes) console.log(`note: ${n}`);

@@ -640,7 +640,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`lightvit ${kitVersion()}`);
     return 0;
   }
-  const c = Object.prototype.hasOwnProperty.call(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  const c = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!c) {
     const near = nearest(cmd.replace(/^-+/, ''), Object.keys(COMMANDS));
     const what = cmd.startsWith('-') ? `option '${cmd}' before a command` : `command '${cmd}'`;

@@ -22,7 +22,7 @@ export const DEIT_MIXUP: MixupConfig = { mixupAlpha: 0.8, cutmixAlpha: 1.0, swit
 /** Gamma(k, 1) by Marsaglia and Tsang (2000); k < 1 through Gamma(k + 1)·U^(1/k). */
 export function sampleGamma(k: number, rng: Rng): number {
   if (!(k > 0)) throw new ConfigError(`gamma shape ${k}: expected > 0`);
-  if (k < 1) return sampleGamma(k + 1, rng) * Math.pow(Math.max(rng.next(), 1e-300), 1 / k);
+  if (k < 1) return sampleGamma(k + 1, rng) * Math.max(rng.next(), 1e-300) ** (1 / k);
   const d = k - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);
   for (;;) {

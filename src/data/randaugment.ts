@@ -220,21 +220,21 @@ export function applyRandOp(img: U8Image, op: RandOp, mag: number, rng: Rng, fil
   const sign = () => (rng.next() < 0.5 ? -1 : 1);
   const t = mag / 10;
   switch (op) {
-    case 'AutoContrast': return ops.autoContrast(img);
-    case 'Equalize': return ops.equalize(img);
-    case 'Invert': return ops.invert(img);
-    case 'Rotate': return ops.rotate(img, sign() * 30 * t, fill);
-    case 'PosterizeIncreasing': return ops.posterize(img, 4 - Math.floor(4 * t));
-    case 'SolarizeIncreasing': return ops.solarize(img, 256 - Math.floor(256 * t));
-    case 'SolarizeAdd': return ops.solarizeAdd(img, Math.floor(110 * t));
-    case 'ColorIncreasing': return ops.color(img, 1 + sign() * 0.9 * t);
-    case 'ContrastIncreasing': return ops.contrast(img, 1 + sign() * 0.9 * t);
-    case 'BrightnessIncreasing': return ops.brightness(img, 1 + sign() * 0.9 * t);
-    case 'SharpnessIncreasing': return ops.sharpness(img, 1 + sign() * 0.9 * t);
-    case 'ShearX': return ops.shearX(img, sign() * 0.3 * t, fill);
-    case 'ShearY': return ops.shearY(img, sign() * 0.3 * t, fill);
-    case 'TranslateXRel': return ops.translateX(img, sign() * 0.45 * t * img.w, fill);
-    case 'TranslateYRel': return ops.translateY(img, sign() * 0.45 * t * img.h, fill);
+    case 'AutoContrast': ops.autoContrast(img); return;
+    case 'Equalize': ops.equalize(img); return;
+    case 'Invert': ops.invert(img); return;
+    case 'Rotate': ops.rotate(img, sign() * 30 * t, fill); return;
+    case 'PosterizeIncreasing': ops.posterize(img, 4 - Math.floor(4 * t)); return;
+    case 'SolarizeIncreasing': ops.solarize(img, 256 - Math.floor(256 * t)); return;
+    case 'SolarizeAdd': ops.solarizeAdd(img, Math.floor(110 * t)); return;
+    case 'ColorIncreasing': ops.color(img, 1 + sign() * 0.9 * t); return;
+    case 'ContrastIncreasing': ops.contrast(img, 1 + sign() * 0.9 * t); return;
+    case 'BrightnessIncreasing': ops.brightness(img, 1 + sign() * 0.9 * t); return;
+    case 'SharpnessIncreasing': ops.sharpness(img, 1 + sign() * 0.9 * t); return;
+    case 'ShearX': ops.shearX(img, sign() * 0.3 * t, fill); return;
+    case 'ShearY': ops.shearY(img, sign() * 0.3 * t, fill); return;
+    case 'TranslateXRel': ops.translateX(img, sign() * 0.45 * t * img.w, fill); return;
+    case 'TranslateYRel': ops.translateY(img, sign() * 0.45 * t * img.h, fill); return;
   }
 }
 

@@ -65,7 +65,10 @@ export function holdoutSplit(ds: ImageDataset, opts: HoldoutOptions = {}): { tra
   for (let i = 0; i < n; i++) {
     const y = ds.labels[i];
     let list = byClass.get(y);
-    if (!list) byClass.set(y, (list = []));
+    if (!list) {
+      list = [];
+      byClass.set(y, list);
+    }
     list.push(i);
   }
   const rng = new Rng(seed);

@@ -149,7 +149,10 @@ export function measureThroughput(model: ClassifierModel, test: ImageDataset, sc
   try {
     return { inferImgPerS: time(infer), trainImgPerS: time(trainStep), throughputBatch: batch };
   } finally {
-    for (const [p, v] of bnState) (p.value.assign(v), v.dispose());
+    for (const [p, v] of bnState) {
+      p.value.assign(v);
+      v.dispose();
+    }
     x.dispose();
   }
 }

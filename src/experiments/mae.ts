@@ -477,7 +477,7 @@ registerExperiment({
     const init = lengthPre.find((r) => r.extra?.reconstructionsAtInit);
     if (init) stages.push({ label: 'at init', samples: init.extra!.reconstructionsAtInit as ReconSamples });
     for (const r of lengthPre) stages.push({ label: `${r.extra!.epochs} ep`, samples: r.extra!.reconstructions as ReconSamples });
-    figs.push(reconGrid('mae-reconstructions-by-length', 'MAE reconstructions by pre-training length', stages, lengthPre, ' Each column after a separate pre-training run of that length (cosine schedule to the end).' + note));
+    figs.push(reconGrid('mae-reconstructions-by-length', 'MAE reconstructions by pre-training length', stages, lengthPre, ` Each column after a separate pre-training run of that length (cosine schedule to the end).${note}`));
     figs.push(pretrainCurves('mae-ablation-pretrain-loss', records, 'MAE pre-training loss per arm', note));
     return figs.filter((f): f is FigureSpec => !!f);
   },
@@ -553,7 +553,7 @@ registerExperiment({
       armBars({
         id: 'mmlit-pretrained-vs-scratch', title: 'mLiT with and without MAE pre-training', records: cls,
         x: (r) => `${r.extra?.size} (${(r.metrics.params / 1e6).toFixed(2)}M)`, arm: (r) => String(r.extra?.arm), xTitle: 'Variant (parameters)',
-        captionText: 'Top-1 of each mLiT variant trained from scratch and after MAE pre-training (encoder-space mask tokens, router noise and balancing loss on) then fine-tuning. P1 reports no per-variant numbers that could be recovered [?].' + note,
+        captionText: `Top-1 of each mLiT variant trained from scratch and after MAE pre-training (encoder-space mask tokens, router noise and balancing loss on) then fine-tuning. P1 reports no per-variant numbers that could be recovered [?].${note}`,
       }),
       pretrainCurves('mmlit-pretrain-loss', records, 'mmLiT MAE pre-training loss', note),
       reconGrid('mmlit-reconstructions', 'mmLiT reconstructions after pre-training',

@@ -12,10 +12,9 @@ import {
   withoutReference, type RunSpec,
 } from './common';
 import { registerClaim } from './claims';
-import type { ExperimentRunContext } from './types';
 import { resolveConfig } from '../models';
 import { vitFamily, type VitConfig } from '../models/vit';
-import { Mlit, MlitConfig, mlitClosedFormParams, mlitHiddenSizes, mlitExperts } from '../models/mlit';
+import { Mlit, type MlitConfig, mlitClosedFormParams, mlitHiddenSizes, mlitExperts } from '../models/mlit';
 import { makeCtx } from '../nn/module';
 import { prepareBatch } from '../data/augment';
 import { Rng } from '../util/rng';
@@ -363,7 +362,7 @@ registerExperiment({
       const note = standIn(recs[0]?.scale ?? 'paper');
       const stars = references(ds, 'params').length > 0;
       const refNote =
-        (stars ? ' Stars: reported CIFAR top-1 of other lightweight transformers (CCT paper, 200 epochs; docs/mlit.md), not trained here' + (recs.some((r) => r.synthetic) ? ' and not comparable with synthetic-data accuracies.' : '.') : '') +
+        (stars ? ` Stars: reported CIFAR top-1 of other lightweight transformers (CCT paper, 200 epochs; docs/mlit.md), not trained here${recs.some((r) => r.synthetic) ? ' and not comparable with synthetic-data accuracies.' : '.'}` : '') +
         (lines.length ? ' Dashed: a linear classifier on raw pixels trained on the same images with the same budget.' : '');
       figs.push(
         ablationBars({

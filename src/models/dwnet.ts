@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init } from '../nn/module';
+import { type Ctx, Module, type Param, init } from '../nn/module';
 import { BatchNorm, LayerNorm, Linear, Mlp, dropout, dropPath } from '../nn/layers';
 import { patchify } from '../nn/patch';
 import { WindowAttention } from '../nn/window-attention';
 import { DWConv, DynamicDWConv, InhomogeneousDWConv, SqueezeExcite } from '../nn/dwconv';
-import { BaseConfig, check, type OneOf } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { type BaseConfig, check, type OneOf } from './config';
+import { ClassifierModel, type ModelFamily, registerModel } from './registry';
 
 /**
  * "Demystifying Local Vision Transformer: Sparse Connectivity, Weight Sharing, and Dynamic Weight" (Han et al.,

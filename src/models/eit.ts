@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init, InitFn } from '../nn/module';
+import { type Ctx, Module, type Param, init, type InitFn } from '../nn/module';
 import { Conv2d, DepthwiseConv2d, LayerNorm, Linear, Mlp, dropout, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
-import { BaseConfig, check, type OneOf } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
-import { vitFamily, VitConfig } from './vit';
+import { type BaseConfig, check, type OneOf } from './config';
+import { ClassifierModel, type ModelFamily, registerModel } from './registry';
+import { vitFamily, type VitConfig } from './vit';
 import { tokenKeys, type TokenGeometry, type TokenModel } from './token-model';
 
 /**

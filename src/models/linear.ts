@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Ctx } from '../nn/module';
 import { init } from '../nn/module';
 import { Linear } from '../nn/layers';
-import { BaseConfig, check } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { type BaseConfig, check } from './config';
+import { ClassifierModel, type ModelFamily, registerModel } from './registry';
 
 /**
  * A linear classifier on raw pixels: the normalised image flattened (H·W·C values) into one Linear layer. Not a

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, addAux } from '../nn/module';
-import { Linear, LayerNorm, Mlp, Activation, dropPath } from '../nn/layers';
+import { type Ctx, Module, type Param, addAux } from '../nn/module';
+import { Linear, LayerNorm, Mlp, type Activation, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
 import { unpatchify, type PatchOrder } from '../nn/patch';
-import { MaeDecoder, MaeDecoderOptions, PatchMask, gatherPatches, maeDecoderParams, maeLoss, randomPatchMask, visibleCount } from '../nn/mae';
+import { MaeDecoder, type MaeDecoderOptions, type PatchMask, gatherPatches, maeDecoderParams, maeLoss, randomPatchMask, visibleCount } from '../nn/mae';
 import { tidyObject } from '../nn/moe';
-import { BaseConfig, check, type OneOf } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { type BaseConfig, check, type OneOf } from './config';
+import { ClassifierModel, type ModelFamily, registerModel } from './registry';
 import { mlitFamily, MLIT_PRESETS, type MlitConfig } from './mlit';
 import { ACTIVATIONS } from './vit';
 import { TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } from './token-encoder';

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init } from '../nn/module';
+import { type Ctx, Module, type Param, init } from '../nn/module';
 import { Linear, LayerNorm } from '../nn/layers';
 import type { PatchOrder } from '../nn/patch';
 import { GroupedQueryAttention } from '../nn/gqa';
-import { MoeLayer, MoeDispatch, MOE_DISPATCH, tidyObject, routingKeys } from '../nn/moe';
-import { BaseConfig, check } from './config';
-import { ModelFamily, registerModel } from './registry';
+import { MoeLayer, type MoeDispatch, MOE_DISPATCH, tidyObject, routingKeys } from '../nn/moe';
+import { type BaseConfig, check } from './config';
+import { type ModelFamily, registerModel } from './registry';
 import { BLOCK_ORDERS, TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } from './token-encoder';
 
 /**

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, addAux, makeCtx } from '../nn/module';
-import { Linear, LayerNorm, dropout, dropPath } from '../nn/layers';
+import { type Ctx, Module, addAux, makeCtx } from '../nn/module';
+import { Linear, LayerNorm, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
 import {
-  Dispatch,
+  type Dispatch,
   ExpertMlps,
-  GateNormalise,
+  type GateNormalise,
   Router,
-  Routing,
+  type Routing,
   TokenMoeMlp,
   balanceLoss,
   superClassRouterLoss,
@@ -15,8 +15,8 @@ import {
 } from '../nn/image-moe';
 import { check, type OneOf } from './config';
 import { ConfigError } from '../util/errors';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
-import { VitBlock, VitConfig, VitTokenClassifier, vitFamily, vitWeightInit, vitBiasInit } from './vit';
+import { type ModelFamily, registerModel } from './registry';
+import { VitBlock, type VitConfig, VitTokenClassifier, vitFamily, vitWeightInit, vitBiasInit } from './vit';
 
 /**
  * Mobile V-MoE (Daxberger et al., arXiv 2309.04354): a ViT whose last L blocks are MoE-ViT blocks (one MLP per

@@ -1,7 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module } from '../nn/module';
+import type * as tf from '@tensorflow/tfjs';
+import { type Ctx, Module } from '../nn/module';
 import { UnknownNameError } from '../util/errors';
-import { BaseConfig, Choices, applyOverrides } from './config';
+import { type BaseConfig, type Choices, applyOverrides } from './config';
 
 /** Every classifier in the kit: NHWC images (normalised floats) → logits [B, numClasses]. */
 export abstract class ClassifierModel<C extends BaseConfig = BaseConfig> extends Module {
@@ -38,6 +38,7 @@ export interface ModelFamily<C extends BaseConfig> {
 
 export interface RegisteredModel {
   name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: one map holds the families of every config type
   family: ModelFamily<any>;
   preset: Record<string, unknown>;
   description: string;

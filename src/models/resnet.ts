@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, init } from '../nn/module';
+import { type Ctx, Module, init } from '../nn/module';
 import { BatchNorm, Conv2d, Linear } from '../nn/layers';
-import { BaseConfig, check, type OneOf } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { type BaseConfig, check, type OneOf } from './config';
+import { ClassifierModel, type ModelFamily, registerModel } from './registry';
 
 /**
  * ResNets with basic blocks in their CIFAR forms (He et al. 2016), the convolutional baselines of EIT's

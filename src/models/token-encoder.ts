@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Param, addAux, init } from '../nn/module';
-import { Linear, LayerNorm, dropout } from '../nn/layers';
+import { type Ctx, type Param, addAux, init } from '../nn/module';
+import { Linear, type LayerNorm, dropout } from '../nn/layers';
 import { patchify, type PatchOrder } from '../nn/patch';
 import { tidyObject } from '../nn/moe';
 import type { BaseConfig } from './config';

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init, InitFn } from '../nn/module';
-import { Linear, LayerNorm, Mlp, Activation, dropout, dropPath } from '../nn/layers';
+import { type Ctx, Module, type Param, init, type InitFn } from '../nn/module';
+import { Linear, LayerNorm, Mlp, type Activation, dropout, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
 import { patchify, type PatchOrder } from '../nn/patch';
-import { BaseConfig, check, type OneOf } from './config';
-import { ClassifierModel, ModelFamily, registerModel } from './registry';
+import { type BaseConfig, check, type OneOf } from './config';
+import { ClassifierModel, type ModelFamily, registerModel } from './registry';
 import { tokenKeys, type TokenGeometry, type TokenModel } from './token-model';
 
 /**

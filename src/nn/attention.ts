@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, InitFn, init } from './module';
+import { type Ctx, Module, type InitFn, init } from './module';
 import { Linear, dropout } from './layers';
 
 /**

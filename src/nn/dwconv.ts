@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init } from './module';
+import { type Ctx, Module, type Param, init } from './module';
 import { BatchNorm, Linear } from './layers';
 import { ConfigError } from '../util/errors';
 

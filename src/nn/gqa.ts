@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, InitFn } from './module';
+import { type Ctx, Module, type InitFn } from './module';
 import { Linear, dropout } from './layers';
 import { ConfigError } from '../util/errors';
 

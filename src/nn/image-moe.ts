@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, InitFn, addAux, init } from './module';
-import { Linear, Mlp, Activation } from './layers';
+import { type Ctx, Module, type InitFn, addAux, init } from './module';
+import { Linear, Mlp, type Activation } from './layers';
 import { ConfigError } from '../util/errors';
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init, InitFn } from './module';
+import { type Ctx, Module, type Param, init, type InitFn } from './module';
 import { activate, layerNorm, type Activation } from './fused';
 
 /** Tokens × features: applies to the last axis of any rank. */

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, init } from './module';
+import { type Ctx, Module, type Param, init } from './module';
 import { Linear, LayerNorm, Mlp } from './layers';
 import { MultiHeadAttention } from './attention';
-import { Rng } from '../util/rng';
+import type { Rng } from '../util/rng';
 import { ConfigError } from '../util/errors';
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { Ctx, Module, Param, InitFn, init } from './module';
+import { type Ctx, Module, type Param, type InitFn, init } from './module';
 import { Linear, dropout } from './layers';
-import { scaledDotProductAttention, splitHeads, mergeHeads } from './attention';
+import { splitHeads, mergeHeads } from './attention';
 import { ConfigError } from '../util/errors';
 
 /**
@@ -239,6 +239,9 @@ const MASK_CACHE = new Map<string, Float32Array>();
 function cachedMask(h: number, wd: number, w: number, s: number): Float32Array {
   const key = `${h}/${wd}/${w}/${s}`;
   let m = MASK_CACHE.get(key);
-  if (!m) MASK_CACHE.set(key, (m = shiftedWindowMask(h, wd, w, s)));
+  if (!m) {
+    m = shiftedWindowMask(h, wd, w, s);
+    MASK_CACHE.set(key, m);
+  }
   return m;
 }

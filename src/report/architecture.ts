@@ -153,13 +153,6 @@ function describe(v: TreeView, p: string, c: Config): string {
       const width = v.params.find((q) => under(p)(q.path) && /gamma$/.test(q.path))?.shape[0];
       return `${width ? `width ${width}: ` : ''}${childPaths(v, p).map((q) => q.split('.').pop()).join(' → ')}`;
     }
-    case 'PatchEmbed':
-    case 'Linear':
-    case 'Conv2d':
-    case 'DepthwiseConv2d':
-    case 'LayerNorm':
-    case 'Mlp':
-    case 'PatchMerging':
     default: {
       const first = own.find((q) => /weight|gamma|w$/.test(q.path)) ?? own[0];
       return first ? `${kind} (${first.path.slice(p.length + (p ? 1 : 0))} ${shapeText(first.shape)})` : kind;

@@ -144,7 +144,7 @@ export function withProvenanceFooter(spec: FigureSpec): Record<string, unknown> 
   const perLine = Math.max(40, Math.floor(width / 7));
   const lines: string[] = [];
   for (const word of text.split(/\s+/)) {
-    if (lines.length && (lines[lines.length - 1] + ' ' + word).length <= perLine) lines[lines.length - 1] += ' ' + word;
+    if (lines.length && (`${lines[lines.length - 1]} ${word}`).length <= perLine) lines[lines.length - 1] += ` ${word}`;
     else lines.push(word);
   }
   const extra = 16 * lines.length + 8;
@@ -194,6 +194,7 @@ export class FigureRenderer {
     const { width, height } = layout as { width?: number; height?: number };
     const out = await this.page.evaluate(
       async (a: { data: unknown[]; layout: Record<string, unknown>; width: number; height: number; scale: number }) => {
+        // biome-ignore lint/suspicious/noExplicitAny: plotly's page global, untyped inside the browser
         const P = (globalThis as unknown as { Plotly: any }).Plotly;
         const div = document.getElementById('f')!;
         await P.newPlot(div, a.data, a.layout, { staticPlot: true });
@@ -221,7 +222,9 @@ export class FigureRenderer {
     const layout = { ...spec.layout };
     return this.page.evaluate(
       async (a: { data: unknown[]; layout: Record<string, unknown> }) => {
+        // biome-ignore lint/suspicious/noExplicitAny: plotly's page global and its div, untyped inside the browser
         const P = (globalThis as unknown as { Plotly: any }).Plotly;
+        // biome-ignore lint/suspicious/noExplicitAny: see above
         const div = document.getElementById('f') as any;
         await P.newPlot(div, a.data, a.layout, { staticPlot: true });
         const root = (div.querySelector('.main-svg') ?? div).getBoundingClientRect();
@@ -320,7 +323,7 @@ export async function renderFigures(specs: FigureSpec[], opts: ExportOptions = {
   for (const spec of specs) {
     const base = path.join(root, spec.paper, spec.id);
     if (!selfContained) writePlotlyBundle(path.join(root, spec.paper));
-    writeFileAtomic(`${base}.json`, JSON.stringify(spec, null, 1) + '\n');
+    writeFileAtomic(`${base}.json`, `${JSON.stringify(spec, null, 1)}\n`);
     writeFileAtomic(`${base}.html`, figureHtml(spec, selfContained ? undefined : PLOTLY_FILE));
     written.push({ id: spec.id, paper: spec.paper, html: `${base}.html`, json: `${base}.json` });
   }

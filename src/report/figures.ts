@@ -324,7 +324,7 @@ export type CurveSource = Pick<ResultRecord, 'variant'> & Partial<Omit<ResultRec
 
 /** Training curves: train/test loss (left) and train/test top-1 (right) vs epoch, one colour per record. */
 export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): FigureSpec {
-  const withHist = records.filter((r) => r.history && r.history.length);
+  const withHist = records.filter((r) => r.history?.length);
   const multiSeed = new Set(withHist.map((r) => r.variant)).size < withHist.length;
   const nameOf = o.nameBy ?? ((r: CurveSource) => (multiSeed ? `${r.variant} (seed ${r.seed})` : r.variant));
   const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];

@@ -71,7 +71,7 @@ export interface ShowFigureOptions {
 /** HTML for one interactive figure; the PNG (if any) shows until plotly draws, and is all that static viewers see. */
 export function figureHtmlFragment(spec: FigureSpec, pngBase64?: string, withPlotly = false): string {
   const id = `lightvit-fig-${process.pid}-${++figureCount}`;
-  const { width, height } = spec.layout as { width?: number; height?: number };
+  const { width } = spec.layout as { width?: number };
   const img = pngBase64
     ? `<img id="${id}-png" alt="${escapeHtml(spec.title)}" style="max-width:100%;width:${width ?? 760}px" src="data:image/png;base64,${pngBase64}">`
     : '';
@@ -81,7 +81,7 @@ export function figureHtmlFragment(spec: FigureSpec, pngBase64?: string, withPlo
     `<p style="font-size:13px;color:#333;max-width:760px">${escapeHtml(spec.caption)}</p>`,
     `<script>(function(){var n=0;function draw(){var P=window.Plotly;if(!P){if(++n<200)setTimeout(draw,50);return;}`,
     `P.newPlot(${JSON.stringify(id)},${scriptJson(spec.data)},${scriptJson(spec.layout)},{displaylogo:false}).then(function(){`,
-    `var i=document.getElementById(${JSON.stringify(id + '-png')});if(i)i.remove();});}draw();})();</script>`,
+    `var i=document.getElementById(${JSON.stringify(`${id}-png`)});if(i)i.remove();});}draw();})();</script>`,
   ].join('\n');
 }
 
@@ -214,7 +214,7 @@ export interface LiveProgressOptions {
 /** One progress line, as text. */
 export function progressText(p: TrainProgress, label = ''): string {
   return (
-    `${label ? label + ' · ' : ''}epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.steps}` +
+    `${label ? `${label} · ` : ''}epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.steps}` +
     `${p.phase === 'eval' ? ' · evaluating' : ''} · loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : 'n/a'}` +
     ` · ${p.imgPerS.toFixed(1)} img/s · ETA ${fmtDuration(p.etaS)}`
   );
@@ -295,7 +295,7 @@ export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
       text(pad.l, H - 8, `epoch ${x0}`, 'start') + text(W - pad.r, H - 8, `${x1}`) + paths.join('') + '</svg>'
     );
   };
-  const loss = panel(`${label ? label + ': ' : ''}loss`, [
+  const loss = panel(`${label ? `${label}: ` : ''}loss`, [
     { y: history.map((h) => h.trainLoss), dash: false, color: '#1f77b4' },
     { y: history.map((h) => h.testLoss), dash: true, color: '#ff7f0e' },
   ]);

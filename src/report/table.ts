@@ -38,7 +38,7 @@ export function isAccuracyMetric(name: string): boolean {
 
 /** A record's value for a field path: 'variant', 'config.depth', 'extra.foo', or a metric name. */
 export function recordValue(rec: ResultRecord, field: string): unknown {
-  if (rec.metrics && Object.prototype.hasOwnProperty.call(rec.metrics, field)) return rec.metrics[field];
+  if (rec.metrics && Object.hasOwn(rec.metrics, field)) return rec.metrics[field];
   let v: unknown = rec;
   for (const part of field.split('.')) {
     if (v === null || typeof v !== 'object') return undefined;
@@ -112,9 +112,9 @@ export function frameToHtml(df: InstanceType<Danfo['DataFrame']>, maxRows = 50):
   const more = df.shape[0] > maxRows ? `<p><em>${maxRows} of ${df.shape[0]} rows</em></p>` : '';
   return [
     '<table class="lightvit-table">',
-    '<thead><tr>' + cols.map((c) => `<th>${esc(c)}</th>`).join('') + '</tr></thead>',
+    `<thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead>`,
     '<tbody>',
-    ...values.map((r) => '<tr>' + r.map((v) => `<td${typeof v === 'number' ? ' style="text-align:right"' : ''}>${esc(cell(v))}</td>`).join('') + '</tr>'),
+    ...values.map((r) => `<tr>${r.map((v) => `<td${typeof v === 'number' ? ' style="text-align:right"' : ''}>${esc(cell(v))}</td>`).join('')}</tr>`),
     '</tbody>',
     '</table>',
     more,
@@ -192,8 +192,8 @@ export function formatMetric(name: string, s: MetricSummary): string {
 
 function metricFormatter(name: string): (x: number) => string {
   if (isAccuracyMetric(name)) return (x) => (100 * x).toFixed(2);
-  if (/params/i.test(name)) return (x) => (x / 1e6).toFixed(3) + 'M';
-  if (/macs|flops/i.test(name)) return (x) => (x >= 1e9 ? (x / 1e9).toFixed(2) + 'G' : (x / 1e6).toFixed(1) + 'M');
+  if (/params/i.test(name)) return (x) => `${(x / 1e6).toFixed(3)}M`;
+  if (/macs|flops/i.test(name)) return (x) => (x >= 1e9 ? `${(x / 1e9).toFixed(2)}G` : `${(x / 1e6).toFixed(1)}M`);
   if (/imgPerS/i.test(name)) return (x) => x.toFixed(1);
   return (x) => (Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(4)).toString());
 }
@@ -237,9 +237,9 @@ export function toHtml(rows: SummaryRow[]): string {
   const align = (i: number) => (numeric[i] ? ' style="text-align:right"' : ' style="text-align:left"');
   return [
     '<table class="lightvit-table">',
-    '<thead><tr>' + header.map((h, i) => `<th${align(i)}>${esc(h)}</th>`).join('') + '</tr></thead>',
+    `<thead><tr>${header.map((h, i) => `<th${align(i)}>${esc(h)}</th>`).join('')}</tr></thead>`,
     '<tbody>',
-    ...body.map((r) => '<tr>' + r.map((c, i) => `<td${align(i)}>${esc(c)}</td>`).join('') + '</tr>'),
+    ...body.map((r) => `<tr>${r.map((c, i) => `<td${align(i)}>${esc(c)}</td>`).join('')}</tr>`),
     '</tbody>',
     '</table>',
   ].join('\n');

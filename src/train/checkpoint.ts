@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { Module } from '../nn/module';
+import type { Module } from '../nn/module';
 import { writeFileAtomic } from '../util/fsx';
 import { DataError, fmtInt } from '../util/errors';
 import type { Optimizer } from './optim';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Param } from '../nn/module';
+import type { Param } from '../nn/module';
 import { ConfigError } from '../util/errors';
 import type { AdamWSlot } from '../backend/kernel-names';
 import { nativeAdamW } from './adamw-native';
@@ -40,8 +40,8 @@ export class AdamW implements Optimizer {
     const b2 = this.opts.beta2 ?? 0.999;
     const eps = this.opts.eps ?? 1e-8;
     this.step += 1;
-    const c1 = 1 - Math.pow(b1, this.step);
-    const c2 = 1 - Math.pow(b2, this.step);
+    const c1 = 1 - b1 ** this.step;
+    const c2 = 1 - b2 ** this.step;
     const slots: AdamWSlot[] = [];
     const paths: string[] = [];
     for (const [path, p] of this.params) {

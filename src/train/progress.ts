@@ -52,7 +52,7 @@ export class ProgressBar {
     const bar = '█'.repeat(filled) + '░'.repeat(w - filled);
     const line = `${label} ${bar} ${(100 * frac).toFixed(0).padStart(3)}% ${extra}`;
     if (this.tty) stream.write(`\r\x1b[2K${line}${finished ? '\n' : ''}`);
-    else stream.write(line + '\n');
+    else stream.write(`${line}\n`);
   }
 
   /**

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng';
 import { DivergenceError, ConfigError } from '../util/errors';
-import { makeCtx, Ctx, Param } from '../nn/module';
+import { makeCtx, type Ctx, type Param } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
 import { prepareBatch, epochOrder } from '../data';

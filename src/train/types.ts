@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ClassifierModel } from '../models/registry';
-import type { ImageDataset } from '../data/types';
 import type { Ctx } from '../nn/module';
 import type { AugmentConfig } from '../data/augment';
 import type { MixupConfig } from '../data/mixup';

@@ -24,7 +24,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function readJson<T = unknown>(file: string): T {
@@ -36,7 +36,7 @@ export function appendLine(file: string, line: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'a');
   try {
-    fs.writeSync(fd, line.endsWith('\n') ? line : line + '\n');
+    fs.writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
