@@ -3,8 +3,7 @@ import { makeCtx } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
 import { isTokenModel, tokenKeys, type TokenGeometry, type TokenModel } from '../models/token-model';
 import type { ImageDataset } from '../data/types';
-import { prepareBatch } from '../data/augment';
-import { Rng } from '../util/rng';
+import { evalBatches } from '../data/eval-batches';
 
 /**
  * What a trained token model looks at and what its token maps carry, per layer:
@@ -234,9 +233,8 @@ export function analyseTokenModel(model: ClassifierModel, test: ImageDataset, op
   const dist: number[][] = Array.from({ length: geo.depth }, () => []);
   const hf = new Array<number>(geo.depth + 1).fill(0);
   const hf0 = new Array<number>(geo.depth + 1).fill(0);
-  for (let s = 0; s < n; s += bs) {
-    const idx = Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
-    const batch = prepareBatch(test, idx, { augment: null, targetSize: model.config.imageSize, rng: new Rng(0) });
+  for (const batch of evalBatches(model, test, { maxImages: n, batchSize: bs })) {
+    const idx = batch.indices;
     const x = tf.tensor4d(batch.x, batch.shape);
     const cap = captureLayers(model, x);
     x.dispose();

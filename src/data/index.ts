@@ -13,6 +13,8 @@ import type { ImageDataset } from './types';
 export * from './types';
 export { prepareBatch, epochOrder, resizeBilinear } from './augment';
 export type { Batch, PrepareBatchOptions } from './augment';
+export { evalBatch, evalBatches } from './eval-batches';
+export type { EvalBatchOptions, EvalBatchesOptions, IndexedBatch, SizedModel } from './eval-batches';
 export {
   readCifar10,
   readCifar100,

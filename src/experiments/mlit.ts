@@ -16,8 +16,7 @@ import { resolveConfig } from '../models';
 import { vitFamily, type VitConfig } from '../models/vit';
 import { Mlit, type MlitConfig, mlitClosedFormParams, mlitHiddenSizes, mlitExperts } from '../models/mlit';
 import { makeCtx } from '../nn/module';
-import { prepareBatch } from '../data/augment';
-import { Rng } from '../util/rng';
+import { evalBatches } from '../data/eval-batches';
 import { scatterAccVs, ablationBars, heatmap, lineChart, type ReferencePoint } from '../report/figures';
 
 /**
@@ -149,9 +148,8 @@ export function analyseRouting(model: ClassifierModel, data: ImageDataset, opts:
   const wanted = new Set(layers.flatMap((_, li) => [routingKeys.gates(moeKey(li)), routingKeys.logits(moeKey(li))]));
   let tokens = 0;
   let T = 0;
-  for (let s = 0; s < n; s += bs) {
-    const idx = Int32Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
-    const batch = prepareBatch(data, idx, { augment: null, targetSize: model.config.imageSize, rng: new Rng(0) });
+  for (const batch of evalBatches(model, data, { maxImages: n, batchSize: bs })) {
+    const idx = batch.indices;
     const seen: Record<string, { data: Float32Array; shape: number[] }> = {};
     const ctx = makeCtx({ training: false });
     ctx.record = (key, v) => {

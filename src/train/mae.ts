@@ -5,7 +5,7 @@ import { randomPatchMask } from '../nn/mae';
 import type { ClassifierModel } from '../models/registry';
 import { MaePretrainer, type MaeEncoder } from '../models/mae';
 import type { ImageDataset } from '../data/types';
-import { prepareBatch } from '../data/augment';
+import { evalBatch } from '../data/eval-batches';
 import { Rng } from '../util/rng';
 import { ConfigError } from '../util/errors';
 import { crossEntropy } from './losses';
@@ -114,7 +114,7 @@ export function reconstructionSamples(model: ClassifierModel, ds: ImageDataset, 
   const S = m.config.imageSize;
   const C = m.config.inChannels;
   const p = (m.config as unknown as { patchSize: number }).patchSize;
-  const b = prepareBatch(ds, Int32Array.from(indices), { augment: null, targetSize: S, rng: new Rng(0) });
+  const b = evalBatch(m, ds, indices);
   const mask = randomPatchMask(indices.length, m.encoder.numPatches, m.mae.maskRatio, new Rng(opts.maskSeed ?? 2024));
   const [orig, masked, recon, pasted] = tf.tidy(() => {
     const x = tf.tensor4d(b.x, b.shape);

@@ -6,7 +6,7 @@ import { DivergenceError, ConfigError } from '../util/errors';
 import { makeCtx, type Ctx, type Param } from '../nn/module';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
-import { prepareBatch, epochOrder } from '../data';
+import { prepareBatch, epochOrder, evalBatches } from '../data';
 import { AdamW, Sgd, ModelEma, cosineWithWarmup, type Optimizer } from './optim';
 import { crossEntropy, softTargetCrossEntropy, topkCorrect } from './losses';
 import { mixBatch } from '../data/mixup';
@@ -88,17 +88,9 @@ export function evaluate(
   let c5 = 0;
   let lossSum = 0;
   const confusion = opts.confusion ? Array.from({ length: k }, () => new Array<number>(k).fill(0)) : undefined;
-  const rng = new Rng(0);
   const order = subsetIndices(ds.labels.length, n);
-  for (let i = 0; i < n; i += bs) {
-    const idx = order.subarray(i, Math.min(n, i + bs));
-    if (ds.prefetch) {
-      if (i === 0) ds.prefetch(idx);
-      if (i + bs < n) ds.prefetch(order.subarray(i + bs, Math.min(n, i + 2 * bs)));
-    }
-    const crop = opts.evalCropFraction ?? 1;
-    const augment = crop !== 1 ? { cropPadding: 0, flip: false, evalCropFraction: crop } : null;
-    const b = prepareBatch(ds, idx, { augment, targetSize: model.config.imageSize, rng });
+  for (const b of evalBatches(model, ds, { order, batchSize: bs, evalCropFraction: opts.evalCropFraction })) {
+    const idx = b.indices;
     // read back inside the scope but hand the arrays out by assignment: a typed array returned from tf.tidy is
     // walked element by element in search of tensors
     let logits!: Float32Array;
