@@ -1,5 +1,19 @@
 import { describe, it, expect } from 'vitest';
-import { scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, imageGrid, caption, dataNote, imageToZ, wrapWords } from '../src/report/figures';
+import {
+  scatterAccVs,
+  ablationBars,
+  trainingCurves,
+  heatmap,
+  lineChart,
+  imageGrid,
+  caption,
+  dataNote,
+  imageToZ,
+  wrapWords,
+  barChart,
+  pointCloud,
+  graphFigure,
+} from '../src/report/figures';
 import { fakeRecord } from './helpers/records';
 
 const hist = (top: number) => [1, 2].map((e) => ({ epoch: e, step: 10 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: top * e, testLoss: 2.2 / e, testTop1: top * e * 0.9, seconds: 1 }));
@@ -107,5 +121,81 @@ describe('figure builders', () => {
     expect(g.title).toBe(title); // the spec keeps the plain title
     expect(wrapWords('a bb ccc', 4)).toEqual(['a bb', 'ccc']);
     expect(wrapWords('averyveryverylongword x', 5)).toEqual(['averyveryverylongword', 'x']);
+  });
+});
+
+describe('bar, point and graph builders', () => {
+  it('barChart: one bar trace per series, points over them, reference lines, the caption names the data', () => {
+    const recs = [fakeRecord({ variant: 'a', metrics: { top1: 0.5 } })];
+    const f = barChart({
+      id: 'bars',
+      title: 'Bars',
+      plotTitle: 'Short',
+      records: recs,
+      caption: 'Some bars',
+      bars: [
+        { name: 's1', x: ['p', 'q'], y: [1, null], text: ['1', ''], textposition: 'outside' },
+        { name: 's2', x: ['p', 'q'], y: [2, 3], color: '#123456' },
+      ],
+      points: [{ name: 'reported', x: ['p'], y: [4], text: ['r'], textposition: 'top center' }],
+      referenceLines: [{ label: 'chance', y: 10 }],
+      barmode: 'stack',
+      categoryX: true,
+      yFromZero: true,
+      xTitle: 'X',
+      yTitle: 'Y',
+    });
+    expect(f.data.map((t) => [t.type, t.name, t.mode])).toEqual([
+      ['bar', 's1', undefined],
+      ['bar', 's2', undefined],
+      ['scatter', 'reported', 'markers+text'],
+    ]);
+    expect(f.data[0]).toMatchObject({ y: [1, null], text: ['1', ''], textposition: 'outside' });
+    expect(f.data[1].marker).toEqual({ color: '#123456' });
+    expect(f.layout).toMatchObject({
+      title: { text: 'Short' },
+      barmode: 'stack',
+      xaxis: { title: { text: 'X' }, type: 'category' },
+      yaxis: { title: { text: 'Y' }, rangemode: 'tozero' },
+    });
+    expect((f.layout.shapes as unknown[]).length).toBe(1);
+    expect(f.caption).toBe(caption(recs, 'Some bars'));
+    expect(f.title).toBe('Bars');
+  });
+
+  it('pointCloud: marker series with fixed x ticks', () => {
+    const f = pointCloud({
+      id: 'pts',
+      series: [{ name: 'v', x: [1, 2], y: [3, 4], marker: { color: '#f00' } }],
+      xTitle: 'Block',
+      yTitle: 'd',
+      xTicks: [1, 2],
+      yFromZero: true,
+    });
+    expect(f.data).toEqual([{ type: 'scatter', mode: 'markers', name: 'v', x: [1, 2], y: [3, 4], marker: { color: '#f00' } }]);
+    expect(f.layout.xaxis).toEqual({ title: { text: 'Block' }, tickmode: 'array', tickvals: [1, 2] });
+    expect(f.layout.yaxis).toEqual({ title: { text: 'd' }, rangemode: 'tozero' });
+  });
+
+  it('graphFigure: each edge group is one line trace of null-separated segments, then the nodes', () => {
+    const nodes = [
+      { x: 0, y: 0, text: 'n0', color: '#a00' },
+      { x: 1, y: 0, text: 'n1', color: '#0a0' },
+      { x: 0, y: 1, text: 'n2', color: '#00a' },
+    ];
+    const f = graphFigure({
+      id: 'g',
+      nodes,
+      nodeName: 'classes',
+      edgeGroups: [
+        { name: 'in', edges: [[0, 1], [1, 2]], color: '#111' },
+        { name: 'out', edges: [], color: '#222' },
+      ],
+    });
+    expect(f.data[0]).toMatchObject({ mode: 'lines', name: 'in', x: [0, 1, null, 1, 0, null], y: [0, 0, null, 0, 1, null] });
+    expect(f.data[1]).toMatchObject({ name: 'out', x: [], y: [] });
+    expect(f.data[2]).toMatchObject({ mode: 'markers', name: 'classes', x: [0, 1, 0], text: ['n0', 'n1', 'n2'] });
+    expect((f.data[2].marker as { color: string[] }).color).toEqual(['#a00', '#0a0', '#00a']);
+    expect(f.layout.xaxis).toEqual({ visible: false, scaleanchor: 'y' });
   });
 });

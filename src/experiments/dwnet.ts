@@ -11,10 +11,9 @@ import type { Scale } from '../util/scale';
 import type { ClassifierModel } from '../models/registry';
 import type { ImageDataset } from '../data/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
-import { prepareBatch } from '../data';
+import { evalBatch } from '../data';
 import { makeCtx } from '../nn/module';
-import { Rng } from '../util/rng';
-import { scatterAccVs, ablationBars, heatmap, caption } from '../report/figures';
+import { scatterAccVs, ablationBars, heatmap, barChart, caption } from '../report/figures';
 import { recordValue } from '../report/table';
 import { LocalVisionNet, SwinBlock, DWSpatialBlock } from '../models/dwnet';
 import { DWConv } from '../nn/dwconv';
@@ -118,7 +117,7 @@ function throughputPlan(scale: Scale): { batch: number; warmup: number; timed: n
 
 function testBatch(model: ClassifierModel, test: ImageDataset, n: number): tf.Tensor4D {
   const idx = Int32Array.from({ length: n }, (_, i) => i % test.labels.length);
-  const b = prepareBatch(test, idx, { augment: null, targetSize: model.config.imageSize, rng: new Rng(0) });
+  const b = evalBatch(model, test, idx);
   return tf.tensor4d(b.x, b.shape);
 }
 
@@ -299,20 +298,24 @@ registerExperiment({
       };
       const backends = [...new Set(withTp.map((r) => r.backend))].join(', ');
       const title = 'Measured throughput on this machine';
-      figs.push({
-        id: 'dwnet-throughput',
-        paper: PAPER,
-        title,
-        caption: caption(
-          withTp,
-          `${title} (${backends} backend, batch ${withTp[0].metrics.throughputBatch}): inference = eval-mode forward; training = forward + backward without the optimiser step. Numbers depend on the machine and its load.${note}`,
-        ),
-        data: [
-          { type: 'bar', name: 'inference', x: names, y: names.map((v) => mean(v, 'inferImgPerS')) },
-          { type: 'bar', name: 'training (fwd + bwd)', x: names, y: names.map((v) => mean(v, 'trainImgPerS')) },
-        ],
-        layout: { title: { text: title }, template: 'plotly_white', barmode: 'group', width: 760, height: 480, xaxis: { title: { text: 'spatial block' } }, yaxis: { title: { text: 'throughput (images/s)' } } },
-      });
+      figs.push(
+        barChart({
+          id: 'dwnet-throughput',
+          paper: PAPER,
+          title,
+          records: withTp,
+          caption:
+            `${title} (${backends} backend, batch ${withTp[0].metrics.throughputBatch}): inference = eval-mode ` +
+            'forward; training = forward + backward without the optimiser step. Numbers depend on the machine and ' +
+            `its load.${note}`,
+          bars: [
+            { name: 'inference', x: names, y: names.map((v) => mean(v, 'inferImgPerS')) },
+            { name: 'training (fwd + bwd)', x: names, y: names.map((v) => mean(v, 'trainImgPerS')) },
+          ],
+          xTitle: 'spatial block',
+          yTitle: 'throughput (images/s)',
+        }),
+      );
     }
     const attn = records.find((r) => Array.isArray(recordValue(r, 'extra.attentionByOffset')));
     if (attn) {

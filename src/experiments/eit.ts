@@ -11,7 +11,7 @@ import { registerImagenetStudy } from './imagenet';
 import type { ExperimentRunContext } from './types';
 import { convChannelSplit, CONV_SCHEDULES } from '../models/eit';
 import { analyseTokenModel, type TokenModelStats } from '../analysis/attention-stats';
-import { scatterAccVs, ablationBars, heatmap, lineChart, caption } from '../report/figures';
+import { scatterAccVs, ablationBars, heatmap, lineChart, barChart, pointCloud, caption, type PointSeries } from '../report/figures';
 import { recordValue } from '../report/table';
 
 /**
@@ -382,27 +382,24 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
 export function channelSplitFigure(): FigureSpec {
   const paperSplit = convChannelSplit(250, 10, 5, 'decreasing');
   const blocks = paperSplit.map((_, i) => `block ${i + 1}`);
-  const stacked: FigureSpec = {
+  return barChart({
     id: 'eit-channel-split',
     paper: PAPER,
     title: 'Decreasing convolution: channels per block (EIT-CIFAR, C = 250, 10 heads)',
+    plotTitle: 'Channels per EIT block (EIT-CIFAR)',
     caption:
-      'Per block, the first c_i channels of LN(x) go through a 3×3 depth-wise convolution and the last a_i through 10-head attention; a_i = ⌊(C div h)·(i+1)/depth⌋·h and the last block is all attention (spec C.2.2). The head dimension grows 5 → 25. Architecture, not a result.',
-    data: [
-      { type: 'bar', name: 'depth-wise conv (EIT_T)', x: blocks, y: paperSplit.map((s) => s.conv), marker: { color: '#2ca02c' } },
-      { type: 'bar', name: 'attention', x: blocks, y: paperSplit.map((s) => s.attn), marker: { color: '#1f77b4' } },
+      'Per block, the first c_i channels of LN(x) go through a 3×3 depth-wise convolution and the last a_i through ' +
+      '10-head attention; a_i = ⌊(C div h)·(i+1)/depth⌋·h and the last block is all attention (spec C.2.2). The ' +
+      'head dimension grows 5 → 25. Architecture, not a result.',
+    bars: [
+      { name: 'depth-wise conv (EIT_T)', x: blocks, y: paperSplit.map((s) => s.conv), color: '#2ca02c' },
+      { name: 'attention', x: blocks, y: paperSplit.map((s) => s.attn), color: '#1f77b4' },
     ],
-    layout: {
-      title: { text: 'Channels per EIT block (EIT-CIFAR)' },
-      template: 'plotly_white',
-      barmode: 'stack',
-      width: 760,
-      height: 420,
-      xaxis: { title: { text: 'Block' } },
-      yaxis: { title: { text: 'Channels' } },
-    },
-  };
-  return stacked;
+    barmode: 'stack',
+    xTitle: 'Block',
+    yTitle: 'Channels',
+    height: 420,
+  });
 }
 
 /** Conv-channel share per block under each schedule, at a model's width (a schedule × block heat map). */
@@ -460,7 +457,7 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
   const note = standIn(records[0].scale);
   const palette = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
   const byVariant = [...new Set(records.map((r) => r.variant))];
-  const data: Array<Record<string, unknown>> = [];
+  const points: PointSeries[] = [];
   byVariant.forEach((v, vi) => {
     const rs = records.filter((r) => r.variant === v);
     const xs: number[] = [];
@@ -475,28 +472,26 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
         }),
       );
     });
-    data.push({ type: 'scatter', mode: 'markers', name: v, x: xs, y: ys, marker: { color: palette[vi % palette.length], size: 7, opacity: 0.8 } });
+    points.push({ name: v, x: xs, y: ys, marker: { color: palette[vi % palette.length], size: 7, opacity: 0.8 } });
   });
   const st0 = records[0].extra as unknown as TokenModelStats;
   const depth = Math.max(...records.map((r) => (r.extra as unknown as TokenModelStats).attentionDistance.length));
-  const dist: FigureSpec = {
+  const dist = pointCloud({
     id: suffix ? `eit-attention-distance-${suffix}` : 'eit-attention-distance',
     paper: PAPER,
     title: 'Mean attention distance per head and layer',
-    caption: caption(
-      records,
-      `Mean attention distance (attention-weighted distance between query and key patch centres, in input pixels; ${st0.grid}×${st0.grid} token grid, ${st0.pixelsPerToken} px apart), one point per head, on ${st0.images} test images. Small distances are local, conv-like heads.${note}`,
-    ),
-    data,
-    layout: {
-      title: { text: 'Mean attention distance per head' },
-      template: 'plotly_white',
-      width: 760,
-      height: 460,
-      xaxis: { title: { text: 'Block' }, tickmode: 'array', tickvals: Array.from({ length: depth }, (_, i) => i + 1) },
-      yaxis: { title: { text: 'Mean attention distance (pixels)' }, rangemode: 'tozero' },
-    },
-  };
+    plotTitle: 'Mean attention distance per head',
+    records,
+    caption:
+      'Mean attention distance (attention-weighted distance between query and key patch centres, in input pixels; ' +
+      `${st0.grid}×${st0.grid} token grid, ${st0.pixelsPerToken} px apart), one point per head, on ${st0.images} ` +
+      `test images. Small distances are local, conv-like heads.${note}`,
+    series: points,
+    xTitle: 'Block',
+    yTitle: 'Mean attention distance (pixels)',
+    xTicks: Array.from({ length: depth }, (_, i) => i + 1),
+    yFromZero: true,
+  });
   const series = byVariant.flatMap((v) => {
     const rs = records.filter((r) => r.variant === v);
     const avg = (k: 'highFreqShare' | 'highFreqShareNoMean') => {

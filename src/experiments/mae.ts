@@ -14,7 +14,7 @@ import {
 import { registerClaim } from './claims';
 import type { ExperimentRunContext } from './types';
 import { maeLossFn, fineTuneInit, reconstructionSamples, type ReconSamples } from '../train/mae';
-import { imageGrid, lineChart, caption, referenceLineShapes, type GridImage } from '../report/figures';
+import { imageGrid, lineChart, barChart, caption, type BarSeries, type GridImage, type PointSeries } from '../report/figures';
 
 /**
  * MAE pre-training on small images (Tan, arXiv 2402.03752) and mmLiT pre-training + transfer (arXiv 2407.17783).
@@ -219,28 +219,40 @@ function armBars(o: {
   const recs = o.records.filter((r) => Number.isFinite(r.metrics.top1));
   const xs = uniq(recs.map(o.x));
   const arms = uniq(recs.map(o.arm));
-  const data: Array<Record<string, unknown>> = arms.map((a) => {
+  const bars: BarSeries[] = arms.map((a) => {
     const ys = xs.map((x) => {
       const v = recs.filter((r) => o.x(r) === x && o.arm(r) === a).map((r) => r.metrics.top1);
       return v.length ? pct(v.reduce((s, t) => s + t, 0) / v.length) : null;
     });
-    return { type: 'bar', name: a, x: xs, y: ys, text: ys.map((y) => (y === null ? '' : `${y}`)), textposition: 'outside' };
+    return { name: a, x: xs, y: ys, text: ys.map((y) => (y === null ? '' : `${y}`)), textposition: 'outside' };
   });
-  if (o.reported?.length) {
-    data.push({
-      type: 'scatter', mode: 'markers+text', name: 'reported (paper, real data)', x: o.reported.map((p) => p.x), y: o.reported.map((p) => p.y),
-      text: o.reported.map((p) => p.label), textposition: 'top center', marker: { symbol: 'star', size: 14, color: '#222' },
-    });
-  }
-  const refs = referenceLineShapes((o.lines ?? []).map((l) => ({ label: l.label, y: pct(l.value) })));
-  return {
-    id: o.id, paper: PAPER, title: o.title, caption: caption(recs, o.captionText), data,
-    layout: {
-      shapes: refs.shapes, annotations: refs.annotations,
-      title: { text: o.title }, template: 'plotly_white', barmode: 'group', width: 820, height: 480,
-      xaxis: { title: { text: o.xTitle }, type: 'category' }, yaxis: { title: { text: 'Top-1 accuracy (%)' }, rangemode: 'tozero' },
-    },
-  };
+  const reported: PointSeries[] = o.reported?.length
+    ? [
+        {
+          name: 'reported (paper, real data)',
+          x: o.reported.map((p) => p.x),
+          y: o.reported.map((p) => p.y),
+          text: o.reported.map((p) => p.label),
+          textposition: 'top center',
+          marker: { symbol: 'star', size: 14, color: '#222' },
+        },
+      ]
+    : [];
+  return barChart({
+    id: o.id,
+    paper: PAPER,
+    title: o.title,
+    records: recs,
+    caption: o.captionText,
+    bars,
+    points: reported,
+    referenceLines: (o.lines ?? []).map((l) => ({ label: l.label, y: pct(l.value) })),
+    xTitle: o.xTitle,
+    yTitle: 'Top-1 accuracy (%)',
+    categoryX: true,
+    yFromZero: true,
+    width: 820,
+  });
 }
 
 /** Pre-training loss per epoch, one line per pre-training run. */

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { officialRecipe } from '../train/recipes';
 import type { Scale } from '../util/scale';
-import { Rng } from '../util/rng';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import type { ImageDataset } from '../data/types';
-import { prepareBatch } from '../data/augment';
+import { evalBatches } from '../data/eval-batches';
 import type { ClassifierModel } from '../models';
 import { MobileVmoe, VMOE_GRID, gridLabel } from '../models/mobile-vmoe';
 import { evaluate } from '../train/trainer';
@@ -12,7 +11,7 @@ import { countMacs } from '../analysis/count';
 import {
   adjustedRandIndex, clusterConfusion, confusionGraph, mergeCoarse, randomBalancedGroups, superClassCount, type Matrix,
 } from '../analysis/superclass';
-import { scatterAccVs, heatmap, lineChart, ablationBars } from '../report/figures';
+import { scatterAccVs, heatmap, lineChart, ablationBars, barChart, graphFigure } from '../report/figures';
 import { caption } from '../report/figures';
 import {
   cachedDataset, datasetFor, runClassifier, seedsFor, standInLine, HEADLINE_SEEDS, runReference, referenceLines, withoutReference,
@@ -131,16 +130,6 @@ const confusionOnVal: NonNullable<RunSpec['analyse']> = (m, _test, val) => {
   return { confusion: evaluate(m, val, { confusion: true }).confusion, confusionOn: `validation hold-out (${val.labels.length} images)` };
 };
 
-/** Test images in fixed batches (eval mode, no augmentation). */
-function* testBatches(model: ClassifierModel, ds: ImageDataset, maxImages: number, bs = 128) {
-  const n = maxImages > 0 ? Math.min(maxImages, ds.labels.length) : ds.labels.length;
-  const rng = new Rng(0);
-  for (let i = 0; i < n; i += bs) {
-    const idx = Int32Array.from({ length: Math.min(bs, n - i) }, (_, j) => i + j);
-    yield prepareBatch(ds, idx, { augment: null, targetSize: model.config.imageSize, rng });
-  }
-}
-
 const evalImages = (scale: Scale) => (scale === 'smoke' ? 64 : scale === 'quick' ? 1000 : 0);
 
 /**
@@ -155,7 +144,7 @@ function routerMetrics(scale: Scale) {
     const map = model.config.superClassOf;
     let right = 0;
     let n = 0;
-    for (const b of testBatches(model, test, evalImages(scale))) {
+    for (const b of evalBatches(model, test, { maxImages: evalImages(scale) })) {
       const pred = tf.tidy(() => model.routerPredictions(tf.tensor4d(b.x, b.shape))!);
       pred.forEach((p, i) => {
         right += p === map[b.labels[i]] ? 1 : 0;
@@ -182,7 +171,7 @@ function routingAnalysis(scale: Scale) {
     let distinctSum = 0;
     let unionSum = 0;
     let n = 0;
-    for (const b of testBatches(model, test, Math.min(evalImages(scale) || 1000, 1000), 64)) {
+    for (const b of evalBatches(model, test, { maxImages: Math.min(evalImages(scale) || 1000, 1000), batchSize: 64 })) {
       const x = tf.tensor4d(b.x, b.shape);
       const used = model.expertsUsed(x);
       x.dispose();
@@ -344,23 +333,31 @@ registerExperiment({
     const labels = [...new Set(rs.map((r) => r.variant))];
     const dense = (l: string) => mean(rs.filter((r) => r.variant === l && r.model.startsWith('vit')).map((r) => r.metrics.top1));
     const moe = (l: string) => mean(rs.filter((r) => r.variant === l && r.model.startsWith('vmoe')).map((r) => r.metrics.top1));
-    figs.push({
-      id: 'vmoe-gain-by-size',
-      paper: PAPER,
-      title: 'Accuracy gain of Mobile V-MoE over dense per L×D (Fig. 3a)',
-      caption: caption(rs, 'Top-1 of the MoE minus top-1 of the dense ViT of the same L×D (percentage points); the paper reports +3.39 (12×192) and +4.66 (its 54M-FLOP model) on ImageNet'),
-      data: [
-        {
-          type: 'bar',
-          x: labels,
-          y: labels.map((l) => Number((100 * (moe(l) - dense(l))).toFixed(2))),
-          text: labels.map((l) => `${(100 * dense(l)).toFixed(1)} → ${(100 * moe(l)).toFixed(1)}`),
-          textposition: 'outside',
-          name: 'Δ top-1',
-        },
-      ],
-      layout: { title: { text: 'MoE − dense top-1 (pp)' }, xaxis: { title: { text: 'L×D' }, type: 'category' }, yaxis: { title: { text: 'Δ top-1 (percentage points)' } }, width: 760, height: 440 },
-    });
+    figs.push(
+      barChart({
+        id: 'vmoe-gain-by-size',
+        paper: PAPER,
+        title: 'Accuracy gain of Mobile V-MoE over dense per L×D (Fig. 3a)',
+        plotTitle: 'MoE − dense top-1 (pp)',
+        records: rs,
+        caption:
+          'Top-1 of the MoE minus top-1 of the dense ViT of the same L×D (percentage points); the paper reports ' +
+          '+3.39 (12×192) and +4.66 (its 54M-FLOP model) on ImageNet',
+        bars: [
+          {
+            name: 'Δ top-1',
+            x: labels,
+            y: labels.map((l) => Number((100 * (moe(l) - dense(l))).toFixed(2))),
+            text: labels.map((l) => `${(100 * dense(l)).toFixed(1)} → ${(100 * moe(l)).toFixed(1)}`),
+            textposition: 'outside',
+          },
+        ],
+        xTitle: 'L×D',
+        yTitle: 'Δ top-1 (percentage points)',
+        categoryX: true,
+        height: 440,
+      }),
+    );
     return figs;
   },
 });
@@ -519,21 +516,30 @@ registerExperiment({
     }
     const load = rs.filter((r) => typeof r.extra?.expertMlpsLoadedPerImage === 'number');
     if (load.length) {
-      figs.push({
-        id: 'vmoe-experts-loaded',
-        paper: PAPER,
-        title: 'Expert MLPs an image needs at inference',
-        caption: caption(load, 'Distinct expert MLPs (summed over the MoE blocks) one test image uses: k·L for per-image routing, up to E·L for per-token routing (V-MoE App. E.3)'),
-        data: [
-          {
-            type: 'bar',
-            x: load.map((r) => r.variant),
-            y: load.map((r) => Number((r.extra!.expertMlpsLoadedPerImage as number).toFixed(2))),
-            name: 'expert MLPs per image',
-          },
-        ],
-        layout: { title: { text: 'Expert MLPs loaded per image' }, xaxis: { title: { text: 'model' }, type: 'category' }, yaxis: { title: { text: 'expert MLPs per image (count)' } }, width: 820, height: 440 },
-      });
+      figs.push(
+        barChart({
+          id: 'vmoe-experts-loaded',
+          paper: PAPER,
+          title: 'Expert MLPs an image needs at inference',
+          plotTitle: 'Expert MLPs loaded per image',
+          records: load,
+          caption:
+            'Distinct expert MLPs (summed over the MoE blocks) one test image uses: k·L for per-image routing, up ' +
+            'to E·L for per-token routing (V-MoE App. E.3)',
+          bars: [
+            {
+              name: 'expert MLPs per image',
+              x: load.map((r) => r.variant),
+              y: load.map((r) => Number((r.extra!.expertMlpsLoadedPerImage as number).toFixed(2))),
+            },
+          ],
+          xTitle: 'model',
+          yTitle: 'expert MLPs per image (count)',
+          categoryX: true,
+          width: 820,
+          height: 440,
+        }),
+      );
     }
     return figs;
   },
@@ -658,44 +664,28 @@ function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (g[i][j] > 0) edges.push({ i, j, w: g[i][j] });
   edges.sort((p, q) => q.w - p.w);
   const top = edges.slice(0, Math.min(edges.length, 2 * n));
-  const ex: Array<number | null> = [];
-  const ey: Array<number | null> = [];
-  const ix: Array<number | null> = [];
-  const iy: Array<number | null> = [];
-  for (const e of top) {
-    const inside = assign[e.i] === assign[e.j];
-    (inside ? ix : ex).push(pos[e.i][0], pos[e.j][0], null);
-    (inside ? iy : ey).push(pos[e.i][1], pos[e.j][1], null);
-  }
-  return {
+  const inside = top.filter((e) => assign[e.i] === assign[e.j]).map((e): [number, number] => [e.i, e.j]);
+  const across = top.filter((e) => assign[e.i] !== assign[e.j]).map((e): [number, number] => [e.i, e.j]);
+  return graphFigure({
     id: 'vmoe-confusion-graph',
     paper: PAPER,
     title: 'Confusion graph and its clusters',
-    caption: caption(records, `Fine classes on a circle, grouped and coloured by spectral cluster; lines are the ${top.length} strongest confusions (solid within a cluster, grey across)`),
-    data: [
-      { type: 'scatter', mode: 'lines', x: ix, y: iy, line: { color: '#1f77b4', width: 1 }, name: 'within-cluster confusion', hoverinfo: 'skip' },
-      { type: 'scatter', mode: 'lines', x: ex, y: ey, line: { color: '#bbbbbb', width: 1 }, name: 'cross-cluster confusion', hoverinfo: 'skip' },
-      {
-        type: 'scatter',
-        mode: 'markers',
-        x: pos.map((p) => p[0]),
-        y: pos.map((p) => p[1]),
-        text: pos.map((_, i) => `class ${i}, cluster ${assign[i]}`),
-        marker: { color: assign.map((a) => CLUSTER_COLOURS[a % CLUSTER_COLOURS.length]), size: 9, line: { color: '#333', width: 0.5 } },
-        name: 'classes',
-        hovertemplate: '%{text}<extra></extra>',
-      },
+    records,
+    caption:
+      'Fine classes on a circle, grouped and coloured by spectral cluster; lines are the ' +
+      `${top.length} strongest confusions (solid within a cluster, grey across)`,
+    nodes: pos.map((p, i) => ({
+      x: p[0],
+      y: p[1],
+      text: `class ${i}, cluster ${assign[i]}`,
+      color: CLUSTER_COLOURS[assign[i] % CLUSTER_COLOURS.length],
+    })),
+    nodeName: 'classes',
+    edgeGroups: [
+      { name: 'within-cluster confusion', edges: inside, color: '#1f77b4' },
+      { name: 'cross-cluster confusion', edges: across, color: '#bbbbbb' },
     ],
-    layout: {
-      title: { text: 'Confusion graph and its clusters' },
-      xaxis: { visible: false, scaleanchor: 'y' },
-      yaxis: { visible: false },
-      width: 700,
-      height: 640,
-      showlegend: true,
-      legend: { orientation: 'h', x: 0, y: -0.05 },
-    },
-  };
+  });
 }
 
 /** Categorical colours for up to 20 clusters (Tableau 20). */

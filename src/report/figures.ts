@@ -466,6 +466,197 @@ export function lineChart(o: LineChartOptions): FigureSpec {
   });
 }
 
+export interface BarSeries {
+  name: string;
+  x: string[];
+  /** Bar heights in display units (null: no bar at that x). */
+  y: Array<number | null>;
+  /** A label per bar, and where it is drawn. */
+  text?: string[];
+  textposition?: 'inside' | 'outside';
+  color?: string;
+}
+
+export interface PointSeries {
+  name: string;
+  x: Array<string | number>;
+  y: number[];
+  /** Per-point label: hover text, or drawn next to the point when `textposition` is set. */
+  text?: string[];
+  textposition?: string;
+  /** Plotly marker style (colour, size, symbol, opacity, outline); one colour or one per point. */
+  marker?: Record<string, unknown>;
+  hovertemplate?: string;
+}
+
+export interface BarChartOptions extends FigureIdentity {
+  /** One trace (legend entry) per series, grouped or stacked; values already in display units. */
+  bars: BarSeries[];
+  /** Point series drawn over the bars (e.g. a paper's reported numbers as stars). */
+  points?: PointSeries[];
+  xTitle: string;
+  yTitle: string;
+  barmode?: 'group' | 'stack';
+  /** Category x axis (labels in the order given). */
+  categoryX?: boolean;
+  /** The y axis starts at zero. */
+  yFromZero?: boolean;
+  /** Dashed horizontal lines, in display units. */
+  referenceLines?: Array<{ label: string; y: number }>;
+  /** Title drawn on the plot when it differs from the figure's title. */
+  plotTitle?: string;
+  width?: number;
+  height?: number;
+  records?: Array<Partial<ResultRecord>>;
+}
+
+function pointTrace(p: PointSeries, mode: string): Trace {
+  return {
+    type: 'scatter',
+    mode: p.textposition ? `${mode}+text` : mode,
+    name: p.name,
+    x: p.x,
+    y: p.y,
+    ...(p.text ? { text: p.text } : {}),
+    ...(p.textposition ? { textposition: p.textposition } : {}),
+    ...(p.marker ? { marker: p.marker } : {}),
+    ...(p.hovertemplate ? { hovertemplate: p.hovertemplate } : {}),
+  };
+}
+
+/** Bars of values computed by the caller (grouped or stacked series), optionally with points and reference lines. */
+export function barChart(o: BarChartOptions): FigureSpec {
+  const title = o.title ?? o.id;
+  const data: Trace[] = o.bars.map((b) => ({
+    type: 'bar',
+    name: b.name,
+    x: b.x,
+    y: b.y,
+    ...(b.text ? { text: b.text } : {}),
+    ...(b.textposition ? { textposition: b.textposition } : {}),
+    ...(b.color ? { marker: { color: b.color } } : {}),
+  }));
+  for (const p of o.points ?? []) data.push(pointTrace(p, 'markers'));
+  const refs = o.referenceLines?.length ? referenceLineShapes(o.referenceLines) : undefined;
+  return {
+    id: o.id,
+    paper: paperOf(o.records ?? [], o.paper),
+    title,
+    caption: caption(o.records ?? [], o.caption ?? title),
+    data,
+    layout: {
+      ...(refs ? { shapes: refs.shapes, annotations: refs.annotations } : {}),
+      title: { text: o.plotTitle ?? title },
+      template: 'plotly_white',
+      barmode: o.barmode ?? 'group',
+      width: o.width ?? 760,
+      height: o.height ?? 480,
+      xaxis: { title: { text: o.xTitle }, ...(o.categoryX ? { type: 'category' } : {}) },
+      yaxis: { title: { text: o.yTitle }, ...(o.yFromZero ? { rangemode: 'tozero' } : {}) },
+    },
+  };
+}
+
+export interface PointCloudOptions extends FigureIdentity {
+  /** One trace (legend entry) per series. */
+  series: PointSeries[];
+  xTitle: string;
+  yTitle: string;
+  /** Ticks exactly at these x values. */
+  xTicks?: number[];
+  yFromZero?: boolean;
+  plotTitle?: string;
+  width?: number;
+  height?: number;
+  records?: Array<Partial<ResultRecord>>;
+}
+
+/** Unconnected points (e.g. one per head and layer), one coloured series per group. */
+export function pointCloud(o: PointCloudOptions): FigureSpec {
+  const title = o.title ?? o.id;
+  return {
+    id: o.id,
+    paper: paperOf(o.records ?? [], o.paper),
+    title,
+    caption: caption(o.records ?? [], o.caption ?? title),
+    data: o.series.map((p) => pointTrace(p, 'markers')),
+    layout: {
+      title: { text: o.plotTitle ?? title },
+      template: 'plotly_white',
+      width: o.width ?? 760,
+      height: o.height ?? 460,
+      xaxis: { title: { text: o.xTitle }, ...(o.xTicks ? { tickmode: 'array', tickvals: o.xTicks } : {}) },
+      yaxis: { title: { text: o.yTitle }, ...(o.yFromZero ? { rangemode: 'tozero' } : {}) },
+    },
+  };
+}
+
+export interface GraphEdgeGroup {
+  /** Legend entry of these edges. */
+  name: string;
+  /** Node index pairs. */
+  edges: Array<[number, number]>;
+  color: string;
+  width?: number;
+}
+
+export interface GraphFigureOptions extends FigureIdentity {
+  /** Node positions (any units: the axes are hidden and equally scaled). */
+  nodes: Array<{ x: number; y: number; text: string; color: string }>;
+  edgeGroups: GraphEdgeGroup[];
+  /** Legend name of the nodes. */
+  nodeName?: string;
+  plotTitle?: string;
+  width?: number;
+  height?: number;
+  records?: Array<Partial<ResultRecord>>;
+}
+
+/** A node-link diagram: straight edges in groups (one legend entry each) under coloured nodes, axes hidden. */
+export function graphFigure(o: GraphFigureOptions): FigureSpec {
+  const title = o.title ?? o.id;
+  const edgeTrace = (g: GraphEdgeGroup): Trace => {
+    // one trace per group: segments separated by nulls
+    const x: Array<number | null> = [];
+    const y: Array<number | null> = [];
+    for (const [i, j] of g.edges) {
+      x.push(o.nodes[i].x, o.nodes[j].x, null);
+      y.push(o.nodes[i].y, o.nodes[j].y, null);
+    }
+    const line = { color: g.color, width: g.width ?? 1 };
+    return { type: 'scatter', mode: 'lines', x, y, line, name: g.name, hoverinfo: 'skip' };
+  };
+  return {
+    id: o.id,
+    paper: paperOf(o.records ?? [], o.paper),
+    title,
+    caption: caption(o.records ?? [], o.caption ?? title),
+    data: [
+      ...o.edgeGroups.map(edgeTrace),
+      {
+        type: 'scatter',
+        mode: 'markers',
+        x: o.nodes.map((p) => p.x),
+        y: o.nodes.map((p) => p.y),
+        text: o.nodes.map((p) => p.text),
+        marker: { color: o.nodes.map((p) => p.color), size: 9, line: { color: '#333', width: 0.5 } },
+        name: o.nodeName ?? 'nodes',
+        hovertemplate: '%{text}<extra></extra>',
+      },
+    ],
+    layout: {
+      title: { text: o.plotTitle ?? title },
+      template: 'plotly_white',
+      xaxis: { visible: false, scaleanchor: 'y' },
+      yaxis: { visible: false },
+      width: o.width ?? 700,
+      height: o.height ?? 640,
+      showlegend: true,
+      legend: { orientation: 'h', x: 0, y: -0.05 },
+    },
+  };
+}
+
 /** One image: uint8 HWC pixels (RGB or grey), or floats in [0, 1]. */
 export interface GridImage {
   pixels: ArrayLike<number>;
