@@ -7,6 +7,8 @@ import { getExperiment } from '../src/experiments';
 import { loadRecords } from '../src/report/store';
 import { packageRoot } from '../src/util/fsx';
 import { adjustedRandIndex } from '../src/analysis/superclass';
+import { ABLATION_BASE } from '../src/experiments/mobile-vmoe';
+import { fakeRecord } from './helpers/records';
 
 let dir = '';
 beforeAll(async () => {
@@ -27,6 +29,12 @@ describe('mobile-vmoe.superclasses at smoke scale', () => {
     // smoke runs on synth10, which has no super-classes: the control is random balanced groups
     expect(recs.map((r) => r.variant).sort()).toEqual(['confusion super-classes', 'dense', 'random balanced groups']);
     const dense = recs.find((r) => r.variant === 'dense')!;
+    // each run stores which kind of model it trained (figures read this, not the model name)
+    expect(recs.map((r) => [r.variant, r.extra?.arm]).sort()).toEqual([
+      ['confusion super-classes', 'moe'],
+      ['dense', 'dense'],
+      ['random balanced groups', 'moe'],
+    ]);
     expect(dense.metrics.flops).toBe(2 * dense.metrics.macs); // the paper's FLOPs convention
     const conf = dense.extra!.confusion as number[][];
     expect(conf).toHaveLength(10);
@@ -66,4 +74,38 @@ describe('mobile-vmoe.superclasses at smoke scale', () => {
     expect(figs.length).toBeGreaterThan(0);
     for (const f of figs) expect(f.caption).toMatch(/synthetic data/);
   }, 180_000);
+});
+
+describe('mobile-vmoe figures read stored fields', () => {
+  const rec = (variant: string, model: string, top1: number, extra?: Record<string, unknown>) =>
+    fakeRecord({ experiment: 'mobile-vmoe.ablations', paper: 'mobile-vmoe', variant, model, metrics: { top1, routerTop1: 0.5 }, extra });
+  const sweepX = (recs: ReturnType<typeof rec>[]) => {
+    const fig = getExperiment('mobile-vmoe.ablations').figures(recs).find((f) => f.id === 'vmoe-ablation-E');
+    return fig?.data.map((t) => [t.name, t.x, t.y]);
+  };
+
+  it('the E sweep is placed by extra.sweep / sweptValue, whatever the label says', () => {
+    const recs = [
+      rec('dense', 'vit-6x64', 0.4, { arm: 'dense' }),
+      rec(ABLATION_BASE, 'vmoe-6x64', 0.45, { arm: 'moe', sweep: 'base' }),
+      rec('five experts', 'vmoe-6x64', 0.5, { arm: 'moe', sweep: 'E', sweptValue: 5 }),
+    ];
+    const [gain, router] = sweepX(recs)!;
+    expect(gain[0]).toBe('Δ top-1 vs dense (pp)');
+    // base: E = its config's numExperts (10 when absent) → 5 sorts first
+    expect(gain[1]).toEqual([5, 10]);
+    expect((gain[2] as number[]).map((v) => Math.round(v * 100) / 100)).toEqual([10, 5]);
+    expect(router[1]).toEqual([5, 10]);
+  });
+
+  it('older records without the fields are read from their `E=5` labels, to the same figure', () => {
+    const stored = [
+      rec('dense', 'vit-6x64', 0.4, { arm: 'dense' }),
+      rec(ABLATION_BASE, 'vmoe-6x64', 0.45, { arm: 'moe', sweep: 'base' }),
+      rec('E=5', 'vmoe-6x64', 0.5, { arm: 'moe', sweep: 'E', sweptValue: 5 }),
+    ];
+    const legacy = stored.map((r) => ({ ...r, extra: undefined }));
+    expect(sweepX(legacy)).toEqual(sweepX(stored));
+    expect(sweepX(legacy)![0][1]).toEqual([5, 10]);
+  });
 });

@@ -196,8 +196,24 @@ function routingAnalysis(scale: Scale) {
   };
 }
 
+/** Adds fields to what a run's analyse returns, i.e. to its record.extra (the run itself is unchanged). */
+function withExtra(spec: RunSpec, fields: Record<string, unknown>): RunSpec {
+  const inner = spec.analyse;
+  return { ...spec, analyse: async (m, test, val) => ({ ...(inner ? await inner(m, test, val) : {}), ...fields }) };
+}
+
+/** Which kind of model a run trains, stored as record.extra.arm. */
+type ArmKind = 'moe' | 'dense';
+
+/** A record's arm kind: record.extra.arm; records written before it was stored are told apart by model name. */
+function armOf(r: ResultRecord): ArmKind {
+  const arm = r.extra?.arm;
+  if (arm === 'moe' || arm === 'dense') return arm;
+  return r.model.startsWith('vmoe') ? 'moe' : 'dense';
+}
+
 function moeSpec(ctx: ExperimentRunContext, experiment: string, variant: string, arch: Arch, overrides: Record<string, unknown>): RunSpec {
-  return {
+  return withExtra({
     experiment,
     paper: PAPER,
     variant,
@@ -208,11 +224,11 @@ function moeSpec(ctx: ExperimentRunContext, experiment: string, variant: string,
     recipe: recipeFor,
     metrics: routerMetrics(ctx.scale),
     analyse: routingAnalysis(ctx.scale),
-  };
+  }, { arm: 'moe' satisfies ArmKind });
 }
 
 function denseSpec(ctx: ExperimentRunContext, experiment: string, variant: string, arch: Arch, extra: Partial<RunSpec> = {}): RunSpec {
-  return {
+  return withExtra({
     experiment,
     paper: PAPER,
     variant,
@@ -223,7 +239,7 @@ function denseSpec(ctx: ExperimentRunContext, experiment: string, variant: strin
     recipe: recipeFor,
     metrics: routerMetrics(ctx.scale),
     ...extra,
-  };
+  }, { arm: 'dense' satisfies ArmKind });
 }
 
 /** Records of one experiment at the largest scale present (figures never mix scales). */
@@ -251,8 +267,7 @@ function logStandIn(ctx: ExperimentRunContext): void {
 
 /** Adds `claimArm` to a run's record.extra (the claims find their arms by it when labels carry a size). */
 function withClaimArm(spec: RunSpec, arm: string): RunSpec {
-  const inner = spec.analyse;
-  return { ...spec, analyse: async (m, test, val) => ({ ...(inner ? await inner(m, test, val) : {}), claimArm: arm }) };
+  return withExtra(spec, { claimArm: arm });
 }
 
 registerClaim({
@@ -303,7 +318,7 @@ registerExperiment({
       const seeds = i === 0 || ctx.scale === 'paper' ? seedsFor(ctx) : seedsFor(ctx).slice(0, 1);
       for (const seed of seeds) {
         const main = i === 0;
-        const dense = { ...denseSpec(ctx, SCALING, `dense ${archLabel(a)}`, a), seed, ...(main && plan.confusion ? { analyse: confusionOnVal } : {}) };
+        const dense = { ...denseSpec(ctx, SCALING, `dense ${archLabel(a)}`, a, main && plan.confusion ? { analyse: confusionOnVal } : {}), seed };
         await runClassifier(ctx, main ? withClaimArm(dense, 'dense (main size)') : dense);
         const moe = { ...moeSpec(ctx, SCALING, `MoE ${archLabel(a)}`, a, { numExperts: E, moeLayers: Math.min(2, a.depth), topK: 1, superClassOf: plan.groups(E) }), seed };
         await runClassifier(ctx, main ? withClaimArm(moe, 'MoE (main size)') : moe);
@@ -314,7 +329,7 @@ registerExperiment({
   figures(records) {
     const mine = latest(records, SCALING);
     const lines = referenceLines(mine);
-    const rs = withoutReference(mine).map((r) => ({ ...r, variant: r.variant.replace(/^(dense|MoE) /, ''), config: { ...r.config, kind: r.model.startsWith('vmoe') ? 'Mobile V-MoE' : 'dense ViT' } }));
+    const rs = withoutReference(mine).map((r) => ({ ...r, variant: r.variant.replace(/^(dense|MoE) /, ''), config: { ...r.config, kind: armOf(r) === 'moe' ? 'Mobile V-MoE' : 'dense ViT' } }));
     if (!rs.length) return [];
     const figs: FigureSpec[] = [
       scatterAccVs({
@@ -331,8 +346,8 @@ registerExperiment({
     ];
     // Fig. 3a as a chart: Δ accuracy of the MoE over its dense twin per size
     const labels = [...new Set(rs.map((r) => r.variant))];
-    const dense = (l: string) => mean(rs.filter((r) => r.variant === l && r.model.startsWith('vit')).map((r) => r.metrics.top1));
-    const moe = (l: string) => mean(rs.filter((r) => r.variant === l && r.model.startsWith('vmoe')).map((r) => r.metrics.top1));
+    const dense = (l: string) => mean(rs.filter((r) => r.variant === l && armOf(r) === 'dense').map((r) => r.metrics.top1));
+    const moe = (l: string) => mean(rs.filter((r) => r.variant === l && armOf(r) === 'moe').map((r) => r.metrics.top1));
     figs.push(
       barChart({
         id: 'vmoe-gain-by-size',
@@ -370,7 +385,10 @@ const GAIN = 'Δ top-1 vs dense (pp)';
 
 interface AblationRun {
   sweep: 'E' | 'L' | 'k' | 'routing' | 'base' | 'dense';
+  /** The arm's label (its variant). */
   value: string;
+  /** The swept number of an E, L or k arm (stored as record.extra.sweptValue). */
+  swept?: number;
   overrides: Record<string, unknown>;
 }
 
@@ -395,14 +413,25 @@ function ablationRuns(scale: Scale, baseE: number): AblationRun[] {
   const full: AblationRun[] = [
     { sweep: 'dense', value: 'dense', overrides: {} },
     { sweep: 'base', value: ABLATION_BASE, overrides: {} },
-    ...eSweep.filter((e) => e !== baseE).map((e) => ({ sweep: 'E' as const, value: `E=${e}`, overrides: { numExperts: e } })),
-    ...[1, 4, 6].filter((l) => l <= depth && (scale === 'paper' || l === 4)).map((l) => ({ sweep: 'L' as const, value: `L=${l}`, overrides: { moeLayers: l } })),
-    ...[2, 3, 5].filter((k) => k <= baseE && (scale === 'paper' || k === 2)).map((k) => ({ sweep: 'k' as const, value: `k=${k}`, overrides: { topK: k } })),
+    ...eSweep.filter((e) => e !== baseE).map((e) => ({ sweep: 'E' as const, value: `E=${e}`, swept: e, overrides: { numExperts: e } })),
+    ...[1, 4, 6].filter((l) => l <= depth && (scale === 'paper' || l === 4)).map((l) => ({ sweep: 'L' as const, value: `L=${l}`, swept: l, overrides: { moeLayers: l } })),
+    ...[2, 3, 5].filter((k) => k <= baseE && (scale === 'paper' || k === 2)).map((k) => ({ sweep: 'k' as const, value: `k=${k}`, swept: k, overrides: { topK: k } })),
     ...Object.entries(ROUTING_OVERRIDES)
       .slice(1)
       .map(([v, o]) => ({ sweep: 'routing' as const, value: v, overrides: o })),
   ];
   return scale === 'smoke' ? full.filter((r) => r.value !== 'L=4') : full;
+}
+
+/**
+ * The swept parameter and value of an ablation record: record.extra.sweep / sweptValue; records written before
+ * those were stored are read from their `E=5`-style label.
+ */
+function sweptOf(r: ResultRecord): { sweep: string; value: number } | undefined {
+  const e = r.extra;
+  if (typeof e?.sweep === 'string' && typeof e.sweptValue === 'number') return { sweep: e.sweep, value: e.sweptValue };
+  const m = /^([ELk])=(\d+)$/.exec(r.variant);
+  return m ? { sweep: m[1], value: Number(m[2]) } : undefined;
 }
 
 const inRoutingClaim = (r: AblationRun) => r.sweep === 'base' || r.value === 'end-to-end / image';
@@ -443,7 +472,8 @@ registerExperiment({
         }
         const e = (r.overrides.numExperts as number | undefined) ?? plan.experts;
         const overrides = { numExperts: plan.experts, moeLayers: 2, topK: 1, ...r.overrides, superClassOf: plan.groups(e) };
-        await runClassifier(ctx, { ...moeSpec(ctx, ABLATIONS, r.value, a, overrides), seed });
+        const fields = { sweep: r.sweep, ...(r.swept !== undefined ? { sweptValue: r.swept } : {}) };
+        await runClassifier(ctx, withExtra({ ...moeSpec(ctx, ABLATIONS, r.value, a, overrides), seed }, fields));
       }
   },
   figures(records) {
@@ -454,7 +484,12 @@ registerExperiment({
     const baseCfg = rs.find((r) => r.variant === base)?.config ?? {};
     const figs: FigureSpec[] = [];
     const sweep = (key: 'E' | 'L' | 'k', baseValue: number, fig: string) => {
-      const pts = [{ v: baseValue, variant: base }, ...[...new Set(rs.map((r) => r.variant))].filter((v) => v.startsWith(`${key}=`)).map((v) => ({ v: Number(v.slice(2)), variant: v }))].sort((p, q) => p.v - q.v);
+      const swept = new Map<string, number>();
+      for (const r of rs) {
+        const at = sweptOf(r);
+        if (at?.sweep === key && !swept.has(r.variant)) swept.set(r.variant, at.value);
+      }
+      const pts = [{ v: baseValue, variant: base }, ...[...swept].map(([variant, v]) => ({ v, variant }))].sort((p, q) => p.v - q.v);
       const present = pts.filter((p) => rs.some((r) => r.variant === p.variant));
       if (present.length < 2) return;
       figs.push(
@@ -595,7 +630,7 @@ registerExperiment({
     const figs: FigureSpec[] = [];
     const dense = rs.find((r) => r.variant === 'dense' && r.extra?.confusion);
     const clu = rs.find((r) => r.variant === 'confusion super-classes' && r.extra?.clusters);
-    const moes = rs.filter((r) => r.model.startsWith('vmoe') || r.variant === 'dense');
+    const moes = rs.filter((r) => armOf(r) === 'moe' || r.variant === 'dense');
     figs.push(
       ablationBars({
         id: 'vmoe-superclass-source',
