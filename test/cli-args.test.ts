@@ -2,6 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { parseCommand, commandHelp, nearest, UsageError, type CommandSpec } from '../src/cli/args';
 import { commandSpecs, toArgv } from '../src/cli';
 
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const spec: CommandSpec = {
   name: 'demo',
   summary: 'a demo command',
@@ -68,7 +70,21 @@ describe('the strict parser', () => {
 
   it("every lightvit command's flags parse, and toArgv gives the bench back what it was given", () => {
     const specs = commandSpecs();
-    for (const c of Object.values(specs)) expect(() => commandHelp(c)).not.toThrow();
+    for (const c of Object.values(specs)) {
+      // the help names the command and lists every flag with its help line
+      const help = commandHelp(c);
+      expect(help.split('\n')[0]).toBe(c.summary);
+      expect(help).toContain(`Usage: lightvit ${c.name}`);
+      for (const [k, f] of Object.entries(c.flags)) expect(help).toMatch(new RegExp(`--${k}\\b.*  ${escapeRe(f.help)}`));
+      // each flag, given a valid value, parses to that value
+      for (const [k, f] of Object.entries(c.flags)) {
+        const value = f.kind === 'boolean' ? true : f.choices ? f.choices[0] : f.kind === 'string' ? 'x' : Math.max(1, f.min ?? 1);
+        const argv = f.kind === 'boolean' ? [`--${k}`] : [`--${k}`, String(value)];
+        const positional = Array.from({ length: c.positionals?.min ?? 0 }, () => 'p');
+        const got = parseCommand(c, [...argv, ...positional]).values[k];
+        expect(got, `${c.name} --${k}`).toEqual(f.repeat ? [value] : value);
+      }
+    }
     const p = parseCommand(specs.bench, ['--json', '--steps', '3', '--models', 'bench-vit']);
     expect(toArgv(p)).toEqual(['--json', '--steps=3', '--models=bench-vit']);
   });

@@ -83,7 +83,9 @@ describe('EIT experiments at smoke scale (synthetic data)', () => {
       const m = createModel(r.model, r.config, { build: false });
       expect(r.config.numClasses, `${r.dataset}:${r.variant}`).toBe(10);
       expect(r.metrics.params, `${r.dataset}:${r.variant}`).toBe(m.paramCount());
-      expect(r.metrics.top1).toBeGreaterThanOrEqual(0);
+      // the stored top-1 is the last epoch's test top-1 (and at most the top-5)
+      expect(r.metrics.top1).toBe(r.history!.at(-1)!.testTop1);
+      expect(r.metrics.top1).toBeLessThanOrEqual(r.metrics.top5);
       expect(r.history!.length).toBeGreaterThan(0);
     }
     // the comparison the paper makes: EIT has fewer parameters than the ViT of the same width and depth

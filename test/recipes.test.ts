@@ -292,6 +292,8 @@ describe('recipe pipeline and official recipes', () => {
       model: createModel('vit-tiny-test', { numClasses: 4 }, { seed: 1 }), train: ds, test: ds, seed: 3,
       recipe: { ...officialRecipe('resnet-cifar', { batchSize: 8 }), ...short },
     });
+    // the SGD recipe ran its capped steps and one epoch, with a finite loss
+    expect([sgd.steps, sgd.history.length]).toEqual([2, 1]);
     expect(Number.isFinite(sgd.history[0].trainLoss)).toBe(true);
   });
 });
