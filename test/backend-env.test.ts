@@ -29,7 +29,7 @@ beforeAll(() => {
   fake(
     full,
     'jupyter',
-    'if [ "$1 $2 $3" = "kernelspec list --json" ]; then echo \'{"kernelspecs": {"python3": {}, "tslab": {}}}\'; elif [ "$2" = "--version" ]; then echo 6.4; else exit 2; fi',
+    'if [ "$1 $2 $3" = "kernelspec list --json" ]; then echo \'{"kernelspecs": {"python3": {}, "tslab": ' + '{}}}\'; elif [ "$2" = "--version" ]; then echo 6.4; else exit 2; fi',
   );
   fs.writeFileSync(path.join(full, 'c++'), 'not executable', { mode: 0o644 });
 });

@@ -167,7 +167,7 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
 });
 
 for (const viaForward of [true, false]) {
-describe(`DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients), input grad ${viaForward ? 'via the wasm forward kernel' : 'in JS'}`, () => {
+describe(`DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients), input grad ` + `${viaForward ? 'via the wasm forward kernel' : 'in JS'}`, () => {
   const saved = kernelTuning.depthwiseInputViaForward;
   beforeAll(() => {
     kernelTuning.depthwiseInputViaForward = viaForward;
@@ -209,7 +209,8 @@ describe(`DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients),
   });
 
   // tfjs refuses gradients with dilation > 1 on every backend, and the cpu backprop kernels ignore dilation, so the
-  // reference is the equivalent undilated conv: a dilated k×k filter is a ((k−1)d+1)² filter with zeros between taps.
+  // reference is the equivalent undilated conv: a dilated k×k filter is a ((k−1)d+1)² filter with zeros between
+  // taps.
   for (const c of [
     { x: [2, 9, 9, 3], k: 3, m: 1, d: 2, s: 1, pad: 'same' as const },
     { x: [1, 11, 10, 2], k: 3, m: 2, d: 3, s: 1, pad: 'valid' as const },
@@ -292,7 +293,7 @@ describe('UnsortedSegmentSum (gather gradients)', () => {
     expect(Array.from(yi.dataSync())).toEqual([3, 7]);
     tf.dispose([y, yi]);
   });
-  it('direct: rank-2 ids over the leading dims of x (TensorFlow semantics; the cpu kernel mis-broadcasts these)', async () => {
+  it('direct: rank-2 ids over the leading dims of x (TensorFlow ' + 'semantics; the cpu kernel mis-broadcasts these)', async () => {
     await tf.setBackend('wasm');
     // x[i, j, :] = [10(3i + j), 10(3i + j) + 1]; ids [[0, 2, 2], [1, 0, 2]]
     const x = tf.tensor3d(Array.from({ length: 12 }, (_, k) => 10 * (k >> 1) + (k & 1)), [2, 3, 2]);
@@ -324,7 +325,7 @@ describe('MaxPoolGrad (replaces the wasm built-in, which misroutes gradients for
 });
 
 describe('Einsum (forward)', () => {
-  it('matmul, batched transposed matmul, attention scores, outer product, trace, diagonal, implicit output', async () => {
+  it('matmul, batched transposed matmul, attention scores, ' + 'outer product, trace, diagonal, implicit output', async () => {
     await agree('Einsum', () => [
       tf.einsum('ij,jk->ik', t4([3, 4], 600), t4([4, 5], 601)),
       tf.einsum('bij,bkj->bik', t4([2, 3, 4], 602), t4([2, 5, 4], 603)),

@@ -49,7 +49,7 @@ describe('initBackend', () => {
     expect(BACKENDS).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
   });
 
-  it("forcing 'tensorflow' or 'tensorflow-gpu' here is a clear not-installed error, and the wasm choice stays", async () => {
+  it("forcing 'tensorflow' or 'tensorflow-gpu' here is a clear " + "not-installed error, and the wasm choice stays", async () => {
     await expect(initBackend('tensorflow')).rejects.toThrow(
       /^backend 'tensorflow' could not be used: @tensorflow\/tfjs-node is not installed \(optional/,
     );

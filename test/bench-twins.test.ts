@@ -40,7 +40,7 @@ describe('PyTorch twins', () => {
   it.skipIf(!python)('a parameter-count mismatch is refused before timing, naming both counts', () => {
     const spec = twinSpec(createModel('bench-vit', {}, { build: false }))!;
     const r = runTwin(python!, { ...spec, params: spec.params + 1 }, { ...check, check: false });
-    expect(r).toBe(`PyTorch twin of VisionTransformer failed (exit 3): twin of VisionTransformer has ${spec.params} trainable parameters; the kit's model has ${spec.params + 1}`);
+    expect(r).toBe(`PyTorch twin of VisionTransformer failed (exit 3): twin of VisionTransformer has ${spec.params} ` + `trainable parameters; the kit's model has ${spec.params + 1}`);
   }, 60_000);
 
   it.skipIf(!python)('a timed twin run reports img/s and a finite loss', () => {

@@ -22,7 +22,7 @@ const tiny = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', 
 const only = ['--models', 'bench-vit'];
 
 describe('lightvit bench', () => {
-  it('--json prints one JSON object per line with model, engine, batch, img_per_s for every engine measured', async () => {
+  it('--json prints one JSON object per line with model, ' + 'engine, batch, img_per_s for every engine measured', async () => {
     const lines = await capture([...tiny, ...only, '--json', '--engines', 'cpu,wasm,wasm+native', '--threads', '1']);
     const objs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const rows = objs.filter((o) => 'engine' in o);

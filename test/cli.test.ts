@@ -86,7 +86,7 @@ describe('lightvit CLI', () => {
 
   const tiny = ['train', 'vit-tiny-test', '--data', 'synth10', '--scale', 'smoke', '--set', 'imageSize=32', '--set', 'patchSize=8'];
 
-  it('train runs that differ only in --set are two runs: two results files, two checkpoints, two table rows', async () => {
+  it('train runs that differ only in --set are two runs: two ' + 'results files, two checkpoints, two table rows', async () => {
     const a = await cli(...tiny, '--set', 'depth=1', '--seed', '5');
     const b = await cli(...tiny, '--set', 'depth=2', '--seed', '5');
     expect(a.code).toBe(0);
@@ -106,7 +106,7 @@ describe('lightvit CLI', () => {
     expect(t.out).toMatch(/config/);
   });
 
-  it('--resume says where it resumes from, or that it starts fresh; another configuration is refused by key', async () => {
+  it('--resume says where it resumes from, or that it starts ' + 'fresh; another configuration is refused by key', async () => {
     const fresh = await cli(...tiny, '--seed', '7', '--resume');
     expect(fresh.code).toBe(0);
     expect(fresh.err).toMatch(/no checkpoint at .*\.ckpt: starting fresh/);

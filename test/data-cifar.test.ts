@@ -54,7 +54,7 @@ describe('CIFAR-10 binary reader', () => {
     for (let i = 1; i <= 5; i++) fs.writeFileSync(path.join(dir, `data_batch_${i}.bin`), Buffer.alloc(i === 3 ? 1024 : 0));
     expect(() => loadCifar10(path.dirname(dir), 'train')).toThrow(DataError);
     expect(() => readCifar10(dir, [{ file: 'data_batch_3.bin', records: 10_000 }], 'train')).toThrow(
-      'CIFAR-10 file data_batch_3.bin is 1,024 bytes (not a whole number of 3,073-byte records); expected 30,730,000 (10,000 records of 3,073 bytes)',
+      'CIFAR-10 file data_batch_3.bin is 1,024 bytes (not a whole number of 3,073-byte records); expected ' + '30,730,000 (10,000 records of 3,073 bytes)',
     );
   });
 

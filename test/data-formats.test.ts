@@ -171,7 +171,7 @@ describe('image folder and resizing', () => {
     expect(out[2]).toBe(255);
   });
 
-  it('reads class sub-folders of JPEG and PNG, with a deterministic hold-out when there are no split folders', async () => {
+  it('reads class sub-folders of JPEG and PNG, with a ' + 'deterministic hold-out when there are no split folders', async () => {
     const root = path.join(tmp, 'folder');
     for (const cls of ['cats', 'dogs']) fs.mkdirSync(path.join(root, cls), { recursive: true });
     for (let i = 0; i < 5; i++) {

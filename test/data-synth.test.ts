@@ -201,7 +201,7 @@ describe('synth10 learnability (wasm)', () => {
     const test = asDataset('test', N_TEST);
     const linear = await trainAndScore(linearClassifier(new Rng(5)), 0.001, train, test);
     const cnn = await trainAndScore(tinyCnn(new Rng(5)), 0.003, train, test);
-    console.log(`synth10, ${N_TRAIN} train images × ${EPOCHS} epochs, ${N_TEST} held out: linear top-1 ${linear.top1.toFixed(3)}, tiny CNN top-1 ${cnn.top1.toFixed(3)}`);
+    console.log(`synth10, ${N_TRAIN} train images × ${EPOCHS} epochs, ${N_TEST} held out: linear top-1 ` + `${linear.top1.toFixed(3)}, tiny CNN top-1 ${cnn.top1.toFixed(3)}`);
     expect(linear.tensorsGrew).toBe(0);
     expect(cnn.tensorsGrew).toBe(0);
     expect(cnn.top1).toBeGreaterThanOrEqual(0.3);

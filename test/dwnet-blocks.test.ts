@@ -346,7 +346,7 @@ describe('macro-architecture pieces', () => {
     pe.dispose();
   });
 
-  it('PatchMerging concatenates x[0::2,0::2], x[1::2,0::2], x[0::2,1::2], x[1::2,1::2], then LN(4C) and Linear 4C→2C', () => {
+  it('PatchMerging concatenates x[0::2,0::2], x[1::2,0::2], x[0::2,1::2], x[1::2,1::2], then LN(4C) and Linear ' + '4C→2C', () => {
     const C = 2;
     const pm = new PatchMerging(C, 1e-5).build(2);
     const xv = randArray(1 * 4 * 4 * C, 9);

@@ -50,7 +50,7 @@ describe('mean attention distance (ViT paper method)', () => {
     expect(b[0]).toBeCloseTo((0.8 * (2 + Math.SQRT2)) / 4, 6);
   });
 
-  it('self-attention only is distance 0; everyone attending the top-left patch of a 3×3 grid averages the distances to it', () => {
+  it('self-attention only is distance 0; everyone attending the top-left patch of a 3×3 grid averages the ' + 'distances to it', () => {
     const self = new Float32Array(81);
     const corner = new Float32Array(81);
     for (let q = 0; q < 9; q++) {

@@ -26,7 +26,7 @@ const logs: string[] = [];
 const ctx: ExperimentRunContext = { scale: 'smoke', preferReal: false, force: false, seed: 0, log: (m) => logs.push(m) };
 
 describe('EIT experiments at smoke scale (synthetic data)', () => {
-  it('ablation cells below paper scale: one run each with attention/frequency analysis; figures build; a re-run skips', async () => {
+  it('ablation cells below paper scale: one run each with attention/frequency analysis; figures build; a re-run ' + 'skips', async () => {
     const e = getExperiment('eit.ablation');
     const cells = ablationCellsAt('smoke');
     // the claims' cells plus both ends of the grid; the full 2×2×2 grid and the schedules only at paper scale
@@ -69,7 +69,7 @@ describe('EIT experiments at smoke scale (synthetic data)', () => {
     expect(loadRecords({ experiment: 'eit.ablation' }).length).toBe(cells.length);
   });
 
-  it('small datasets: EIT, ViT, ResNet and the linear floor on synth10; SVHN and Flowers-102 skipped with a log line', async () => {
+  it('small datasets: EIT, ViT, ResNet and the linear floor on synth10; SVHN and Flowers-102 skipped with a log ' + 'line', async () => {
     const e = getExperiment('eit.small-datasets');
     await e.run(ctx);
     const recs = loadRecords({ experiment: 'eit.small-datasets' });

@@ -27,7 +27,7 @@ describe('EIT gradients (cpu, finite differences)', () => {
     x.dispose();
   });
 
-  it('the ablation variant (patchify, position embedding, constant-half split) trains; tensor count flat over steps', () => {
+  it('the ablation variant (patchify, position embedding, constant-half split) trains; tensor count flat over ' + 'steps', () => {
     expectTrainsWithFlatTensorCount('eit-ablation-test');
   });
 });

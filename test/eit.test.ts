@@ -157,7 +157,7 @@ describe('EIT forward', () => {
     }
   });
 
-  it('block: conv channels of patch tokens get a depth-wise 3×3 conv, the class token passes them unchanged, the rest is MHSA', () => {
+  it('block: conv channels of patch tokens get a depth-wise 3×3 conv, the class token passes them unchanged, the ' + 'rest is MHSA', () => {
     const m = createModel('eit-test', {}, { seed: 2 }) as Eit;
     const blk: EitBlock = m.blocks[0];
     expect(blk.split).toEqual({ attn: 8, conv: 8 });
@@ -192,7 +192,7 @@ describe('EIT forward', () => {
     m.dispose();
   });
 
-  it('records attention per block ([B, h, T, T]) and token maps per layer; same seed → same logits; tensor count flat', () => {
+  it('records attention per block ([B, h, T, T]) and token maps per layer; same seed → same logits; tensor count ' + 'flat', () => {
     const m = createModel('eit-test', {}, { seed: 5 });
     const m2 = createModel('eit-test', {}, { seed: 5 });
     const x = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 1) as tf.Tensor4D;

@@ -10,7 +10,9 @@ const launcher = require('../scripts/run-notebook.js') as {
   tslabInstallArgs(o: { python: string; tslab: string; prefix?: string }): string[];
 };
 
-/** `npm run notebook` and `lightvit info`: which Jupyter is used, which Python gets the kernel, what Jupyter is told. */
+/**
+ * `npm run notebook` and `lightvit info`: which Jupyter is used, which Python gets the kernel, what Jupyter is told.
+ */
 let dir: string;
 const fake = (d: string, name: string, body: string, shebang = '#!/bin/sh') => {
   fs.mkdirSync(d, { recursive: true });

@@ -41,13 +41,14 @@ describe('MAE experiments', () => {
     }
   });
 
-  it('mae.scratch at smoke: pre-train, fine-tune same/cross, scratch; records, reconstructions and figures', async () => {
+  it('mae.scratch at smoke: pre-train, fine-tune same/cross, ' + 'scratch; records, reconstructions and figures', async () => {
     const e = getExperiment('mae.scratch');
     await e.run(ctx());
     const recs = loadRecords({ experiment: 'mae.scratch', scale: 'smoke' });
     expect(recs).toHaveLength(e.plan('smoke').runs);
     const pre = recs.filter((r) => r.extra?.role === 'pretrain');
-    // the 10-class slot takes the best data present (Fashion-MNIST where installed, else synth10); 100 classes: synth100
+    // the 10-class slot takes the best data present (Fashion-MNIST where installed, else synth10); 100 classes:
+    // synth100
     const ten = datasetFor(ctx(), 'cifar10');
     expect(['fashion-mnist', 'synth10']).toContain(ten);
     expect(pre.map((r) => r.dataset).sort()).toEqual([ten, 'synth100'].sort());

@@ -155,7 +155,8 @@ describe('decoder and pre-trainer', () => {
     expect(s.images).toHaveLength(2);
     const img = s.images[1];
     for (const k of ['original', 'masked', 'reconstruction', 'pasted'] as const) expect(img[k]).toHaveLength(8 * 8 * 3);
-    // 16 patches, 4 visible: exactly 4·(2·2·3) values of `pasted` equal the original … at least those; masked ones are predictions
+    // 16 patches, 4 visible: exactly 4·(2·2·3) values of `pasted` equal the original … at least those; masked ones are
+    // predictions
     let same = 0;
     for (let i = 0; i < img.original.length; i++) if (Math.abs(img.pasted[i] - img.original[i]) <= 1) same++;
     expect(same).toBeGreaterThanOrEqual(4 * 12);

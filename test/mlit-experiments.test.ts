@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 
 describe('mLiT experiment helpers', () => {
-  it('the dense ViT baseline has the same depth and within 7% of the mLiT parameter count, at every scale and size', () => {
+  it('the dense ViT baseline has the same depth and within 7% of ' + 'the mLiT parameter count, at every scale and size', () => {
     for (const scale of ['smoke', 'quick', 'paper'] as const)
       for (const size of ['xxs', 'xs', 's']) {
         const c = resolveConfig<MlitConfig>(`mlit-${size}`, { ...mlitScaleOverrides(scale), numClasses: 100 });

@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 
 describe('mLiT gradients against central finite differences (cpu)', () => {
-  it('cross-entropy + balancing loss: router (W_g, W_noise), private W_e, shared V and W2, attention, position table', () => {
+  it('cross-entropy + balancing loss: router (W_g, W_noise), private W_e, shared V and W2, attention, position ' + 'table', () => {
     // dropout off so that the loss is a deterministic function of the weights; routing noise fixed by the ctx seed
     const m = createModel('mlit-test', { dropout: 0, headDropout: 0 }, { seed: 2 });
     const x = tf.randomUniform([4, 8, 8, 3], -1, 1, 'float32', 1) as tf.Tensor4D;

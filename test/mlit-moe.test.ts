@@ -55,7 +55,7 @@ describe('grouped-query attention', () => {
   }
 
   for (const [heads, groups] of [[6, 3], [6, 6], [6, 1], [4, 2]]) {
-    it(`heads ${heads}, groups ${groups} (${groups === heads ? 'MHA' : groups === 1 ? 'MQA' : 'GQA'}) equals the per-head reference`, () => {
+    it(`heads ${heads}, groups ${groups} (${groups === heads ? 'MHA' : groups === 1 ? 'MQA' : 'GQA'}) equals the ` + `per-head reference`, () => {
       const att = new GroupedQueryAttention(24, heads, groups, { projDropout: 0.1 }).build(heads * 10 + groups);
       expect(att.paramCount()).toBe(2 * 24 * 24 + 2 * groups * (24 / heads) * 24);
       expect(att.paramCount()).toBe(GroupedQueryAttention.paramCount(24, heads, groups));
@@ -105,7 +105,7 @@ describe('noisy top-k router (docs/mlit.md §2.6, Shazeer et al. 2017)', () => {
     r.dispose();
   });
 
-  it('training: noise, smooth load via Φ, 0.01·(CV²(importance) + CV²(load)) with unbiased variance match a JS reference', () => {
+  it('training: noise, smooth load via Φ, 0.01·(CV²(importance) + CV²(load)) with unbiased variance match a JS ' + 'reference', () => {
     const [N, m, E, k] = [10, 6, 4, 2];
     const r = new NoisyTopKRouter(m, E, k).build(7);
     const x = tf.randomNormal([N, m], 0, 1, 'float32', 5) as tf.Tensor2D;
@@ -144,7 +144,9 @@ describe('noisy top-k router (docs/mlit.md §2.6, Shazeer et al. 2017)', () => {
   });
 });
 
-/** Compute-all-and-mask reference from the raw weights: y = Σ_e g_e · (W2_e(SiLU(xW_e + b_e) ⊙ (xV_e + b_V,e)) + b2_e). */
+/**
+ * Compute-all-and-mask reference from the raw weights: y = Σ_e g_e · (W2_e(SiLU(xW_e + b_e) ⊙ (xV_e + b_V,e)) + b2_e).
+ */
 function denseReference(layer: MoeLayer, x2: number[][], gates: number[][]): number[][] {
   const ex = layer.experts;
   const [m, h, E] = [ex.dim, ex.hidden, ex.numExperts];
@@ -269,7 +271,7 @@ describe('MoE gradients reach the router, the private experts and the shared mat
 });
 
 describe('routing keys', () => {
-  it("a recording mLiT forward stores each block's gates and noise-free logits under routingKeys, one row per token", () => {
+  it("a recording mLiT forward stores each block's gates and noise-free logits under routingKeys, one row per " + "token", () => {
     const model = createModel<MlitConfig>('mlit-xxs', { ...mlitScaleOverrides('smoke'), numClasses: 3 }, { seed: 1 }) as unknown as Mlit;
     const keys: Record<string, number[]> = {};
     const ctx = { ...makeCtx({ training: false }), record: (key: string, v: tf.Tensor) => (keys[key] = v.shape) };

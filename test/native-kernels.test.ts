@@ -240,7 +240,7 @@ describe('native kernels vs cpu', () => {
     check('MaxPoolGrad', await relErr([[1, 4, 4, 2]], withGrads((x) => tf.maxPool(x.mul(0).add(1) as tf.Tensor4D, 2, 2, 'valid'))));
   });
 
-  it('registering the wasm training kernels again keeps the native ones (MaxPoolGrad is not taken for the buggy builtin)', async (ctx) => {
+  it('registering the wasm training kernels again keeps the native ones (MaxPoolGrad is not taken for the buggy ' + 'builtin)', async (ctx) => {
     if (!native()) ctx.skip();
     const { registerWasmKernels } = await import('../src/backend/kernels');
     expect(registerWasmKernels()).toEqual([]);

@@ -37,7 +37,8 @@ function batch(spec: Spec, n: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
 
 /**
  * Losses of `steps` training steps from seed 0 on a fixed batch, made by the trainer's own `trainStep`: cross-entropy
- * plus the model's auxiliary losses, tf.variableGrads, the kit's AdamW (lr 1e-3, weight decay 0.05, global-norm clip 1).
+ * plus the model's auxiliary losses, tf.variableGrads, the kit's AdamW (lr 1e-3, weight decay 0.05, global-norm clip
+ * 1).
  */
 function train(spec: Spec, steps: number, n: number): number[] {
   const model = createModel(spec.model, spec.overrides ?? {}, { seed: 0 });
@@ -91,7 +92,7 @@ describe('native kernels, whole models', () => {
     }, 600_000);
   }
 
-  it('AdamW: the fused in-place update matches the composite one (decay, clipping, 5 steps) and keeps each tensor in place', (ctx) => {
+  it('AdamW: the fused in-place update matches the composite one (decay, clipping, 5 steps) and keeps each tensor ' + 'in place', (ctx) => {
     if (!available) ctx.skip();
     const run = (native: boolean) => {
       if (native) enableNativeKernels();
@@ -141,7 +142,8 @@ describe('native kernels, whole models', () => {
     const before = Array.from(alias.dataSync());
     tf.tidy(() => opt.apply(new Map(params.map(([path, q]) => [path, tf.onesLike(q.value)])), 0.1));
     expect(Array.from(alias.dataSync())).toEqual(before); // the alias still sees the old values
-    expect(Array.from(p.dataSync())[0]).toBeCloseTo(before[0] - 0.1, 4); // and p was updated (Adam's first step: lr·sign)
+    // and p was updated (Adam's first step: lr·sign)
+    expect(Array.from(p.dataSync())[0]).toBeCloseTo(before[0] - 0.1, 4);
     alias.dispose();
     opt.dispose();
     model.dispose();

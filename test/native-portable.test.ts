@@ -47,17 +47,24 @@ describe('native addon, portable GEMM (no CBLAS)', () => {
         const cases = [[1,1,1],[7,5,3],[64,96,48],[65,97,130],[300,17,260],[33,300,9],[5,4,0]];
         for (const threads of [1, 2]) {
           a.setThreads(threads);
-          for (const [m, n, k] of cases) for (const ta of [false, true]) for (const tb of [false, true]) for (const [batch, bcastB, act] of [[1, false, 0], [3, true, 1], [2, false, 4]]) {
-            const A = Float32Array.from({ length: batch * m * k }, rnd), B = Float32Array.from({ length: (bcastB ? 1 : batch) * k * n }, rnd);
+          const shapes = [[1, false, 0], [3, true, 1], [2, false, 4]];
+          for (const [m, n, k] of cases) for (const ta of [false, true]) for (const tb of [false, true])
+          for (const [batch, bcastB, act] of shapes) {
+            const A = Float32Array.from({ length: batch * m * k }, rnd);
+            const B = Float32Array.from({ length: (bcastB ? 1 : batch) * k * n }, rnd);
             const bias = Float32Array.from({ length: n }, rnd);
             const buf = new ArrayBuffer(4 * (A.length + B.length + bias.length + batch * m * n));
             const f = new Float32Array(buf);
             f.set(A, 0); f.set(B, A.length); f.set(bias, A.length + B.length);
             const cOff = A.length + B.length + bias.length;
-            a.gemm(buf, 0, 4 * A.length, 4 * cOff, 4 * (A.length + B.length), batch, m, n, k, ta, tb, m * k, bcastB ? 0 : k * n, n, act, 0.2);
+            a.gemm(buf, 0, 4 * A.length, 4 * cOff, 4 * (A.length + B.length), batch, m, n, k, ta, tb,
+              m * k, bcastB ? 0 : k * n, n, act, 0.2);
             for (let q = 0; q < batch; q++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
               let s = 0;
-              for (let p = 0; p < k; p++) s += A[q * m * k + (ta ? p * m + i : i * k + p)] * B[(bcastB ? 0 : q * k * n) + (tb ? j * k + p : p * n + j)];
+              for (let p = 0; p < k; p++) {
+                s += A[q * m * k + (ta ? p * m + i : i * k + p)] *
+                  B[(bcastB ? 0 : q * k * n) + (tb ? j * k + p : p * n + j)];
+              }
               s += bias[j];
               if (act === 1) s = Math.max(0, s);
               if (act === 4) s = 1 / (1 + Math.exp(-s));
@@ -76,7 +83,8 @@ describe('native addon, portable GEMM (no CBLAS)', () => {
       // the kit through it: 4 training steps of the bench ViT, native (portable GEMM) vs plain wasm, same losses
       const step = `
         const { runBench } = require(${JSON.stringify(path.join(root, 'dist', 'bench'))});
-        runBench(['--json', '--models', 'bench-vit', '--engines', 'wasm,wasm+native', '--threads', '2', '--batch', '4', '--steps', '3', '--warmup', '1', '--rounds', '1', '--no-torch']);
+        runBench(['--json', '--models', 'bench-vit', '--engines', 'wasm,wasm+native', '--threads', '2', '--batch', '4',
+          '--steps', '3', '--warmup', '1', '--rounds', '1', '--no-torch']);
       `;
       const k = await run(process.execPath, ['-e', step], { ...process.env, LIGHTVIT_NATIVE_ADDON: addon });
       expect(k.status, k.stderr).toBe(0);

@@ -13,7 +13,7 @@ import { ensureDist, listNotebooks, ROOT } from './helpers/notebook-runner';
  */
 const jupyter = spawnSync('jupyter', ['nbconvert', '--version'], { encoding: 'utf8' });
 const hasNbconvert = jupyter.status === 0;
-if (!hasNbconvert) console.log('notebooks via Jupyter skipped: jupyter nbconvert not found (apt-get install jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel)');
+if (!hasNbconvert) console.log('notebooks via Jupyter skipped: jupyter nbconvert not found (apt-get install jupyter-nbconvert ' + 'python3-nbclient jupyter-client python3-ipykernel)');
 
 const only = (process.env.LIGHTVIT_NOTEBOOKS ?? '').split(',').filter(Boolean);
 const notebooks = listNotebooks().filter((f) => !only.length || only.some((p) => path.basename(f).startsWith(p)));

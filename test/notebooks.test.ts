@@ -48,11 +48,12 @@ describe('notebooks', () => {
       const saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-out-'));
       const r = await runNotebookChild(file, { saveDir });
       if (!r.ok) {
-        throw new Error(`${name} failed at cell ${r.failure!.cell} (code cell ${r.failure!.codeCell}):\n${r.failure!.error}\n--- log tail ---\n${r.log.slice(-3000)}`);
+        throw new Error(`${name} failed at cell ${r.failure!.cell} (code cell ` + `${r.failure!.codeCell}):\n${r.failure!.error}\n--- log tail ---\n${r.log.slice(-3000)}`);
       }
       expect(r.cells).toBeGreaterThan(0);
       if (path.basename(file) === '00-getting-started.ipynb') {
-        // the executed copy carries what tslab displayed: the image grid, the live progress line, the interactive figure
+        // the executed copy carries what tslab displayed: the image grid, the live progress line, the interactive
+        // figure
         const html = readNotebook(path.join(saveDir, path.basename(file)))
           .cells.flatMap((c) => (c.outputs ?? []) as Array<{ output_type: string; data?: Record<string, string> }>)
           .filter((o) => o.output_type === 'display_data')
@@ -101,7 +102,7 @@ describe.concurrent('notebook runner', () => {
     const r = await runNotebookChild(scratchNotebook(['const m = 1;', 'console.log({ m: m });', 'console.log({ m });']));
     expect(r.failure).toMatchObject({ cell: 4, codeCell: 3 });
     expect(r.failure!.error.split('\n')[0]).toBe(
-      'ReferenceError: m is not defined (hint: tslab does not carry variables from earlier cells into object shorthand; write { m: m } instead of { m })',
+      'ReferenceError: m is not defined (hint: tslab does not carry variables from earlier cells into object ' + 'shorthand; write { m: m } instead of { m })',
     );
   }, 120_000);
 });

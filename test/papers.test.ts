@@ -9,7 +9,7 @@ import { createModel } from '../src/models';
 const ROOT = path.join(__dirname, '..');
 
 describe('registerPaper', () => {
-  it('registers the five papers (and the shared kit entry), each with a notebook and a docs page in the repository', () => {
+  it('registers the five papers (and the shared kit entry), each ' + 'with a notebook and a docs page in the repository', () => {
     expect(listPapers({ withKit: false }).map((p) => p.id)).toEqual(['mlit', 'mae', 'mobile-vmoe', 'dwnet', 'eit']);
     expect(listPapers().map((p) => p.id)).toContain('kit');
     for (const p of listPapers()) {

@@ -95,11 +95,11 @@ describe('figure export', () => {
 });
 
 describe('image provenance footer', () => {
-  it('PNG/SVG layouts carry the caption from "Data:" on (with the synthetic-data warning) and grow to fit it', async () => {
+  it('PNG/SVG layouts carry the caption from "Data:" on (with ' + 'the synthetic-data warning) and grow to fit it', async () => {
     const { withProvenanceFooter } = await import('../src/report/export');
     const spec = {
       id: 'x', paper: 'kit', title: 't', data: [], layout: { width: 760, height: 480, margin: { l: 70, r: 30, t: 60, b: 60 } },
-      caption: "Accuracy vs parameters. Data: synth10 (synthetic data), quick scale, 1 seed. Synthetic data: these are not the paper's numbers.",
+      caption: "Accuracy vs parameters. Data: synth10 (synthetic data), quick scale, 1 seed. Synthetic data: these " + "are not the paper's numbers.",
     };
     const l = withProvenanceFooter(spec) as { height: number; margin: { b: number }; annotations: Array<{ text: string }> };
     const text = l.annotations[0].text.replace(/<br>/g, ' ');

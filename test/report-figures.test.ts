@@ -26,7 +26,7 @@ const recs = [
 describe('figure builders', () => {
   it('caption names dataset (real or synthetic), scale, seeds, and says synthetic data when any record is', () => {
     expect(caption(recs.slice(0, 2), 'Accuracy')).toBe(
-      "Accuracy. Data: synth10 (synthetic data), smoke scale, 2 seeds. Synthetic data: these are not the paper's numbers.",
+      "Accuracy. Data: synth10 (synthetic data), smoke scale, 2 seeds. Synthetic data: these are not the " + "paper's numbers.",
     );
     expect(caption(recs.slice(2), 'Accuracy.')).toBe('Accuracy. Data: CIFAR-100 (real data), smoke scale, 1 seed.');
     expect(caption(recs, 'x')).toMatch(/Data: synth10 \(synthetic data\) and CIFAR-100 \(real data\)/);

@@ -104,7 +104,8 @@ describe('layout fitting (no browser)', () => {
       expect(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1).toBe(false);
     }
     const scatter = builders()[0];
-    expect(scatter.data.every((t) => t.mode === 'markers')).toBe(true); // names as hover text, not printed on every point
+    // names as hover text, not printed on every point
+    expect(scatter.data.every((t) => t.mode === 'markers')).toBe(true);
   });
 
   it('reference lines are dashed horizontal lines at the value in display units', () => {
@@ -113,7 +114,8 @@ describe('layout fitting (no browser)', () => {
     expect(bars.shapes.every((s) => s.line.dash === 'dash')).toBe(true);
     const range = (builders().find((f) => f.id === 'bars')!.layout as { yaxis: { range: number[] } }).yaxis.range;
     const above = ablationBars({ id: 'above', records: many.slice(0, 3), groupBy: 'variant', metric: 'top1', references: [{ label: 'ref', value: 0.9 }] });
-    expect((above.layout as { yaxis: { range: number[] } }).yaxis.range[1]).toBeGreaterThan(90); // a line above every bar stays in view
+    // a line above every bar stays in view
+    expect((above.layout as { yaxis: { range: number[] } }).yaxis.range[1]).toBeGreaterThan(90);
     expect(range[0]).toBe(0);
     const sc = builders()[0].layout as { shapes: Array<{ y0: number }> };
     expect(sc.shapes[0].y0).toBe(39);
@@ -128,13 +130,13 @@ describe.skipIf(!chromium)('layout fitting, drawn in Chromium', () => {
   }, 120_000);
   afterAll(async () => r?.close());
 
-  it('every text of every builder lies inside the figure; tick labels clear their axis titles; labels do not overlap', async () => {
+  it('every text of every builder lies inside the figure; tick labels clear their axis titles; labels do not ' + 'overlap', async () => {
     expect(r).not.toBeNull();
     for (const spec of builders()) {
       const m = await r!.measure(spec);
       if (spec.id !== 'table') expect(m.texts.filter((t) => t.kind === 'ytick').length, spec.id).toBeGreaterThan(1);
       for (const t of m.texts) {
-        const where = `${spec.id}: ${t.kind} '${t.text}' at [${t.x0.toFixed(0)}, ${t.y0.toFixed(0)}, ${t.x1.toFixed(0)}, ${t.y1.toFixed(0)}] in ${m.width}×${m.height}`;
+        const where = `${spec.id}: ${t.kind} '${t.text}' at [${t.x0.toFixed(0)}, ${t.y0.toFixed(0)}, ${t.x1.toFixed(0)}, ` + `${t.y1.toFixed(0)}] in ${m.width}×${m.height}`;
         expect(t.x0 >= -1 && t.y0 >= -1 && t.x1 <= m.width + 1 && t.y1 <= m.height + 1, where).toBe(true);
       }
       const hit = (a: typeof m.texts[0], b: typeof m.texts[0]) => a.x0 < b.x1 - 1 && b.x0 < a.x1 - 1 && a.y0 < b.y1 - 1 && b.y0 < a.y1 - 1;

@@ -25,7 +25,7 @@ describe('run identity and the one record builder', () => {
     expect(runFingerprint(id)).not.toBe(runFingerprint({ ...id, config: { depth: 3 } }));
   });
 
-  it('buildRecord: standard metrics from result and counts, then the caller\'s; fields kept; identity fields win', () => {
+  it('buildRecord: standard metrics from result and counts, then the caller\'s; fields kept; identity wins', () => {
     const rec = buildRecord({
       experiment: 'train', paper: 'kit', variant: 'vit', scale: 'smoke', dataset: 'synth10', synthetic: true, model: 'vit',
       config: { depth: 2 }, seed: 4, backend: 'wasm', versions: { tfjs: '4.22.0' }, result,
@@ -44,7 +44,7 @@ describe('run identity and the one record builder', () => {
 });
 
 describe('tables group by configuration, never by name alone', () => {
-  it('two configurations of one name are two rows (with a config column); seeds of one configuration are averaged', () => {
+  it('two configurations of one name are two rows (with a config ' + 'column); seeds of one configuration are averaged', () => {
     const recs = [
       fakeRecord({ variant: 'vit', seed: 0, config: { depth: 2 }, metrics: { top1: 0.5 } }),
       fakeRecord({ variant: 'vit', seed: 1, config: { depth: 2 }, metrics: { top1: 0.7 } }),

@@ -31,7 +31,7 @@ beforeAll(() => {
 });
 
 describe('renderAllFigures', () => {
-  it("writes each experiment's figures from its own records, plus cross-paper summaries per dataset and scale", async () => {
+  it("writes each experiment's figures from its own records, " + "plus cross-paper summaries per dataset and scale", async () => {
     const logs: string[] = [];
     const r = await renderAllFigures({ experiments: listExperiments(), images: false, log: (m) => logs.push(m) });
     const rel = r.files.map((f) => path.relative(path.join(dir, 'figures'), f)).sort();
@@ -79,7 +79,7 @@ describe('renderAllFigures', () => {
     expect(q.specs.map((s) => s.id).sort()).toEqual(['summary-acc-vs-macs-synth10-quick', 'summary-acc-vs-params-synth10-quick']);
   });
 
-  it('draws each scale on its own: the largest keeps the id, smaller scales get -<scale>; never averaged together', async () => {
+  it('draws each scale on its own: the largest keeps the id, ' + 'smaller scales get -<scale>; never averaged together', async () => {
     const exp = { id: 'kit.render-test-scales', paper: 'kit' as const, figures: (recs: ReturnType<typeof fakeRecord>[]) => [
       ablationBars({ id: 'scales-bars', records: recs, groupBy: 'variant', metric: 'top1' }),
     ] };

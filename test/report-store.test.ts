@@ -108,7 +108,7 @@ describe('results store', () => {
 });
 
 describe('run versions', () => {
-  it('a re-run of the same run with another model/recipe fingerprint replaces the old one; different seeds both stay', async () => {
+  it('a re-run of the same run with another model/recipe fingerprint replaces the old one; different seeds both ' + 'stay', async () => {
     const base = { experiment: 'e', paper: 'kit', variant: 'v', scale: 'quick', dataset: 'synth10' } as const;
     const mk = (seed: number, fp: string, top1: number) => ({ ...base, seed, key: `e|v|quick|synth10|${seed}|${fp}`, metrics: { top1 } }) as never;
     const out = latestByKey([mk(0, 'aaaa', 0.1), mk(1, 'aaaa', 0.2), mk(0, 'bbbb', 0.3)]);

@@ -74,7 +74,7 @@ describe('summarize', () => {
 });
 
 describe('resultsFrame', () => {
-  it('one row per run: identity columns, the configuration id, metrics (NaN where missing), extra numeric metrics', () => {
+  it('one row per run: identity columns, the configuration id, ' + 'metrics (NaN where missing), extra numeric metrics', () => {
     const withExtra = [...records, fakeRecord({ variant: 'D', seed: 0, metrics: { top1: 0.4, routerTop1: 0.8 }, config: { depth: 2 } })];
     const df = resultsFrame(withExtra);
     expect(df.shape).toEqual([7, RESULT_FRAME_COLUMNS.length + RESULT_FRAME_METRICS.length + 3]);
@@ -97,7 +97,7 @@ describe('resultsFrame', () => {
     expect(byVariant.B[1]).toBe(2);
   });
 
-  it('an empty store gives an empty frame with the columns; frameToHtml shows rows, escaped, and says when it cut', () => {
+  it('an empty store gives an empty frame with the columns; ' + 'frameToHtml shows rows, escaped, and says when it cut', () => {
     const empty = resultsFrame([]);
     expect(empty.shape[0]).toBe(0);
     expect(empty.columns.slice(0, 3)).toEqual(['experiment', 'paper', 'variant']);

@@ -23,7 +23,7 @@ describe('CIFAR ResNets: parameter counts against the well-known values (10 clas
     expect(getModelEntry(name).family.closedFormParams!(m.config)).toBe(n);
   });
 
-  it('EIT-CIFAR has 27.6% of ResNet-18-CIFAR parameters (the v1 abstract claims "17.7%" of a ResNet it does not name)', () => {
+  it('EIT-CIFAR has 27.6% of ResNet-18-CIFAR parameters (the v1 abstract claims "17.7%" of a ResNet it does not ' + 'name)', () => {
     const ratio = createModel('eit-cifar', {}, { build: false }).paramCount() / createModel('resnet18-cifar', {}, { build: false }).paramCount();
     expect(ratio).toBeCloseTo(0.2756, 3);
   });

@@ -58,7 +58,7 @@ describe('MaeVit and Mlit share one token encoder', () => {
     }
   });
 
-  it('positions pick position rows: encoding visible patches at their indices equals slicing the full encoding input', () => {
+  it('positions pick position rows: encoding visible patches at their indices equals slicing the full encoding ' + 'input', () => {
     const m = createModel('mlit-test', {}, { seed: 5 }) as unknown as TokenEncoder<MaeVitConfig>;
     const c = m.config;
     const n = m.numPatches;

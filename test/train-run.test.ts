@@ -94,7 +94,7 @@ describe('checkpoint files', () => {
 });
 
 describe('one process per run', () => {
-  it('a second holder is refused with the first one\'s pid; a stale lock is taken over; the lock is re-entrant', async () => {
+  it('a second holder is refused with the first one\'s pid; a stale lock is taken over; it is re-entrant', async () => {
     const ck = path.join(tmp(), 'locked.ckpt');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {

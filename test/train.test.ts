@@ -38,7 +38,8 @@ describe('optimiser and schedule (golden values)', () => {
     expect(w.value.dataSync()[0]).toBeCloseTo(0.989, 6);
     expect(b.value.dataSync()[0]).toBeCloseTo(0.99, 6);
     tf.tidy(() => opt.apply(new Map([['w', tf.fill([2, 2], -0.5)], ['b', tf.fill([2], -0.5)]]), 0.01));
-    // step 2: m = 0.9·0.05 + 0.1·(−0.5) = −0.005 → m̂ = −0.005/0.19; v = 0.999·2.5e-4 + 0.001·0.25 = 5e-4 → v̂ = 5e-4/0.001999
+    // step 2: m = 0.9·0.05 + 0.1·(−0.5) = −0.005 → m̂ = −0.005/0.19; v = 0.999·2.5e-4 + 0.001·0.25 = 5e-4 → v̂ =
+    // 5e-4/0.001999
     const mhat = -0.005 / 0.19;
     const vhat = 5e-4 / (1 - 0.999 ** 2);
     const upd = mhat / (Math.sqrt(vhat) + 1e-8);
@@ -141,7 +142,7 @@ describe('trainer', () => {
     m.dispose();
   });
 
-  it('a checkpoint that does not fit the model lists what is missing and unexpected; a truncated one names sizes', () => {
+  it('a checkpoint that does not fit the model lists what is ' + 'missing and unexpected; a truncated one names sizes', () => {
     const dir = tmp();
     const a = createModel('vit-tiny-test', {}, { seed: 1 });
     const file = path.join(dir, 'a.ckpt');

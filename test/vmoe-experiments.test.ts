@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 describe('mobile-vmoe.superclasses at smoke scale', () => {
-  it('trains dense → clusters its validation confusion → MoEs on the clusters and on random groups; records router accuracy, ARI', async () => {
+  it('trains dense → clusters its validation confusion → MoEs on the clusters and on random groups; records ' + 'router accuracy, ARI', async () => {
     const e = getExperiment('mobile-vmoe.superclasses');
     const logs: string[] = [];
     await e.run({ scale: 'smoke', preferReal: false, force: true, seed: 0, log: (m) => logs.push(m) });

@@ -108,7 +108,7 @@ function gradsOf(m: MobileVmoe, x: tf.Tensor4D, w: tf.Tensor2D, targets: Ctx['ta
   return { value: v, grads: out };
 }
 
-describe('per-image dispatch (group by expert, gather, scatter back) equals the dense compute-all-and-mask reference', () => {
+describe('per-image dispatch (group by expert, gather, scatter back) ' + 'equals the dense compute-all-and-mask reference', () => {
   const cases: Array<[string, Record<string, unknown>]> = [
     ['super-class router, k = 1', { routing: 'superclass-image', topK: 1, routerInput: 'mean' }],
     ['end-to-end router, k = 2, raw gates', { routing: 'e2e-image', topK: 2, gateNormalise: 'none', routerInput: 'mean' }],
@@ -190,7 +190,7 @@ describe('super-class router', () => {
     m.dispose();
   });
 
-  it('end-to-end routers add the balancing loss instead; per-image routing uses the same k experts in every MoE block', () => {
+  it('end-to-end routers add the balancing loss instead; per-image routing uses the same k experts in every MoE ' + 'block', () => {
     const m = createModel('vmoe-e2e-test', { moeLayers: 2 }) as MobileVmoe;
     const x = tf.randomUniform([5, 8, 8, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
     const ctx = makeCtx({ training: true });
@@ -205,7 +205,7 @@ describe('super-class router', () => {
     m.dispose();
   });
 
-  it('training the router on super-classes drives router CE down and router accuracy to 1 (synthetic: super-class = brightest channel)', () => {
+  it('training the router on super-classes drives router CE down and router accuracy to 1 (synthetic: super-class ' + '= brightest channel)', () => {
     const m = createModel('vmoe-test', { dropPath: 0, routerLossWeight: 1, routerInput: 'mean' }, { seed: 2 }) as MobileVmoe;
     const n = 48;
     const data = new Float32Array(n * 8 * 8 * 3);

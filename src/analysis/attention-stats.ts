@@ -42,7 +42,7 @@ export function meanAttentionDistance(probs: ArrayLike<number>, shape: readonly 
   const [b, h, t, t2] = shape;
   const off = o.hasCls ? 1 : 0;
   const n = o.grid * o.grid;
-  if (t !== t2 || t !== n + off) throw new Error(`attention shape [${shape.join(', ')}] does not match a ${o.grid}×${o.grid} grid${o.hasCls ? ' + class token' : ''}; expected [B, H, ${n + off}, ${n + off}]`);
+  if (t !== t2 || t !== n + off) throw new Error(`attention shape [${shape.join(', ')}] does not match a ${o.grid}×${o.grid} ` + `grid${o.hasCls ? ' + class token' : ''}; expected [B, H, ${n + off}, ${n + off}]`);
   const dist = gridDistances(o.grid);
   const ppt = o.pixelsPerToken ?? 1;
   const renorm = o.renormalise ?? true;
@@ -138,7 +138,7 @@ export function highFrequencyShare(tokens: ArrayLike<number>, shape: readonly nu
   const [b, t, c] = shape;
   const g = o.grid;
   const off = o.hasCls ? 1 : 0;
-  if (t !== g * g + off) throw new Error(`token shape [${shape.join(', ')}] does not match a ${g}×${g} grid${o.hasCls ? ' + class token' : ''}; expected T = ${g * g + off}`);
+  if (t !== g * g + off) throw new Error(`token shape [${shape.join(', ')}] does not match a ${g}×${g} grid${o.hasCls ? ' + class token' : ''}; ` + `expected T = ${g * g + off}`);
   const mask = highFrequencyMask(g, o.radius ?? 0.5);
   const map = new Float64Array(g * g);
   let high = 0;

@@ -42,7 +42,10 @@ export interface ConnectivityResult {
   channelSeparable: boolean;
   /** Same weights at two output positions, per relative offset. */
   sharedAcrossPositions: boolean;
-  /** Number of channels that use exactly the weights of the output channel (1 = none share; only for channel-separable ops). */
+  /**
+   * Number of channels that use exactly the weights of the output channel (1 = none share; only for channel-separable
+   * ops).
+   */
   channelsSharingWeights: number;
   /** Weights change with the input. */
   dynamic: boolean;
@@ -69,7 +72,10 @@ function close(a: number, b: number, scale: number): boolean {
   return Math.abs(a - b) <= 1e-4 * scale + 1e-7;
 }
 
-/** Connectivity, sharing and dynamics of one operator (H×W×C input, C output channels) for the output at (row, col, channel). */
+/**
+ * Connectivity, sharing and dynamics of one operator (H×W×C input, C output channels) for the output at (row, col,
+ * channel).
+ */
 export function analyseConnectivity(
   probe: AggregationProbe,
   opts: { height: number; width: number; channels: number; row: number; col: number; channel: number; seed?: number; otherRow?: number; otherCol?: number },
@@ -291,7 +297,7 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
     title,
     caption:
       `${title}: for each operator, panels are the input channels 0–${C - 1}, each an ${H}×${W} map of |∂y/∂x| ` +
-      '(exact Jacobian of the aggregation w.r.t. its values, weights computed from a fixed random input). Sharing and ' +
+      '(exact Jacobian of the aggregation w.r.t. its values, weights computed from a fixed random input). ' + 'Sharing and ' +
       'dynamics are measured: same Jacobian at two output positions / channels, and under a second random input. ' +
       'Randomly initialised layers; no training, no dataset (paper Fig. 1).',
     data: [

@@ -250,7 +250,8 @@ function depthwiseBackpropInputViaForward(
 }
 
 /**
- * dx[b,iy,ix,c] = Σ_{oy,ox,kh,kw,q : iy = oy·sh + kh·dh − top, ix = ox·sw + kw·dw − left} w[kh,kw,c,q] · dy[b,oy,ox,c·M+q],
+ * dx[b,iy,ix,c] = Σ_{oy,ox,kh,kw,q : iy = oy·sh + kh·dh − top, ix = ox·sw + kw·dw − left} w[kh,kw,c,q] ·
+ * dy[b,oy,ox,c·M+q],
  * computed as a scatter from each output position (no divisibility tests), M = channel multiplier.
  */
 function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
@@ -312,7 +313,9 @@ function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: KernelAr
   return out;
 }
 
-/** dW[kh,kw,c,q] = Σ_{b,oy,ox} x[b, oy·sh + kh·dh − top, ox·sw + kw·dw − left, c] · dy[b,oy,ox,c·M+q] (float64 sums). */
+/**
+ * dW[kh,kw,c,q] = Σ_{b,oy,ox} x[b, oy·sh + kh·dh − top, ox·sw + kw·dw − left, c] · dy[b,oy,ox,c·M+q] (float64 sums).
+ */
 function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
   const { strides, dilations, pad, dimRoundingMode, filterShape, dataFormat } = attrs as unknown as {
@@ -378,7 +381,7 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   for (let d = 0; d < idRank; d++) {
     if (segmentIds.shape[d] !== x.shape[d]) {
       throw new Error(
-        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of x shape [${x.shape.join(', ')}]`,
+        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of x shape ` + `[${x.shape.join(', ')}]`,
       );
     }
   }

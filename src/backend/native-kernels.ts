@@ -48,7 +48,7 @@ function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, 
   const kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== kb) {
-    throw new Error(`${name}: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, transposeB=${tb}) must match`);
+    throw new Error(`${name}: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, ` + `transposeB=${tb}) must match`);
   }
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
@@ -118,7 +118,8 @@ const transpose: KernelFn = (args) => {
   const perm = args.attrs.perm as number[];
   if (!is4Byte(x)) return fallback('Transpose', args);
   const moved = perm.filter((p) => x.shape[p] !== 1);
-  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return fallback('Transpose', args); // a reshape: the wasm kernel shares the data
+  // a reshape: the wasm kernel shares the data
+  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return fallback('Transpose', args);
   const backend = args.backend;
   const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
   lib().transpose(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, perm);
@@ -369,7 +370,7 @@ const layerNormGrad: KernelFn = (args) => {
 
 function activationKind(attrs: Record<string, unknown>): number {
   const kind = FUSED_ACTIVATIONS[String(attrs.kind)];
-  if (kind === undefined) throw new Error(`${FUSED.activation}: unknown activation '${attrs.kind}' (expected one of ${Object.keys(FUSED_ACTIVATIONS).join(', ')})`);
+  if (kind === undefined) throw new Error(`${FUSED.activation}: unknown activation '${attrs.kind}' (expected one of ` + `${Object.keys(FUSED_ACTIVATIONS).join(', ')})`);
   return kind;
 }
 

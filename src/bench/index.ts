@@ -113,7 +113,8 @@ function parse(argv: string[]): Opts {
         const names = (val ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         const specs = [BENCH_VIT, ...names.flatMap((n) => (n === 'quick' ? QUICK : [{ label: n, model: n, overrides: {} }]))];
         o.models = specs.filter((m, i) => specs.findIndex((q) => q.label === m.label) === i);
-        for (const m of o.models) createModel(m.model, m.overrides, { build: false }); // unknown names fail here, with the list
+        // unknown names fail here, with the list
+        for (const m of o.models) createModel(m.model, m.overrides, { build: false });
         break;
       }
       case 'steps': o.steps = Math.max(1, int(key, val)); break;
@@ -131,7 +132,7 @@ function parse(argv: string[]): Opts {
         break;
       }
       default:
-        throw new Error(`unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, --cpu-steps, --threads, --engines, --no-torch, --leak, --leak-steps, --leak-batch)`);
+        throw new Error(`unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, ` + `--cpu-steps, --threads, --engines, --no-torch, --leak, --leak-steps, --leak-batch)`);
     }
   }
   return o;
@@ -271,7 +272,7 @@ function leakCheck(o: Opts, say: (s: string) => void, emit: (obj: object) => voi
   };
   emit(result);
   say(
-    `leak check (${result.engine}, bench-vit, batch ${o.leakBatch}, ${o.leakSteps} steps): tensors ${t0.tensors} → ${t1.tensors}, ` +
+    `leak check (${result.engine}, bench-vit, batch ${o.leakBatch}, ${o.leakSteps} steps): tensors ` + `${t0.tensors} → ${t1.tensors}, ` +
       `tf bytes ${t0.bytes} → ${t1.bytes}, wasm heap ${t0.heap} → ${t1.heap}: ${ok ? 'flat' : 'GROWING'}`,
   );
   s.dispose();
@@ -306,7 +307,7 @@ export async function runBench(argv: string[]): Promise<void> {
   let peakNote = '';
   if (native.enabled) {
     peak = measureSgemmGflops(1);
-    peakNote = `single-thread sgemm peak ${peak.toFixed(1)} GFLOP/s (native ${nativeStatus().gemm}, [4096×96]·[96×288])`;
+    peakNote = `single-thread sgemm peak ${peak.toFixed(1)} GFLOP/s ` + `(native ${nativeStatus().gemm}, [4096×96]·[96×288])`;
   }
 
   const torchPy = o.torch ? findTorchPython() : { missing: 'PyTorch twins skipped (--no-torch)' };
@@ -349,7 +350,7 @@ export async function runBench(argv: string[]): Promise<void> {
           }
           const steps = engine === 'cpu' ? o.cpuSteps : engine === 'wasm' ? Math.min(3, o.steps) : o.steps;
           const warmup = engine === 'cpu' || engine === 'wasm' ? Math.min(1, o.warmup) : o.warmup;
-          say(`  measuring ${m.label} on ${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ${round + 1}/${o.rounds} …`);
+          say(`  measuring ${m.label} on ` + `${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ` + `${round + 1}/${o.rounds} …`);
           const r = measure(m, o.batch, warmup, steps);
           const img = (1000 * o.batch) / r.msPerStep;
           keep({
@@ -372,7 +373,7 @@ export async function runBench(argv: string[]): Promise<void> {
       const spec = twins.get(m.label);
       if (python && spec && !twinFailed.has(m.label)) {
         for (const threads of o.threads) {
-          say(`  measuring the PyTorch twin of ${m.label} (${threads} thread${threads > 1 ? 's' : ''}), round ${round + 1}/${o.rounds} …`);
+          say(`  measuring the PyTorch twin of ${m.label} (${threads} thread${threads > 1 ? 's' : ''}), round ` + `${round + 1}/${o.rounds} …`);
           const t = runTwin(python, spec, { batch: o.batch, steps: o.steps, warmup: o.warmup, threads });
           if (typeof t === 'string') {
             notes.push(`${m.label}: ${t}`);
@@ -418,12 +419,12 @@ export async function runBench(argv: string[]): Promise<void> {
     if (peak) emit({ sgemm_peak_gflops_1thread: peak });
   } else {
     console.log('');
-    console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (plain wasm: 1 round, ${Math.min(3, o.steps)} steps; cpu: 1 round, ${o.cpuSteps}).`);
-    console.log(`Machine: ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('node:os').cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
+    console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} ` + `interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (plain wasm: 1 round, ` + `${Math.min(3, o.steps)} steps; cpu: 1 round, ${o.cpuSteps}).`);
+    console.log(`Machine: ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('node:os').cpus().length} ` + `cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
     console.log('');
     printTable(rows);
     for (const n of notes) console.log(`note: ${n}`);
-    console.log('GFLOP/s counts 3 × inference MACs × 2 per image (forward + backward); memory columns are peaks seen during the run.');
+    console.log('GFLOP/s counts 3 × inference MACs × 2 per image (forward + backward); memory columns are peaks seen ' + 'during the run.');
   }
   if (o.leak) {
     if (native.enabled) {

@@ -214,7 +214,8 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
 export function commandHelp(spec: CommandSpec): string {
   const flags: Record<string, FlagSpec> = { ...spec.flags, help: HELP_FLAG };
   const left = (k: string, f: FlagSpec) => {
-    const v = f.kind === 'boolean' ? '' : ` ${f.choices && f.choices.length <= 6 ? f.choices.join('|') : (f.value ?? (f.kind === 'string' ? 'S' : 'N'))}`;
+    const placeholder = f.value ?? (f.kind === 'string' ? 'S' : 'N');
+    const v = f.kind === 'boolean' ? '' : ` ${f.choices && f.choices.length <= 6 ? f.choices.join('|') : placeholder}`;
     return `--${k}${v}`;
   };
   const rows = Object.entries(flags).map(([k, f]) => [left(k, f), `${f.help}${f.repeat ? ' (repeatable)' : ''}`]);
@@ -222,7 +223,7 @@ export function commandHelp(spec: CommandSpec): string {
   return [
     spec.summary,
     '',
-    `Usage: lightvit ${spec.name}${spec.args ? ` ${spec.args}` : ''}${Object.keys(spec.flags).length ? ' [options]' : ''}`,
+    `Usage: lightvit ` + `${spec.name}${spec.args ? ` ${spec.args}` : ''}${Object.keys(spec.flags).length ? ' [options]' : ''}`,
     '',
     'Options:',
     ...rows.map(([l, r]) => `  ${l.padEnd(w)}  ${r}`),

@@ -141,7 +141,8 @@ The data folder is $LIGHTVIT_DATA_DIR or <repo>/data.`,
     summary: "run every paper's experiments at a scale, then regenerate all figures, the summary table and the claims",
     flags: { ...RUN_FLAGS, paper: PAPER },
     get notes() {
-      return `Default scale: $LIGHTVIT_SCALE or quick. Data, best first: CIFAR where downloaded, else Fashion-MNIST where found
+      return `Default scale: $LIGHTVIT_SCALE or quick. Data, best first: CIFAR where downloaded, else \
+Fashion-MNIST where found
 (real data, 10 classes), else the embedded synthetic sets; --data NAME forces one, --synth the synthetic sets.
 Runs whose results are stored are skipped unless --force. Papers: ${paperList()}.`;
     },
@@ -246,7 +247,7 @@ function usage(): string {
     ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`),
     '',
     'Global options: --backend tensorflow-gpu|tensorflow|wasm|cpu (or LIGHTVIT_BACKEND), LIGHTVIT_NATIVE=0 turns the',
-    `native kernels off, LIGHTVIT_SCALE=${SCALES.join('|')}, LIGHTVIT_DATA_DIR, LIGHTVIT_FIGURES_DIR, LIGHTVIT_CHROMIUM.`,
+    `native kernels off, LIGHTVIT_SCALE=${SCALES.join('|')}, LIGHTVIT_DATA_DIR, LIGHTVIT_FIGURES_DIR, ` + `LIGHTVIT_CHROMIUM.`,
   ].join('\n');
 }
 
@@ -331,7 +332,7 @@ async function cmdModels(a: ParsedCommand): Promise<void> {
   }
   const w = Math.max(...ms.map((m) => m.name.length));
   for (const m of ms) {
-    console.log(`${m.name.padEnd(w)}  ${m.family.family.padEnd(12)} ${m.description}${m.tags.length ? ` [${m.tags.join(', ')}]` : ''}`);
+    console.log(`${m.name.padEnd(w)}  ${m.family.family.padEnd(12)} ` + `${m.description}${m.tags.length ? ` [${m.tags.join(', ')}]` : ''}`);
   }
 }
 
@@ -412,7 +413,7 @@ async function cmdTrain(a: ParsedCommand): Promise<void> {
     const what = pretrain ? 'pre-training (MAE objective)' : 'training';
     const synth = trainDs.synthetic ? ' (synthetic data)' : '';
     console.error(
-      `${what} ${name} (${model.paramCount().toLocaleString('en-US')} params) on ${dataName}${synth}, scale ${scale}, ` +
+      `${what} ${name} (${model.paramCount().toLocaleString('en-US')} params) on ${dataName}${synth}, scale ` + `${scale}, ` +
         `backend ${b.name}, run ${fp}`,
     );
     const res = await train({
@@ -492,7 +493,7 @@ async function cmdData(a: ParsedCommand): Promise<void> {
   if (sub === 'list') {
     console.log(`data folder: ${dataDir()}`);
     for (const d of data.datasetStatus()) {
-      console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.path}  ${d.detail}`);
+      console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ` + `${d.synthetic ? '(synthetic) ' : ''}${d.path}  ${d.detail}`);
     }
     return;
   }
@@ -644,7 +645,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!c) {
     const near = nearest(cmd.replace(/^-+/, ''), Object.keys(COMMANDS));
     const what = cmd.startsWith('-') ? `option '${cmd}' before a command` : `command '${cmd}'`;
-    console.error(`lightvit: unknown ${what}${near ? ` (did you mean '${near}'?)` : ''}; expected one of: ${Object.keys(COMMANDS).join(', ')}\n`);
+    console.error(`lightvit: unknown ${what}${near ? ` (did you mean '${near}'?)` : ''}; expected one of: ` + `${Object.keys(COMMANDS).join(', ')}\n`);
     console.error(usage());
     return 2;
   }

@@ -462,7 +462,7 @@ async function fetchVerified(
   if (src.bytes !== undefined && v.size !== src.bytes && !v.ok) {
     fs.rmSync(part, { force: true });
     throw new DataError(
-      `downloaded ${src.file} is ${fmtInt(v.size)} bytes; expected ${fmtInt(src.bytes)} (deleted; run again to re-download)`,
+      `downloaded ${src.file} is ${fmtInt(v.size)} bytes; expected ${fmtInt(src.bytes)} (deleted; run again to ` + `re-download)`,
     );
   }
   if (!v.ok) {
@@ -500,7 +500,7 @@ async function checkArchive(archive: string): Promise<void> {
     },
   });
   if (bad.length) {
-    throw new DataError(`archive ${path.basename(archive)} has entries that would be written outside its folder: ${bad.slice(0, 5).join(', ')}; refusing to extract`);
+    throw new DataError(`archive ${path.basename(archive)} has entries that would be written outside its folder: ` + `${bad.slice(0, 5).join(', ')}; refusing to extract`);
   }
 }
 

@@ -59,7 +59,7 @@ export function loadFlowers102(root: string, split: 'train' | 'test' | 'val', op
     for (let i = 0; i < n; i++) {
       const id = Number(ids[i]);
       if (!Number.isInteger(id) || id < 1 || id > labelsAll.length) {
-        throw new DataError(`Flowers-102 setid.mat ${SPLIT_VAR[split]}[${i}] is ${id}; expected an image id in 1..${fmtInt(labelsAll.length)}`);
+        throw new DataError(`Flowers-102 setid.mat ${SPLIT_VAR[split]}[${i}] is ${id}; expected an image id in ` + `1..${fmtInt(labelsAll.length)}`);
       }
       const y = Number(labelsAll[id - 1]);
       if (!Number.isInteger(y) || y < 1 || y > FLOWERS_CLASSES) {

@@ -140,7 +140,7 @@ function readMatrix(body: Buffer, le: boolean, file: string): MatArray | null {
   const data = typed(real.type, real.body, le, file);
   const count = dims.reduce((a, b) => a * b, 1);
   if (data.length !== count) {
-    throw new DataError(`MAT-file ${file} variable '${name}' holds ${fmtInt(data.length)} values; its dims [${dims.join('×')}] need ${fmtInt(count)}`);
+    throw new DataError(`MAT-file ${file} variable '${name}' holds ${fmtInt(data.length)} values; its dims [${dims.join('×')}] ` + `need ${fmtInt(count)}`);
   }
   return { name, className, dims, data };
 }

@@ -245,7 +245,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     appendRecord(rec);
     ctx.onRunDone?.();
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
-    ctx.log(`  ${spec.variant} on ${dataset}${trainDs.synthetic ? ' (synthetic data)' : ''}: top-1 ${pct(metrics.top1)}, ${(metrics.params / 1e6).toFixed(3)}M params, ${result.wallTimeS.toFixed(1)} s`);
+    ctx.log(`  ${spec.variant} on ${dataset}${trainDs.synthetic ? ' (synthetic data)' : ''}: top-1 ` + `${pct(metrics.top1)}, ${(metrics.params / 1e6).toFixed(3)}M params, ${result.wallTimeS.toFixed(1)} s`);
     return rec;
   } finally {
     model.dispose();

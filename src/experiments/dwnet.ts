@@ -60,7 +60,9 @@ function standIn(scale: Scale): string {
   return ` Models: scaled-down stand-ins at the ${scale} scale (${what}), not the paper's sizes.`;
 }
 
-/** Paper scale: DWNet's official recipe (officialRecipe('dwnet'): Swin's, RandAugment, mixup/cutmix, erasing, clip 5). */
+/**
+ * Paper scale: DWNet's official recipe (officialRecipe('dwnet'): Swin's, RandAugment, mixup/cutmix, erasing, clip 5).
+ */
 function dwnetRecipe(scale: Scale) {
   return scale === 'paper' ? officialRecipe('dwnet') : {};
 }
@@ -249,7 +251,7 @@ registerExperiment({
   title: 'Local attention vs DW conv vs dynamic DW conv on one macro-architecture (accuracy, params, MACs, throughput)',
   plan: (scale) => ({
     runs: 5 * (scale === 'smoke' ? 1 : HEADLINE_SEEDS),
-    description: `local attention, DW, D-DW and I-D-DW models, ${scale === 'smoke' ? 1 : HEADLINE_SEEDS} seed(s) each, on CIFAR-100 at paper scale, CIFAR-10 below (or what stands in)`,
+    description: `local attention, DW, D-DW and I-D-DW models, ${scale === 'smoke' ? 1 : HEADLINE_SEEDS} seed(s) each, on ` + `CIFAR-100 at paper scale, CIFAR-10 below (or what stands in)`,
   }),
   async run(ctx) {
     await runArms(ctx, BLOCKS, blockArms(), { throughput: true, weights: true, seeds: seedsFor(ctx) });
@@ -269,7 +271,7 @@ registerExperiment({
         references: lines,
         xTitle: 'spatial block',
         title: 'Four spatial blocks on one macro-architecture: top-1',
-        caption: `Top-1 of the same network with local window attention, DW conv (kernel = window), or dynamic DW conv (D-DW per image, I-D-DW per position); error bars one standard deviation over seeds; dashed: a linear classifier on raw pixels with the same images and budget.${note}`,
+        caption: `Top-1 of the same network with local window attention, DW conv (kernel = window), or dynamic DW conv ` + `(D-DW per image, I-D-DW per position); error bars one standard deviation over seeds; dashed: a linear ` + `classifier on raw pixels with the same images and budget.${note}`,
       }),
       scatterAccVs({
         id: 'dwnet-acc-vs-params',
@@ -278,7 +280,7 @@ registerExperiment({
         x: 'params',
         groupBy: 'variant',
         title: 'Four spatial blocks on one macro-architecture: top-1 vs parameters',
-        caption: `Top-1 accuracy against parameters for local attention (Swin-style), DW conv, homogeneous (D-DW) and inhomogeneous (I-D-DW) dynamic DW conv.${note}`,
+        caption: `Top-1 accuracy against parameters for local attention (Swin-style), DW conv, homogeneous (D-DW) and ` + `inhomogeneous (I-D-DW) dynamic DW conv.${note}`,
       }),
       scatterAccVs({
         id: 'dwnet-acc-vs-macs',
@@ -335,7 +337,7 @@ registerExperiment({
             zTitle: 'mean attention weight',
             records: [attn],
             title: `Trained local attention, stage 1 block 1, head ${h}: mean weight by relative offset`,
-            caption: `Mean attention weight a_ij by offset j − i within a window, averaged over queries and 32 test images, of the trained local-attention model; compare with the learned DW kernels.${standIn(attn.scale)}`,
+            caption: `Mean attention weight a_ij by offset j − i within a window, averaged over queries and 32 test ` + `images, of the trained local-attention model; compare with the learned DW ` + `kernels.${standIn(attn.scale)}`,
           }),
         ),
       );
@@ -358,7 +360,7 @@ registerExperiment({
           showValues: false,
           records: [dw],
           title: 'Learned depth-wise kernels, stage 1 block 1',
-          caption: `The static ${k}×${k} kernels of the first channels of the trained DW model: one fixed weight per offset and channel, shared by all positions, vs attention's per-window, per-head, input-dependent weights.${standIn(dw.scale)}`,
+          caption: `The static ${k}×${k} kernels of the first channels of the trained DW model: one fixed weight per ` + `offset and channel, shared by all positions, vs attention's per-window, per-head, input-dependent ` + `weights.${standIn(dw.scale)}`,
           zmin: -amax,
           zmax: amax,
         });
@@ -383,7 +385,7 @@ registerExperiment({
   id: SHARING,
   paper: PAPER,
   title: 'Weight sharing across channels: DW kernels shared within a head; attention weights per channel',
-  plan: () => ({ runs: 4, description: 'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 at paper scale, CIFAR-10 below (synthetic when not downloaded)' }),
+  plan: () => ({ runs: 4, description: 'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 at paper scale, ' + 'CIFAR-10 below (synthetic when not downloaded)' }),
   run: (ctx) => runArms(ctx, SHARING, sharingArms()),
   figures(records) {
     return [
@@ -393,7 +395,7 @@ registerExperiment({
         groupBy: ['extra.operator', 'extra.sharing'],
         metric: 'top1',
         title: 'Weight sharing across channels: top-1',
-        caption: `Top-1 accuracy of DW conv and local attention when the spatial weights are per channel or shared by the channels of a head (DW: one kernel per head-sized group; attention: heads of one channel for per-channel weights).${standIn(scaleOf(records))}`,
+        caption: `Top-1 accuracy of DW conv and local attention when the spatial weights are per channel or shared by ` + `the channels of a head (DW: one kernel per head-sized group; attention: heads of one channel for ` + `per-channel weights).${standIn(scaleOf(records))}`,
       }), 'spatial operator'),
     ];
   },
@@ -403,7 +405,7 @@ registerExperiment({
   id: DYNAMIC,
   paper: PAPER,
   title: 'Dynamic weight: static vs homogeneous vs inhomogeneous dynamic DW conv, with and without SE, vs local attention',
-  plan: () => ({ runs: 8, description: 'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 at paper scale, CIFAR-10 below (synthetic when not downloaded)' }),
+  plan: () => ({ runs: 8, description: 'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 at paper scale, CIFAR-10 ' + 'below (synthetic when not downloaded)' }),
   run: (ctx) => runArms(ctx, DYNAMIC, dynamicArms()),
   figures(records) {
     return [
@@ -413,7 +415,7 @@ registerExperiment({
         groupBy: ['extra.weights', 'extra.se'],
         metric: 'top1',
         title: 'Dynamic weight and SE: top-1',
-        caption: `Top-1 accuracy of static, homogeneous dynamic (per image) and inhomogeneous dynamic (per position) DW conv and of local attention, each without and with a squeeze-and-excitation block on the spatial branch.${standIn(scaleOf(records))}`,
+        caption: `Top-1 accuracy of static, homogeneous dynamic (per image) and inhomogeneous dynamic (per position) ` + `DW conv and of local attention, each without and with a squeeze-and-excitation block on the spatial ` + `branch.${standIn(scaleOf(records))}`,
       }), 'spatial weights'),
       scatterAccVs({
         id: 'dwnet-dynamic-acc-vs-params',
@@ -422,7 +424,7 @@ registerExperiment({
         groupBy: 'extra.se',
         labelBy: 'extra.weights',
         title: 'Dynamic weight and SE: top-1 vs parameters',
-        caption: `Top-1 against parameters: the homogeneous generator (C/4 → C·k²) costs most parameters.${standIn(scaleOf(records))}`,
+        caption: `Top-1 against parameters: the homogeneous generator (C/4 → C·k²) costs most ` + `parameters.${standIn(scaleOf(records))}`,
       }),
     ];
   },

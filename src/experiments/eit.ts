@@ -98,7 +98,9 @@ function partitions(records: ResultRecord[]): Array<{ suffix: string; records: R
 }
 
 function standIn(scale: Scale): string {
-  return scale === 'paper' ? '' : ` Models are ${scale === 'quick' ? 'small CPU stand-ins (EIT/ViT: C 64, depth 4, 4 heads; ResNet-20)' : 'tiny smoke-test stand-ins'} for the paper's EIT-CIFAR (C 250, depth 5, 10 heads), its ViT baseline and ResNet-18/56.`;
+  if (scale === 'paper') return '';
+  const models = scale === 'quick' ? 'small CPU stand-ins (EIT/ViT: C 64, depth 4, 4 heads; ResNet-20)' : 'tiny smoke-test stand-ins';
+  return ` Models are ${models} for the paper's EIT-CIFAR (C 250, depth 5, 10 heads), its ViT baseline and ` + 'ResNet-18/56.';
 }
 
 /**
@@ -142,7 +144,7 @@ registerClaim({
 registerClaim({
   id: 'eit.projection-largest-gain',
   paper: PAPER,
-  claim: "The conv + max-pool patch projection is EIT's largest single gain: EIT loses more without it than without decreasing conv",
+  claim: "The conv + max-pool patch projection is EIT's largest single gain: EIT loses more without it than without " + "decreasing conv",
   experiment: 'eit.ablation',
   a: 'P·noT·nopos',
   b: 'noP·T·nopos',
@@ -214,7 +216,7 @@ registerExperiment({
           labelBy: 'variant',
           references: lines,
           title: `EIT vs ViT vs ResNet on ${ds}: top-1 vs parameters`,
-          caption: `Top-1 accuracy against parameters (log scale) for EIT, a ViT of the same width, depth and heads (4×4 patches, position embedding) and CIFAR ResNets.${scaleNote}`,
+          caption: `Top-1 accuracy against parameters (log scale) for EIT, a ViT of the same width, depth and heads ` + `(4×4 patches, position embedding) and CIFAR ResNets.${scaleNote}`,
         }),
       );
     }
@@ -285,7 +287,7 @@ registerExperiment({
     return {
       runs,
       description:
-        `${cells.length} cells of the EIT_P × EIT_T × position-embedding grid${scale === 'paper' ? ' + 2 conv schedules' : ''} on ` +
+        `${cells.length} cells of the EIT_P × EIT_T × position-embedding ` + `grid${scale === 'paper' ? ' + 2 conv schedules' : ''} on ` +
         `${ablationDataset(scale)} (or what stands in); the cells of the claims ${seeds} seed(s)`,
     };
   },
@@ -341,7 +343,7 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
       y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
       zTitle: 'Top-1 (%)',
       title: 'EIT ablation grid: top-1 accuracy (%)',
-      caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
+      caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position ` + `embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
     });
     // room for the row labels
     gridMap.layout.margin = { l: 170, r: 30, t: 60, b: 60 };
@@ -354,7 +356,7 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
         metric: 'top1',
         baseline: 'noP·noT·pos',
         title: 'EIT ablations: top-1 per cell',
-        caption: `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos = learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
+        caption: `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos ` + `= learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
       }),
     );
   }
@@ -369,7 +371,7 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
         metric: 'top1',
         baseline: 'none',
         title: 'Conv-channel schedule of EIT_T: top-1',
-        caption: `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
+        caption: `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, ` + `increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
       }),
     );
   }
@@ -416,7 +418,7 @@ export function scheduleSplitFigure(records: ResultRecord[], embedDim: number, n
     zmin: 0,
     zmax: 100,
     title: `Conv-channel share per block by schedule (C = ${embedDim}, ${numHeads} heads, depth ${depth})`,
-    caption: `Share of each block's channels given to the depth-wise conv branch under each schedule, for the trained model's width.`,
+    caption: `Share of each block's channels given to the depth-wise conv branch under each schedule, for the trained ` + `model's width.`,
   });
 }
 
@@ -429,7 +431,7 @@ registerExperiment({
   paper: PAPER,
   title: 'Attention distance per head and high-frequency share of token maps per layer, EIT vs ViT',
   plan(scale) {
-    return { runs: 2, description: `EIT and its ViT baseline on ${ablationDataset(scale)} (synthetic stand-in when not downloaded), analysed after training` };
+    return { runs: 2, description: `EIT and its ViT baseline on ${ablationDataset(scale)} (synthetic stand-in when not downloaded), ` + `analysed after training` };
   },
   async run(ctx) {
     for (const arm of eitArms(ctx.scale).filter((a) => a.kind !== 'resnet')) {
@@ -451,7 +453,9 @@ registerExperiment({
   },
 });
 
-/** Attention-distance scatter (one point per head per layer, as ViT paper Fig. 7) and high-frequency share per layer. */
+/**
+ * Attention-distance scatter (one point per head per layer, as ViT paper Fig. 7) and high-frequency share per layer.
+ */
 export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpec[] {
   if (!records.length) return [];
   const note = standIn(records[0].scale);
@@ -512,7 +516,7 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
     xTitle: 'Layer (0 = patch embedding, i = after block i)',
     yTitle: 'High-frequency energy share (%)',
     title: 'High-frequency share of the token maps per layer',
-    caption: `Share of the 2-D DFT energy of each channel's ${st0.grid}×${st0.grid} token map outside radius ${st0.radius} of the Nyquist band, pooled over channels and ${st0.images} test images; dotted: each map's mean removed first.${note}`,
+    caption: `Share of the 2-D DFT energy of each channel's ${st0.grid}×${st0.grid} token map outside radius ` + `${st0.radius} of the Nyquist band, pooled over channels and ${st0.images} test images; dotted: each map's ` + `mean removed first.${note}`,
   });
   // the spread of head distances per layer: the later revision's "multi-head diversity"
   const spread = lineChart({
@@ -537,7 +541,7 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
 
 /** Grouping helper for notebooks: a record's ablation switches as text. */
 export function ablationLabel(r: ResultRecord): string {
-  return `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ${recordValue(r, 'config.posEmbed')}`;
+  return `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ` + `${recordValue(r, 'config.posEmbed')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

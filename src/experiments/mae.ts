@@ -18,7 +18,8 @@ import { imageGrid, lineChart, barChart, caption, type BarSeries, type GridImage
 
 /**
  * MAE pre-training on small images (Tan, arXiv 2402.03752) and mmLiT pre-training + transfer (arXiv 2407.17783).
- * Neither paper's tables, recipes or ablations were recovered (docs/mae.md §4–6, docs/mlit.md §4–6); what is reproduced is the
+ * Neither paper's tables, recipes or ablations were recovered (docs/mae.md §4–6, docs/mlit.md §4–6); what is
+ * reproduced is the
  * comparisons they describe, with the two numbers that are known drawn as "reported" references:
  * 1. mae.scratch — mae-vit from scratch vs MAE-pre-trained then fine-tuned, on CIFAR-10 and CIFAR-100, with
  *    same-dataset and cross-dataset pre-training ([S]: same-dataset is best); reported 96.41 / 78.27 [PwC];
@@ -28,7 +29,8 @@ import { imageGrid, lineChart, barChart, caption, type BarSeries, type GridImage
  * 5. mae.transfer — mmLiT-XXS pre-trained on CIFAR-100, fine-tuned on CIFAR-10, SVHN, Flowers-102 (where
  *    downloaded) against training from scratch on each.
  * Scales: smoke = seconds; quick = CPU stand-ins (mae-vit 4 × 64, mLiT widths with 3 blocks, both at 36×36 /
- * patch 6, decoder 1 block), 3 + 3 epochs on 1,000 images; runs shared between experiments are trained once; paper = the presets and
+ * patch 6, decoder 1 block), 3 + 3 epochs on 1,000 images; runs shared between experiments are trained once; paper =
+ * the presets and
  * long recipes (the papers' own recipes are unknown [?]: pre-training 400 epochs, fine-tuning 200, inferred).
  * Pre-training and fine-tuning checkpoints are shared between experiments (a run that exists is not repeated).
  */
@@ -62,9 +64,9 @@ function decoderOverrides(enc: Encoder, scale: Scale): Record<string, unknown> {
 
 export function standInNote(scale: Scale, records: ResultRecord[] = []): string {
   const ran = ranNote(records);
-  if (scale === 'paper') return ` Models: mae-vit (12 × 192, FFN 2×, 36×36 / patch 6) and the mLiT presets (36×36 / patch 3); decoder 2 blocks.${ran}`;
+  if (scale === 'paper') return ` Models: mae-vit (12 × 192, FFN 2×, 36×36 / patch 6) and the mLiT presets (36×36 / patch 3); decoder 2 ` + `blocks.${ran}`;
   return (
-    ` Models are ${scale}-scale stand-ins: mae-vit ${scale === 'smoke' ? '2 × 32' : '4 × 64'} and mLiT with the presets' widths but 3 blocks, ` +
+    ` Models are ${scale}-scale stand-ins: mae-vit ${scale === 'smoke' ? '2 × 32' : '4 × 64'} and mLiT with ` + `the presets' widths but 3 blocks, ` +
     `both at 36×36 / patch 6 (36 patches), a 1-block decoder.${ran}`
   );
 }
@@ -264,13 +266,16 @@ function pretrainCurves(id: string, records: ResultRecord[], title: string, note
     series: pre.map((r) => ({ name: `${r.variant} (${r.dataset})`, x: r.history!.map((h) => h.epoch), y: r.history!.map((h) => h.trainLoss) })),
     xTitle: 'Pre-training epoch',
     yTitle: 'MAE loss (masked MSE + discount × visible MSE, normalised pixel units²)',
-    caption: `Training loss of MAE pre-training per epoch (mean over the epoch's steps; includes the mLiT routers' balancing loss).${note}`,
+    caption: `Training loss of MAE pre-training per epoch (mean over the epoch's steps; includes the mLiT routers' ` + `balancing loss).${note}`,
   });
 }
 
 const gridImage = (pixels: number[], s: ReconSamples, label: string): GridImage => ({ pixels: Uint8Array.from(pixels), width: s.size, height: s.size, channels: s.channels as 1 | 3, label });
 
-/** Rows: sample images; columns: original, masked input, then the reconstructions (visible patches pasted) of each stage. */
+/**
+ * Rows: sample images; columns: original, masked input, then the reconstructions (visible patches pasted) of each
+ * stage.
+ */
 function reconGrid(id: string, title: string, stages: Array<{ label: string; samples: ReconSamples }>, records: ResultRecord[], note: string): FigureSpec | null {
   if (!stages.length) return null;
   const first = stages[0].samples;
@@ -285,7 +290,7 @@ function reconGrid(id: string, title: string, stages: Array<{ label: string; sam
   });
   return imageGrid({
     id, paper: PAPER, title, images, columns: 2 + stages.length, records, cellPx: 80,
-    caption: `${title}: original test image, the input with the masked patches blanked (the encoder sees only the rest), and the decoder's reconstruction of the masked patches with the visible ones pasted back. Mask fixed (seed 2024), evaluation mode.${note}`,
+    caption: `${title}: original test image, the input with the masked patches blanked (the encoder sees only the ` + `rest), and the decoder's reconstruction of the masked patches with the visible ones pasted back. Mask ` + `fixed (seed 2024), evaluation mode.${note}`,
   });
 }
 
@@ -306,7 +311,7 @@ const ARM = { scratch: 'from scratch', same: 'MAE pre-trained, same dataset', cr
 registerClaim({
   id: 'mae.pretrained-vs-scratch',
   paper: PAPER,
-  claim: 'MAE pre-training on the same images, then fine-tuning, beats training from scratch with the same fine-tuning budget',
+  claim: 'MAE pre-training on the same images, then fine-tuning, beats training from scratch with the same ' + 'fine-tuning budget',
   experiment: SCRATCH,
   a: ARM.same,
   b: ARM.scratch,
@@ -346,7 +351,7 @@ registerExperiment({
     return {
       runs: seeds * (scale === 'paper' ? 2 + targets * 4 : 6),
       description:
-        `per seed (${seeds}): MAE pre-training on the target and on the other dataset, fine-tuning from each, and training ` +
+        `per seed (${seeds}): MAE pre-training on the target and on the other dataset, fine-tuning from each, ` + `and training ` +
         `from scratch, on ${scratchTargets(scale).join(' and ')} (or what stands in)`,
     };
   },
@@ -391,8 +396,8 @@ registerExperiment({
         id: 'mae-scratch-vs-pretrained', title: 'mae-vit: from scratch vs MAE pre-trained then fine-tuned', records: cls,
         x: (r) => dsLabel(r.dataset), arm: (r) => String(r.extra?.arm ?? r.variant), xTitle: 'Fine-tuning dataset', reported, lines,
         captionText:
-          'Top-1 after fine-tuning, by pre-training: none (from scratch), MAE on the same dataset, MAE on the other CIFAR. ' +
-          'Stars: top-1 reported by 2402.03752 after MAE pre-training (96.41 CIFAR-10, 78.27 CIFAR-100; paper recipe, real CIFAR, [PwC]), not trained here.' + note,
+          'Top-1 after fine-tuning, by pre-training: none (from scratch), MAE on the same dataset, MAE on the ' + 'other CIFAR. ' +
+          'Stars: top-1 reported by 2402.03752 after MAE pre-training (96.41 CIFAR-10, 78.27 CIFAR-100; paper ' + 'recipe, real CIFAR, [PwC]), not trained here.' + note,
       }),
       pretrainCurves('mae-pretrain-loss', records, 'MAE pre-training loss of mae-vit', note),
       // the caption's data note describes the run shown, not every run of the experiment (the cross-dataset arm's
@@ -479,7 +484,7 @@ registerExperiment({
         id, paper: PAPER, title: `Fine-tuned top-1 vs ${xTitle.toLowerCase()}`, records: s.rs,
         series: [{ name: 'MAE pre-trained, fine-tuned', x: s.x, y: s.y }],
         xTitle, yTitle: 'Top-1 accuracy (%)',
-        caption: `Top-1 of mae-vit after MAE pre-training and fine-tuning, varying the ${group} (others at mask 0.75, discount 0.1, ${ablationLength(records[0]?.scale ?? 'paper')} pre-training epochs). One seed per point.${note}`,
+        caption: `Top-1 of mae-vit after MAE pre-training and fine-tuning, varying the ${group} (others at mask 0.75, ` + `discount 0.1, ${ablationLength(records[0]?.scale ?? 'paper')} pre-training epochs). One seed per ` + `point.${note}`,
       }));
     }
     const lengthPre = records
@@ -510,7 +515,7 @@ registerExperiment({
   id: SAMPLE,
   paper: PAPER,
   title: '2402.03752: sample efficiency — fraction of the training set, MAE pre-trained vs scratch',
-  plan: (scale) => ({ runs: 3 * fractions(scale).length, description: 'mae-vit on CIFAR-10 (synthetic stand-in when not downloaded): for each fraction, MAE pre-train + fine-tune on it, and scratch on it' }),
+  plan: (scale) => ({ runs: 3 * fractions(scale).length, description: 'mae-vit on CIFAR-10 (synthetic stand-in when not downloaded): for each fraction, MAE pre-train + ' + 'fine-tune on it, and scratch on it' }),
   async run(ctx) {
     for (const f of fractions(ctx.scale)) {
       const extra = { fraction: f };
@@ -529,7 +534,7 @@ registerExperiment({
     return [lineChart({
       id: 'mae-sample-efficiency', paper: PAPER, title: 'Sample efficiency: top-1 vs training images', records: cls, series, logX: true,
       xTitle: 'Training images used for pre-training and fine-tuning (log scale)', yTitle: 'Top-1 accuracy (%)',
-      caption: `Top-1 with a fraction of the training set: MAE pre-training and fine-tuning both on that fraction, against training from scratch on it ([S]: MAE is "highly sample-efficient").${note}`,
+      caption: `Top-1 with a fraction of the training set: MAE pre-training and fine-tuning both on that fraction, ` + `against training from scratch on it ([S]: MAE is "highly sample-efficient").${note}`,
     })];
   },
 });
@@ -565,7 +570,7 @@ registerExperiment({
       armBars({
         id: 'mmlit-pretrained-vs-scratch', title: 'mLiT with and without MAE pre-training', records: cls,
         x: (r) => `${r.extra?.size} (${(r.metrics.params / 1e6).toFixed(2)}M)`, arm: (r) => String(r.extra?.arm), xTitle: 'Variant (parameters)',
-        captionText: `Top-1 of each mLiT variant trained from scratch and after MAE pre-training (encoder-space mask tokens, router noise and balancing loss on) then fine-tuning. P1 reports no per-variant numbers that could be recovered [?].${note}`,
+        captionText: 'Top-1 of each mLiT variant trained from scratch and after MAE pre-training (encoder-space mask ' + 'tokens, router noise and balancing loss on) then fine-tuning. P1 reports no per-variant numbers ' + 'that could be recovered [?].' + note,
       }),
       pretrainCurves('mmlit-pretrain-loss', records, 'mmLiT MAE pre-training loss', note),
       reconGrid('mmlit-reconstructions', 'mmLiT reconstructions after pre-training',
@@ -612,7 +617,7 @@ registerExperiment({
     };
     const table: FigureSpec = {
       id: 'mmlit-transfer-table', paper: PAPER, title: 'Transfer: top-1 (%) by target dataset',
-      caption: caption(cls, `Top-1 (%) of mLiT-XXS on each target, from scratch and fine-tuned from MAE pre-training on CIFAR-100 ([S]: pre-training on CIFAR-100 improves transfer).${src}${note}`),
+      caption: caption(cls, `Top-1 (%) of mLiT-XXS on each target, from scratch and fine-tuned from MAE pre-training on CIFAR-100 ` + `([S]: pre-training on CIFAR-100 improves transfer).${src}${note}`),
       data: [{
         type: 'table',
         header: { values: ['Target dataset', ...arms, 'Δ (pre-trained − scratch)'], align: 'left', fill: { color: '#eee' } },
@@ -635,7 +640,7 @@ registerExperiment({
       armBars({
         id: 'mmlit-transfer-bars', title: 'Transfer from CIFAR-100 MAE pre-training vs scratch', records: cls,
         x: (r) => dsLabel(r.dataset), arm: (r) => String(r.extra?.arm), xTitle: 'Target dataset',
-        captionText: `Top-1 of mLiT-XXS on each target dataset, from scratch and after MAE pre-training on CIFAR-100 then fine-tuning (full fine-tune).${src}${note}`,
+        captionText: `Top-1 of mLiT-XXS on each target dataset, from scratch and after MAE pre-training on CIFAR-100 then ` + `fine-tuning (full fine-tune).${src}${note}`,
       }),
     ];
   },

@@ -45,7 +45,7 @@ export function mlitScaleOverrides(scale: Scale): Record<string, unknown> {
 function standIn(scale: Scale): string {
   if (scale === 'paper') return ' Models: the paper\'s presets (docs/mlit.md §2.1) at 36×36, patch 3.';
   const what = scale === 'quick' ? '32×32 input, patch 4 (65 tokens)' : '32×32 input, patch 8 (17 tokens)';
-  return ` Models are CPU stand-ins for the paper's presets: the preset's width, heads, groups and hidden sizes first/last, but 3 blocks (experts 3/4/5), ${what}.`;
+  return ` Models are CPU stand-ins for the paper's presets: the preset's width, heads, groups and hidden sizes ` + `first/last, but 3 blocks (experts 3/4/5), ${what}.`;
 }
 
 /** Recipes. P1's recipe was not recovered [?]: paper scale uses the kit's paper recipe (AdamW 1e-3, 200 epochs). */
@@ -216,7 +216,8 @@ export function loadImbalance(r: RoutingStats): number[] {
 // ───────────────────────────── reported reference points ─────────────────────────────
 
 /**
- * Reported CIFAR top-1 of other lightweight transformers (docs/mlit.md §5, from the CCT paper's README, 200 epochs unless
+ * Reported CIFAR top-1 of other lightweight transformers (docs/mlit.md §5, from the CCT paper's README, 200 epochs
+ * unless
  * named): not Tan's table and not ours; drawn as "reported" markers.
  */
 export const REPORTED_LIGHTWEIGHT: Array<{ label: string; params: number; macs: number; cifar10: number; cifar100: number }> = [
@@ -314,7 +315,7 @@ registerExperiment({
       runs: ds.length * (sizes.length * (2 * seeds + vitSeeds) + seeds),
       description:
         `mLiT-${sizes.map((z) => z.toUpperCase()).join('/')} with MoE and with a dense FFN of equal parameters, ` +
-        `${seeds} seed(s) each, plus a generic dense ViT of matched parameters, on ${ds.join(' and ')} (or what stands in)`,
+        `${seeds} seed(s) each, plus a generic dense ViT of matched parameters, on ${ds.join(' and ')} (or ` + `what stands in)`,
     };
   },
   async run(ctx) {
@@ -360,7 +361,7 @@ registerExperiment({
       const note = standIn(recs[0]?.scale ?? 'paper');
       const stars = references(ds, 'params').length > 0;
       const refNote =
-        (stars ? ` Stars: reported CIFAR top-1 of other lightweight transformers (CCT paper, 200 epochs; docs/mlit.md), not trained here${recs.some((r) => r.synthetic) ? ' and not comparable with synthetic-data accuracies.' : '.'}` : '') +
+        (stars ? ' Stars: reported CIFAR top-1 of other lightweight transformers (CCT paper, 200 epochs; ' + 'docs/mlit.md), not trained here' + (recs.some((r) => r.synthetic) ? ' and not comparable with synthetic-data accuracies.' : '.') : '') +
         (lines.length ? ' Dashed: a linear classifier on raw pixels trained on the same images with the same budget.' : '');
       figs.push(
         ablationBars({
@@ -371,7 +372,7 @@ registerExperiment({
           metric: 'top1',
           references: lines,
           title: `mLiT: MoE vs the same model with a dense FFN of equal parameters (${ds})`,
-          caption: `Top-1 of mLiT with its MoE of SwiGLU experts (V, W2 shared), of the same mLiT whose MoE is one dense SwiGLU FFN widened to the same parameter count, and of a generic dense ViT of matched parameters (which also differs in block order, attention and initialisation).${note}${refNote}`,
+          caption: `Top-1 of mLiT with its MoE of SwiGLU experts (V, W2 shared), of the same mLiT whose MoE is one ` + `dense SwiGLU FFN widened to the same parameter count, and of a generic dense ViT of matched ` + `parameters (which also differs in block order, attention and initialisation).${note}${refNote}`,
         }),
       );
       for (const x of ['params', 'macs'] as const) {
@@ -384,7 +385,7 @@ registerExperiment({
             groupBy: 'extra.arm',
             references: [...references(ds, x), ...lines],
             title: `mLiT vs dense ViT from scratch: top-1 vs ${x === 'params' ? 'parameters' : 'MACs'} (${ds})`,
-            caption: `Top-1 accuracy against ${x === 'params' ? 'trainable parameters' : 'inference MACs (k = 2 experts per token)'} for mLiT-XXS/XS/S and dense ViTs (FFN 2×) with the same depth and about the same parameter count.${note}${refNote}`,
+            caption: `Top-1 accuracy against ` + `${x === 'params' ? 'trainable parameters' : 'inference MACs (k = 2 experts per token)'} for ` + `mLiT-XXS/XS/S and dense ViTs (FFN 2×) with the same depth and about the same parameter ` + `count.${note}${refNote}`,
           }),
         );
       }
@@ -444,7 +445,7 @@ registerExperiment({
   plan(scale) {
     const arms = mlitAblationArms(scale);
     const seeds = seedsFor(scale, 0).length;
-    return { runs: arms.length * seeds, description: `${arms.length} variants of XXS × ${seeds} seeds on ${mlitAblationDataset(scale)} (synthetic when not downloaded)` };
+    return { runs: arms.length * seeds, description: `${arms.length} variants of XXS × ${seeds} seeds on ${mlitAblationDataset(scale)} (synthetic when not ` + `downloaded)` };
   },
   async run(ctx) {
     for (const seed of seedsFor(ctx.scale, ctx.seed))
@@ -480,7 +481,7 @@ function ablationFigures(records: ResultRecord[], ds: string): FigureSpec[] {
       metric: 'top1',
       baseline: 'default',
       title: 'mLiT-XXS ablations: top-1 accuracy',
-      caption: `Top-1 of each variant of mLiT-XXS; the dashed line is the default (shared V/W2, depth-wise hidden 81→27, experts 3/4/5, GQA 6/3, top-2, balancing loss on, LN-then-residual). "constant hidden" has the default's parameter count.${note}`,
+      caption: `Top-1 of each variant of mLiT-XXS; the dashed line is the default (shared V/W2, depth-wise hidden ` + `81→27, experts 3/4/5, GQA 6/3, top-2, balancing loss on, LN-then-residual). "constant hidden" has the ` + `default's parameter count.${note}`,
     }),
     ablationBars({
       id: 'mlit-ablations-params',
@@ -502,7 +503,7 @@ function ablationFigures(records: ResultRecord[], ds: string): FigureSpec[] {
         paper: PAPER,
         records: withLoad,
         title: 'Expert load imbalance per block (CV² of the load)',
-        caption: `CV² of the share of token assignments per expert in each block (0 = balanced), mean over seeds, for each variant; compare "aux loss off" with "default".${note}`,
+        caption: `CV² of the share of token assignments per expert in each block (0 = balanced), mean over seeds, for ` + `each variant; compare "aux loss off" with "default".${note}`,
         xTitle: 'Block',
         yTitle: 'CV² of expert load (unitless)',
         series: variants.map((v) => {
@@ -525,7 +526,7 @@ registerExperiment({
   paper: PAPER,
   title: 'mLiT router statistics: expert load per block, class × expert routing, router entropy',
   plan(scale) {
-    return { runs: 1, description: `train the default XXS on ${mlitAblationDataset(scale)} (synthetic when not downloaded) and analyse its routers` };
+    return { runs: 1, description: `train the default XXS on ${mlitAblationDataset(scale)} (synthetic when not downloaded) and analyse its ` + `routers` };
   },
   async run(ctx) {
     await runClassifier(ctx, {
@@ -566,7 +567,7 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
       paper: PAPER,
       records: [rec],
       title: 'Expert load per block (share of token assignments)',
-      caption: `Share of the top-${r.topK} token→expert assignments each expert receives in each block of ${trainedName(rec.variant)}, over ${r.images} test images × ${r.tokensPerImage} tokens; blank cells: the block has fewer experts (staged 3/4/5). Uniform would be 1/E.${note}`,
+      caption: `Share of the top-${r.topK} token→expert assignments each expert receives in each block of ` + `${trainedName(rec.variant)}, over ${r.images} test images × ${r.tokensPerImage} tokens; blank cells: ` + `the block has fewer experts (staged 3/4/5). Uniform would be 1/E.${note}`,
       z: r.layers.map((l) => experts.map((_, e) => (e < l.experts ? l.load[e] : NaN))),
       x: experts,
       y: r.layers.map((_, i) => `block ${i} (${r.layers[i].experts} experts)`),
@@ -584,7 +585,7 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
         paper: PAPER,
         records: [rec],
         title: `Class × expert routing, block ${li}`,
-        caption: `For each class, the share of its images' token assignments that block ${li}'s router sends to each expert (rows sum to 1), ${trainedName(rec.variant)}.${note}`,
+        caption: `For each class, the share of its images' token assignments that block ${li}'s router sends to each ` + `expert (rows sum to 1), ${trainedName(rec.variant)}.${note}`,
         z: l.classExpert,
         x: experts.slice(0, l.experts),
         y: r.classNames,
@@ -602,7 +603,7 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
       paper: PAPER,
       records: [rec],
       title: 'Router entropy per block',
-      caption: `Mean entropy of the router's softmax over all E experts (divided by log E: 1 = uniform, 0 = one expert) and of the top-${r.topK} gates (divided by log ${r.topK}), per block.${note}`,
+      caption: `Mean entropy of the router's softmax over all E experts (divided by log E: 1 = uniform, 0 = one expert) ` + `and of the top-${r.topK} gates (divided by log ${r.topK}), per block.${note}`,
       xTitle: 'Block',
       yTitle: 'Normalised entropy (unitless)',
       series: [

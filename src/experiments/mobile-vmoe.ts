@@ -72,7 +72,7 @@ function recipeFor(scale: Scale) {
 /** Fine class → super-class for E experts: the dataset's coarse classes, merged consecutively when E < #coarse. */
 function officialSuperClasses(ds: ImageDataset, experts: number): number[] {
   if (!ds.fineToCoarse || !ds.numCoarse) {
-    throw new Error(`dataset ${ds.name} has no super-classes; Mobile V-MoE's super-class router needs CIFAR-100 or synth100 (or a confusion-clustered map)`);
+    throw new Error(`dataset ${ds.name} has no super-classes; Mobile V-MoE's super-class router needs CIFAR-100 or synth100 ` + `(or a confusion-clustered map)`);
   }
   return mergeCoarse(ds.fineToCoarse, ds.numCoarse, experts);
 }
@@ -306,7 +306,7 @@ registerExperiment({
     description:
       scale === 'paper'
         ? 'the paper\'s 8 L×D sizes, dense and MoE (E = 10, k = 1, last 2 blocks), CIFAR-100'
-        : `a reduced grid of narrow models (${scalingGrid(scale).map(archLabel).join(', ')}) as scaled-down stand-ins for the paper's grid`,
+        : `a reduced grid of narrow models (${scalingGrid(scale).map(archLabel).join(', ')}) as scaled-down ` + `stand-ins for the paper's grid`,
   }),
   async run(ctx) {
     logStandIn(ctx);
@@ -341,7 +341,7 @@ registerExperiment({
         groupBy: 'config.kind',
         labelBy: 'variant',
         title: 'Top-1 vs inference MACs: dense ViT and Mobile V-MoE (Fig. 1)',
-        caption: 'Each point is labelled L×D (depth × width); the MoE has the dense model\'s active MACs plus a D·E router. The paper\'s "FLOPs" are 2 × MACs',
+        caption: 'Each point is labelled L×D (depth × width); the MoE has the dense model\'s active MACs plus a D·E ' + 'router. The paper\'s "FLOPs" are 2 × MACs',
       }),
     ];
     // Fig. 3a as a chart: Δ accuracy of the MoE over its dense twin per size
@@ -392,7 +392,10 @@ interface AblationRun {
   overrides: Record<string, unknown>;
 }
 
-/** End-to-end routers use raw softmax gates (V-MoE): renormalising a top-1 gate to 1 would cut the router's L_C gradient. */
+/**
+ * End-to-end routers use raw softmax gates (V-MoE): renormalising a top-1 gate to 1 would cut the router's L_C
+ * gradient.
+ */
 const ROUTING_OVERRIDES: Record<string, Record<string, unknown>> = {
   'super-class / image': { routing: 'superclass-image' },
   'end-to-end / image': { routing: 'e2e-image', gateNormalise: 'none' },
@@ -434,6 +437,9 @@ function sweptOf(r: ResultRecord): { sweep: string; value: number } | undefined 
   return m ? { sweep: m[1], value: Number(m[2]) } : undefined;
 }
 
+/** What each swept parameter of the ablations is. */
+const SWEEP_TITLES = { E: 'number of experts E', L: 'number of MoE blocks L', k: 'active experts k per image' };
+
 const inRoutingClaim = (r: AblationRun) => r.sweep === 'base' || r.value === 'end-to-end / image';
 
 registerClaim({
@@ -457,7 +463,7 @@ registerExperiment({
       description:
         scale === 'paper'
           ? 'ViT-Tiny (12×192): E ∈ {2,5,10,20}, L ∈ {1,2,4,6}, k ∈ {1,2,3,5}, 3 routing strategies, + dense'
-          : `a subset (one other E, L=4, k=2, both routing baselines, base, dense) on a ${archLabel(ablationArch(scale))} stand-in for ViT-Tiny; base and end-to-end per-image routing ${seeds} seed(s)`,
+          : `a subset (one other E, L=4, k=2, both routing baselines, base, dense) on a ` + `${archLabel(ablationArch(scale))} stand-in for ViT-Tiny; base and end-to-end per-image routing ` + `${seeds} seed(s)`,
     };
   },
   async run(ctx) {
@@ -497,8 +503,8 @@ registerExperiment({
           id: `vmoe-ablation-${key}`,
           paper: PAPER,
           records: rs,
-          title: `${fig}: ${key === 'E' ? 'number of experts E' : key === 'L' ? 'number of MoE blocks L' : 'active experts k per image'}`,
-          caption: `Top-1 gain of the MoE over the dense model of the same size (percentage points) and router accuracy (super-class top-1 of the router, %), as ${key} varies (others: E=${baseCfg.numExperts ?? 10}, L=2, k=1, super-class router)`,
+          title: `${fig}: ${SWEEP_TITLES[key]}`,
+          caption: `Top-1 gain of the MoE over the dense model of the same size (percentage points) and router accuracy ` + `(super-class top-1 of the router, %), as ${key} varies (others: E=${baseCfg.numExperts ?? 10}, L=2, ` + `k=1, super-class router)`,
           xTitle: key,
           yTitle: 'percentage points / %',
           series: [
@@ -523,7 +529,7 @@ registerExperiment({
         metric: GAIN,
         title: 'Fig. 3e: routing strategy, top-1 gain over dense',
         caption:
-          'Top-1 of each MoE minus the dense model of the same size (percentage points; the paper: +2.72 pp super-class per image, +1.87 end-to-end per image, +3.15 per token on ImageNet ViT-Tiny). Per-token routing may load every expert for one image',
+          'Top-1 of each MoE minus the dense model of the same size (percentage points; the paper: +2.72 pp ' + 'super-class per image, +1.87 end-to-end per image, +3.15 per token on ImageNet ViT-Tiny). Per-token ' + 'routing may load every expert for one image',
       });
       figs.push(bars);
     }
@@ -543,7 +549,7 @@ registerExperiment({
           yTitle: 'super-class (test images)',
           zTitle: '% of images',
           title: 'Which expert each super-class is routed to (super-class router, first MoE block)',
-          caption: 'Share of the test images of each super-class routed to each expert; a trained super-class router puts the mass on the diagonal',
+          caption: 'Share of the test images of each super-class routed to each expert; a trained super-class router ' + 'puts the mass on the diagonal',
           zmin: 0,
           zmax: 100,
         }),
@@ -592,8 +598,9 @@ registerExperiment({
   plan: (scale) => ({
     runs: 3,
     description:
-      `dense ${archLabel(ablationArch(scale))} → confusion on the validation hold-out → spectral clustering into E balanced ` +
-      'groups, then an MoE routed by those groups and one routed by the dataset\'s super-classes (random balanced groups ' +
+      `dense ${archLabel(ablationArch(scale))} → confusion on the validation hold-out → spectral clustering ` + `into E balanced ` +
+      'groups, then an MoE routed by those groups and one routed by the dataset\'s super-classes ' +
+      '(random balanced groups ' +
       'when it has none)',
   }),
   async run(ctx) {
@@ -608,7 +615,7 @@ registerExperiment({
     const control = hasOfficial ? officialSuperClasses(ds, E) : randomBalancedGroups(ds.numClasses, E, 0);
     const controlLabel = hasOfficial ? 'official super-classes' : 'random balanced groups';
     const ari = adjustedRandIndex(clusters.assignment, control);
-    ctx.log(`  confusion clusters (E = ${E}): ARI vs ${controlLabel} ${ari.toFixed(3)}; within-cluster confusion ${clusters.withinConfusion.toFixed(3)}`);
+    ctx.log(`  confusion clusters (E = ${E}): ARI vs ${controlLabel} ${ari.toFixed(3)}; within-cluster confusion ` + `${clusters.withinConfusion.toFixed(3)}`);
     await runClassifier(ctx, moeSpec(ctx, SUPERCLASSES, controlLabel, a, { numExperts: E, superClassOf: control }));
     const rec = moeSpec(ctx, SUPERCLASSES, 'confusion super-classes', a, { numExperts: E, superClassOf: clusters.assignment });
     const analyse = rec.analyse!;
@@ -641,7 +648,7 @@ registerExperiment({
         baseline: 'dense',
         title: 'Super-class source: official vs confusion-clustered',
         caption:
-          `Top-1 of the dense model and of MoEs (E = ${clu?.config.numExperts ?? '?'}) whose router learns ${String(clu?.extra?.control ?? 'the official super-classes')} or super-classes clustered from the dense model's confusion on the validation hold-out` +
+          `Top-1 of the dense model and of MoEs (E = ${clu?.config.numExperts ?? '?'}) whose router learns ` + `${String(clu?.extra?.control ?? 'the official super-classes')} or super-classes clustered from the ` + `dense model's confusion on the validation hold-out` +
           (clu ? `; ARI(clusters, ${String(clu.extra?.control ?? 'official')}) = ${(clu.extra!.ari as number).toFixed(3)}` : ''),
       }),
     );
@@ -665,8 +672,8 @@ registerExperiment({
           xTitle: 'class [cluster], grouped by cluster',
           yTitle: 'class [cluster], grouped by cluster',
           zTitle: 'confusion rate (%)',
-          title: `Confusion graph of the dense model, classes ordered by the ${clu.config.numExperts} spectral clusters`,
-          caption: `Symmetrised confusion rates (A = (C + Cᵀ)/2 of row-normalised confusions, zero diagonal); blocks on the diagonal are the clusters. ARI vs official = ${(clu.extra!.ari as number).toFixed(3)}; confusion mass within clusters ${(100 * (clu.extra!.withinConfusion as number)).toFixed(1)}% vs ${(100 * (clu.extra!.withinConfusionOfficial as number)).toFixed(1)}% for the official groups`,
+          title: `Confusion graph of the dense model, classes ordered by the ${clu.config.numExperts} spectral ` + `clusters`,
+          caption: `Symmetrised confusion rates (A = (C + Cᵀ)/2 of row-normalised confusions, zero diagonal); blocks on ` + `the diagonal are the clusters. ARI vs official = ${(clu.extra!.ari as number).toFixed(3)}; ` + `confusion mass within clusters ${(100 * (clu.extra!.withinConfusion as number)).toFixed(1)}% vs ` + `${(100 * (clu.extra!.withinConfusionOfficial as number)).toFixed(1)}% for the official groups`,
           showValues: false,
         }),
       );

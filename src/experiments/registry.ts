@@ -31,7 +31,7 @@ export function getPaper(id: string): PaperSpec {
 export function registerExperiment(e: Experiment): Experiment {
   if (EXPERIMENTS.has(e.id)) throw new Error(`experiment '${e.id}' registered twice`);
   if (!PAPER_SPECS.has(e.paper)) {
-    throw new Error(`experiment '${e.id}': paper '${e.paper}' is not registered (call registerPaper({ id: '${e.paper}', ... }) first)`);
+    throw new Error(`experiment '${e.id}': paper '${e.paper}' is not registered (call registerPaper({ id: '${e.paper}', ... ` + `}) first)`);
   }
   EXPERIMENTS.set(e.id, e);
   return e;

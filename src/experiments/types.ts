@@ -27,7 +27,10 @@ export interface PaperSpec {
 
 export interface ExperimentRunContext {
   scale: Scale;
-  /** Use real data where present (CIFAR when downloaded, else Fashion-MNIST for 10-class slots), else synth (see datasetFor). */
+  /**
+   * Use real data where present (CIFAR when downloaded, else Fashion-MNIST for 10-class slots), else synth (see
+   * datasetFor).
+   */
   preferReal: boolean;
   /**
    * Force one dataset (`--data NAME`) for every run in place of the experiment's choice; unset: the best present

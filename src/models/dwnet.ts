@@ -102,7 +102,10 @@ export class PatchEmbed extends Module {
   }
 }
 
-/** Swin's PatchMerging: concatenate each 2×2 neighbourhood (x0=(0,0), x1=(1,0), x2=(0,1), x3=(1,1)) → LN(4C) → Linear 4C→2C, no bias. */
+/**
+ * Swin's PatchMerging: concatenate each 2×2 neighbourhood (x0=(0,0), x1=(1,0), x2=(0,1), x3=(1,1)) → LN(4C) → Linear
+ * 4C→2C, no bias.
+ */
 export class PatchMerging extends Module {
   readonly norm: LayerNorm;
   readonly reduction: Linear;
@@ -363,7 +366,7 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
     attnWeights: ATTN_WEIGHTS,
   },
   docs: {
-    block: "spatial block: 'attn' (Swin local attention), 'dw' (DWNet), 'ddw' (homogeneous dynamic), 'iddw' (inhomogeneous dynamic)",
+    block: "spatial block: 'attn' (Swin local attention), 'dw' (DWNet), 'ddw' (homogeneous dynamic), 'iddw' " + "(inhomogeneous dynamic)",
     patchSize: 'side of the conv patch embedding (stride = kernel)',
     embedDim: 'channels C of the first stage (doubling per stage)',
     depths: 'blocks per stage, e.g. 2,2,6,2',
@@ -380,7 +383,7 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
     check.divisible(name, c, 'imageSize', 'patchSize');
     check.that(c.depths.length >= 1 && c.depths.every((d) => Number.isInteger(d) && d >= 1), `${name}: depths=${c.depths.join(',')} must be positive integers`);
     const n = c.depths.length;
-    check.that(c.numHeads.length === n, `${name}: numHeads=${c.numHeads.join(',')} has ${c.numHeads.length} entries; expected one per stage (${n}, depths=${c.depths.join(',')})`);
+    check.that(c.numHeads.length === n, `${name}: numHeads=${c.numHeads.join(',')} has ${c.numHeads.length} entries; expected one per stage ` + `(${n}, depths=${c.depths.join(',')})`);
     check.that(c.kernelSize % 2 === 1, `${name}: kernelSize=${c.kernelSize} must be odd (padding k//2 keeps the map size)`);
     check.that(c.mlpRatio > 0, `${name}: mlpRatio=${c.mlpRatio} must be > 0`);
     check.range(name, c, 'dropPath', 0, 0.99);
@@ -388,8 +391,8 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
     const res = stageResolutions(c);
     res.forEach((r, i) => {
       const dim = c.embedDim * 2 ** i;
-      check.that(Number.isInteger(r) && r >= 1, `${name}: stage ${i} resolution ${r} is not a whole number; imageSize/patchSize=${c.imageSize / c.patchSize} must be divisible by 2^${n - 1}`);
-      if (i < n - 1) check.that(r % 2 === 0, `${name}: stage ${i} map ${r}×${r} is odd; PatchMerging needs even sides (imageSize=${c.imageSize}, patchSize=${c.patchSize}, ${n} stages)`);
+      check.that(Number.isInteger(r) && r >= 1, `${name}: stage ${i} resolution ${r} is not a whole number; ` + `imageSize/patchSize=${c.imageSize / c.patchSize} must be divisible by 2^${n - 1}`);
+      if (i < n - 1) check.that(r % 2 === 0, `${name}: stage ${i} map ${r}×${r} is odd; PatchMerging needs even sides (imageSize=${c.imageSize}, ` + `patchSize=${c.patchSize}, ${n} stages)`);
       check.that(Number.isInteger(c.numHeads[i]) && c.numHeads[i] >= 1 && dim % c.numHeads[i] === 0, `${name}: stage ${i} width ${dim} is not divisible by numHeads[${i}]=${c.numHeads[i]}`);
       if (c.block === 'attn') {
         check.that(r <= c.windowSize || r % c.windowSize === 0, `${name}: stage ${i} map ${r}×${r} is not divisible by windowSize=${c.windowSize}`);

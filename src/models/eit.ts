@@ -303,7 +303,7 @@ export const eitFamily: ModelFamily<EitConfig> = {
     eitT: "EIT_T: depth-wise conv beside attention (off: all attention, same as convSchedule='none')",
     convSchedule: "channels given to the conv branch per block: 'decreasing' (paper), 'constant-half', 'increasing', 'none'",
     convKernel: 'EIT_T depth-wise kernel (3 in the code)',
-    posEmbed: "'none' (paper default) or 'learned' (ablation; sized to the real grid, where the code's grid_size would say 18×18 at 224)",
+    posEmbed: "'none' (paper default) or 'learned' (ablation; sized to the real grid, where the code's grid_size would " + "say 18×18 at 224)",
     representationSize: 'pre-logits width (0 = off, as the training script)',
   },
   validate(c, name) {
@@ -319,14 +319,14 @@ export const eitFamily: ModelFamily<EitConfig> = {
     check.that(
       g >= 1,
       c.eitP
-        ? `${name}: imageSize=${c.imageSize} with kernelSize=${c.kernelSize}, strideSize=${c.strideSize}, poolSize=${c.poolSize} leaves no tokens; expected a conv output of at least poolSize pixels`
+        ? `${name}: imageSize=${c.imageSize} with kernelSize=${c.kernelSize}, strideSize=${c.strideSize}, ` + `poolSize=${c.poolSize} leaves no tokens; expected a conv output of at least poolSize pixels`
         : `${name}: imageSize=${c.imageSize} is smaller than patchSize=${c.patchSize}`,
     );
     eitSplit(c).forEach((s, i) => {
       check.that(
         s.attn >= c.numHeads && s.attn % c.numHeads === 0,
-        `${name}: convSchedule='${c.convSchedule}' gives block ${i} ${s.attn} attention channels for numHeads=${c.numHeads}; ` +
-          `expected a positive multiple of numHeads (needs embedDim // numHeads = ${Math.floor(c.embedDim / c.numHeads)} ≥ depth = ${c.depth} for 'decreasing'/'increasing', ≥ 2 for 'constant-half')`,
+        `${name}: convSchedule='${c.convSchedule}' gives block ${i} ${s.attn} attention channels for ` + `numHeads=${c.numHeads}; ` +
+          `expected a positive multiple of numHeads (needs embedDim // numHeads = ` + `${Math.floor(c.embedDim / c.numHeads)} ≥ depth = ${c.depth} for 'decreasing'/'increasing', ≥ 2 for ` + `'constant-half')`,
       );
     });
   },

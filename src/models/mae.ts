@@ -18,7 +18,8 @@ import { TokenEncoder, attentionResidual, type BlockOrder, type EncoderOutput } 
  * 1. `mae-vit`: the paper's plain ViT — 12 blocks, FFN 2× [P], 36×36 inputs (CIFAR 32 upscaled) [S], under 3.65M
  *    parameters and 0.27 GMACs [P]. Width, heads and patch are open (docs/mae.md §2): width 192 with patch 6 on 36×36
  *    (6×6 = 36 patches + class token) is the choice that keeps width 192 and meets both bounds (3.59M / 0.138 GMACs
- *    with 10 classes); patch 4 at 36×36 would need 0.29 GMACs in its Linears alone (0.32 with attention). Heads 3 (head_dim 64, DeiT-Ti's choice) [I]. The
+ * with 10 classes); patch 4 at 36×36 would need 0.29 GMACs in its Linears alone (0.32 with attention). Heads 3
+ * (head_dim 64, DeiT-Ti's choice) [I]. The
  *    token pipeline follows the author's later code [A], as docs/mae.md §2 suggests [I]: bias-free patch projection,
  *    a learned (N+1)×m position table N(0, 1), a zero "class patch" appended last (its embedding is its position
  *    row), final LayerNorm, classification from the last token.
@@ -126,7 +127,10 @@ export function maeVitClosedFormParams(c: MaeVitConfig): number {
   return c.inChannels * c.patchSize ** 2 * D + (c.patchBias ? D : 0) + (N + 1) * D + c.depth * block + 2 * D + D * c.numClasses + b * c.numClasses;
 }
 
-/** Inference MACs as `countMacs` counts them: patch projection, per block qkv/proj/FFN Linears and 2·T²·D attention, head. */
+/**
+ * Inference MACs as `countMacs` counts them: patch projection, per block qkv/proj/FFN Linears and 2·T²·D attention,
+ * head.
+ */
 export function maeVitClosedFormMacs(c: MaeVitConfig): number {
   const D = c.embedDim;
   const H = Math.round(c.mlpRatio * D);
@@ -189,7 +193,7 @@ export const maeVitFamily: ModelFamily<MaeVitConfig> = {
 };
 
 registerModel('mae-vit', maeVitFamily, {}, {
-  description: 'plain ViT of 2402.03752: 12 blocks, width 192, FFN 2×, 3 heads, 36×36 / patch 6 (3.59M params, 0.138 GMACs, 10 classes)',
+  description: 'plain ViT of 2402.03752: 12 blocks, width 192, FFN 2×, 3 heads, 36×36 / patch 6 (3.59M params, 0.138 ' + 'GMACs, 10 classes)',
   tags: ['paper'],
 });
 registerModel('mae-vit-test', maeVitFamily, { imageSize: 8, patchSize: 2, embedDim: 8, depth: 2, numHeads: 2 }, {
@@ -405,7 +409,7 @@ export function maeFamilyOf<E extends BaseConfig>(
       const N = (c.imageSize / (c as unknown as { patchSize: number }).patchSize) ** 2;
       visibleCount(N, c.maskRatio);
       if (c.maskTokenSpace === 'encoder') {
-        check.that(opts.encoderHasMaskEmbed(encoder), `${name}: maskTokenSpace='encoder' needs an encoder with MaskEmbed (mLiT: maeExtras=true); expected 'decoder' or 'auto'`);
+        check.that(opts.encoderHasMaskEmbed(encoder), `${name}: maskTokenSpace='encoder' needs an encoder with MaskEmbed (mLiT: maeExtras=true); expected ` + `'decoder' or 'auto'`);
       }
     },
     create: (c) => new MaePretrainer<E>(c, encoderFamily),
@@ -418,7 +422,9 @@ export function maeFamilyOf<E extends BaseConfig>(
 }
 
 export const maePretrainVitFamily = maeFamilyOf(maeVitFamily, { encoderHasMaskEmbed: () => false });
-/** mmLiT: MaskEmbed and OutProj in the encoder (maeExtras), encoder-space mask tokens; decoder 2 × 108, 6 heads as [T]. */
+/**
+ * mmLiT: MaskEmbed and OutProj in the encoder (maeExtras), encoder-space mask tokens; decoder 2 × 108, 6 heads as [T].
+ */
 export const maePretrainMlitFamily = maeFamilyOf(mlitFamily, {
   encoderHasMaskEmbed: (c) => c.maeExtras,
   defaults: { maeExtras: true, decoderDim: 108, decoderHeads: 6 },
@@ -434,7 +440,7 @@ registerModel('mae-vit-pretrain-test', maePretrainVitFamily, { imageSize: 8, pat
 });
 for (const size of ['xxs', 'xs', 's'] as const) {
   registerModel(`mmlit-${size}-pretrain`, maePretrainMlitFamily, { ...MLIT_PRESETS[size] } as Partial<MaeConfig<MlitConfig>>, {
-    description: `mmLiT-${size.toUpperCase()} MAE pre-training: mlit-${size} encoder with MaskEmbed/OutProj, decoder 2 × 108 (6 heads)`,
+    description: `mmLiT-${size.toUpperCase()} MAE pre-training: mlit-${size} encoder with MaskEmbed/OutProj, decoder 2 × ` + `108 (6 heads)`,
     tags: ['paper', 'pretrain'],
   });
 }

@@ -36,7 +36,9 @@ export interface MobileVmoeConfig extends VitConfig {
   topK: number;
   /** 'superclass-image' (Mobile V-MoE) | 'e2e-image' (per-image, balancing losses) | 'token' (V-MoE). */
   routing: OneOf<typeof ROUTINGS>;
-  /** Router input for per-image routing: the class token after the last dense block, or the mean of its patch tokens. */
+  /**
+   * Router input for per-image routing: the class token after the last dense block, or the mean of its patch tokens.
+   */
   routerInput: OneOf<typeof ROUTER_INPUTS>;
   /** 'topk': gates renormalised over the top-k (docs/mobile-vmoe.md §3 default); 'none': raw softmax probabilities. */
   gateNormalise: OneOf<typeof GATE_NORMALISE>;
@@ -223,7 +225,7 @@ export class MobileVmoe extends VitTokenClassifier<MobileVmoeConfig> {
 
   /** Per-image router probabilities [B, E] (eval mode); throws for per-token routing, which has no per-image router. */
   routerProbs(x: tf.Tensor4D): tf.Tensor2D {
-    if (!this.router) throw new ConfigError(`${this.modelName || 'mobile-vmoe'}: routing='token' has no per-image router; routerProbs needs a per-image routing`);
+    if (!this.router) throw new ConfigError(`${this.modelName || 'mobile-vmoe'}: routing='token' has no per-image router; routerProbs needs a ` + `per-image routing`);
     return tf.tidy(() => {
       const ctx = makeCtx({ training: false });
       return tf.softmax(this.routerLogits(this.denseTrunk(x, ctx), ctx)) as tf.Tensor2D;

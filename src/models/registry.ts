@@ -46,7 +46,10 @@ export interface RegisteredModel {
   tags: string[];
 }
 
-/** Model files register themselves when imported; src/models/index.ts imports them all. Import the registry API from there. */
+/**
+ * Model files register themselves when imported; src/models/index.ts imports them all. Import the registry API from
+ * there.
+ */
 const REGISTRY = new Map<string, RegisteredModel>();
 
 export function registerModel<C extends BaseConfig>(

@@ -138,7 +138,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
     check.positiveInt(name, c, 'imageSize', 'inChannels', 'numClasses', 'stemChannels', 'stemKernel', 'stemStride');
     check.that(
       c.widths.length > 0 && c.widths.length === c.blocks.length,
-      `${name}: widths=[${c.widths}] and blocks=[${c.blocks}] must be non-empty lists of the same length (one entry per stage)`,
+      `${name}: widths=[${c.widths}] and blocks=[${c.blocks}] must be non-empty lists of the same length (one ` + `entry per stage)`,
     );
     check.that(
       [...c.widths, ...c.blocks].every((v) => Number.isInteger(v) && v > 0),
@@ -147,7 +147,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
     if (c.shortcut === 'A') {
       let cin = c.stemChannels;
       for (const w of c.widths) {
-        check.that(w >= cin, `${name}: shortcut='A' pads channels with zeros, so widths must not shrink; got ${cin} → ${w} (use shortcut='B')`);
+        check.that(w >= cin, `${name}: shortcut='A' pads channels with zeros, so widths must not shrink; got ${cin} → ${w} (use ` + `shortcut='B')`);
         cin = w;
       }
     }
@@ -172,7 +172,7 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
 };
 
 registerModel('resnet56-cifar', resnetFamily, {}, {
-  description: 'ResNet-56, CIFAR form (He et al.): 3×9 basic blocks at 16/32/64, option-A shortcuts, 853,018 params for 10 classes',
+  description: 'ResNet-56, CIFAR form (He et al.): 3×9 basic blocks at 16/32/64, option-A shortcuts, 853,018 params for ' + '10 classes',
   tags: ['paper'],
 });
 registerModel('resnet56-cifar-b', resnetFamily, { shortcut: 'B' }, {

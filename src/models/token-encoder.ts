@@ -104,7 +104,7 @@ export abstract class TokenEncoder<C extends TokenEncoderConfig> extends Classif
       if (positions) t = t.add(this.positionRows(positions));
       else {
         if (n !== this.numPatches) {
-          throw new Error(`${this.constructor.name}.encode: ${n} patches without positions; expected all ${this.numPatches} (or pass positions)`);
+          throw new Error(`${this.constructor.name}.encode: ${n} patches without positions; expected all ${this.numPatches} ` + `(or pass positions)`);
         }
         t = t.add(this.posEmbed.value.slice([0, 0], [n, m]));
       }

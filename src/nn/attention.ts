@@ -71,7 +71,8 @@ export class MultiHeadAttention extends Module {
     const [b, t] = x.shape;
     const d = this.dim / this.heads;
     const qkv = this.qkv.forward(x, ctx).reshape([b, t, 3, this.heads, d]);
-    // split q, k, v along axis 2 before the head transpose: three rank-4 transposes are much cheaper on wasm than one rank-5
+    // split q, k, v along axis 2 before the head transpose: three rank-4 transposes are much cheaper on wasm than one
+    // rank-5
     const [q, k, v] = tf.split(qkv, 3, 2).map((u) => u.reshape([b, t, this.heads, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
     const o = scaledDotProductAttention(q, k, v, ctx, { dropout: this.opts.attnDropout, recordKey, bias });
     return dropout(this.proj.forward(mergeHeads(o), ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;

@@ -3,7 +3,8 @@ import { FUSED } from '../backend/kernel-names';
 
 /**
  * LayerNorm, activations and the softmax gradient as single kernels where the active backend has them (the native
- * kernels over wasm register `LvLayerNorm`, `LvActivation`, … : see src/backend/kernel-names.ts), and as compositions of
+ * kernels over wasm register `LvLayerNorm`, `LvActivation`, … : see src/backend/kernel-names.ts), and as compositions
+ * of
  * tfjs ops everywhere else (cpu, plain wasm, tfjs-node). Both paths compute the same function; the tests compare
  * the fused kernels and their gradients against the composite ones on the `cpu` backend.
  */

@@ -35,7 +35,7 @@ export class GroupedQueryAttention extends Module {
   ) {
     super();
     if (dim % heads !== 0) throw new ConfigError(`GQA: dim=${dim} is not divisible by heads=${heads}; expected dim to be a multiple of heads`);
-    if (heads % groups !== 0) throw new ConfigError(`GQA: heads=${heads} is not divisible by groups=${groups}; expected 1 ≤ groups ≤ heads with heads a multiple of groups`);
+    if (heads % groups !== 0) throw new ConfigError(`GQA: heads=${heads} is not divisible by groups=${groups}; expected 1 ≤ groups ≤ heads with heads a ` + `multiple of groups`);
     this.headDim = dim / heads;
     const bias = opts.bias ?? false;
     const wi = opts.weightInit;

@@ -88,7 +88,9 @@ export function dispatchToExperts(x: tf.Tensor, r: Routing, experts: Mlp[], ctx:
   return k === 1 ? back : back.reshape([k, ...x.shape]).sum(0);
 }
 
-/** Reference dispatch: run every expert on every row and combine with the gates (E× the cost; for tests and small E). */
+/**
+ * Reference dispatch: run every expert on every row and combine with the gates (E× the cost; for tests and small E).
+ */
 export function denseMaskedExperts(x: tf.Tensor, r: Routing, experts: Mlp[], ctx: Ctx): tf.Tensor {
   const bcast = x.shape.slice(1).map(() => 1);
   const n = x.shape[0];
@@ -136,7 +138,7 @@ export function superClassRouterLoss(logits: tf.Tensor2D, superClass: tf.Tensor1
   if (max >= e) {
     throw new ConfigError(
       `super-class label ${max} ≥ numExperts=${e}; the super-class router needs one expert per super-class ` +
-        '(set numExperts to the number of super-classes, or pass a fine→super-class map with as many groups as experts)',
+        '(set numExperts to the number of super-classes, or pass a fine→super-class map with as many groups as ' + 'experts)',
     );
   }
   return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(superClass.asType('int32'), e), logits) as tf.Scalar);
@@ -162,7 +164,10 @@ export class ExpertMlps extends Module {
   }
 }
 
-/** One router: a Linear(D → E) on a D-vector per row (per-image: the class token or pooled tokens; per-token: each token). */
+/**
+ * One router: a Linear(D → E) on a D-vector per row (per-image: the class token or pooled tokens; per-token: each
+ * token).
+ */
 export class Router extends Module {
   readonly proj: Linear;
   constructor(

@@ -60,7 +60,10 @@ export function gatherPatches(x: tf.Tensor3D, indices: Int32Array, n: number): t
   return tf.tidy(() => tf.gather(x.reshape([b * N, d]), tf.tensor1d(flat, 'int32')).reshape([b, n, d]) as tf.Tensor3D);
 }
 
-/** Per-patch normalisation of targets (He et al. 2022, §"Reconstruction target"): (t − mean)/√(var + 1e-6), unbiased var. */
+/**
+ * Per-patch normalisation of targets (He et al. 2022, §"Reconstruction target"): (t − mean)/√(var + 1e-6), unbiased
+ * var.
+ */
 export function normalizePatches(t: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
     const p = t.shape[2];
@@ -128,7 +131,10 @@ export interface MaeDecoderOptions {
   numPatches: number;
   /** Pixels per patch (C·p²): the prediction width. */
   patchDim: number;
-  /** Own learned mask token in decoder space (He et al.); false when the encoder supplies mask tokens (mLiT's MaskEmbed). */
+  /**
+   * Own learned mask token in decoder space (He et al.); false when the encoder supplies mask tokens (mLiT's
+   * MaskEmbed).
+   */
   maskToken: boolean;
   layerNormEps?: number;
 }

@@ -105,10 +105,10 @@ function describe(v: TreeView, p: string, c: Config): string {
     case 'GroupedQueryAttention': {
       const heads = num(c, 'numHeads');
       const groups = num(c, 'kvGroups');
-      return `grouped-query attention: ${heads} query heads share ${groups} key/value head${groups === 1 ? '' : 's'} (${shapes(['q.weight', 'k.weight', 'v.weight'])})`;
+      return `grouped-query attention: ${heads} query heads share ${groups} key/value head${groups === 1 ? '' : 's'} ` + `(${shapes(['q.weight', 'k.weight', 'v.weight'])})`;
     }
     case 'MultiHeadAttention':
-      return `multi-head self-attention, ${num(c, 'numHeads') ?? (Array.isArray(c.numHeads) ? (c.numHeads as number[]).join('/') : '?')} heads (${shapes(['qkv.weight', 'proj.weight'])})`;
+      return `multi-head self-attention, ` + `${num(c, 'numHeads') ?? (Array.isArray(c.numHeads) ? (c.numHeads as number[]).join('/') : '?')} heads ` + `(${shapes(['qkv.weight', 'proj.weight'])})`;
     case 'MoeLayer': {
       const w = weightsOf(v, p, 'experts.w');
       const vv = weightsOf(v, p, 'experts.v.weight');
@@ -123,24 +123,24 @@ function describe(v: TreeView, p: string, c: Config): string {
     case 'SwiGLUExperts':
       return `SwiGLU experts (${shapes(['w', 'v.weight', 'w2.weight'])})`;
     case 'Router':
-      return `per-image router on the class token (${String(c.routing ?? '')}): one choice of top-${num(c, 'topK')} of ${num(c, 'numExperts')} experts for the whole image`;
+      return `per-image router on the class token (${String(c.routing ?? '')}): one choice of top-${num(c, 'topK')} ` + `of ${num(c, 'numExperts')} experts for the whole image`;
     case 'ExpertMlps':
-      return `${num(c, 'numExperts')} expert MLPs; every token of an image goes to the experts its image's router chose`;
+      return `${num(c, 'numExperts')} expert MLPs; every token of an image goes to the experts its image's router ` + `chose`;
     case 'EitPatchProjection':
-      return `EIT_P: conv ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} (stride ${num(c, 'strideSize')}) then max-pool ${num(c, 'poolSize')}×${num(c, 'poolSize')} → patch tokens, no position embedding (${c.posEmbed})`;
+      return `EIT_P: conv ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} (stride ${num(c, 'strideSize')}) then ` + `max-pool ${num(c, 'poolSize')}×${num(c, 'poolSize')} → patch tokens, no position embedding ` + `(${c.posEmbed})`;
     case 'EitConvBranch': {
       const dw = weightsOf(v, p, 'dw.weight');
       const ch = dw ? dw[2] : undefined;
-      return `EIT_T: depth-wise ${dw ? `${dw[0]}×${dw[1]}` : ''} conv on ${ch} of ${num(c, 'embedDim')} channels beside attention (${c.convSchedule} schedule)`;
+      return `EIT_T: depth-wise ${dw ? `${dw[0]}×${dw[1]}` : ''} conv on ${ch} of ${num(c, 'embedDim')} channels ` + `beside attention (${c.convSchedule} schedule)`;
     }
     case 'DWSpatialBlock':
     case 'SpatialBlock': {
       const b = String(c.block ?? '');
       const what: Record<string, string> = {
         attn: 'local window attention (Swin): weights per window, per head, from the input',
-        dw: `static depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: one kernel per channel, shared over positions`,
+        dw: `static depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: one kernel per channel, ` + `shared over positions`,
         ddw: `dynamic depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: kernels predicted per image`,
-        iddw: `inhomogeneous dynamic depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: kernels predicted per position, shared by channel groups`,
+        iddw: `inhomogeneous dynamic depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: kernels ` + `predicted per position, shared by channel groups`,
       };
       return `${what[b] ?? b}, then an MLP`;
     }
@@ -199,7 +199,9 @@ export function architectureSummary(model: Module & { config?: object }, name?: 
   return { model: name ?? model.constructor.name, params: paramsUnder(v, ''), rows, blocks };
 }
 
-/** What differs between blocks, in words where the weight is known (experts, hidden size, conv channels), else shapes. */
+/**
+ * What differs between blocks, in words where the weight is known (experts, hidden size, conv channels), else shapes.
+ */
 function blockFacts(shapes: Map<string, string>, varying: string[]): string {
   const dim = (name: string, i: number) => {
     const k = varying.find((n) => n.endsWith(name));
@@ -265,7 +267,7 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
     const h = 10 + lines.length * LINE;
     parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="6" fill="${fill}" stroke="#555"/>`);
     lines.forEach((l, i) => {
-      parts.push(`<text x="${x + 8}" y="${y + 5 + LINE * (i + 1) - 3}" font-size="12"${i < bold ? ' font-weight="bold"' : ''}>${esc(l)}</text>`);
+      parts.push(`<text x="${x + 8}" y="${y + 5 + LINE * (i + 1) - 3}" ` + `font-size="12"${i < bold ? ' font-weight="bold"' : ''}>${esc(l)}</text>`);
     });
     return h;
   };
@@ -289,7 +291,7 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
   const x = PAD + LW + GAP;
   let yr = PAD + 28;
   for (const b of s.blocks) {
-    parts.push(`<text x="${x}" y="${yr + 8}" font-size="13" font-weight="bold">${esc(`${b.kind}, opened up (${b.path})`)}</text>`);
+    parts.push(`<text x="${x}" y="${yr + 8}" font-size="13" ` + `font-weight="bold">${esc(`${b.kind}, opened up (${b.path})`)}</text>`);
     yr += 16;
     b.parts.forEach((p, i) => {
       const lines = [`${p.path} · ${p.kind} · ${fmtParams(p.params)}`, ...wrap(p.detail, 68).slice(0, 3)];
@@ -297,7 +299,7 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
       if (i < b.parts.length - 1) arrow(x + RW / 2, yr + h, yr + h + 10);
       yr += h + 10;
     });
-    parts.push(`<text x="${x}" y="${yr + 10}" font-size="11" fill="#555">${esc('residual connections around attention and the FFN/MoE; norms as configured')}</text>`);
+    parts.push(`<text x="${x}" y="${yr + 10}" font-size="11" ` + `fill="#555">${esc('residual connections around attention and the FFN/MoE; norms as configured')}</text>`);
     yr += 18;
     if (b.variation.length) {
       parts.push(`<text x="${x}" y="${yr + 10}" font-size="12" font-weight="bold">What changes from block to block</text>`);

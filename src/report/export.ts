@@ -81,7 +81,8 @@ export function figureHtml(spec: FigureSpec, plotlySrc?: string): string {
 <head>
 <meta charset="utf-8">
 <title>${escapeHtml(spec.title)}</title>
-<style>body{font-family:Arial,Helvetica,sans-serif;margin:24px;max-width:1000px}.caption{color:#333;font-size:14px;line-height:1.4;max-width:760px}</style>
+<style>body{font-family:Arial,Helvetica,sans-serif;margin:24px;max-width:1000px}
+.caption{color:#333;font-size:14px;line-height:1.4;max-width:760px}</style>
 ${plotly}
 </head>
 <body>
@@ -102,7 +103,9 @@ export interface ExportOptions {
   images?: boolean;
   /** PNG pixel ratio (default 2). */
   pngScale?: number;
-  /** Inline plotly in every HTML file (default: $LIGHTVIT_FIGURES_SELF_CONTAINED === '1'); else one bundle per folder. */
+  /**
+   * Inline plotly in every HTML file (default: $LIGHTVIT_FIGURES_SELF_CONTAINED === '1'); else one bundle per folder.
+   */
   selfContained?: boolean;
   log?: (msg: string) => void;
 }

@@ -64,7 +64,10 @@ export function dataNote(records: Array<Partial<ResultRecord>>): string {
 /** The marker the provenance footer of a PNG/SVG starts from (see export.ts). */
 export const DATA_NOTE_PREFIX = 'Data:';
 
-/** Caption text followed by "Data: <dataNote>." and, when any record is synthetic, that these are not the paper's numbers. */
+/**
+ * Caption text followed by "Data: <dataNote>." and, when any record is synthetic, that these are not the paper's
+ * numbers.
+ */
 export function caption(records: Array<Partial<ResultRecord>>, text: string): string {
   const base = text.trim().replace(/\.?$/, '.');
   const note = dataNote(records);
@@ -319,7 +322,10 @@ export interface CurvesOptions extends Partial<FigureIdentity> {
   nameBy?: (r: CurveSource) => string;
 }
 
-/** A stored record, or just a name and a trainer's history (in a notebook: `{ variant, history, dataset, scale, synthetic }`). */
+/**
+ * A stored record, or just a name and a trainer's history (in a notebook: `{ variant, history, dataset, scale,
+ * synthetic }`).
+ */
 export type CurveSource = Pick<ResultRecord, 'variant'> & Partial<Omit<ResultRecord, 'variant'>>;
 
 /** Training curves: train/test loss (left) and train/test top-1 (right) vs epoch, one colour per record. */

@@ -73,15 +73,16 @@ export function figureHtmlFragment(spec: FigureSpec, pngBase64?: string, withPlo
   const id = `lightvit-fig-${process.pid}-${++figureCount}`;
   const { width } = spec.layout as { width?: number };
   const img = pngBase64
-    ? `<img id="${id}-png" alt="${escapeHtml(spec.title)}" style="max-width:100%;width:${width ?? 760}px" src="data:image/png;base64,${pngBase64}">`
+    ? `<img id="${id}-png" alt="${escapeHtml(spec.title)}" style="max-width:100%;width:${width ?? 760}px" ` + `src="data:image/png;base64,${pngBase64}">`
     : '';
   return [
     withPlotly ? `<script>${plotlyBundle()}</script>` : '',
     `<div id="${id}"></div>${img}`,
     `<p style="font-size:13px;color:#333;max-width:760px">${escapeHtml(spec.caption)}</p>`,
     `<script>(function(){var n=0;function draw(){var P=window.Plotly;if(!P){if(++n<200)setTimeout(draw,50);return;}`,
-    `P.newPlot(${JSON.stringify(id)},${scriptJson(spec.data)},${scriptJson(spec.layout)},{displaylogo:false}).then(function(){`,
-    `var i=document.getElementById(${JSON.stringify(`${id}-png`)});if(i)i.remove();});}draw();})();</script>`,
+    `P.newPlot(${JSON.stringify(id)},${scriptJson(spec.data)},${scriptJson(spec.layout)},` +
+      '{displaylogo:false}).then(function(){',
+    `var i=document.getElementById(${JSON.stringify(id + '-png')});if(i)i.remove();});}draw();})();</script>`,
   ].join('\n');
 }
 
@@ -156,7 +157,7 @@ export function imagesToPng(images: GridImage[], opts: ImageGridPngOptions = {})
   images.forEach((img, k) => {
     const need = img.width * img.height * img.channels;
     if (img.pixels.length !== need) {
-      throw new Error(`image ${k}${img.label ? ` '${img.label}'` : ''} has ${img.pixels.length} values; expected ${img.height}×${img.width}×${img.channels} = ${need}`);
+      throw new Error(`image ${k}${img.label ? ` '${img.label}'` : ''} has ${img.pixels.length} values; expected ` + `${img.height}×${img.width}×${img.channels} = ${need}`);
     }
     const byte = toByte(img.pixels);
     const ox = (k % cols) * (cw + gap);
@@ -196,9 +197,10 @@ export function showImages(images: GridImage[], opts: ImageGridPngOptions = {}):
     const scale = Math.max(1, Math.round(opts.scale ?? 4));
     const cells = images.map((img) => {
       const b64 = imagesToPng([img], { scale }).toString('base64');
-      return `<figure style="margin:0;text-align:center"><img style="image-rendering:pixelated" src="data:image/png;base64,${b64}"><figcaption style="font-size:11px">${escapeHtml(img.label ?? '')}</figcaption></figure>`;
+      return `<figure style="margin:0;text-align:center"><img style="image-rendering:pixelated" ` + `src="data:image/png;base64,${b64}"><figcaption ` + `style="font-size:11px">${escapeHtml(img.label ?? '')}</figcaption></figure>`;
     });
-    const html = `<div style="display:grid;grid-template-columns:repeat(${cols},max-content);gap:6px">${cells.join('')}</div>`;
+    const style = `display:grid;grid-template-columns:repeat(${cols},max-content);gap:6px`;
+    const html = `<div style="${style}">${cells.join('')}</div>`;
     if (tryDisplay((t) => t.display.html(html))) return;
   }
   const labels = images.map((i) => i.label ?? '?');
@@ -242,7 +244,7 @@ export function liveProgress(opts: LiveProgressOptions = {}): ProgressSink {
     if (out) {
       const frac = p.epochs * p.steps > 0 ? ((p.epoch - 1) * p.steps + p.step) / (p.epochs * p.steps) : 0;
       const html =
-        `<div style="font-family:monospace;font-size:13px"><progress value="${Math.min(1, frac).toFixed(4)}" max="1" style="width:240px;vertical-align:middle"></progress> ` +
+        `<div style="font-family:monospace;font-size:13px"><progress value="${Math.min(1, frac).toFixed(4)}" ` + `max="1" style="width:240px;vertical-align:middle"></progress> ` +
         `${escapeHtml(progressText(p, opts.label))}</div>`;
       try {
         out.html(html);
@@ -285,12 +287,12 @@ export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
     const paths = series.map((s) => {
       const pts = s.y.map((y, i) => (typeof y === 'number' && Number.isFinite(y) ? `${px(xs[i]).toFixed(1)},${py(y).toFixed(1)}` : '')).filter(Boolean);
       const dots = pts.map((p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2" fill="${s.color}"/>`).join('');
-      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ' stroke-dasharray="4 3"' : ''} points="${pts.join(' ')}"/>${dots}`;
+      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ' stroke-dasharray="4 3"' : ''} ` + `points="${pts.join(' ')}"/>${dots}`;
     });
     const text = (x: number, y: number, t: string, anchor = 'end') => `<text x="${x}" y="${y}" font-size="10" text-anchor="${anchor}">${escapeHtml(t)}</text>`;
     return (
       `<svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg" style="font-family:Arial,sans-serif">` +
-      `<rect x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="none" stroke="#ccc"/>` +
+      `<rect x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="none" ` + `stroke="#ccc"/>` +
       text(pad.l, 12, title, 'start') + text(pad.l - 4, pad.t + 8, fmt(y1)) + text(pad.l - 4, H - pad.b, fmt(y0)) +
       text(pad.l, H - 8, `epoch ${x0}`, 'start') + text(W - pad.r, H - 8, `${x1}`) + paths.join('') + '</svg>'
     );
@@ -303,7 +305,7 @@ export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
     { y: history.map((h) => 100 * h.trainTop1), dash: false, color: '#1f77b4' },
     { y: history.map((h) => (h.testTop1 === undefined ? undefined : 100 * h.testTop1)), dash: true, color: '#ff7f0e' },
   ]);
-  return `<div style="display:flex;gap:12px">${loss}${acc}</div><div style="font-size:11px;color:#555">solid: train · dashed: test</div>`;
+  return `<div style="display:flex;gap:12px">${loss}${acc}</div><div style="font-size:11px;color:#555">solid: train · ` + `dashed: test</div>`;
 }
 
 /**
@@ -363,6 +365,9 @@ export function notebookTrainingDisplay(): (label: string) => TrainingDisplay {
 export function showArchitecture(model: Module & { config?: object }, opts: { name?: string; title?: string } = {}): void {
   if (inNotebook() && tryDisplay((t) => t.display.html(architectureSvg(model, opts)))) return;
   const s = architectureSummary(model, opts.name);
-  const lines = s.rows.map((r) => `  ${r.repeat > 1 ? `${r.path}…${r.lastPath.split('.').pop()} ${r.kind} ×${r.repeat}` : `${r.path} ${r.kind}`}: ${r.detail}`);
+  const lines = s.rows.map((r) => {
+    const what = r.repeat > 1 ? `${r.path}…${r.lastPath.split('.').pop()} ${r.kind} ×${r.repeat}` : `${r.path} ${r.kind}`;
+    return `  ${what}: ${r.detail}`;
+  });
   console.log(`[architecture] ${s.model}, ${s.params.toLocaleString('en-US')} parameters\n${lines.join('\n')}`);
 }

@@ -113,7 +113,8 @@ export async function renderAllFigures(opts: RenderAllOptions): Promise<RenderAl
   }
   if (!opts.paper || opts.paper === 'kit') specs.push(...summaryFigures(opts.paper ? loadRecords({ scale: opts.scale }) : records));
   if (!specs.length) {
-    log(`no stored results${opts.paper ? ` for paper '${opts.paper}'` : ''}${opts.scale ? ` at scale '${opts.scale}'` : ''}: run experiments first (lightvit reproduce)`);
+    const which = `${opts.paper ? ` for paper '${opts.paper}'` : ''}${opts.scale ? ` at scale '${opts.scale}'` : ''}`;
+    log(`no stored results${which}: run experiments first (lightvit reproduce)`);
     return { files: [], specs, failed };
   }
   const seen = new Set<string>();

@@ -71,7 +71,8 @@ export const RESULT_FRAME_METRICS = ['top1', 'top5', 'loss', 'params', 'activePa
  * Give stored records, or a filter for the store (`{ paper: 'dwnet', scale: 'quick' }`; default: every record).
  * Columns: RESULT_FRAME_COLUMNS (`configId` is the configuration's short id: two runs of one variant with other
  * settings differ there), then RESULT_FRAME_METRICS, any further numeric metric the records carry, `wallTimeS` and
- * `timestamp`. Example: `resultsFrame({ paper: 'dwnet' }).groupby(['variant']).col(['top1']).agg({ top1: ['mean', 'std', 'count'] })`.
+ * `timestamp`. Example: `resultsFrame({ paper: 'dwnet' }).groupby(['variant']).col(['top1']).agg({ top1: ['mean',
+ * 'std', 'count'] })`.
  */
 export function resultsFrame(source: ResultRecord[] | RecordFilter = {}): InstanceType<Danfo['DataFrame']> {
   const records = Array.isArray(source) ? source : loadRecords(source);

@@ -18,7 +18,8 @@ export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): boolean {
   for (const s of slots) {
     const ds = [s.param, s.grad, s.m, s.v].map((t) => (t.dtype === 'float32' ? backend.dataIdMap.get(t.dataId) : undefined));
     if (ds.some((d) => !d) || ds[0]!.refCount !== 1 || ds[2]!.refCount !== 1 || ds[3]!.refCount !== 1) return false;
-    if (new Set([s.param.dataId, s.grad.dataId, s.m.dataId, s.v.dataId]).size !== 4) return false; // never write what is read
+    // never write what is read
+    if (new Set([s.param.dataId, s.grad.dataId, s.m.dataId, s.v.dataId]).size !== 4) return false;
     if (s.grad.size !== s.param.size || s.m.size !== s.param.size || s.v.size !== s.param.size) return false;
     offs.p.push(ds[0]!.memoryOffset);
     offs.g.push(ds[1]!.memoryOffset);

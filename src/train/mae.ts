@@ -20,7 +20,7 @@ import type { LossFn } from './types';
 /** `model` as an MAE pre-trainer (for its `pretrainLoss` and `reconstruct`), or a ConfigError naming the model. */
 export function asPretrainer(model: ClassifierModel): MaePretrainer {
   if (!(model instanceof MaePretrainer)) {
-    throw new ConfigError(`MAE pre-training needs a pre-trainer model (e.g. 'mae-vit-pretrain', 'mmlit-xxs-pretrain'); got '${model.modelName || model.constructor.name}'`);
+    throw new ConfigError(`MAE pre-training needs a pre-trainer model (e.g. 'mae-vit-pretrain', 'mmlit-xxs-pretrain'); got ` + `'${model.modelName || model.constructor.name}'`);
   }
   return model;
 }

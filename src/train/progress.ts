@@ -78,7 +78,7 @@ export class ProgressBar {
         `${head}ep ${p.epoch}/${p.epochs}${p.phase === 'eval' ? ' eval' : ''}`,
         done,
         total,
-        `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : 'n/a'} · ${p.imgPerS.toFixed(1)} img/s · ETA ${fmtDuration(p.etaS)}`,
+        `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : 'n/a'} · ${p.imgPerS.toFixed(1)} img/s · ETA ` + `${fmtDuration(p.etaS)}`,
         false,
       );
     };

@@ -216,7 +216,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   if (!model.isBuilt) model.build(seed);
   if (opts.train.numClasses > model.config.numClasses) {
     throw new ConfigError(
-      `dataset ${opts.train.name} has ${opts.train.numClasses} classes but the model has numClasses=${model.config.numClasses}; expected numClasses ≥ ${opts.train.numClasses}`,
+      `dataset ${opts.train.name} has ${opts.train.numClasses} classes but the model has ` + `numClasses=${model.config.numClasses}; expected numClasses ≥ ${opts.train.numClasses}`,
     );
   }
   const t0 = Date.now();
