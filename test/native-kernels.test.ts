@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, FUSED } from '../src/backend/native';
-import { layerNorm, activate } from '../src/nn/fused';
+import { layerNorm, activate, batchNormTrain } from '../src/nn/fused';
 
 const hasKernelOn = (backend: string, name: string) => tf.getKernel(name, backend) !== undefined;
 
@@ -287,6 +287,39 @@ describe('native kernels vs cpu', () => {
         // inputs spread over ±8, past where the exp/erf approximations saturate
         check(`LvActivation ${kind}`, await relErr([shape], withGrads((x) => activate(x.mul(8), kind))));
       }
+    }
+  });
+
+  it('GatherV2: axes 0, 1 and last, repeated and 2-D indices, int32 data, with gradients; out-of-range throws', async (ctx) => {
+    if (!native()) ctx.skip();
+    const idx = (v: number[], shape?: number[]) => tf.tensor(v, shape ?? [v.length], 'int32');
+    check('GatherV2', await relErr([[6, 5, 3]], withGrads((x) => tf.gather(x, idx([5, 0, 0, 2, 5, 1, 3]), 0))));
+    check('GatherV2', await relErr([[4, 7, 3]], withGrads((x) => tf.gather(x, idx([6, 1, 1, 0]), 1))));
+    check('GatherV2', await relErr([[3, 4, 9]], withGrads((x) => tf.gather(x, idx([8, 0, 4, 4, 2, 7], [2, 3]), -1))));
+    check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x.mul(50).toInt(), idx([4, 3, 3]), 0).toFloat()));
+    check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x, idx([]), 0).add(1)));
+    await tf.setBackend('wasm');
+    expect(tf.getKernel('GatherV2', 'wasm')!.kernelFunc).toHaveProperty('lightvitNative', true);
+    expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), idx([1, 3]), 0).dataSync())).toThrow(/index 3 is not in \[0, 2\]/);
+  });
+
+  it('fused BatchNorm (training) against the composite (cpu): NHWC and [B, T, C], all outputs, every gradient', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.batchNorm)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.batchNorm)).toBe(false);
+    for (const shape of [[4, 6, 6, 5], [3, 7, 16], [2, 1], [9, 33]]) {
+      const c = shape[shape.length - 1];
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, wm: tf.Tensor, wv: tf.Tensor) => {
+        const r = batchNormTrain(x.mul(3).add(0.7), g.add(1), b, 1e-5);
+        // the statistics outputs weighted too, so their gradients (zero in the models) are checked as well
+        return r.y.mul(tf.tensor(rand(shape, 99), shape)).sum().add(r.mean.mul(wm).sum()).add(r.variance.mul(wv).sum());
+      };
+      const outs = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const r = batchNormTrain(x.mul(3).add(0.7), g.add(1), b, 1e-5);
+        return [r.y, r.mean, r.variance];
+      };
+      check('LvBatchNorm', await relErr([shape, [c], [c]], outs));
+      check('LvBatchNorm', await relErr([shape, [c], [c], [c], [c]], (...xs) => tf.grads(f)(xs)));
     }
   });
 

@@ -14,6 +14,8 @@ export const FUSED = {
   activation: 'LvActivation',
   activationGrad: 'LvActivationGrad',
   softmaxGrad: 'LvSoftmaxGrad',
+  batchNorm: 'LvBatchNorm',
+  batchNormGrad: 'LvBatchNormGrad',
 } as const;
 
 /** Activation kinds of the fused activation kernels, by the layer's name for them. */

@@ -423,6 +423,57 @@ const maxPoolGrad: KernelFn = (args) => {
   return dx;
 };
 
+/** Training-mode BatchNorm over the last axis: [y, batch mean, biased batch variance]. */
+const batchNorm: KernelFn = (args) => {
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.batchNorm, [x, gamma, beta]);
+  const cols = lastAxis(x);
+  const rows = cols ? prod(x.shape) / cols : 0;
+  const backend = args.backend;
+  const y = backend.makeOutput(x.shape, 'float32');
+  const mean = backend.makeOutput([cols], 'float32');
+  const variance = backend.makeOutput([cols], 'float32');
+  if (rows * cols > 0) {
+    const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+    lib().batchNorm(heapOf(backend), off(x), off(gamma), off(beta), off(y), off(mean), off(variance), rows, cols, Number(args.attrs.eps));
+  }
+  return [y, mean, variance];
+};
+
+/** Its gradient: [dx, dγ, dβ] from dy and, when they reach the statistics outputs, dmean and dvar. */
+const batchNormGrad: KernelFn = (args) => {
+  const { dy, x, gamma, dMean, dVar } = args.inputs;
+  requireFloat(FUSED.batchNormGrad, [dy!, x!, gamma!, ...[dMean, dVar].filter((t): t is tf.TensorInfo => !!t)]);
+  const cols = lastAxis(x!);
+  const rows = cols ? prod(x!.shape) / cols : 0;
+  const backend = args.backend;
+  const dx = backend.makeOutput(x!.shape, 'float32');
+  const dg = backend.makeOutput(gamma!.shape, 'float32');
+  const db = backend.makeOutput(gamma!.shape, 'float32');
+  if (rows * cols > 0) {
+    const off = (t: tf.TensorInfo | undefined) => (t ? offsetOf(backend, t) : -1);
+    lib().batchNormGrad(heapOf(backend), off(dy), off(x), off(gamma), off(dMean), off(dVar), off(dx), off(dg), off(db), rows, cols, Number(args.attrs.eps));
+  }
+  return [dx, dg, db];
+};
+
+/** GatherV2 along any axis (batchDims 0, 4-byte data, int32 indices): one row copy per gathered index. */
+const gatherV2: KernelFn = (args) => {
+  const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
+  if (!is4Byte(x) || indices.dtype !== 'int32' || Number(args.attrs.batchDims ?? 0) !== 0) return fallback('GatherV2', args);
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const backend = args.backend;
+  const out = backend.makeOutput(shape, x.dtype);
+  const outer = prod(x.shape.slice(0, axis));
+  const inner = prod(x.shape.slice(axis + 1));
+  const count = prod(indices.shape);
+  if (prod(shape) > 0) {
+    lib().gather(heapOf(backend), offsetOf(backend, x), offsetOf(backend, indices), offsetOf(backend, out), outer, x.shape[axis], inner, count);
+  }
+  return out;
+};
+
 export const KERNELS: Record<string, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -441,10 +492,13 @@ export const KERNELS: Record<string, KernelFn> = {
   Sum: sum,
   Concat: concat,
   MaxPoolGrad: maxPoolGrad,
+  GatherV2: gatherV2,
   [FUSED.layerNorm]: layerNorm,
   [FUSED.layerNormGrad]: layerNormGrad,
   [FUSED.activation]: activation,
   [FUSED.activationGrad]: activationGrad,
   [FUSED.softmaxGrad]: softmaxGrad,
+  [FUSED.batchNorm]: batchNorm,
+  [FUSED.batchNormGrad]: batchNormGrad,
 };
 

@@ -35,6 +35,37 @@ tf.registerGradient({
   gradFunc: (dy, saved, attrs) => ({ x: () => runKernel(FUSED.activationGrad, { dy: dy as tf.Tensor, x: saved[0] }, attrs) as tf.Tensor }),
 });
 
+tf.registerGradient({
+  kernelName: FUSED.batchNorm,
+  inputsToSave: ['x', 'gamma'],
+  gradFunc: (dys, saved, attrs) => {
+    const [x, gamma] = saved;
+    const [dy, dMean, dVar] = dys as tf.Tensor[];
+    const [dx, dgamma, dbeta] = runKernel(FUSED.batchNormGrad, { dy, x, gamma, dMean, dVar }, attrs) as tf.Tensor[];
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+  },
+});
+
+/**
+ * Training-mode BatchNorm over the last axis with batch statistics: y = (x − mean)/√(var + eps)·γ + β, also
+ * returning the batch mean and biased variance (for the running statistics). One kernel and one gradient kernel
+ * where the backend has `LvBatchNorm`; tf.moments and elementwise ops elsewhere.
+ */
+export function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  if (x.dtype === 'float32' && x.size > 0 && hasKernel(FUSED.batchNorm)) {
+    const [y, mean, variance] = runKernel(FUSED.batchNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+    return { y, mean, variance };
+  }
+  const axes = x.shape.map((_, i) => i).slice(0, -1);
+  const { mean, variance } = tf.moments(x, axes);
+  return { y: x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta), mean, variance };
+}
+
 /** LayerNorm over the last axis: (x − mean)/√(var + eps)·γ + β, with the biased variance. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   if (x.dtype === 'float32' && hasKernel(FUSED.layerNorm)) return runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor;

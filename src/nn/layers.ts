@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, init, InitFn } from './module';
-import { activate, layerNorm, type Activation } from './fused';
+import { activate, batchNormTrain, layerNorm, type Activation } from './fused';
 
 /** Tokens × features: applies to the last axis of any rank. */
 export class Linear extends Module {
@@ -67,16 +67,15 @@ export class BatchNorm extends Module {
   forward(x: tf.Tensor, ctx: Ctx): tf.Tensor {
     const eps = this.opts.eps ?? 1e-5;
     const momentum = this.opts.momentum ?? 0.1;
-    const axes = x.shape.map((_, i) => i).slice(0, -1);
     if (ctx.training) {
-      const { mean, variance } = tf.moments(x, axes);
+      const { y, mean, variance } = batchNormTrain(x, this.gamma.value, this.beta.value, eps);
       const n = x.size / this.channels;
       tf.tidy(() => {
         const unbiased = variance.mul(n / Math.max(1, n - 1));
         this.runningMean.value.assign(this.runningMean.value.mul(1 - momentum).add(mean.mul(momentum)));
         this.runningVar.value.assign(this.runningVar.value.mul(1 - momentum).add(unbiased.mul(momentum)));
       });
-      return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(this.gamma.value).add(this.beta.value);
+      return y;
     }
     return x.sub(this.runningMean.value).mul(tf.rsqrt(this.runningVar.value.add(eps))).mul(this.gamma.value).add(this.beta.value);
   }
