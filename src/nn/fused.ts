@@ -114,3 +114,30 @@ function installSoftmaxGradient(): void {
   tf.registerGradient(config);
 }
 installSoftmaxGradient();
+
+/**
+ * The Tile gradient as one reshape and one sum: dy [r0·x0, r1·x1, …] viewed as [r0, x0, r1, x1, …] and summed over
+ * the rep axes. tfjs's own gradient slices and adds once per repeated copy (a class token tiled over a batch of 64:
+ * 128 kernels) and stops at rank 4. Installed once, at import, on every backend.
+ */
+function installTileGradient(): void {
+  const original = tf.getGradient('Tile');
+  if (!original || (original as { lightvit?: boolean }).lightvit) return;
+  const config: tf.GradConfig & { lightvit: boolean } = {
+    ...original,
+    lightvit: true,
+    gradFunc: (dy, saved, attrs) => {
+      const x = saved[0];
+      const reps = (attrs as { reps: number[] }).reps;
+      return {
+        x: () => {
+          const split = x.shape.flatMap((d, i) => [reps[i], d]);
+          const axes = reps.map((_, i) => 2 * i);
+          return (dy as tf.Tensor).reshape(split).sum(axes).reshape(x.shape);
+        },
+      };
+    },
+  };
+  tf.registerGradient(config);
+}
+installTileGradient();
