@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, FUSED } from '../src/backend/native';
-import { layerNorm, activate, batchNormTrain } from '../src/nn/fused';
+import { layerNorm, activate, batchNormTrain, linear } from '../src/nn/fused';
 
 const hasKernelOn = (backend: string, name: string) => tf.getKernel(name, backend) !== undefined;
 
@@ -320,6 +320,17 @@ describe('native kernels vs cpu', () => {
       };
       check('LvBatchNorm', await relErr([shape, [c], [c]], outs));
       check('LvBatchNorm', await relErr([shape, [c], [c], [c], [c]], (...xs) => tf.grads(f)(xs)));
+    }
+  });
+
+  it('fused Linear against reshape + matMul (cpu): ranks 2–4, with and without bias, every gradient', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.linear)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.linear)).toBe(false);
+    for (const [shape, out] of [[[7, 5], 3], [[2, 9, 13], 17], [[2, 3, 4, 6], 1], [[1, 1], 8]] as Array<[number[], number]>) {
+      const d = shape[shape.length - 1];
+      check('LvLinear', await relErr([shape, [d, out], [out]], withGrads((x, w, b) => linear(x, w as tf.Tensor2D, b.mul(2)))));
+      check('LvLinear', await relErr([shape, [d, out]], withGrads((x, w) => linear(x.mul(2), w as tf.Tensor2D, null))));
     }
   });
 

@@ -16,6 +16,8 @@ export const FUSED = {
   softmaxGrad: 'LvSoftmaxGrad',
   batchNorm: 'LvBatchNorm',
   batchNormGrad: 'LvBatchNormGrad',
+  linear: 'LvLinear',
+  linearGrad: 'LvLinearGrad',
 } as const;
 
 /** Activation kinds of the fused activation kernels, by the layer's name for them. */

@@ -457,6 +457,38 @@ const batchNormGrad: KernelFn = (args) => {
   return [dx, dg, db];
 };
 
+/** y = x·W (+ b) over the last axis of x (any rank), W [in, out]: one GEMM with the bias epilogue. */
+const linear: KernelFn = (args) => {
+  const { x, weight, bias } = args.inputs;
+  requireFloat(FUSED.linear, [x!, weight!, ...(bias ? [bias] : [])]);
+  const [k, n] = weight!.shape;
+  if (lastAxis(x!) !== k) throw new Error(`${FUSED.linear}: input [${x!.shape}] does not end in the weight's ${k} input features`);
+  const m = k ? prod(x!.shape) / k : prod(x!.shape.slice(0, -1));
+  const backend = args.backend;
+  const y = backend.makeOutput([...x!.shape.slice(0, -1), n], 'float32');
+  const off = (t: tf.TensorInfo | undefined) => (t ? offsetOf(backend, t) : -1);
+  lib().gemm(heapOf(backend), off(x), off(weight), off(y), off(bias), 1, m, n, k, false, false, 0, 0, bias ? n : 0, 0, 0);
+  return y;
+};
+
+/** Its gradient: dx = dy·Wᵀ, dW = xᵀ·dy and (attr hasBias) db = Σ_rows dy, in one kernel. */
+const linearGrad: KernelFn = (args) => {
+  const { dy, x, weight } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.linearGrad, [dy, x, weight]);
+  const [k, n] = weight.shape;
+  const m = prod(x.shape.slice(0, -1));
+  const backend = args.backend;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dw = backend.makeOutput(weight.shape, 'float32');
+  const db = args.attrs.hasBias ? backend.makeOutput([n], 'float32') : null;
+  const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+  const heap = heapOf(backend);
+  lib().gemm(heap, off(dy), off(weight), off(dx), -1, 1, m, k, n, false, true, 0, 0, 0, 0, 0);
+  lib().gemm(heap, off(x), off(dy), off(dw), -1, 1, k, n, m, true, false, 0, 0, 0, 0, 0);
+  if (db && n > 0) lib().reduceSum(heap, off(dy), off(db), 1, m, n);
+  return db ? [dx, dw, db] : [dx, dw];
+};
+
 /** GatherV2 along any axis (batchDims 0, 4-byte data, int32 indices): one row copy per gathered index. */
 const gatherV2: KernelFn = (args) => {
   const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
@@ -500,5 +532,7 @@ export const KERNELS: Record<string, KernelFn> = {
   [FUSED.softmaxGrad]: softmaxGrad,
   [FUSED.batchNorm]: batchNorm,
   [FUSED.batchNormGrad]: batchNormGrad,
+  [FUSED.linear]: linear,
+  [FUSED.linearGrad]: linearGrad,
 };
 

@@ -46,6 +46,36 @@ tf.registerGradient({
   },
 });
 
+tf.registerGradient({
+  kernelName: FUSED.linear,
+  inputsToSave: ['x', 'weight'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, weight] = saved;
+    const hasBias = Boolean((attrs as { hasBias?: boolean }).hasBias);
+    const g = runKernel(FUSED.linearGrad, { dy: dy as tf.Tensor, x, weight }, { hasBias }) as tf.Tensor[];
+    const grads: Record<string, () => tf.Tensor> = { x: () => g[0], weight: () => g[1] };
+    if (hasBias) grads.bias = () => g[2];
+    return grads;
+  },
+});
+
+/**
+ * x·W (+ b) over the last axis of x, W [in, out]: one kernel forward and one for all gradients where the backend has
+ * `LvLinear` (native), else reshape to rows, tf.fused.matMul / tf.matMul and reshape back.
+ */
+export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor | null): tf.Tensor {
+  const [k, n] = weight.shape;
+  if (x.dtype === 'float32' && x.size > 0 && hasKernel(FUSED.linear)) {
+    const inputs: tf.NamedTensorMap = bias ? { x, weight, bias } : { x, weight };
+    return runKernel(FUSED.linear, inputs, { hasBias: !!bias }) as tf.Tensor;
+  }
+  const shape = x.shape;
+  const x2 = shape.length === 2 ? (x as tf.Tensor2D) : x.reshape([x.size / k, k]);
+  let y: tf.Tensor = bias ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: weight, bias }) : tf.matMul(x2 as tf.Tensor2D, weight);
+  if (shape.length !== 2) y = y.reshape([...shape.slice(0, -1), n]);
+  return y;
+}
+
 /**
  * Training-mode BatchNorm over the last axis with batch statistics: y = (x − mean)/√(var + eps)·γ + β, also
  * returning the batch mean and biased variance (for the running statistics). One kernel and one gradient kernel

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Ctx, Module, Param, init, InitFn } from './module';
-import { activate, batchNormTrain, layerNorm, type Activation } from './fused';
+import { activate, batchNormTrain, layerNorm, linear, type Activation } from './fused';
 
 /** Tokens × features: applies to the last axis of any rank. */
 export class Linear extends Module {
@@ -18,13 +18,9 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor, ctx?: Ctx): tf.Tensor {
-    const shape = x.shape;
     const rows = x.size / this.inFeatures;
     ctx?.macs?.add('linear', rows * this.inFeatures * this.outFeatures);
-    const x2 = shape.length === 2 ? (x as tf.Tensor2D) : x.reshape([rows, this.inFeatures]);
-    let y: tf.Tensor = this.bias ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: this.weight.value as tf.Tensor2D, bias: this.bias.value }) : tf.matMul(x2 as tf.Tensor2D, this.weight.value as tf.Tensor2D);
-    if (shape.length !== 2) y = y.reshape([...shape.slice(0, -1), this.outFeatures]);
-    return y;
+    return linear(x, this.weight.value as tf.Tensor2D, this.bias ? this.bias.value : null);
   }
 }
 
