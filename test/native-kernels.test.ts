@@ -303,6 +303,16 @@ describe('native kernels vs cpu', () => {
     expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), idx([1, 3]), 0).dataSync())).toThrow(/index 3 is not in \[0, 2\]/);
   });
 
+  it('Tile and broadcastTo: ranks 1–5, reps on inner and outer axes, width-1 rows, int32, with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    check('Tile', await relErr([[5]], withGrads((x) => tf.tile(x, [3]))));
+    check('Tile', await relErr([[4, 1, 6]], withGrads((x) => tf.tile(x, [2, 3, 1]))));
+    check('Tile', await relErr([[7, 1]], withGrads((x) => tf.tile(x, [1, 9]))));
+    check('Tile', await relErr([[2, 3, 1, 2, 3]], withGrads((x) => tf.tile(x, [2, 1, 4, 3, 2]))));
+    check('Tile', await relErr([[3, 4]], (x) => tf.tile(x.mul(40).toInt(), [2, 3]).toFloat()));
+    check('Tile', await relErr([[6, 1, 5]], withGrads((x) => tf.broadcastTo(x, [6, 4, 5]))));
+  });
+
   it('fused BatchNorm (training) against the composite (cpu): NHWC and [B, T, C], all outputs, every gradient', async (ctx) => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.batchNorm)).toBe(true);

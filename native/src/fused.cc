@@ -417,6 +417,41 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// tile(heap, inOff, outOff, shape[], reps[]) for 4-byte elements: out has dims shape[d]·reps[d] and
+// out[i_0, …] = in[i_0 mod shape[0], …]. Each output row (last axis) is the input row repeated reps[last] times.
+Napi::Value Tile(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  std::vector<long> shape = longArray(info, 3), reps = longArray(info, 4);
+  const size_t rank = shape.size();
+  if (rank == 0 || reps.size() != rank) throw Napi::TypeError::New(info.Env(), "tile: shape and reps must have the same rank ≥ 1");
+  long inSize = 1, outRows = 1;
+  for (size_t d = 0; d < rank; d++) {
+    inSize *= shape[d];
+    if (d + 1 < rank) outRows *= shape[d] * reps[d];
+  }
+  const long width = shape[rank - 1], copies = reps[rank - 1];
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(at(info, h, num(info, 1), inSize));
+  uint32_t* out = reinterpret_cast<uint32_t*>(at(info, h, num(info, 2), outRows * width * copies));
+  if (inSize == 0 || outRows * copies == 0) return info.Env().Undefined();
+  Pool::get().run(outRows, std::max(1L, kElemGrain / (width * copies + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      long rem = r, src = 0, stride = width;
+      for (long d = (long)rank - 2; d >= 0; d--) {
+        const long od = shape[d] * reps[d];
+        src += ((rem % od) % shape[d]) * stride;
+        rem /= od;
+        stride *= shape[d];
+      }
+      uint32_t* dst = out + r * width * copies;
+      if (width == 1)
+        std::fill(dst, dst + copies, x[src]);
+      else
+        for (long c = 0; c < copies; c++) std::memcpy(dst + c * width, x + src, sizeof(uint32_t) * width);
+    }
+  });
+  return info.Env().Undefined();
+}
+
 // gather(heap, xOff, idxOff, outOff, outer, axisLen, inner, count) for 4-byte elements: out[o, i, :] =
 // x[o, idx[i], :] with rows of `inner` elements; indices outside [0, axisLen) throw, like the cpu backend.
 Napi::Value Gather(const Napi::CallbackInfo& info) {
@@ -451,6 +486,7 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
 }

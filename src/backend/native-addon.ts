@@ -29,6 +29,7 @@ export interface Addon {
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, ...geometry: number[]): void;
   batchNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rows: number, cols: number, eps: number): void;
   batchNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, dMean: number, dVar: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number, eps: number): void;
+  tile(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], reps: number[]): void;
   gather(heap: ArrayBuffer, x: number, indices: number, out: number, outer: number, axisLen: number, inner: number, count: number): void;
   setThreads(n: number): number;
   info(): { gemm: string; threads: number };

@@ -489,6 +489,17 @@ const linearGrad: KernelFn = (args) => {
   return db ? [dx, dw, db] : [dx, dw];
 };
 
+/** Tile (and so tf.broadcastTo) of 4-byte tensors: whole input rows copied; the wasm kernel goes element by element. */
+const tile: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  const reps = args.attrs.reps as number[];
+  if (!is4Byte(x) || x.shape.length === 0 || reps.length !== x.shape.length) return fallback('Tile', args);
+  const backend = args.backend;
+  const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]), x.dtype);
+  if (prod(out.shape) > 0) lib().tile(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, reps);
+  return out;
+};
+
 /** GatherV2 along any axis (batchDims 0, 4-byte data, int32 indices): one row copy per gathered index. */
 const gatherV2: KernelFn = (args) => {
   const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
@@ -525,6 +536,7 @@ export const KERNELS: Record<string, KernelFn> = {
   Concat: concat,
   MaxPoolGrad: maxPoolGrad,
   GatherV2: gatherV2,
+  Tile: tile,
   [FUSED.layerNorm]: layerNorm,
   [FUSED.layerNormGrad]: layerNormGrad,
   [FUSED.activation]: activation,

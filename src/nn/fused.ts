@@ -171,3 +171,38 @@ function installTileGradient(): void {
   tf.registerGradient(config);
 }
 installTileGradient();
+
+/**
+ * The Sum and Mean gradients as a broadcast of dy (one Tile kernel) instead of dy × tf.ones(x.shape): tfjs builds
+ * that ones tensor in a JS typed array and uploads it on every call, a large cost for big reductions (the MoE
+ * slot sums). Same values: dy (divided by the reduced size for Mean) copied over the reduced axes. Not on plain wasm,
+ * whose Tile is slower still.
+ */
+function installReduceGradients(): void {
+  // the plain wasm backend's Tile copies element by element in JS, slower than the ones tensor: keep tfjs's there
+  const fastTile = () =>
+    tf.getBackend() !== 'wasm' || Boolean((tf.getKernel('Tile', 'wasm')?.kernelFunc as { lightvitNative?: boolean })?.lightvitNative);
+  for (const name of ['Sum', 'Mean']) {
+    const original = tf.getGradient(name);
+    if (!original || (original as { lightvit?: boolean }).lightvit) continue;
+    const config: tf.GradConfig & { lightvit: boolean } = {
+      ...original,
+      lightvit: true,
+      gradFunc: (dy, saved, attrs) => {
+        if (!fastTile()) return original.gradFunc(dy, saved, attrs);
+        const x = saved[0];
+        const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+        const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        return {
+          x: () => {
+            let g = (dy as tf.Tensor).reshape(expanded);
+            if (name === 'Mean') g = g.div(axes.reduce((n, a) => n * x.shape[a], 1));
+            return tf.broadcastTo(g, x.shape);
+          },
+        };
+      },
+    };
+    tf.registerGradient(config);
+  }
+}
+installReduceGradients();
