@@ -5,7 +5,9 @@ import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, FUSED } from '../src/backend/native';
-import { layerNorm, activate, batchNormTrain, linear } from '../src/nn/fused';
+import { layerNorm, activate, batchNormTrain, linear, packedSelfAttention, hasKernel } from '../src/nn/fused';
+import { scaledDotProductAttention, mergeHeads } from '../src/nn/attention';
+import { makeCtx } from '../src/nn/module';
 
 const hasKernelOn = (backend: string, name: string) => tf.getKernel(name, backend) !== undefined;
 
@@ -341,6 +343,25 @@ describe('native kernels vs cpu', () => {
       const d = shape[shape.length - 1];
       check('LvLinear', await relErr([shape, [d, out], [out]], withGrads((x, w, b) => linear(x, w as tf.Tensor2D, b.mul(2)))));
       check('LvLinear', await relErr([shape, [d, out]], withGrads((x, w) => linear(x.mul(2), w as tf.Tensor2D, null))));
+    }
+  });
+
+  it('fused packed self-attention against split + scaledDotProductAttention + merge (cpu), with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.attention)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.attention)).toBe(false);
+    const composite = (qkv: tf.Tensor, scale: number) => {
+      const [b, t, , h, d] = qkv.shape;
+      const [q, k, v] = tf.split(qkv, 3, 2).map((u) => u.reshape([b, t, h, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
+      return mergeHeads(scaledDotProductAttention(q, k, v, makeCtx({ training: true }), { scale }));
+    };
+    for (const shape of [[2, 17, 3, 2, 32], [3, 5, 3, 3, 7], [1, 1, 3, 1, 4], [2, 65, 3, 4, 9]]) {
+      const scale = 1 / Math.sqrt(shape[4]);
+      const f = (x: tf.Tensor) => {
+        const qkv = x.mul(2);
+        return hasKernel(FUSED.attention) ? packedSelfAttention(qkv, scale) : composite(qkv, scale);
+      };
+      check('LvAttention', await relErr([shape], withGrads(f)));
     }
   });
 

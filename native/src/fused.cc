@@ -3,6 +3,7 @@
 // several elementwise kernels (and as many JS dispatches); here each is one pass over the data, split across the pool.
 #include <cmath>
 
+#include "gemm.h"
 #include "heap.h"
 #include "vmath.h"
 
@@ -452,6 +453,73 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// attention(heap, qkvOff, outOff, probsOff, batch, tokens, heads, headDim, scale): self-attention straight from the
+// packed projection qkv [B, T, 3, H, d] (timm layout) to the merged heads out [B, T, H·d]. Per (image, head):
+// P = softmax(scale·Q·Kᵀ) (kept in probs [B, H, T, T] for the gradient), O = P·V. Q, K, V and O are read and written
+// in place with row strides 3·H·d and H·d, so no split, head transpose or merge is materialised.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long b = num(info, 4), t = num(info, 5), heads = num(info, 6), d = num(info, 7);
+  const float scale = (float)dbl(info, 8);
+  const long hd = heads * d, row = 3 * hd;
+  const float* qkv = at(info, h, num(info, 1), b * t * row);
+  float* out = at(info, h, num(info, 2), b * t * hd);
+  float* probs = at(info, h, num(info, 3), b * heads * t * t);
+  Pool::get().run(b * heads, std::max(1L, kMinWork / (2 * t * t * d + 1)), [&](long p0, long p1) {
+    for (long p = p0; p < p1; p++) {
+      const long bi = p / heads, hi = p % heads;
+      const float* q = qkv + bi * t * row + hi * d;
+      float* pr = probs + p * t * t;
+      sgemm(false, true, t, t, d, q, row, q + hd, row, pr, t, false);
+      for (long i = 0; i < t; i++) {
+        float* r = pr + i * t;
+        float mx = -INFINITY;
+        for (long j = 0; j < t; j++) mx = std::max(mx, r[j] *= scale);
+        for (long j = 0; j < t; j++) r[j] = vexp(r[j] - mx);
+        const float inv = 1.0f / sumRow(r, t);
+        for (long j = 0; j < t; j++) r[j] *= inv;
+      }
+      sgemm(false, false, t, d, t, pr, t, q + 2 * hd, row, out + bi * t * hd + hi * d, hd, false);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// attentionGrad(heap, dOutOff, qkvOff, probsOff, dQkvOff, batch, tokens, heads, headDim, scale): the gradient of
+// attention above into dqkv [B, T, 3, H, d]: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP − Σ_j dP∘P), dQ = dS·K,
+// dK = dSᵀ·Q.
+Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long b = num(info, 5), t = num(info, 6), heads = num(info, 7), d = num(info, 8);
+  const float scale = (float)dbl(info, 9);
+  const long hd = heads * d, row = 3 * hd;
+  const float* dout = at(info, h, num(info, 1), b * t * hd);
+  const float* qkv = at(info, h, num(info, 2), b * t * row);
+  const float* probs = at(info, h, num(info, 3), b * heads * t * t);
+  float* dqkv = at(info, h, num(info, 4), b * t * row);
+  Pool::get().run(b * heads, std::max(1L, kMinWork / (4 * t * t * d + 1)), [&](long p0, long p1) {
+    std::vector<float> ds(t * t);
+    for (long p = p0; p < p1; p++) {
+      const long bi = p / heads, hi = p % heads;
+      const float* q = qkv + bi * t * row + hi * d;
+      const float* dO = dout + bi * t * hd + hi * d;
+      const float* pr = probs + p * t * t;
+      float* dq = dqkv + bi * t * row + hi * d;
+      sgemm(true, false, t, d, t, pr, t, dO, hd, dq + 2 * hd, row, false);      // dV
+      sgemm(false, true, t, t, d, dO, hd, q + 2 * hd, row, ds.data(), t, false);  // dP
+      for (long i = 0; i < t; i++) {
+        float* r = ds.data() + i * t;
+        const float* pi = pr + i * t;
+        const float dot = dotRow(r, pi, t);
+        for (long j = 0; j < t; j++) r[j] = scale * (pi[j] * (r[j] - dot));
+      }
+      sgemm(false, false, t, d, t, ds.data(), t, q + hd, row, dq, row, false);  // dQ
+      sgemm(true, false, t, d, t, ds.data(), t, q, row, dq + hd, row, false);   // dK
+    }
+  });
+  return info.Env().Undefined();
+}
+
 // gather(heap, xOff, idxOff, outOff, outer, axisLen, inner, count) for 4-byte elements: out[o, i, :] =
 // x[o, idx[i], :] with rows of `inner` elements; indices outside [0, axisLen) throw, like the cpu backend.
 Napi::Value Gather(const Napi::CallbackInfo& info) {
@@ -487,6 +555,8 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("gather", Napi::Function::New(env, Gather));
   exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
 }

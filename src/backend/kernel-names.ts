@@ -18,6 +18,8 @@ export const FUSED = {
   batchNormGrad: 'LvBatchNormGrad',
   linear: 'LvLinear',
   linearGrad: 'LvLinearGrad',
+  attention: 'LvAttention',
+  attentionGrad: 'LvAttentionGrad',
 } as const;
 
 /** Activation kinds of the fused activation kernels, by the layer's name for them. */

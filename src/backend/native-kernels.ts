@@ -500,6 +500,36 @@ const tile: KernelFn = (args) => {
   return out;
 };
 
+/** Self-attention from packed qkv [B, T, 3, H, d] to merged heads [B, T, H·d]; also the probabilities [B, H, T, T]. */
+const attention: KernelFn = (args) => {
+  const qkv = args.inputs.qkv!;
+  requireFloat(FUSED.attention, [qkv]);
+  const [b, t, three, heads, d] = qkv.shape;
+  if (qkv.shape.length !== 5 || three !== 3) throw new Error(`${FUSED.attention}: expected qkv [B, T, 3, H, d], got [${qkv.shape}]`);
+  const backend = args.backend;
+  const out = backend.makeOutput([b, t, heads * d], 'float32');
+  const probs = backend.makeOutput([b, heads, t, t], 'float32');
+  if (prod(qkv.shape) > 0) {
+    const off = (x: tf.TensorInfo) => offsetOf(backend, x);
+    lib().attention(heapOf(backend), off(qkv), off(out), off(probs), b, t, heads, d, Number(args.attrs.scale));
+  }
+  return [out, probs];
+};
+
+/** Its gradient: dqkv [B, T, 3, H, d] from dOut [B, T, H·d], qkv and the saved probabilities. */
+const attentionGrad: KernelFn = (args) => {
+  const { dy, qkv, probs } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.attentionGrad, [dy, qkv, probs]);
+  const [b, t, , heads, d] = qkv.shape;
+  const backend = args.backend;
+  const dqkv = backend.makeOutput(qkv.shape, 'float32');
+  if (prod(qkv.shape) > 0) {
+    const off = (x: tf.TensorInfo) => offsetOf(backend, x);
+    lib().attentionGrad(heapOf(backend), off(dy), off(qkv), off(probs), off(dqkv), b, t, heads, d, Number(args.attrs.scale));
+  }
+  return dqkv;
+};
+
 /** GatherV2 along any axis (batchDims 0, 4-byte data, int32 indices): one row copy per gathered index. */
 const gatherV2: KernelFn = (args) => {
   const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
@@ -546,5 +576,7 @@ export const KERNELS: Record<string, KernelFn> = {
   [FUSED.batchNormGrad]: batchNormGrad,
   [FUSED.linear]: linear,
   [FUSED.linearGrad]: linearGrad,
+  [FUSED.attention]: attention,
+  [FUSED.attentionGrad]: attentionGrad,
 };
 

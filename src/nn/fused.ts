@@ -76,6 +76,27 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor | null
   return y;
 }
 
+tf.registerGradient({
+  kernelName: FUSED.attention,
+  inputsToSave: ['qkv'],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [qkv, probs] = saved;
+    // the probabilities are an output only for this gradient: callers never see them, so no gradient reaches them
+    const dy = (dys as tf.Tensor[])[0];
+    return { qkv: () => runKernel(FUSED.attentionGrad, { dy, qkv, probs }, attrs) as tf.Tensor };
+  },
+});
+
+/**
+ * Self-attention of a packed projection qkv [B, T, 3, H, d] (timm layout) as one kernel and one gradient kernel:
+ * softmax(scale·Q·Kᵀ)·V with the heads merged, [B, T, H·d]. Only where the backend has `LvAttention`; check with
+ * hasKernel(FUSED.attention) first (src/nn/attention.ts keeps the composite for every other case).
+ */
+export function packedSelfAttention(qkv: tf.Tensor, scale: number): tf.Tensor3D {
+  return (runKernel(FUSED.attention, { qkv }, { scale }) as tf.Tensor[])[0] as tf.Tensor3D;
+}
+
 /**
  * Training-mode BatchNorm over the last axis with batch statistics: y = (x − mean)/√(var + eps)·γ + β, also
  * returning the batch mean and biased variance (for the running statistics). One kernel and one gradient kernel
