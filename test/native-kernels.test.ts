@@ -292,7 +292,7 @@ describe('native kernels vs cpu', () => {
     }
   });
 
-  it('GatherV2: axes 0, 1 and last, repeated and 2-D indices, int32 data, with gradients; out-of-range throws', async (ctx) => {
+  it('GatherV2: axes 0, 1 and last, repeated and 2-D indices, int32, gradients; out of range throws', async (ctx) => {
     if (!native()) ctx.skip();
     const idx = (v: number[], shape?: number[]) => tf.tensor(v, shape ?? [v.length], 'int32');
     check('GatherV2', await relErr([[6, 5, 3]], withGrads((x) => tf.gather(x, idx([5, 0, 0, 2, 5, 1, 3]), 0))));
@@ -302,10 +302,11 @@ describe('native kernels vs cpu', () => {
     check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x, idx([]), 0).add(1)));
     await tf.setBackend('wasm');
     expect(tf.getKernel('GatherV2', 'wasm')!.kernelFunc).toHaveProperty('lightvitNative', true);
-    expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), idx([1, 3]), 0).dataSync())).toThrow(/index 3 is not in \[0, 2\]/);
+    const outOfRange = () => tf.tidy(() => tf.gather(tf.ones([3, 2]), idx([1, 3]), 0).dataSync());
+    expect(outOfRange).toThrow(/index 3 is not in \[0, 2\]/);
   });
 
-  it('Tile and broadcastTo: ranks 1–5, reps on inner and outer axes, width-1 rows, int32, with gradients', async (ctx) => {
+  it('Tile and broadcastTo: ranks 1–5, inner and outer reps, width-1 rows, int32, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     check('Tile', await relErr([[5]], withGrads((x) => tf.tile(x, [3]))));
     check('Tile', await relErr([[4, 1, 6]], withGrads((x) => tf.tile(x, [2, 3, 1]))));
@@ -315,7 +316,7 @@ describe('native kernels vs cpu', () => {
     check('Tile', await relErr([[6, 1, 5]], withGrads((x) => tf.broadcastTo(x, [6, 4, 5]))));
   });
 
-  it('fused BatchNorm (training) against the composite (cpu): NHWC and [B, T, C], all outputs, every gradient', async (ctx) => {
+  it('fused training BatchNorm vs the composite (cpu): NHWC and [B, T, C], all outputs and gradients', async (ctx) => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.batchNorm)).toBe(true);
     expect(hasKernelOn('cpu', FUSED.batchNorm)).toBe(false);
@@ -339,14 +340,16 @@ describe('native kernels vs cpu', () => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.linear)).toBe(true);
     expect(hasKernelOn('cpu', FUSED.linear)).toBe(false);
-    for (const [shape, out] of [[[7, 5], 3], [[2, 9, 13], 17], [[2, 3, 4, 6], 1], [[1, 1], 8]] as Array<[number[], number]>) {
+    const cases: Array<[number[], number]> = [[[7, 5], 3], [[2, 9, 13], 17], [[2, 3, 4, 6], 1], [[1, 1], 8]];
+    for (const [shape, out] of cases) {
       const d = shape[shape.length - 1];
-      check('LvLinear', await relErr([shape, [d, out], [out]], withGrads((x, w, b) => linear(x, w as tf.Tensor2D, b.mul(2)))));
+      const withBias = withGrads((x, w, b) => linear(x, w as tf.Tensor2D, b.mul(2)));
+      check('LvLinear', await relErr([shape, [d, out], [out]], withBias));
       check('LvLinear', await relErr([shape, [d, out]], withGrads((x, w) => linear(x.mul(2), w as tf.Tensor2D, null))));
     }
   });
 
-  it('fused packed self-attention against split + scaledDotProductAttention + merge (cpu), with gradients', async (ctx) => {
+  it('fused packed self-attention vs split + scaledDotProductAttention + merge (cpu), with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.attention)).toBe(true);
     expect(hasKernelOn('cpu', FUSED.attention)).toBe(false);

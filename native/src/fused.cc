@@ -424,7 +424,8 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   Heap h = heapOf(info);
   std::vector<long> shape = longArray(info, 3), reps = longArray(info, 4);
   const size_t rank = shape.size();
-  if (rank == 0 || reps.size() != rank) throw Napi::TypeError::New(info.Env(), "tile: shape and reps must have the same rank ≥ 1");
+  if (rank == 0 || reps.size() != rank)
+    throw Napi::TypeError::New(info.Env(), "tile: shape and reps must have the same rank ≥ 1");
   long inSize = 1, outRows = 1;
   for (size_t d = 0; d < rank; d++) {
     inSize *= shape[d];

@@ -435,7 +435,8 @@ const batchNorm: KernelFn = (args) => {
   const variance = backend.makeOutput([cols], 'float32');
   if (rows * cols > 0) {
     const off = (t: tf.TensorInfo) => offsetOf(backend, t);
-    lib().batchNorm(heapOf(backend), off(x), off(gamma), off(beta), off(y), off(mean), off(variance), rows, cols, Number(args.attrs.eps));
+    const eps = Number(args.attrs.eps);
+    lib().batchNorm(heapOf(backend), off(x), off(gamma), off(beta), off(y), off(mean), off(variance), rows, cols, eps);
   }
   return [y, mean, variance];
 };
@@ -452,7 +453,9 @@ const batchNormGrad: KernelFn = (args) => {
   const db = backend.makeOutput(gamma!.shape, 'float32');
   if (rows * cols > 0) {
     const off = (t: tf.TensorInfo | undefined) => (t ? offsetOf(backend, t) : -1);
-    lib().batchNormGrad(heapOf(backend), off(dy), off(x), off(gamma), off(dMean), off(dVar), off(dx), off(dg), off(db), rows, cols, Number(args.attrs.eps));
+    const eps = Number(args.attrs.eps);
+    const ins = [off(dy), off(x), off(gamma), off(dMean), off(dVar)] as const;
+    lib().batchNormGrad(heapOf(backend), ...ins, off(dx), off(dg), off(db), rows, cols, eps);
   }
   return [dx, dg, db];
 };
@@ -462,12 +465,15 @@ const linear: KernelFn = (args) => {
   const { x, weight, bias } = args.inputs;
   requireFloat(FUSED.linear, [x!, weight!, ...(bias ? [bias] : [])]);
   const [k, n] = weight!.shape;
-  if (lastAxis(x!) !== k) throw new Error(`${FUSED.linear}: input [${x!.shape}] does not end in the weight's ${k} input features`);
+  if (lastAxis(x!) !== k) {
+    throw new Error(`${FUSED.linear}: input [${x!.shape}] does not end in the weight's ${k} input features`);
+  }
   const m = k ? prod(x!.shape) / k : prod(x!.shape.slice(0, -1));
   const backend = args.backend;
   const y = backend.makeOutput([...x!.shape.slice(0, -1), n], 'float32');
   const off = (t: tf.TensorInfo | undefined) => (t ? offsetOf(backend, t) : -1);
-  lib().gemm(heapOf(backend), off(x), off(weight), off(y), off(bias), 1, m, n, k, false, false, 0, 0, bias ? n : 0, 0, 0);
+  const heap = heapOf(backend);
+  lib().gemm(heap, off(x), off(weight), off(y), off(bias), 1, m, n, k, false, false, 0, 0, bias ? n : 0, 0, 0);
   return y;
 };
 
@@ -505,7 +511,9 @@ const attention: KernelFn = (args) => {
   const qkv = args.inputs.qkv!;
   requireFloat(FUSED.attention, [qkv]);
   const [b, t, three, heads, d] = qkv.shape;
-  if (qkv.shape.length !== 5 || three !== 3) throw new Error(`${FUSED.attention}: expected qkv [B, T, 3, H, d], got [${qkv.shape}]`);
+  if (qkv.shape.length !== 5 || three !== 3) {
+    throw new Error(`${FUSED.attention}: expected qkv [B, T, 3, H, d], got [${qkv.shape}]`);
+  }
   const backend = args.backend;
   const out = backend.makeOutput([b, t, heads * d], 'float32');
   const probs = backend.makeOutput([b, heads, t, t], 'float32');
@@ -525,7 +533,8 @@ const attentionGrad: KernelFn = (args) => {
   const dqkv = backend.makeOutput(qkv.shape, 'float32');
   if (prod(qkv.shape) > 0) {
     const off = (x: tf.TensorInfo) => offsetOf(backend, x);
-    lib().attentionGrad(heapOf(backend), off(dy), off(qkv), off(probs), off(dqkv), b, t, heads, d, Number(args.attrs.scale));
+    const scale = Number(args.attrs.scale);
+    lib().attentionGrad(heapOf(backend), off(dy), off(qkv), off(probs), off(dqkv), b, t, heads, d, scale);
   }
   return dqkv;
 };
@@ -533,7 +542,8 @@ const attentionGrad: KernelFn = (args) => {
 /** GatherV2 along any axis (batchDims 0, 4-byte data, int32 indices): one row copy per gathered index. */
 const gatherV2: KernelFn = (args) => {
   const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
-  if (!is4Byte(x) || indices.dtype !== 'int32' || Number(args.attrs.batchDims ?? 0) !== 0) return fallback('GatherV2', args);
+  const batchDims = Number(args.attrs.batchDims ?? 0);
+  if (!is4Byte(x) || indices.dtype !== 'int32' || batchDims !== 0) return fallback('GatherV2', args);
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
   const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
   const backend = args.backend;
@@ -542,7 +552,8 @@ const gatherV2: KernelFn = (args) => {
   const inner = prod(x.shape.slice(axis + 1));
   const count = prod(indices.shape);
   if (prod(shape) > 0) {
-    lib().gather(heapOf(backend), offsetOf(backend, x), offsetOf(backend, indices), offsetOf(backend, out), outer, x.shape[axis], inner, count);
+    const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+    lib().gather(heapOf(backend), off(x), off(indices), off(out), outer, x.shape[axis], inner, count);
   }
   return out;
 };

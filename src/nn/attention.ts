@@ -74,7 +74,8 @@ export class MultiHeadAttention extends Module {
     const d = this.dim / this.heads;
     const qkv = this.qkv.forward(x, ctx).reshape([b, t, 3, this.heads, d]);
     const attnDropout = ctx.training ? (this.opts.attnDropout ?? 0) : 0;
-    if (!bias && !(ctx.record && recordKey) && attnDropout <= 0 && qkv.dtype === 'float32' && hasKernel(FUSED.attention)) {
+    const fusable = !bias && !(ctx.record && recordKey) && attnDropout <= 0 && qkv.dtype === 'float32';
+    if (fusable && hasKernel(FUSED.attention)) {
       // one native kernel from the packed projection to the merged heads (same function as the composite below)
       ctx.macs?.add('attention', 2 * b * this.heads * t * t * d);
       const o = packedSelfAttention(qkv, 1 / Math.sqrt(d));

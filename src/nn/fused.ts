@@ -71,7 +71,9 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor | null
   }
   const shape = x.shape;
   const x2 = shape.length === 2 ? (x as tf.Tensor2D) : x.reshape([x.size / k, k]);
-  let y: tf.Tensor = bias ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: weight, bias }) : tf.matMul(x2 as tf.Tensor2D, weight);
+  let y: tf.Tensor = bias
+    ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: weight, bias })
+    : tf.matMul(x2 as tf.Tensor2D, weight);
   if (shape.length !== 2) y = y.reshape([...shape.slice(0, -1), n]);
   return y;
 }
@@ -201,8 +203,10 @@ installTileGradient();
  */
 function installReduceGradients(): void {
   // the plain wasm backend's Tile copies element by element in JS, slower than the ones tensor: keep tfjs's there
-  const fastTile = () =>
-    tf.getBackend() !== 'wasm' || Boolean((tf.getKernel('Tile', 'wasm')?.kernelFunc as { lightvitNative?: boolean })?.lightvitNative);
+  const fastTile = () => {
+    const tile = tf.getKernel('Tile', 'wasm')?.kernelFunc as { lightvitNative?: boolean } | undefined;
+    return tf.getBackend() !== 'wasm' || Boolean(tile?.lightvitNative);
+  };
   for (const name of ['Sum', 'Mean']) {
     const original = tf.getGradient(name);
     if (!original || (original as { lightvit?: boolean }).lightvit) continue;
