@@ -5,7 +5,9 @@ import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { enableNativeKernels, disableNativeKernels, nativeStatus, FUSED } from '../src/backend/native';
-import { layerNorm, activate } from '../src/nn/fused';
+import { layerNorm, activate, batchNormTrain, linear, packedSelfAttention, hasKernel } from '../src/nn/fused';
+import { scaledDotProductAttention, mergeHeads } from '../src/nn/attention';
+import { makeCtx } from '../src/nn/module';
 
 const hasKernelOn = (backend: string, name: string) => tf.getKernel(name, backend) !== undefined;
 
@@ -287,6 +289,82 @@ describe('native kernels vs cpu', () => {
         // inputs spread over ±8, past where the exp/erf approximations saturate
         check(`LvActivation ${kind}`, await relErr([shape], withGrads((x) => activate(x.mul(8), kind))));
       }
+    }
+  });
+
+  it('GatherV2: axes 0, 1 and last, repeated and 2-D indices, int32, gradients; out of range throws', async (ctx) => {
+    if (!native()) ctx.skip();
+    const idx = (v: number[], shape?: number[]) => tf.tensor(v, shape ?? [v.length], 'int32');
+    check('GatherV2', await relErr([[6, 5, 3]], withGrads((x) => tf.gather(x, idx([5, 0, 0, 2, 5, 1, 3]), 0))));
+    check('GatherV2', await relErr([[4, 7, 3]], withGrads((x) => tf.gather(x, idx([6, 1, 1, 0]), 1))));
+    check('GatherV2', await relErr([[3, 4, 9]], withGrads((x) => tf.gather(x, idx([8, 0, 4, 4, 2, 7], [2, 3]), -1))));
+    check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x.mul(50).toInt(), idx([4, 3, 3]), 0).toFloat()));
+    check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x, idx([]), 0).add(1)));
+    await tf.setBackend('wasm');
+    expect(tf.getKernel('GatherV2', 'wasm')!.kernelFunc).toHaveProperty('lightvitNative', true);
+    const outOfRange = () => tf.tidy(() => tf.gather(tf.ones([3, 2]), idx([1, 3]), 0).dataSync());
+    expect(outOfRange).toThrow(/index 3 is not in \[0, 2\]/);
+  });
+
+  it('Tile and broadcastTo: ranks 1–5, inner and outer reps, width-1 rows, int32, with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    check('Tile', await relErr([[5]], withGrads((x) => tf.tile(x, [3]))));
+    check('Tile', await relErr([[4, 1, 6]], withGrads((x) => tf.tile(x, [2, 3, 1]))));
+    check('Tile', await relErr([[7, 1]], withGrads((x) => tf.tile(x, [1, 9]))));
+    check('Tile', await relErr([[2, 3, 1, 2, 3]], withGrads((x) => tf.tile(x, [2, 1, 4, 3, 2]))));
+    check('Tile', await relErr([[3, 4]], (x) => tf.tile(x.mul(40).toInt(), [2, 3]).toFloat()));
+    check('Tile', await relErr([[6, 1, 5]], withGrads((x) => tf.broadcastTo(x, [6, 4, 5]))));
+  });
+
+  it('fused training BatchNorm vs the composite (cpu): NHWC and [B, T, C], all outputs and gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.batchNorm)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.batchNorm)).toBe(false);
+    for (const shape of [[4, 6, 6, 5], [3, 7, 16], [2, 1], [9, 33]]) {
+      const c = shape[shape.length - 1];
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, wm: tf.Tensor, wv: tf.Tensor) => {
+        const r = batchNormTrain(x.mul(3).add(0.7), g.add(1), b, 1e-5);
+        // the statistics outputs weighted too, so their gradients (zero in the models) are checked as well
+        return r.y.mul(tf.tensor(rand(shape, 99), shape)).sum().add(r.mean.mul(wm).sum()).add(r.variance.mul(wv).sum());
+      };
+      const outs = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const r = batchNormTrain(x.mul(3).add(0.7), g.add(1), b, 1e-5);
+        return [r.y, r.mean, r.variance];
+      };
+      check('LvBatchNorm', await relErr([shape, [c], [c]], outs));
+      check('LvBatchNorm', await relErr([shape, [c], [c], [c], [c]], (...xs) => tf.grads(f)(xs)));
+    }
+  });
+
+  it('fused Linear against reshape + matMul (cpu): ranks 2–4, with and without bias, every gradient', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.linear)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.linear)).toBe(false);
+    const cases: Array<[number[], number]> = [[[7, 5], 3], [[2, 9, 13], 17], [[2, 3, 4, 6], 1], [[1, 1], 8]];
+    for (const [shape, out] of cases) {
+      const d = shape[shape.length - 1];
+      const withBias = withGrads((x, w, b) => linear(x, w as tf.Tensor2D, b.mul(2)));
+      check('LvLinear', await relErr([shape, [d, out], [out]], withBias));
+      check('LvLinear', await relErr([shape, [d, out]], withGrads((x, w) => linear(x.mul(2), w as tf.Tensor2D, null))));
+    }
+  });
+
+  it('fused packed self-attention vs split + scaledDotProductAttention + merge (cpu), with gradients', async (ctx) => {
+    if (!native()) ctx.skip();
+    expect(hasKernelOn('wasm', FUSED.attention)).toBe(true);
+    expect(hasKernelOn('cpu', FUSED.attention)).toBe(false);
+    const composite = (qkv: tf.Tensor, scale: number) => {
+      const [b, t, , h, d] = qkv.shape;
+      const [q, k, v] = tf.split(qkv, 3, 2).map((u) => u.reshape([b, t, h, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
+      return mergeHeads(scaledDotProductAttention(q, k, v, makeCtx({ training: true }), { scale }));
+    };
+    for (const shape of [[2, 17, 3, 2, 32], [3, 5, 3, 3, 7], [1, 1, 3, 1, 4], [2, 65, 3, 4, 9]]) {
+      const scale = 1 / Math.sqrt(shape[4]);
+      const f = (x: tf.Tensor) => {
+        const qkv = x.mul(2);
+        return hasKernel(FUSED.attention) ? packedSelfAttention(qkv, scale) : composite(qkv, scale);
+      };
+      check('LvAttention', await relErr([shape], withGrads(f)));
     }
   });
 

@@ -3,6 +3,7 @@
 // several elementwise kernels (and as many JS dispatches); here each is one pass over the data, split across the pool.
 #include <cmath>
 
+#include "gemm.h"
 #include "heap.h"
 #include "vmath.h"
 
@@ -302,6 +303,245 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Per-channel sums over the rows of a [rows, cols] matrix, in double per chunk: acc[j] += Σ_r f(r, j).
+template <typename F>
+void columnSums(long rows, long cols, long width, float* out, F term) {
+  reduceChunks(rows, std::max(1L, kElemGrain / (cols + 1)), width * cols, out, [&](long r0, long r1, float* acc) {
+    std::vector<double> d(width * cols, 0.0);
+    for (long r = r0; r < r1; r++) term(r, d.data());
+    for (long j = 0; j < width * cols; j++) acc[j] += (float)d[j];
+  });
+}
+
+// batchNorm(heap, xOff, gammaOff, betaOff, yOff, meanOff, varOff, rows, cols, eps): training-mode BatchNorm over
+// the last axis with batch statistics: mean and biased variance per column (two passes, like tf.moments), then
+// y = (x − mean)/√(var + eps)·γ + β.
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long rows = num(info, 7), cols = num(info, 8);
+  const float eps = (float)dbl(info, 9);
+  const float* x = at(info, h, num(info, 1), rows * cols);
+  const float* gamma = at(info, h, num(info, 2), cols);
+  const float* beta = at(info, h, num(info, 3), cols);
+  float* y = at(info, h, num(info, 4), rows * cols);
+  float* mean = at(info, h, num(info, 5), cols);
+  float* var = at(info, h, num(info, 6), cols);
+  columnSums(rows, cols, 1, mean, [&](long r, double* d) {
+    const float* xr = x + r * cols;
+    for (long j = 0; j < cols; j++) d[j] += xr[j];
+  });
+  for (long j = 0; j < cols; j++) mean[j] /= (float)rows;
+  columnSums(rows, cols, 1, var, [&](long r, double* d) {
+    const float* xr = x + r * cols;
+    for (long j = 0; j < cols; j++) {
+      const float c = xr[j] - mean[j];
+      d[j] += c * c;
+    }
+  });
+  std::vector<float> scale(cols), shift(cols);
+  for (long j = 0; j < cols; j++) {
+    var[j] /= (float)rows;
+    scale[j] = gamma[j] / std::sqrt(var[j] + eps);
+    shift[j] = beta[j] - mean[j] * scale[j];
+  }
+  Pool::get().run(rows, std::max(1L, kElemGrain / (cols + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* __restrict xr = x + r * cols;
+      float* __restrict yr = y + r * cols;
+      for (long j = 0; j < cols; j++) yr[j] = xr[j] * scale[j] + shift[j];
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// batchNormGrad(heap, dyOff, xOff, gammaOff, dMeanOff, dVarOff, dxOff, dgammaOff, dbetaOff, rows, cols, eps): the
+// gradient of batchNorm above. With x̂ = (x − mean)·rstd: dβ = Σ_rows dy, dγ = Σ_rows dy·x̂,
+// dx = γ·rstd·(dy − dβ/n − x̂·dγ/n) + (dmean + 2·dvar·(x − mean))/n, n = rows (dmean/dvar: the gradients reaching
+// the statistics outputs; offsets < 0 when there are none).
+Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long rows = num(info, 9), cols = num(info, 10);
+  const float eps = (float)dbl(info, 11);
+  const float* dy = at(info, h, num(info, 1), rows * cols);
+  const float* x = at(info, h, num(info, 2), rows * cols);
+  const float* gamma = at(info, h, num(info, 3), cols);
+  const float* dmean = num(info, 4) >= 0 ? at(info, h, num(info, 4), cols) : nullptr;
+  const float* dvar = num(info, 5) >= 0 ? at(info, h, num(info, 5), cols) : nullptr;
+  float* dx = at(info, h, num(info, 6), rows * cols);
+  float* dgamma = at(info, h, num(info, 7), cols);
+  float* dbeta = at(info, h, num(info, 8), cols);
+  std::vector<float> mean(cols), rstd(cols), sums(2 * cols);
+  columnSums(rows, cols, 1, mean.data(), [&](long r, double* d) {
+    const float* xr = x + r * cols;
+    for (long j = 0; j < cols; j++) d[j] += xr[j];
+  });
+  for (long j = 0; j < cols; j++) mean[j] /= (float)rows;
+  columnSums(rows, cols, 1, rstd.data(), [&](long r, double* d) {
+    const float* xr = x + r * cols;
+    for (long j = 0; j < cols; j++) {
+      const float c = xr[j] - mean[j];
+      d[j] += c * c;
+    }
+  });
+  for (long j = 0; j < cols; j++) rstd[j] = 1.0f / std::sqrt(rstd[j] / (float)rows + eps);
+  columnSums(rows, cols, 2, sums.data(), [&](long r, double* d) {
+    const float* xr = x + r * cols;
+    const float* dr = dy + r * cols;
+    for (long j = 0; j < cols; j++) {
+      d[j] += dr[j];
+      d[cols + j] += dr[j] * ((xr[j] - mean[j]) * rstd[j]);
+    }
+  });
+  const float invN = 1.0f / (float)rows;
+  std::vector<float> a(cols), b(cols), c(cols), e(cols);
+  for (long j = 0; j < cols; j++) {
+    dbeta[j] = sums[j];
+    dgamma[j] = sums[cols + j];
+    a[j] = gamma[j] * rstd[j];       // dx = a·dy − a·dβ/n − a·x̂·dγ/n + …, written per element as
+    b[j] = a[j] * sums[j] * invN;    // a·dy − b − x̂·c + e + 2·dvar/n·(x − mean)
+    c[j] = a[j] * sums[cols + j] * invN;
+    e[j] = dmean ? dmean[j] * invN : 0.0f;
+  }
+  Pool::get().run(rows, std::max(1L, kElemGrain / (cols + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* __restrict xr = x + r * cols;
+      const float* __restrict dr = dy + r * cols;
+      float* __restrict o = dx + r * cols;
+      for (long j = 0; j < cols; j++) {
+        const float xc = xr[j] - mean[j];
+        float v = a[j] * dr[j] - b[j] - xc * rstd[j] * c[j] + e[j];
+        if (dvar) v += 2.0f * dvar[j] * invN * xc;
+        o[j] = v;
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// tile(heap, inOff, outOff, shape[], reps[]) for 4-byte elements: out has dims shape[d]·reps[d] and
+// out[i_0, …] = in[i_0 mod shape[0], …]. Each output row (last axis) is the input row repeated reps[last] times.
+Napi::Value Tile(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  std::vector<long> shape = longArray(info, 3), reps = longArray(info, 4);
+  const size_t rank = shape.size();
+  if (rank == 0 || reps.size() != rank)
+    throw Napi::TypeError::New(info.Env(), "tile: shape and reps must have the same rank ≥ 1");
+  long inSize = 1, outRows = 1;
+  for (size_t d = 0; d < rank; d++) {
+    inSize *= shape[d];
+    if (d + 1 < rank) outRows *= shape[d] * reps[d];
+  }
+  const long width = shape[rank - 1], copies = reps[rank - 1];
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(at(info, h, num(info, 1), inSize));
+  uint32_t* out = reinterpret_cast<uint32_t*>(at(info, h, num(info, 2), outRows * width * copies));
+  if (inSize == 0 || outRows * copies == 0) return info.Env().Undefined();
+  Pool::get().run(outRows, std::max(1L, kElemGrain / (width * copies + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      long rem = r, src = 0, stride = width;
+      for (long d = (long)rank - 2; d >= 0; d--) {
+        const long od = shape[d] * reps[d];
+        src += ((rem % od) % shape[d]) * stride;
+        rem /= od;
+        stride *= shape[d];
+      }
+      uint32_t* dst = out + r * width * copies;
+      if (width == 1)
+        std::fill(dst, dst + copies, x[src]);
+      else
+        for (long c = 0; c < copies; c++) std::memcpy(dst + c * width, x + src, sizeof(uint32_t) * width);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// attention(heap, qkvOff, outOff, probsOff, batch, tokens, heads, headDim, scale): self-attention straight from the
+// packed projection qkv [B, T, 3, H, d] (timm layout) to the merged heads out [B, T, H·d]. Per (image, head):
+// P = softmax(scale·Q·Kᵀ) (kept in probs [B, H, T, T] for the gradient), O = P·V. Q, K, V and O are read and written
+// in place with row strides 3·H·d and H·d, so no split, head transpose or merge is materialised.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long b = num(info, 4), t = num(info, 5), heads = num(info, 6), d = num(info, 7);
+  const float scale = (float)dbl(info, 8);
+  const long hd = heads * d, row = 3 * hd;
+  const float* qkv = at(info, h, num(info, 1), b * t * row);
+  float* out = at(info, h, num(info, 2), b * t * hd);
+  float* probs = at(info, h, num(info, 3), b * heads * t * t);
+  Pool::get().run(b * heads, std::max(1L, kMinWork / (2 * t * t * d + 1)), [&](long p0, long p1) {
+    for (long p = p0; p < p1; p++) {
+      const long bi = p / heads, hi = p % heads;
+      const float* q = qkv + bi * t * row + hi * d;
+      float* pr = probs + p * t * t;
+      sgemm(false, true, t, t, d, q, row, q + hd, row, pr, t, false);
+      for (long i = 0; i < t; i++) {
+        float* r = pr + i * t;
+        float mx = -INFINITY;
+        for (long j = 0; j < t; j++) mx = std::max(mx, r[j] *= scale);
+        for (long j = 0; j < t; j++) r[j] = vexp(r[j] - mx);
+        const float inv = 1.0f / sumRow(r, t);
+        for (long j = 0; j < t; j++) r[j] *= inv;
+      }
+      sgemm(false, false, t, d, t, pr, t, q + 2 * hd, row, out + bi * t * hd + hi * d, hd, false);
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// attentionGrad(heap, dOutOff, qkvOff, probsOff, dQkvOff, batch, tokens, heads, headDim, scale): the gradient of
+// attention above into dqkv [B, T, 3, H, d]: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP − Σ_j dP∘P), dQ = dS·K,
+// dK = dSᵀ·Q.
+Napi::Value AttentionGrad(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long b = num(info, 5), t = num(info, 6), heads = num(info, 7), d = num(info, 8);
+  const float scale = (float)dbl(info, 9);
+  const long hd = heads * d, row = 3 * hd;
+  const float* dout = at(info, h, num(info, 1), b * t * hd);
+  const float* qkv = at(info, h, num(info, 2), b * t * row);
+  const float* probs = at(info, h, num(info, 3), b * heads * t * t);
+  float* dqkv = at(info, h, num(info, 4), b * t * row);
+  Pool::get().run(b * heads, std::max(1L, kMinWork / (4 * t * t * d + 1)), [&](long p0, long p1) {
+    std::vector<float> ds(t * t);
+    for (long p = p0; p < p1; p++) {
+      const long bi = p / heads, hi = p % heads;
+      const float* q = qkv + bi * t * row + hi * d;
+      const float* dO = dout + bi * t * hd + hi * d;
+      const float* pr = probs + p * t * t;
+      float* dq = dqkv + bi * t * row + hi * d;
+      sgemm(true, false, t, d, t, pr, t, dO, hd, dq + 2 * hd, row, false);      // dV
+      sgemm(false, true, t, t, d, dO, hd, q + 2 * hd, row, ds.data(), t, false);  // dP
+      for (long i = 0; i < t; i++) {
+        float* r = ds.data() + i * t;
+        const float* pi = pr + i * t;
+        const float dot = dotRow(r, pi, t);
+        for (long j = 0; j < t; j++) r[j] = scale * (pi[j] * (r[j] - dot));
+      }
+      sgemm(false, false, t, d, t, ds.data(), t, q + hd, row, dq, row, false);  // dQ
+      sgemm(true, false, t, d, t, ds.data(), t, q, row, dq + hd, row, false);   // dK
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// gather(heap, xOff, idxOff, outOff, outer, axisLen, inner, count) for 4-byte elements: out[o, i, :] =
+// x[o, idx[i], :] with rows of `inner` elements; indices outside [0, axisLen) throw, like the cpu backend.
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long outer = num(info, 4), axisLen = num(info, 5), inner = num(info, 6), count = num(info, 7);
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(at(info, h, num(info, 1), outer * axisLen * inner));
+  const int32_t* idx = reinterpret_cast<const int32_t*>(at(info, h, num(info, 2), count));
+  uint32_t* out = reinterpret_cast<uint32_t*>(at(info, h, num(info, 3), outer * count * inner));
+  for (long i = 0; i < count; i++)
+    if (idx[i] < 0 || idx[i] >= axisLen)
+      throw Napi::RangeError::New(info.Env(), "gather: index " + std::to_string(idx[i]) + " is not in [0, " +
+                                                  std::to_string(axisLen - 1) + "]");
+  Pool::get().run(outer * count, std::max(1L, kElemGrain / (inner + 1)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const long o = r / count, i = r % count;
+      std::memcpy(out + r * inner, x + (o * axisLen + idx[i]) * inner, sizeof(uint32_t) * inner);
+    }
+  });
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerFused(Napi::Env env, Napi::Object exports) {
@@ -314,6 +554,12 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
+  exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
+  exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
 }
 
 }  // namespace lv

@@ -14,6 +14,12 @@ export const FUSED = {
   activation: 'LvActivation',
   activationGrad: 'LvActivationGrad',
   softmaxGrad: 'LvSoftmaxGrad',
+  batchNorm: 'LvBatchNorm',
+  batchNormGrad: 'LvBatchNormGrad',
+  linear: 'LvLinear',
+  linearGrad: 'LvLinearGrad',
+  attention: 'LvAttention',
+  attentionGrad: 'LvAttentionGrad',
 } as const;
 
 /** Activation kinds of the fused activation kernels, by the layer's name for them. */

@@ -27,6 +27,27 @@ export interface Addon {
   sumSquares(heap: ArrayBuffer, offs: number[], sizes: number[]): number;
   adamw(heap: ArrayBuffer, p: number[], g: number[], m: number[], v: number[], sizes: number[], decays: number[], lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, gradScale: number): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, ...geometry: number[]): void;
+  batchNorm(
+    heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, mean: number, variance: number,
+    rows: number, cols: number, eps: number,
+  ): void;
+  batchNormGrad(
+    heap: ArrayBuffer, dy: number, x: number, gamma: number, dMean: number, dVar: number, dx: number, dgamma: number,
+    dbeta: number, rows: number, cols: number, eps: number,
+  ): void;
+  tile(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], reps: number[]): void;
+  attention(
+    heap: ArrayBuffer, qkv: number, out: number, probs: number, batch: number, tokens: number, heads: number,
+    headDim: number, scale: number,
+  ): void;
+  attentionGrad(
+    heap: ArrayBuffer, dOut: number, qkv: number, probs: number, dQkv: number, batch: number, tokens: number,
+    heads: number, headDim: number, scale: number,
+  ): void;
+  gather(
+    heap: ArrayBuffer, x: number, indices: number, out: number, outer: number, axisLen: number, inner: number,
+    count: number,
+  ): void;
   setThreads(n: number): number;
   info(): { gemm: string; threads: number };
 }

@@ -424,6 +424,141 @@ const maxPoolGrad: KernelFn = (args) => {
   return dx;
 };
 
+/** Training-mode BatchNorm over the last axis: [y, batch mean, biased batch variance]. */
+const batchNorm: KernelFn = (args) => {
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.batchNorm, [x, gamma, beta]);
+  const cols = lastAxis(x);
+  const rows = cols ? prod(x.shape) / cols : 0;
+  const backend = args.backend;
+  const y = backend.makeOutput(x.shape, 'float32');
+  const mean = backend.makeOutput([cols], 'float32');
+  const variance = backend.makeOutput([cols], 'float32');
+  if (rows * cols > 0) {
+    const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+    const eps = Number(args.attrs.eps);
+    lib().batchNorm(heapOf(backend), off(x), off(gamma), off(beta), off(y), off(mean), off(variance), rows, cols, eps);
+  }
+  return [y, mean, variance];
+};
+
+/** Its gradient: [dx, dγ, dβ] from dy and, when they reach the statistics outputs, dmean and dvar. */
+const batchNormGrad: KernelFn = (args) => {
+  const { dy, x, gamma, dMean, dVar } = args.inputs;
+  requireFloat(FUSED.batchNormGrad, [dy!, x!, gamma!, ...[dMean, dVar].filter((t): t is tf.TensorInfo => !!t)]);
+  const cols = lastAxis(x!);
+  const rows = cols ? prod(x!.shape) / cols : 0;
+  const backend = args.backend;
+  const dx = backend.makeOutput(x!.shape, 'float32');
+  const dg = backend.makeOutput(gamma!.shape, 'float32');
+  const db = backend.makeOutput(gamma!.shape, 'float32');
+  if (rows * cols > 0) {
+    const off = (t: tf.TensorInfo | undefined) => (t ? offsetOf(backend, t) : -1);
+    const eps = Number(args.attrs.eps);
+    const ins = [off(dy), off(x), off(gamma), off(dMean), off(dVar)] as const;
+    lib().batchNormGrad(heapOf(backend), ...ins, off(dx), off(dg), off(db), rows, cols, eps);
+  }
+  return [dx, dg, db];
+};
+
+/** y = x·W (+ b) over the last axis of x (any rank), W [in, out]: one GEMM with the bias epilogue. */
+const linear: KernelFn = (args) => {
+  const { x, weight, bias } = args.inputs;
+  requireFloat(FUSED.linear, [x!, weight!, ...(bias ? [bias] : [])]);
+  const [k, n] = weight!.shape;
+  if (lastAxis(x!) !== k) {
+    throw new Error(`${FUSED.linear}: input [${x!.shape}] does not end in the weight's ${k} input features`);
+  }
+  const m = k ? prod(x!.shape) / k : prod(x!.shape.slice(0, -1));
+  const backend = args.backend;
+  const y = backend.makeOutput([...x!.shape.slice(0, -1), n], 'float32');
+  const off = (t: tf.TensorInfo | undefined) => (t ? offsetOf(backend, t) : -1);
+  const heap = heapOf(backend);
+  lib().gemm(heap, off(x), off(weight), off(y), off(bias), 1, m, n, k, false, false, 0, 0, bias ? n : 0, 0, 0);
+  return y;
+};
+
+/** Its gradient: dx = dy·Wᵀ, dW = xᵀ·dy and (attr hasBias) db = Σ_rows dy, in one kernel. */
+const linearGrad: KernelFn = (args) => {
+  const { dy, x, weight } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.linearGrad, [dy, x, weight]);
+  const [k, n] = weight.shape;
+  const m = prod(x.shape.slice(0, -1));
+  const backend = args.backend;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dw = backend.makeOutput(weight.shape, 'float32');
+  const db = args.attrs.hasBias ? backend.makeOutput([n], 'float32') : null;
+  const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+  const heap = heapOf(backend);
+  lib().gemm(heap, off(dy), off(weight), off(dx), -1, 1, m, k, n, false, true, 0, 0, 0, 0, 0);
+  lib().gemm(heap, off(x), off(dy), off(dw), -1, 1, k, n, m, true, false, 0, 0, 0, 0, 0);
+  if (db && n > 0) lib().reduceSum(heap, off(dy), off(db), 1, m, n);
+  return db ? [dx, dw, db] : [dx, dw];
+};
+
+/** Tile (and so tf.broadcastTo) of 4-byte tensors: whole input rows copied; the wasm kernel goes element by element. */
+const tile: KernelFn = (args) => {
+  const x = args.inputs.x!;
+  const reps = args.attrs.reps as number[];
+  if (!is4Byte(x) || x.shape.length === 0 || reps.length !== x.shape.length) return fallback('Tile', args);
+  const backend = args.backend;
+  const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]), x.dtype);
+  if (prod(out.shape) > 0) lib().tile(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, reps);
+  return out;
+};
+
+/** Self-attention from packed qkv [B, T, 3, H, d] to merged heads [B, T, H·d]; also the probabilities [B, H, T, T]. */
+const attention: KernelFn = (args) => {
+  const qkv = args.inputs.qkv!;
+  requireFloat(FUSED.attention, [qkv]);
+  const [b, t, three, heads, d] = qkv.shape;
+  if (qkv.shape.length !== 5 || three !== 3) {
+    throw new Error(`${FUSED.attention}: expected qkv [B, T, 3, H, d], got [${qkv.shape}]`);
+  }
+  const backend = args.backend;
+  const out = backend.makeOutput([b, t, heads * d], 'float32');
+  const probs = backend.makeOutput([b, heads, t, t], 'float32');
+  if (prod(qkv.shape) > 0) {
+    const off = (x: tf.TensorInfo) => offsetOf(backend, x);
+    lib().attention(heapOf(backend), off(qkv), off(out), off(probs), b, t, heads, d, Number(args.attrs.scale));
+  }
+  return [out, probs];
+};
+
+/** Its gradient: dqkv [B, T, 3, H, d] from dOut [B, T, H·d], qkv and the saved probabilities. */
+const attentionGrad: KernelFn = (args) => {
+  const { dy, qkv, probs } = args.inputs as Record<string, tf.TensorInfo>;
+  requireFloat(FUSED.attentionGrad, [dy, qkv, probs]);
+  const [b, t, , heads, d] = qkv.shape;
+  const backend = args.backend;
+  const dqkv = backend.makeOutput(qkv.shape, 'float32');
+  if (prod(qkv.shape) > 0) {
+    const off = (x: tf.TensorInfo) => offsetOf(backend, x);
+    const scale = Number(args.attrs.scale);
+    lib().attentionGrad(heapOf(backend), off(dy), off(qkv), off(probs), off(dqkv), b, t, heads, d, scale);
+  }
+  return dqkv;
+};
+
+/** GatherV2 along any axis (batchDims 0, 4-byte data, int32 indices): one row copy per gathered index. */
+const gatherV2: KernelFn = (args) => {
+  const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
+  const batchDims = Number(args.attrs.batchDims ?? 0);
+  if (!is4Byte(x) || indices.dtype !== 'int32' || batchDims !== 0) return fallback('GatherV2', args);
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+  const backend = args.backend;
+  const out = backend.makeOutput(shape, x.dtype);
+  const outer = prod(x.shape.slice(0, axis));
+  const inner = prod(x.shape.slice(axis + 1));
+  const count = prod(indices.shape);
+  if (prod(shape) > 0) {
+    const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+    lib().gather(heapOf(backend), off(x), off(indices), off(out), outer, x.shape[axis], inner, count);
+  }
+  return out;
+};
+
 export const KERNELS: Record<string, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -442,10 +577,18 @@ export const KERNELS: Record<string, KernelFn> = {
   Sum: sum,
   Concat: concat,
   MaxPoolGrad: maxPoolGrad,
+  GatherV2: gatherV2,
+  Tile: tile,
   [FUSED.layerNorm]: layerNorm,
   [FUSED.layerNormGrad]: layerNormGrad,
   [FUSED.activation]: activation,
   [FUSED.activationGrad]: activationGrad,
   [FUSED.softmaxGrad]: softmaxGrad,
+  [FUSED.batchNorm]: batchNorm,
+  [FUSED.batchNormGrad]: batchNormGrad,
+  [FUSED.linear]: linear,
+  [FUSED.linearGrad]: linearGrad,
+  [FUSED.attention]: attention,
+  [FUSED.attentionGrad]: attentionGrad,
 };
 

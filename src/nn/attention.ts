@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Ctx, Module, type InitFn, init } from './module';
 import { Linear, dropout } from './layers';
+import { FUSED } from '../backend/kernel-names';
+import { hasKernel, packedSelfAttention } from './fused';
 
 /**
  * Scaled dot-product attention over heads. q: [B, H, Tq, d], k and v: [B, H, Tk, d]; optional additive bias
@@ -71,8 +73,15 @@ export class MultiHeadAttention extends Module {
     const [b, t] = x.shape;
     const d = this.dim / this.heads;
     const qkv = this.qkv.forward(x, ctx).reshape([b, t, 3, this.heads, d]);
-    // split q, k, v along axis 2 before the head transpose: three rank-4 transposes are much cheaper on wasm than one
-    // rank-5
+    const attnDropout = ctx.training ? (this.opts.attnDropout ?? 0) : 0;
+    const fusable = !bias && !(ctx.record && recordKey) && attnDropout <= 0 && qkv.dtype === 'float32';
+    if (fusable && hasKernel(FUSED.attention)) {
+      // one native kernel from the packed projection to the merged heads (same function as the composite below)
+      ctx.macs?.add('attention', 2 * b * this.heads * t * t * d);
+      const o = packedSelfAttention(qkv, 1 / Math.sqrt(d));
+      return dropout(this.proj.forward(o, ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;
+    }
+    // split q, k, v along axis 2 before the head transpose: three rank-4 transposes are much cheaper on wasm than one rank-5
     const [q, k, v] = tf.split(qkv, 3, 2).map((u) => u.reshape([b, t, this.heads, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
     const o = scaledDotProductAttention(q, k, v, ctx, { dropout: this.opts.attnDropout, recordKey, bias });
     return dropout(this.proj.forward(mergeHeads(o), ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;

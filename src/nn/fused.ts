@@ -36,6 +36,90 @@ tf.registerGradient({
   gradFunc: (dy, saved, attrs) => ({ x: () => runKernel(FUSED.activationGrad, { dy: dy as tf.Tensor, x: saved[0] }, attrs) as tf.Tensor }),
 });
 
+tf.registerGradient({
+  kernelName: FUSED.batchNorm,
+  inputsToSave: ['x', 'gamma'],
+  gradFunc: (dys, saved, attrs) => {
+    const [x, gamma] = saved;
+    const [dy, dMean, dVar] = dys as tf.Tensor[];
+    const [dx, dgamma, dbeta] = runKernel(FUSED.batchNormGrad, { dy, x, gamma, dMean, dVar }, attrs) as tf.Tensor[];
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+  },
+});
+
+tf.registerGradient({
+  kernelName: FUSED.linear,
+  inputsToSave: ['x', 'weight'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, weight] = saved;
+    const hasBias = Boolean((attrs as { hasBias?: boolean }).hasBias);
+    const g = runKernel(FUSED.linearGrad, { dy: dy as tf.Tensor, x, weight }, { hasBias }) as tf.Tensor[];
+    const grads: Record<string, () => tf.Tensor> = { x: () => g[0], weight: () => g[1] };
+    if (hasBias) grads.bias = () => g[2];
+    return grads;
+  },
+});
+
+/**
+ * x·W (+ b) over the last axis of x, W [in, out]: one kernel forward and one for all gradients where the backend has
+ * `LvLinear` (native), else reshape to rows, tf.fused.matMul / tf.matMul and reshape back.
+ */
+export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor | null): tf.Tensor {
+  const [k, n] = weight.shape;
+  if (x.dtype === 'float32' && x.size > 0 && hasKernel(FUSED.linear)) {
+    const inputs: tf.NamedTensorMap = bias ? { x, weight, bias } : { x, weight };
+    return runKernel(FUSED.linear, inputs, { hasBias: !!bias }) as tf.Tensor;
+  }
+  const shape = x.shape;
+  const x2 = shape.length === 2 ? (x as tf.Tensor2D) : x.reshape([x.size / k, k]);
+  let y: tf.Tensor = bias
+    ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: weight, bias })
+    : tf.matMul(x2 as tf.Tensor2D, weight);
+  if (shape.length !== 2) y = y.reshape([...shape.slice(0, -1), n]);
+  return y;
+}
+
+tf.registerGradient({
+  kernelName: FUSED.attention,
+  inputsToSave: ['qkv'],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [qkv, probs] = saved;
+    // the probabilities are an output only for this gradient: callers never see them, so no gradient reaches them
+    const dy = (dys as tf.Tensor[])[0];
+    return { qkv: () => runKernel(FUSED.attentionGrad, { dy, qkv, probs }, attrs) as tf.Tensor };
+  },
+});
+
+/**
+ * Self-attention of a packed projection qkv [B, T, 3, H, d] (timm layout) as one kernel and one gradient kernel:
+ * softmax(scale·Q·Kᵀ)·V with the heads merged, [B, T, H·d]. Only where the backend has `LvAttention`; check with
+ * hasKernel(FUSED.attention) first (src/nn/attention.ts keeps the composite for every other case).
+ */
+export function packedSelfAttention(qkv: tf.Tensor, scale: number): tf.Tensor3D {
+  return (runKernel(FUSED.attention, { qkv }, { scale }) as tf.Tensor[])[0] as tf.Tensor3D;
+}
+
+/**
+ * Training-mode BatchNorm over the last axis with batch statistics: y = (x − mean)/√(var + eps)·γ + β, also
+ * returning the batch mean and biased variance (for the running statistics). One kernel and one gradient kernel
+ * where the backend has `LvBatchNorm`; tf.moments and elementwise ops elsewhere.
+ */
+export function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  if (x.dtype === 'float32' && x.size > 0 && hasKernel(FUSED.batchNorm)) {
+    const [y, mean, variance] = runKernel(FUSED.batchNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+    return { y, mean, variance };
+  }
+  const axes = x.shape.map((_, i) => i).slice(0, -1);
+  const { mean, variance } = tf.moments(x, axes);
+  return { y: x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta), mean, variance };
+}
+
 /** LayerNorm over the last axis: (x − mean)/√(var + eps)·γ + β, with the biased variance. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   if (x.dtype === 'float32' && hasKernel(FUSED.layerNorm)) return runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor;
@@ -84,3 +168,67 @@ function installSoftmaxGradient(): void {
   tf.registerGradient(config);
 }
 installSoftmaxGradient();
+
+/**
+ * The Tile gradient as one reshape and one sum: dy [r0·x0, r1·x1, …] viewed as [r0, x0, r1, x1, …] and summed over
+ * the rep axes. tfjs's own gradient slices and adds once per repeated copy (a class token tiled over a batch of 64:
+ * 128 kernels) and stops at rank 4. Installed once, at import, on every backend.
+ */
+function installTileGradient(): void {
+  const original = tf.getGradient('Tile');
+  if (!original || (original as { lightvit?: boolean }).lightvit) return;
+  const config: tf.GradConfig & { lightvit: boolean } = {
+    ...original,
+    lightvit: true,
+    gradFunc: (dy, saved, attrs) => {
+      const x = saved[0];
+      const reps = (attrs as { reps: number[] }).reps;
+      return {
+        x: () => {
+          const split = x.shape.flatMap((d, i) => [reps[i], d]);
+          const axes = reps.map((_, i) => 2 * i);
+          return (dy as tf.Tensor).reshape(split).sum(axes).reshape(x.shape);
+        },
+      };
+    },
+  };
+  tf.registerGradient(config);
+}
+installTileGradient();
+
+/**
+ * The Sum and Mean gradients as a broadcast of dy (one Tile kernel) instead of dy × tf.ones(x.shape): tfjs builds
+ * that ones tensor in a JS typed array and uploads it on every call, a large cost for big reductions (the MoE
+ * slot sums). Same values: dy (divided by the reduced size for Mean) copied over the reduced axes. Not on plain wasm,
+ * whose Tile is slower still.
+ */
+function installReduceGradients(): void {
+  // the plain wasm backend's Tile copies element by element in JS, slower than the ones tensor: keep tfjs's there
+  const fastTile = () => {
+    const tile = tf.getKernel('Tile', 'wasm')?.kernelFunc as { lightvitNative?: boolean } | undefined;
+    return tf.getBackend() !== 'wasm' || Boolean(tile?.lightvitNative);
+  };
+  for (const name of ['Sum', 'Mean']) {
+    const original = tf.getGradient(name);
+    if (!original || (original as { lightvit?: boolean }).lightvit) continue;
+    const config: tf.GradConfig & { lightvit: boolean } = {
+      ...original,
+      lightvit: true,
+      gradFunc: (dy, saved, attrs) => {
+        if (!fastTile()) return original.gradFunc(dy, saved, attrs);
+        const x = saved[0];
+        const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+        const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        return {
+          x: () => {
+            let g = (dy as tf.Tensor).reshape(expanded);
+            if (name === 'Mean') g = g.div(axes.reduce((n, a) => n * x.shape[a], 1));
+            return tf.broadcastTo(g, x.shape);
+          },
+        };
+      },
+    };
+    tf.registerGradient(config);
+  }
+}
+installReduceGradients();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Ctx, Module, type Param, init, type InitFn } from './module';
-import { activate, layerNorm, type Activation } from './fused';
+import { activate, batchNormTrain, layerNorm, linear, type Activation } from './fused';
 
 /** Tokens × features: applies to the last axis of any rank. */
 export class Linear extends Module {
@@ -18,13 +18,9 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor, ctx?: Ctx): tf.Tensor {
-    const shape = x.shape;
     const rows = x.size / this.inFeatures;
     ctx?.macs?.add('linear', rows * this.inFeatures * this.outFeatures);
-    const x2 = shape.length === 2 ? (x as tf.Tensor2D) : x.reshape([rows, this.inFeatures]);
-    let y: tf.Tensor = this.bias ? tf.fused.matMul({ a: x2 as tf.Tensor2D, b: this.weight.value as tf.Tensor2D, bias: this.bias.value }) : tf.matMul(x2 as tf.Tensor2D, this.weight.value as tf.Tensor2D);
-    if (shape.length !== 2) y = y.reshape([...shape.slice(0, -1), this.outFeatures]);
-    return y;
+    return linear(x, this.weight.value as tf.Tensor2D, this.bias ? this.bias.value : null);
   }
 }
 
@@ -67,16 +63,15 @@ export class BatchNorm extends Module {
   forward(x: tf.Tensor, ctx: Ctx): tf.Tensor {
     const eps = this.opts.eps ?? 1e-5;
     const momentum = this.opts.momentum ?? 0.1;
-    const axes = x.shape.map((_, i) => i).slice(0, -1);
     if (ctx.training) {
-      const { mean, variance } = tf.moments(x, axes);
+      const { y, mean, variance } = batchNormTrain(x, this.gamma.value, this.beta.value, eps);
       const n = x.size / this.channels;
       tf.tidy(() => {
         const unbiased = variance.mul(n / Math.max(1, n - 1));
         this.runningMean.value.assign(this.runningMean.value.mul(1 - momentum).add(mean.mul(momentum)));
         this.runningVar.value.assign(this.runningVar.value.mul(1 - momentum).add(unbiased.mul(momentum)));
       });
-      return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(this.gamma.value).add(this.beta.value);
+      return y;
     }
     return x.sub(this.runningMean.value).mul(tf.rsqrt(this.runningVar.value.add(eps))).mul(this.gamma.value).add(this.beta.value);
   }
