@@ -5,7 +5,9 @@ const path = require('node:path');
 const fs = require('node:fs');
 const entry = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
 if (!fs.existsSync(entry)) {
-  console.error(`lightvit: the kit is not built yet (dist/ is missing); run \`npm run build\` in ${path.join(__dirname, '..')}`);
+  console.error(
+    `lightvit: the kit is not built yet (dist/ is missing); run \`npm run build\` in ${path.join(__dirname, '..')}`,
+  );
   process.exit(1);
 }
 require(entry)

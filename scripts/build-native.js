@@ -26,7 +26,11 @@ const root = path.resolve(__dirname, '..');
 const nativeDir = path.join(root, 'native');
 
 function which(cmd) {
-  const r = cp.spawnSync(process.platform === 'win32' ? 'where' : 'sh', process.platform === 'win32' ? [cmd] : ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const r = cp.spawnSync(
+    process.platform === 'win32' ? 'where' : 'sh',
+    process.platform === 'win32' ? [cmd] : ['-c', `command -v ${cmd}`],
+    { encoding: 'utf8' },
+  );
   return r.status === 0 ? r.stdout.trim().split('\n')[0] : null;
 }
 
@@ -42,7 +46,10 @@ function linkTest(cxx, includeDir, libArgs, extraDefines = []) {
   try {
     const src = path.join(dir, 't.cc');
     const hdr = extraDefines.includes('LV_ACCELERATE') ? '<Accelerate/Accelerate.h>' : '<cblas.h>';
-    fs.writeFileSync(src, `#include ${hdr}\nint main(){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.f,&a,1,&b,1,0.f,&c,1);return c==1.f?0:1;}\n`);
+    fs.writeFileSync(
+      src,
+      `#include ${hdr}\nint main(){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.f,&a,1,&b,1,0.f,&c,1);return c==1.f?0:1;}\n`,
+    );
     const args = [src, '-o', path.join(dir, 't'), ...(includeDir ? ['-I', includeDir] : []), ...libArgs];
     const r = cp.spawnSync(cxx, args, { encoding: 'utf8' });
     if (r.status !== 0) return false;
@@ -67,7 +74,10 @@ function flagWorks(cxx, flag) {
 
 function globDirs(base, re) {
   try {
-    return fs.readdirSync(base).filter((d) => re.test(d)).map((d) => path.join(base, d));
+    return fs
+      .readdirSync(base)
+      .filter((d) => re.test(d))
+      .map((d) => path.join(base, d));
   } catch {
     return [];
   }
@@ -85,13 +95,19 @@ function detect() {
   })();
   if (addonApi) out.include_dirs.push(addonApi);
   if (!cxx) return { ...out, note: 'no C++ compiler found (c++, g++, clang++ or $CXX)' };
-  if (process.platform !== 'win32' && process.arch === 'x64' && flagWorks(cxx, '-march=native')) out.cflags.push('-march=native');
+  if (process.platform !== 'win32' && process.arch === 'x64' && flagWorks(cxx, '-march=native'))
+    out.cflags.push('-march=native');
   if (process.env.LIGHTVIT_NATIVE_BLAS === '0') {
     return { ...out, defines: ['LV_NO_DLBLAS'], note: 'LIGHTVIT_NATIVE_BLAS=0: portable GEMM' };
   }
   if (process.platform === 'darwin') {
     if (linkTest(cxx, null, ['-framework', 'Accelerate'], ['LV_ACCELERATE'])) {
-      return { ...out, blas: 'Accelerate', defines: ['LV_HAVE_CBLAS', 'LV_ACCELERATE'], libraries: ['-framework Accelerate'] };
+      return {
+        ...out,
+        blas: 'Accelerate',
+        defines: ['LV_HAVE_CBLAS', 'LV_ACCELERATE'],
+        libraries: ['-framework Accelerate'],
+      };
     }
   }
   const incCandidates = [
@@ -123,14 +139,25 @@ function detect() {
         const libArgs = dir ? [`-L${dir}`, `-Wl,-rpath,${dir}`, `-l${lib}`] : [`-l${lib}`];
         if (dir && !fs.readdirSync(dir).some((f) => f.startsWith(`lib${lib}.`))) continue;
         if (linkTest(cxx, inc, libArgs)) {
-          return { ...out, blas: `lib${lib}`, include_dirs: [...out.include_dirs, inc], defines: ['LV_HAVE_CBLAS', ...defs], libraries: libArgs };
+          return {
+            ...out,
+            blas: `lib${lib}`,
+            include_dirs: [...out.include_dirs, inc],
+            defines: ['LV_HAVE_CBLAS', ...defs],
+            libraries: libArgs,
+          };
         }
       }
     }
   }
   const why = incCandidates.length ? 'cblas.h found but no CBLAS library linked' : 'no cblas.h found';
   if (process.platform === 'linux') {
-    return { ...out, blas: 'run-time', libraries: ['-ldl'], note: `${why}: a BLAS runtime (OpenBLAS, BLIS) is opened at load time, else portable GEMM` };
+    return {
+      ...out,
+      blas: 'run-time',
+      libraries: ['-ldl'],
+      note: `${why}: a BLAS runtime (OpenBLAS, BLIS) is opened at load time, else portable GEMM`,
+    };
   }
   return { ...out, note: `${why}: portable GEMM` };
 }
@@ -149,7 +176,17 @@ function nodeGyp() {
     process.env.npm_config_node_gyp,
     npmDir && path.join(npmDir, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
     npmDir && path.join(npmDir, '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.join(
+      path.dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
   ];
   return candidates.find((c) => c && fs.existsSync(c)) || null;
 }
@@ -166,7 +203,8 @@ function copyTree(out) {
   const dst = path.join(path.resolve(out), 'native');
   fs.mkdirSync(path.join(dst, 'src'), { recursive: true });
   fs.copyFileSync(path.join(nativeDir, 'binding.gyp'), path.join(dst, 'binding.gyp'));
-  for (const f of fs.readdirSync(path.join(nativeDir, 'src'))) fs.copyFileSync(path.join(nativeDir, 'src', f), path.join(dst, 'src', f));
+  for (const f of fs.readdirSync(path.join(nativeDir, 'src')))
+    fs.copyFileSync(path.join(nativeDir, 'src', f), path.join(dst, 'src', f));
   fs.mkdirSync(path.join(path.resolve(out), 'scripts'), { recursive: true });
   fs.copyFileSync(__filename, path.join(path.resolve(out), 'scripts', 'build-native.js'));
   return dst;
@@ -191,7 +229,9 @@ function build(out) {
     fs.mkdirSync(path.join(dir, 'build'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'build', 'build-native.log'), log);
     const err = log.split('\n').find((l) => /error/i.test(l)) || `node-gyp exited with ${r.status}`;
-    throw new Error(`${err.trim().slice(0, 160)} (full log: ${path.relative(process.cwd(), path.join(dir, 'build', 'build-native.log'))})`);
+    throw new Error(
+      `${err.trim().slice(0, 160)} (full log: ${path.relative(process.cwd(), path.join(dir, 'build', 'build-native.log'))})`,
+    );
   }
   try {
     // what the addon actually uses (the run-time BLAS is found only when it loads)
@@ -206,7 +246,9 @@ function main() {
   const argv = process.argv.slice(2);
   if (argv[0] === '--gyp') {
     const v = cachedDetect()[argv[1]] || [];
-    process.stdout.write(v.map((s) => (/\s/.test(s) && !s.startsWith('-framework') ? JSON.stringify(s) : s)).join('\n'));
+    process.stdout.write(
+      v.map((s) => (/\s/.test(s) && !s.startsWith('-framework') ? JSON.stringify(s) : s)).join('\n'),
+    );
     return;
   }
   if (argv[0] === '--detect') {
@@ -219,7 +261,9 @@ function main() {
     const d = build(outAt >= 0 ? argv[outAt + 1] : undefined);
     console.log(`lightvit native kernels built (GEMM: ${d.blas}${d.note ? `; ${d.note}` : ''})`);
   } catch (e) {
-    console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e?.message) || e).split('\n')[0]}`);
+    console.log(
+      `lightvit native kernels not built, the kit will run on plain wasm: ${String(e?.message || e).split('\n')[0]}`,
+    );
     if (strict) process.exit(1);
   }
 }
@@ -228,6 +272,8 @@ try {
   main();
 } catch (e) {
   // npm install must never fail because of the optional addon
-  console.log(`lightvit native kernels not built, the kit will run on plain wasm: ${String((e?.message) || e).split('\n')[0]}`);
+  console.log(
+    `lightvit native kernels not built, the kit will run on plain wasm: ${String(e?.message || e).split('\n')[0]}`,
+  );
   if (process.argv.includes('--strict')) process.exit(1);
 }

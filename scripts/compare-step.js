@@ -21,7 +21,16 @@ const QUICK = {
   'bench-vit': {},
   'mlit-xxs': { imageSize: 32, patchSize: 4, depth: 3, numClasses: 10 },
   'vmoe-6x64': { depth: 6, embedDim: 64, numHeads: 2, mlpRatio: 4, patchSize: 8, numClasses: 100 },
-  'dwnet-mini': { patchSize: 4, embedDim: 32, depths: [2, 2], numHeads: [1, 2], groupChannels: [1, 2], windowSize: 4, kernelSize: 5, dropPath: 0.05 },
+  'dwnet-mini': {
+    patchSize: 4,
+    embedDim: 32,
+    depths: [2, 2],
+    numHeads: [1, 2],
+    groupChannels: [1, 2],
+    windowSize: 4,
+    kernelSize: 5,
+    dropPath: 0.05,
+  },
   'eit-cifar-small': {},
   'mae-vit': { embedDim: 64, depth: 4, numHeads: 2 },
 };
@@ -37,7 +46,10 @@ async function main() {
   const model = createModel(name, QUICK[name] || {}, { seed: 0 });
   const c = model.config;
   const x = tf.randomNormal([batch, c.imageSize, c.imageSize, c.inChannels], 0, 1, 'float32', 1);
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % c.numClasses), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % c.numClasses),
+    'int32',
+  );
   const params = model.namedParams().filter(([, p]) => p.trainable);
   const byVar = new Map(params.map(([n, p]) => [p.value.name, n]));
   const opt = new optim.AdamW(params, { weightDecay: 0.05 });
@@ -45,11 +57,14 @@ async function main() {
   const step = () => {
     let loss = NaN;
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const ctx = makeCtx({ training: true, seed: 0, targets: { labels: y } });
-        const l = crossEntropy(model.forward(x, ctx), y);
-        return ctx.aux.length ? l.add(tf.addN(ctx.aux.map((a) => a.value))) : l;
-      }, params.map(([, p]) => p.value));
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const ctx = makeCtx({ training: true, seed: 0, targets: { labels: y } });
+          const l = crossEntropy(model.forward(x, ctx), y);
+          return ctx.aux.length ? l.add(tf.addN(ctx.aux.map((a) => a.value))) : l;
+        },
+        params.map(([, p]) => p.value),
+      );
       loss = value.dataSync()[0];
       const byPath = new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k), g]));
       if (fusedApi) opt.apply(byPath, 1e-3, 1);
@@ -65,7 +80,17 @@ async function main() {
     for (let i = 0; i < 3; i++) loss = step();
     best = Math.min(best, (performance.now() - t) / 3);
   }
-  console.log(JSON.stringify({ root, model: name, batch, ms: +best.toFixed(1), img_per_s: +((batch * 1000) / best).toFixed(1), loss, native: native.nativeStatus().reason }));
+  console.log(
+    JSON.stringify({
+      root,
+      model: name,
+      batch,
+      ms: +best.toFixed(1),
+      img_per_s: +((batch * 1000) / best).toFixed(1),
+      loss,
+      native: native.nativeStatus().reason,
+    }),
+  );
 }
 
 main().catch((e) => {

@@ -45,13 +45,19 @@ function ensureDist({ log = console.log } = {}) {
   const stamp = path.join(ROOT, 'dist', 'index.js');
   const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
   if (built && newestMtime(path.join(ROOT, 'src'), '.ts') <= built) return false;
-  log(built ? 'src/ is newer than dist/: rebuilding (tsc -p tsconfig.build.json)' : 'dist/ missing: building (tsc -p tsconfig.build.json)');
+  log(
+    built
+      ? 'src/ is newer than dist/: rebuilding (tsc -p tsconfig.build.json)'
+      : 'dist/ missing: building (tsc -p tsconfig.build.json)',
+  );
   const tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) {
     // tsc still emits on type errors; a half-edited file elsewhere should not stop notebooks that do not use it.
     const errs = (r.stdout + r.stderr).split('\n').filter((l) => /error TS/.test(l));
-    log(`tsc reported ${errs.length} type error(s); dist/ was still emitted. First: ${errs[0] ?? (r.stderr || '').trim()}`);
+    log(
+      `tsc reported ${errs.length} type error(s); dist/ was still emitted. First: ${errs[0] ?? (r.stderr || '').trim()}`,
+    );
     if (!fs.existsSync(stamp)) throw new Error(`building dist/ failed:\n${r.stdout}${r.stderr}`);
   }
   return true;
@@ -68,7 +74,8 @@ function readNotebook(file) {
   } catch (e) {
     throw new Error(`${file} is not a readable notebook (${e.message}); expected nbformat 4 JSON`);
   }
-  if (nb.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${file} has nbformat=${nb.nbformat}; expected 4 with a cells array`);
+  if (nb.nbformat !== 4 || !Array.isArray(nb.cells))
+    throw new Error(`${file} has nbformat=${nb.nbformat}; expected 4 with a cells array`);
   return nb;
 }
 
@@ -179,7 +186,12 @@ async function runNotebook(file, { quiet = false } = {}) {
           // tslab 1.0.22 does not rewrite object shorthand for variables declared in earlier cells.
           failure.error = `${failure.error.split('\n')[0]} (hint: tslab does not carry variables from earlier cells into object shorthand; write { ${undef[1]}: ${undef[1]} } instead of { ${undef[1]} })\n${failure.error}`;
         }
-        outputs.push({ output_type: 'error', ename: 'Error', evalue: failure.error.split('\n')[0], traceback: splitLines(failure.error) });
+        outputs.push({
+          output_type: 'error',
+          ename: 'Error',
+          evalue: failure.error.split('\n')[0],
+          traceback: splitLines(failure.error),
+        });
         break;
       }
     }
@@ -208,7 +220,8 @@ function tslabInstallArgs({ python, tslab, prefix }) {
 }
 
 /** Python that signs notebooks (nbformat's notary, what `jupyter trust` runs): Jupyter then trusts their outputs. */
-const SIGN_PY = 'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\nn = NotebookNotary()\n' +
+const SIGN_PY =
+  'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\nn = NotebookNotary()\n' +
   'for f in sys.argv[1:]:\n    n.sign(nbformat.read(f, as_version=4))\n';
 
 /** Sign notebooks as trusted with the Python Jupyter runs on; true when it worked. */
@@ -229,12 +242,15 @@ const INSTALL_HELP = [
 
 /** `--trust FILE...`: sign notebooks with the Python of the Jupyter found (see openJupyter). Returns the exit code. */
 function trustNotebooks(files) {
-  if (!files.length) throw new Error('--trust needs notebook files, e.g. node scripts/run-notebook.js --trust notebooks/*.ipynb');
+  if (!files.length)
+    throw new Error('--trust needs notebook files, e.g. node scripts/run-notebook.js --trust notebooks/*.ipynb');
   ensureDist();
   const { chosen, candidates } = require(path.join(ROOT, 'dist', 'backend', 'env.js')).findJupyter(process.env);
   const python = (chosen || candidates.find((c) => c.python))?.python || 'python3';
   if (!signNotebooks(python, files)) {
-    process.stderr.write(`signing with ${python} failed: it needs the nbformat module (Debian: apt-get install python3-nbformat)\n`);
+    process.stderr.write(
+      `signing with ${python} failed: it needs the nbformat module (Debian: apt-get install python3-nbformat)\n`,
+    );
     return 1;
   }
   process.stdout.write(`signed ${files.length} notebook(s) with ${python}: Jupyter trusts them now\n`);
@@ -262,7 +278,9 @@ function openJupyter(extra = [], { probe } = {}) {
   const python = chosen.python || 'python3';
   process.stdout.write(`Jupyter: ${chosen.path} (${server}, Python ${python})\n`);
   if (!chosen.kernelspec) {
-    process.stdout.write('note: `jupyter kernelspec` is missing (Debian: apt-get install jupyter-client); registering tslab anyway\n');
+    process.stdout.write(
+      'note: `jupyter kernelspec` is missing (Debian: apt-get install jupyter-client); registering tslab anyway\n',
+    );
   }
   const tslab = path.join(bin, process.platform === 'win32' ? 'tslab.cmd' : 'tslab');
   const inst = spawnSync(tslab, tslabInstallArgs({ python, tslab }), { env, stdio: 'inherit' });
@@ -274,7 +292,10 @@ function openJupyter(extra = [], { probe } = {}) {
     return 1;
   }
   // Executed notebooks are signed so that Jupyter shows their interactive figures ("Trusted") on reopening.
-  const nbs = fs.readdirSync(path.join(ROOT, 'notebooks')).filter((f) => f.endsWith('.ipynb')).map((f) => path.join(ROOT, 'notebooks', f));
+  const nbs = fs
+    .readdirSync(path.join(ROOT, 'notebooks'))
+    .filter((f) => f.endsWith('.ipynb'))
+    .map((f) => path.join(ROOT, 'notebooks', f));
   if (nbs.length) signNotebooks(python, nbs, env);
   const args = jupyterLaunchArgs({ server, uid: typeof process.getuid === 'function' ? process.getuid() : -1, extra });
   process.stdout.write(`starting: ${chosen.path} ${args.join(' ')}\n`);
@@ -297,9 +318,15 @@ async function main(argv) {
     else if (a === '--no-build') build = false;
     else if (a === '--quiet') quiet = true;
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(`${fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^[\s\S]*?\/\*\*/, '')}\n`);
+      process.stdout.write(
+        `${fs
+          .readFileSync(__filename, 'utf8')
+          .split('*/')[0]
+          .replace(/^[\s\S]*?\/\*\*/, '')}\n`,
+      );
       return 0;
-    } else if (a.startsWith('--')) throw new Error(`unknown option ${a}; expected --save-dir DIR, --json FILE, --no-build, --quiet`);
+    } else if (a.startsWith('--'))
+      throw new Error(`unknown option ${a}; expected --save-dir DIR, --json FILE, --no-build, --quiet`);
     else files.push(a);
   }
   if (!files.length) throw new Error('no notebook given; usage: node scripts/run-notebook.js notebooks/X.ipynb [...]');
@@ -323,12 +350,29 @@ async function main(argv) {
     }
   }
   if (jsonFile) {
-    fs.writeFileSync(jsonFile, JSON.stringify(results.map(({ nb, ...rest }) => rest), null, 2));
+    fs.writeFileSync(
+      jsonFile,
+      JSON.stringify(
+        results.map(({ nb, ...rest }) => rest),
+        null,
+        2,
+      ),
+    );
   }
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
-module.exports = { runNotebook, ensureDist, readNotebook, cellSource, jupyterLaunchArgs, tslabInstallArgs, openJupyter, signNotebooks, INSTALL_HELP };
+module.exports = {
+  runNotebook,
+  ensureDist,
+  readNotebook,
+  cellSource,
+  jupyterLaunchArgs,
+  tslabInstallArgs,
+  openJupyter,
+  signNotebooks,
+  INSTALL_HELP,
+};
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

@@ -29,12 +29,23 @@ export { asPretrainer, reconstructionSamples, maeLossFn, fineTuneInit, linearPro
 export { adjustedRandIndex } from './analysis/superclass';
 export { figureOneConnectivity, connectivityFigure } from './analysis/connectivity';
 export { cachedDataset, datasetFor } from './experiments/common';
-export { mlitAblationArms, mlitScaleOverrides, analyseRouting, routingFigures, REPORTED_LIGHTWEIGHT } from './experiments/mlit';
+export {
+  mlitAblationArms,
+  mlitScaleOverrides,
+  analyseRouting,
+  routingFigures,
+  REPORTED_LIGHTWEIGHT,
+} from './experiments/mlit';
 export type { RoutingRun, RoutingStats } from './experiments/mlit';
 export { dwnetScaleOverrides } from './experiments/dwnet';
 export { eitArms, channelSplitFigure, scheduleSplitFigure, EIT_DATASETS } from './experiments/eit';
 export { convChannelSplit } from './models/eit';
 export {
-  IMAGENET_ENV, imagenetFolder, imagenetGeometry, imagenetRecipe, imagenetStudyArms, registerImagenetStudy,
+  IMAGENET_ENV,
+  imagenetFolder,
+  imagenetGeometry,
+  imagenetRecipe,
+  imagenetStudyArms,
+  registerImagenetStudy,
 } from './experiments/imagenet';
 export type { ImagenetArm, ImagenetStudy } from './experiments/imagenet';

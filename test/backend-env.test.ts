@@ -29,7 +29,8 @@ beforeAll(() => {
   fake(
     full,
     'jupyter',
-    'if [ "$1 $2 $3" = "kernelspec list --json" ]; then echo \'{"kernelspecs": {"python3": {}, "tslab": ' + '{}}}\'; elif [ "$2" = "--version" ]; then echo 6.4; else exit 2; fi',
+    'if [ "$1 $2 $3" = "kernelspec list --json" ]; then echo \'{"kernelspecs": {"python3": {}, "tslab": ' +
+      '{}}}\'; elif [ "$2" = "--version" ]; then echo 6.4; else exit 2; fi',
   );
   fs.writeFileSync(path.join(full, 'c++'), 'not executable', { mode: 0o644 });
 });
@@ -68,7 +69,9 @@ describe('detectExtras', () => {
     expect(e.jupyter.tslab).toBe(false);
     // no PATH at all: the same answer (every extra missing, with its hint), not an exception
     const none = detectExtras({ env: {}, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] });
-    expect(Object.entries(none).map(([k, x]) => [k, x.found, x.hint])).toEqual(Object.entries(e).map(([k, x]) => [k, false, x.hint]));
+    expect(Object.entries(none).map(([k, x]) => [k, x.found, x.hint])).toEqual(
+      Object.entries(e).map(([k, x]) => [k, false, x.hint]),
+    );
   });
 
   it('Jupyter without the tslab kernel spec, and a compiler without make', () => {
@@ -84,18 +87,32 @@ describe('detectExtras', () => {
 
   it('LIGHTVIT_CHROMIUM wins over PATH; a wrong value is reported, not searched around', () => {
     const mine = fake(dir, 'my-chrome', 'exit 0');
-    expect(detectExtras({ env: { PATH: full, LIGHTVIT_CHROMIUM: mine }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] }).chromium).toMatchObject({
+    expect(
+      detectExtras({
+        env: { PATH: full, LIGHTVIT_CHROMIUM: mine },
+        chromiumPaths: [],
+        jupyterPaths: [],
+        kernelDirs: [],
+      }).chromium,
+    ).toMatchObject({
       found: true,
       path: mine,
     });
-    const bad = detectExtras({ env: { PATH: full, LIGHTVIT_CHROMIUM: '/nope/chrome' }, chromiumPaths: [], jupyterPaths: [], kernelDirs: [] }).chromium;
+    const bad = detectExtras({
+      env: { PATH: full, LIGHTVIT_CHROMIUM: '/nope/chrome' },
+      chromiumPaths: [],
+      jupyterPaths: [],
+      kernelDirs: [],
+    }).chromium;
     expect(bad.found).toBe(false);
     expect(bad.detail).toContain('/nope/chrome');
   });
 
   it('falls back to fixed Chromium locations after PATH', () => {
     const fixed = fake(dir, 'chromium', 'exit 0');
-    expect(detectExtras({ env: { PATH: empty }, chromiumPaths: [fixed], jupyterPaths: [], kernelDirs: [] }).chromium).toMatchObject({ found: true, path: fixed });
+    expect(
+      detectExtras({ env: { PATH: empty }, chromiumPaths: [fixed], jupyterPaths: [], kernelDirs: [] }).chromium,
+    ).toMatchObject({ found: true, path: fixed });
   });
 });
 

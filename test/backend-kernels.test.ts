@@ -73,10 +73,22 @@ async function agree(label: string, f: Compute): Promise<number> {
   return worst;
 }
 
-const t4 = (shape: number[], seed: number) => tf.tensor(rand(shape.reduce((a, b) => a * b, 1), seed), shape);
+const t4 = (shape: number[], seed: number) =>
+  tf.tensor(
+    rand(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 
 /** Gradients of Σ r ⊙ f(x, w) (r random, so every output position carries a distinct weight). */
-function gradsOf(f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor, xShape: number[], wShape: number[], seed: number): Compute {
+function gradsOf(
+  f: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor,
+  xShape: number[],
+  wShape: number[],
+  seed: number,
+): Compute {
   return () => {
     const x = t4(xShape, seed);
     const w = t4(wShape, seed + 1);
@@ -108,20 +120,38 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
     { x: [2, 7, 7, 3], w: [3, 3, 3, 4], s: 1, pad: 'valid' },
     { x: [2, 8, 8, 3], w: [4, 4, 3, 8], s: 4, pad: 'valid' },
     { x: [1, 6, 7, 2], w: [1, 1, 2, 6], s: 1, pad: 'same' },
-    { x: [2, 7, 6, 3], w: [3, 3, 3, 2], s: [2, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    {
+      x: [2, 7, 6, 3],
+      w: [3, 3, 3, 2],
+      s: [2, 1],
+      pad: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+    },
     { x: [1, 5, 8, 3], w: [2, 3, 3, 4], s: [1, 2], pad: 'same' },
   ];
   for (const [i, c] of cases.entries()) {
     const padName = typeof c.pad === 'string' ? c.pad : 'explicit';
     it(`x ${c.x.join('×')} w ${c.w.join('×')} stride ${c.s} ${padName}`, async () => {
-      await agree('Conv2DBackpropFilter (conv2d)', gradsOf((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad), c.x, c.w, 10 * i));
+      await agree(
+        'Conv2DBackpropFilter (conv2d)',
+        gradsOf((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad), c.x, c.w, 10 * i),
+      );
     });
   }
 
   it('conv2dTranspose, conv1d, separableConv2d and fused.conv2d gradients', async () => {
     await agree(
       'Conv2DBackpropFilter (conv2dTranspose)',
-      gradsOf((x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 9, 9, 3], 2, 'same'), [2, 5, 5, 4], [3, 3, 3, 4], 100),
+      gradsOf(
+        (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 9, 9, 3], 2, 'same'),
+        [2, 5, 5, 4],
+        [3, 3, 3, 4],
+        100,
+      ),
     );
     await agree(
       'Conv2DBackpropFilter (conv1d)',
@@ -141,7 +171,14 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
       const w = t4([3, 3, 3, 4], 131);
       const bias = t4([4], 132);
       const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-        tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'same', bias: c, activation: 'relu' });
+        tf.fused.conv2d({
+          x: a as tf.Tensor4D,
+          filter: b as tf.Tensor4D,
+          strides: 2,
+          pad: 'same',
+          bias: c,
+          activation: 'relu',
+        });
       return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a, b, c).sum())([x, w, bias]);
     });
   });
@@ -150,7 +187,10 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
     const saved = kernelTuning.im2colChunkFloats;
     kernelTuning.im2colChunkFloats = 27 * 7; // K = 27: 7 output positions per chunk, OW = 4
     try {
-      await agree('Conv2DBackpropFilter (chunked im2col)', gradsOf((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), [3, 7, 8, 3], [3, 3, 3, 4], 140));
+      await agree(
+        'Conv2DBackpropFilter (chunked im2col)',
+        gradsOf((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), [3, 7, 8, 3], [3, 3, 3, 4], 140),
+      );
     } finally {
       kernelTuning.im2colChunkFloats = saved;
     }
@@ -160,103 +200,156 @@ describe('Conv2DBackpropFilter (conv2d gradients)', () => {
     const x = tf.zeros([1, 3, 4, 4]);
     const dy = tf.zeros([1, 2, 4, 4]);
     expect(() =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 2] }),
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 2] },
+        ),
     ).toThrow(/NHWC.*'NCHW'/);
     tf.dispose([x, dy]);
   });
 });
 
 for (const viaForward of [true, false]) {
-describe(`DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients), input grad ` + `${viaForward ? 'via the wasm forward kernel' : 'in JS'}`, () => {
-  const saved = kernelTuning.depthwiseInputViaForward;
-  beforeAll(() => {
-    kernelTuning.depthwiseInputViaForward = viaForward;
-  });
-  afterAll(() => {
-    kernelTuning.depthwiseInputViaForward = saved;
-  });
-
-  const cases: Array<{ x: number[]; w: number[]; s: number | [number, number]; pad: Pad }> = [
-    { x: [2, 7, 7, 4], w: [3, 3, 4, 1], s: 1, pad: 'same' },
-    { x: [2, 8, 8, 3], w: [3, 3, 3, 1], s: 2, pad: 'same' },
-    { x: [2, 9, 9, 3], w: [3, 3, 3, 1], s: 2, pad: 'same' },
-    { x: [1, 9, 7, 3], w: [5, 5, 3, 2], s: 2, pad: 'valid' },
-    { x: [2, 7, 7, 2], w: [7, 7, 2, 1], s: 1, pad: 'same' },
-    { x: [1, 8, 6, 4], w: [3, 3, 4, 3], s: [1, 2], pad: 'same' },
-    { x: [2, 7, 6, 3], w: [3, 3, 3, 1], s: 2, pad: [[0, 0], [1, 1], [2, 0], [0, 0]] },
-    { x: [2, 8, 8, 3], w: [3, 3, 3, 1], s: 2, pad: 'valid' },
-    { x: [1, 6, 5, 2], w: [3, 3, 2, 1], s: 1, pad: [[0, 0], [3, 0], [0, 4], [0, 0]] }, // pads > kernel: JS fallback
-  ];
-  for (const [i, c] of cases.entries()) {
-    const padName = typeof c.pad === 'string' ? c.pad : 'explicit';
-    it(`x ${c.x.join('×')} w ${c.w.join('×')} stride ${c.s} ${padName}`, async () => {
-      await agree(
-        `DepthwiseConv2dNativeBackpropInput/Filter${viaForward ? '' : ' (JS input grad)'}`,
-        gradsOf((x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad), c.x, c.w, 200 + 10 * i),
-      );
-    });
-  }
-
-  it('fused.depthwiseConv2d gradients', async () => {
-    await agree(`DepthwiseConv2dNativeBackpropInput/Filter${viaForward ? '' : ' (JS input grad)'}`, () => {
-      const x = t4([2, 7, 7, 3], 300);
-      const w = t4([3, 3, 3, 1], 301);
-      const bias = t4([3], 302);
-      const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-        tf.fused.depthwiseConv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'same', bias: c, activation: 'relu' });
-      return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a, b, c).sum())([x, w, bias]);
-    });
-  });
-
-  // tfjs refuses gradients with dilation > 1 on every backend, and the cpu backprop kernels ignore dilation, so the
-  // reference is the equivalent undilated conv: a dilated k×k filter is a ((k−1)d+1)² filter with zeros between
-  // taps.
-  for (const c of [
-    { x: [2, 9, 9, 3], k: 3, m: 1, d: 2, s: 1, pad: 'same' as const },
-    { x: [1, 11, 10, 2], k: 3, m: 2, d: 3, s: 1, pad: 'valid' as const },
-    { x: [2, 9, 9, 3], k: 2, m: 1, d: 2, s: 1, pad: 'same' as const },
-  ]) {
-    it(`dilation ${c.d}, k ${c.k}, multiplier ${c.m}, ${c.pad} (kernels run directly)`, async () => {
-      const C = c.x[3];
-      const ke = (c.k - 1) * c.d + 1;
-      const xs = rand(c.x.reduce((a, b) => a * b, 1), 400 + c.d);
-      const ws = rand(c.k * c.k * C * c.m, 401 + c.d);
-      const wide = new Float32Array(ke * ke * C * c.m);
-      for (let i = 0; i < c.k; i++)
-        for (let j = 0; j < c.k; j++)
-          for (let q = 0; q < C * c.m; q++) wide[((i * c.d) * ke + j * c.d) * C * c.m + q] = ws[(i * c.k + j) * C * c.m + q];
-      const want = await on('cpu', () => {
-        const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
-        const w = tf.tensor4d(wide, [ke, ke, C, c.m]);
-        const y = tf.depthwiseConv2d(x, w, c.s, c.pad);
-        const r = t4(y.shape, 402);
-        const [dx, dwWide] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).mul(r).sum(),
-        )([x, w]);
-        const taps = dwWide.reshape([ke, ke, C * c.m]).stridedSlice([0, 0, 0], [ke, ke, C * c.m], [c.d, c.d, 1]);
-        return [y, dx, taps.reshape([c.k, c.k, C, c.m])];
+  describe(
+    `DepthwiseConv2dNativeBackpropInput/Filter (depthwiseConv2d gradients), input grad ` +
+      `${viaForward ? 'via the wasm forward kernel' : 'in JS'}`,
+    () => {
+      const saved = kernelTuning.depthwiseInputViaForward;
+      beforeAll(() => {
+        kernelTuning.depthwiseInputViaForward = viaForward;
       });
-      const got = await on('wasm', () => {
-        const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
-        const w = tf.tensor4d(ws, [c.k, c.k, C, c.m]);
-        const y = tf.depthwiseConv2d(x, w, c.s, c.pad, 'NHWC', c.d);
-        const r = t4(y.shape, 402);
-        const attrs = { strides: c.s, dilations: c.d, pad: c.pad };
-        const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: r, filter: w }, { ...attrs, inputShape: c.x });
-        const dw = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: r }, { ...attrs, filterShape: w.shape });
-        return [y, dx as tf.Tensor, dw as tf.Tensor];
+      afterAll(() => {
+        kernelTuning.depthwiseInputViaForward = saved;
       });
-      let worst = 0;
-      for (let i = 0; i < 3; i++) {
-        expect(got[i].shape).toEqual(want[i].shape);
-        worst = Math.max(worst, relErr(got[i].values, want[i].values));
+
+      const cases: Array<{ x: number[]; w: number[]; s: number | [number, number]; pad: Pad }> = [
+        { x: [2, 7, 7, 4], w: [3, 3, 4, 1], s: 1, pad: 'same' },
+        { x: [2, 8, 8, 3], w: [3, 3, 3, 1], s: 2, pad: 'same' },
+        { x: [2, 9, 9, 3], w: [3, 3, 3, 1], s: 2, pad: 'same' },
+        { x: [1, 9, 7, 3], w: [5, 5, 3, 2], s: 2, pad: 'valid' },
+        { x: [2, 7, 7, 2], w: [7, 7, 2, 1], s: 1, pad: 'same' },
+        { x: [1, 8, 6, 4], w: [3, 3, 4, 3], s: [1, 2], pad: 'same' },
+        {
+          x: [2, 7, 6, 3],
+          w: [3, 3, 3, 1],
+          s: 2,
+          pad: [
+            [0, 0],
+            [1, 1],
+            [2, 0],
+            [0, 0],
+          ],
+        },
+        { x: [2, 8, 8, 3], w: [3, 3, 3, 1], s: 2, pad: 'valid' },
+        {
+          x: [1, 6, 5, 2],
+          w: [3, 3, 2, 1],
+          s: 1,
+          pad: [
+            [0, 0],
+            [3, 0],
+            [0, 4],
+            [0, 0],
+          ],
+        }, // pads > kernel: JS fallback
+      ];
+      for (const [i, c] of cases.entries()) {
+        const padName = typeof c.pad === 'string' ? c.pad : 'explicit';
+        it(`x ${c.x.join('×')} w ${c.w.join('×')} stride ${c.s} ${padName}`, async () => {
+          await agree(
+            `DepthwiseConv2dNativeBackpropInput/Filter${viaForward ? '' : ' (JS input grad)'}`,
+            gradsOf(
+              (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad),
+              c.x,
+              c.w,
+              200 + 10 * i,
+            ),
+          );
+        });
       }
-      const label = `DepthwiseConv2dNativeBackpropInput/Filter (dilated${viaForward ? '' : ', JS input grad'})`;
-      measured[label] = Math.max(measured[label] ?? 0, worst);
-      expect(worst).toBeLessThanOrEqual(TOL);
-    });
-  }
-});
+
+      it('fused.depthwiseConv2d gradients', async () => {
+        await agree(`DepthwiseConv2dNativeBackpropInput/Filter${viaForward ? '' : ' (JS input grad)'}`, () => {
+          const x = t4([2, 7, 7, 3], 300);
+          const w = t4([3, 3, 3, 1], 301);
+          const bias = t4([3], 302);
+          const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+            tf.fused.depthwiseConv2d({
+              x: a as tf.Tensor4D,
+              filter: b as tf.Tensor4D,
+              strides: 2,
+              pad: 'same',
+              bias: c,
+              activation: 'relu',
+            });
+          return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a, b, c).sum())([x, w, bias]);
+        });
+      });
+
+      // tfjs refuses gradients with dilation > 1 on every backend, and the cpu backprop kernels ignore dilation, so the
+      // reference is the equivalent undilated conv: a dilated k×k filter is a ((k−1)d+1)² filter with zeros between
+      // taps.
+      for (const c of [
+        { x: [2, 9, 9, 3], k: 3, m: 1, d: 2, s: 1, pad: 'same' as const },
+        { x: [1, 11, 10, 2], k: 3, m: 2, d: 3, s: 1, pad: 'valid' as const },
+        { x: [2, 9, 9, 3], k: 2, m: 1, d: 2, s: 1, pad: 'same' as const },
+      ]) {
+        it(`dilation ${c.d}, k ${c.k}, multiplier ${c.m}, ${c.pad} (kernels run directly)`, async () => {
+          const C = c.x[3];
+          const ke = (c.k - 1) * c.d + 1;
+          const xs = rand(
+            c.x.reduce((a, b) => a * b, 1),
+            400 + c.d,
+          );
+          const ws = rand(c.k * c.k * C * c.m, 401 + c.d);
+          const wide = new Float32Array(ke * ke * C * c.m);
+          for (let i = 0; i < c.k; i++)
+            for (let j = 0; j < c.k; j++)
+              for (let q = 0; q < C * c.m; q++)
+                wide[(i * c.d * ke + j * c.d) * C * c.m + q] = ws[(i * c.k + j) * C * c.m + q];
+          const want = await on('cpu', () => {
+            const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
+            const w = tf.tensor4d(wide, [ke, ke, C, c.m]);
+            const y = tf.depthwiseConv2d(x, w, c.s, c.pad);
+            const r = t4(y.shape, 402);
+            const [dx, dwWide] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+              tf
+                .depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad)
+                .mul(r)
+                .sum(),
+            )([x, w]);
+            const taps = dwWide.reshape([ke, ke, C * c.m]).stridedSlice([0, 0, 0], [ke, ke, C * c.m], [c.d, c.d, 1]);
+            return [y, dx, taps.reshape([c.k, c.k, C, c.m])];
+          });
+          const got = await on('wasm', () => {
+            const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
+            const w = tf.tensor4d(ws, [c.k, c.k, C, c.m]);
+            const y = tf.depthwiseConv2d(x, w, c.s, c.pad, 'NHWC', c.d);
+            const r = t4(y.shape, 402);
+            const attrs = { strides: c.s, dilations: c.d, pad: c.pad };
+            const dx = tf
+              .engine()
+              .runKernel('DepthwiseConv2dNativeBackpropInput', { dy: r, filter: w }, { ...attrs, inputShape: c.x });
+            const dw = tf
+              .engine()
+              .runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: r }, { ...attrs, filterShape: w.shape });
+            return [y, dx as tf.Tensor, dw as tf.Tensor];
+          });
+          let worst = 0;
+          for (let i = 0; i < 3; i++) {
+            expect(got[i].shape).toEqual(want[i].shape);
+            worst = Math.max(worst, relErr(got[i].values, want[i].values));
+          }
+          const label = `DepthwiseConv2dNativeBackpropInput/Filter (dilated${viaForward ? '' : ', JS input grad'})`;
+          measured[label] = Math.max(measured[label] ?? 0, worst);
+          expect(worst).toBeLessThanOrEqual(TOL);
+        });
+      }
+    },
+  );
 }
 
 describe('UnsortedSegmentSum (gather gradients)', () => {
@@ -271,7 +364,15 @@ describe('UnsortedSegmentSum (gather gradients)', () => {
   it('gather axis 1 with 2-D indices, and batchDims 1', async () => {
     await agree('UnsortedSegmentSum (gather grad)', () => {
       const x = t4([3, 4, 2], 510);
-      const idx = tf.tensor2d([[0, 3], [1, 1], [3, 3]], [3, 2], 'int32');
+      const idx = tf.tensor2d(
+        [
+          [0, 3],
+          [1, 1],
+          [3, 3],
+        ],
+        [3, 2],
+        'int32',
+      );
       const r1 = t4([3, 3, 2, 2], 511);
       const r2 = t4([3, 2, 2], 512);
       return [
@@ -293,15 +394,32 @@ describe('UnsortedSegmentSum (gather gradients)', () => {
     expect(Array.from(yi.dataSync())).toEqual([3, 7]);
     tf.dispose([y, yi]);
   });
-  it('direct: rank-2 ids over the leading dims of x (TensorFlow ' + 'semantics; the cpu kernel mis-broadcasts these)', async () => {
-    await tf.setBackend('wasm');
-    // x[i, j, :] = [10(3i + j), 10(3i + j) + 1]; ids [[0, 2, 2], [1, 0, 2]]
-    const x = tf.tensor3d(Array.from({ length: 12 }, (_, k) => 10 * (k >> 1) + (k & 1)), [2, 3, 2]);
-    const y = tf.unsortedSegmentSum(x, tf.tensor2d([[0, 2, 2], [1, 0, 2]], [2, 3], 'int32') as unknown as tf.Tensor1D, 3);
-    expect(y.shape).toEqual([3, 2]);
-    expect(Array.from(y.dataSync())).toEqual([0 + 40, 1 + 41, 30, 31, 10 + 20 + 50, 11 + 21 + 51]);
-    tf.dispose([x, y]);
-  });
+  it(
+    'direct: rank-2 ids over the leading dims of x (TensorFlow ' + 'semantics; the cpu kernel mis-broadcasts these)',
+    async () => {
+      await tf.setBackend('wasm');
+      // x[i, j, :] = [10(3i + j), 10(3i + j) + 1]; ids [[0, 2, 2], [1, 0, 2]]
+      const x = tf.tensor3d(
+        Array.from({ length: 12 }, (_, k) => 10 * (k >> 1) + (k & 1)),
+        [2, 3, 2],
+      );
+      const y = tf.unsortedSegmentSum(
+        x,
+        tf.tensor2d(
+          [
+            [0, 2, 2],
+            [1, 0, 2],
+          ],
+          [2, 3],
+          'int32',
+        ) as unknown as tf.Tensor1D,
+        3,
+      );
+      expect(y.shape).toEqual([3, 2]);
+      expect(Array.from(y.dataSync())).toEqual([0 + 40, 1 + 41, 30, 31, 10 + 20 + 50, 11 + 21 + 51]);
+      tf.dispose([x, y]);
+    },
+  );
 });
 
 describe('MaxPoolGrad (replaces the wasm built-in, which misroutes gradients for some shapes)', () => {
@@ -318,38 +436,68 @@ describe('MaxPoolGrad (replaces the wasm built-in, which misroutes gradients for
         const x = t4(c.x, 5);
         const y0 = tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad);
         const r = t4(y0.shape, 6);
-        return [y0, tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad).mul(r).sum())(x)];
+        return [
+          y0,
+          tf.grad((a: tf.Tensor) =>
+            tf
+              .maxPool(a as tf.Tensor4D, c.k, c.s, c.pad)
+              .mul(r)
+              .sum(),
+          )(x),
+        ];
       });
     });
   }
 });
 
 describe('Einsum (forward)', () => {
-  it('matmul, batched transposed matmul, attention scores, ' + 'outer product, trace, diagonal, implicit output', async () => {
-    await agree('Einsum', () => [
-      tf.einsum('ij,jk->ik', t4([3, 4], 600), t4([4, 5], 601)),
-      tf.einsum('bij,bkj->bik', t4([2, 3, 4], 602), t4([2, 5, 4], 603)),
-      tf.einsum('bhqd,bhkd->bhqk', t4([2, 3, 4, 5], 604), t4([2, 3, 6, 5], 605)),
-      tf.einsum('i,j->ij', t4([3], 606), t4([4], 607)),
-      tf.einsum('ij->', t4([3, 4], 608)).reshape([1]),
-      tf.einsum('bnd,de->bne', t4([2, 3, 4], 611), t4([4, 5], 612)),
-    ]);
-    await tf.setBackend('wasm');
-    const d = tf.einsum('ii->i', tf.tensor2d([[1, 2], [3, 4]]));
-    expect(Array.from(d.dataSync())).toEqual([1, 4]);
-    const tr = tf.einsum('ii->', tf.tensor2d([[1, 2], [3, 4]]));
-    expect(tr.dataSync()[0]).toBe(5);
-    // implicit output: the letters used once, sorted ('ij,jk' -> 'ik'; 'ba' -> 'ab', a transpose)
-    const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
-    const b = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
-    const im = tf.einsum('ij,jk', a, b);
-    expect(Array.from(im.dataSync())).toEqual([4, 5, 10, 11]);
-    const tp = tf.einsum('ba', a);
-    expect(tp.shape).toEqual([3, 2]);
-    expect(Array.from(tp.dataSync())).toEqual([1, 4, 2, 5, 3, 6]);
-    expect(() => tf.einsum('ij,jk->ik', a, a)).toThrow(/index 'j' has size 3 and 2/);
-    tf.dispose([d, tr, a, b, im, tp]);
-  });
+  it(
+    'matmul, batched transposed matmul, attention scores, ' + 'outer product, trace, diagonal, implicit output',
+    async () => {
+      await agree('Einsum', () => [
+        tf.einsum('ij,jk->ik', t4([3, 4], 600), t4([4, 5], 601)),
+        tf.einsum('bij,bkj->bik', t4([2, 3, 4], 602), t4([2, 5, 4], 603)),
+        tf.einsum('bhqd,bhkd->bhqk', t4([2, 3, 4, 5], 604), t4([2, 3, 6, 5], 605)),
+        tf.einsum('i,j->ij', t4([3], 606), t4([4], 607)),
+        tf.einsum('ij->', t4([3, 4], 608)).reshape([1]),
+        tf.einsum('bnd,de->bne', t4([2, 3, 4], 611), t4([4, 5], 612)),
+      ]);
+      await tf.setBackend('wasm');
+      const d = tf.einsum(
+        'ii->i',
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+      );
+      expect(Array.from(d.dataSync())).toEqual([1, 4]);
+      const tr = tf.einsum(
+        'ii->',
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+      );
+      expect(tr.dataSync()[0]).toBe(5);
+      // implicit output: the letters used once, sorted ('ij,jk' -> 'ik'; 'ba' -> 'ab', a transpose)
+      const a = tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+      const b = tf.tensor2d([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]);
+      const im = tf.einsum('ij,jk', a, b);
+      expect(Array.from(im.dataSync())).toEqual([4, 5, 10, 11]);
+      const tp = tf.einsum('ba', a);
+      expect(tp.shape).toEqual([3, 2]);
+      expect(Array.from(tp.dataSync())).toEqual([1, 4, 2, 5, 3, 6]);
+      expect(() => tf.einsum('ij,jk->ik', a, a)).toThrow(/index 'j' has size 3 and 2/);
+      tf.dispose([d, tr, a, b, im, tp]);
+    },
+  );
 });
 
 describe('a small conv + embedding network trains the same on wasm and cpu', () => {

@@ -12,7 +12,9 @@ import { makeCtx } from '../src/nn/module';
 const TOL = 1e-4;
 const measured: string[] = [];
 
-afterAll(() => console.log(`max gradient error wasm vs cpu (relative to the model's largest gradient):\n${measured.join('\n')}`));
+afterAll(() =>
+  console.log(`max gradient error wasm vs cpu (relative to the model's largest gradient):\n${measured.join('\n')}`),
+);
 
 beforeAll(async () => {
   process.env.LIGHTVIT_NATIVE = '0';
@@ -38,13 +40,16 @@ describe('registered test models: wasm gradients equal cpu gradients', () => {
         const before = tf.memory().numTensors;
         const x = tf.tensor4d(xs, shape);
         const labels = tf.tensor1d([0, 1 % cfg.numClasses], 'int32');
-        const { value, grads } = tf.variableGrads(() => {
-          const ctx = makeCtx({ training: true, seed: 3, targets: { labels, coarse: labels } });
-          const logits = model.forward(x, ctx) as tf.Tensor;
-          let loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, logits.shape[1]!), logits) as tf.Scalar;
-          for (const a of ctx.aux) loss = loss.add(a.value);
-          return loss;
-        }, named.map(([, p]) => p.value));
+        const { value, grads } = tf.variableGrads(
+          () => {
+            const ctx = makeCtx({ training: true, seed: 3, targets: { labels, coarse: labels } });
+            const logits = model.forward(x, ctx) as tf.Tensor;
+            let loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, logits.shape[1]!), logits) as tf.Scalar;
+            for (const a of ctx.aux) loss = loss.add(a.value);
+            return loss;
+          },
+          named.map(([, p]) => p.value),
+        );
         const out: Step = { loss: value.dataSync()[0], grads: new Map() };
         // a parameter the loss does not reach in this pass (an unused expert, a frozen branch) has no gradient
         for (const [name, p] of named) {

@@ -6,7 +6,10 @@ import { UnknownNameError } from '../src/util/errors';
 
 const savedEnv = { backend: process.env.LIGHTVIT_BACKEND, native: process.env.LIGHTVIT_NATIVE };
 afterAll(() => {
-  for (const [k, v] of [['LIGHTVIT_BACKEND', savedEnv.backend], ['LIGHTVIT_NATIVE', savedEnv.native]] as const) {
+  for (const [k, v] of [
+    ['LIGHTVIT_BACKEND', savedEnv.backend],
+    ['LIGHTVIT_NATIVE', savedEnv.native],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -49,14 +52,17 @@ describe('initBackend', () => {
     expect(BACKENDS).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
   });
 
-  it("forcing 'tensorflow' or 'tensorflow-gpu' here is a clear " + "not-installed error, and the wasm choice stays", async () => {
-    await expect(initBackend('tensorflow')).rejects.toThrow(
-      /^backend 'tensorflow' could not be used: @tensorflow\/tfjs-node is not installed \(optional/,
-    );
-    await expect(initBackend('tensorflow-gpu')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu is not installed/);
-    expect(currentBackend()?.name).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  it(
+    "forcing 'tensorflow' or 'tensorflow-gpu' here is a clear " + 'not-installed error, and the wasm choice stays',
+    async () => {
+      await expect(initBackend('tensorflow')).rejects.toThrow(
+        /^backend 'tensorflow' could not be used: @tensorflow\/tfjs-node is not installed \(optional/,
+      );
+      await expect(initBackend('tensorflow-gpu')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu is not installed/);
+      expect(currentBackend()?.name).toBe('wasm');
+      expect(tf.getBackend()).toBe('wasm');
+    },
+  );
 
   it('LIGHTVIT_BACKEND forces cpu; forcing wasm again with LIGHTVIT_NATIVE=0 records native as off', async () => {
     process.env.LIGHTVIT_BACKEND = 'cpu';

@@ -22,7 +22,8 @@ const tiny = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', 
 const only = ['--models', 'bench-vit'];
 
 describe('lightvit bench', () => {
-  it('--json prints one JSON object per line with model, ' + 'engine, batch, img_per_s for every engine measured', async () => {
+  it('--json prints one JSON object per line with model, ' +
+    'engine, batch, img_per_s for every engine measured', async () => {
     const lines = await capture([...tiny, ...only, '--json', '--engines', 'cpu,wasm,wasm+native', '--threads', '1']);
     const objs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const rows = objs.filter((o) => 'engine' in o);
@@ -46,9 +47,21 @@ describe('lightvit bench', () => {
 
   it("by default measures bench-vit and each paper's main quick-scale model", async () => {
     const lines = await capture([...tiny, '--json', '--engines', 'wasm+native,wasm', '--threads', '1']);
-    const models = new Set(lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => 'engine' in o).map((o) => o.model));
+    const models = new Set(
+      lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((o) => 'engine' in o)
+        .map((o) => o.model),
+    );
     // the papers' registration order (registerPaper), each paper's mainQuickModel
-    expect([...models]).toEqual(['bench-vit', 'mlit-xxs@quick', 'mae-vit@quick', 'vmoe-6x64@quick', 'dwnet-mini@quick', 'eit-cifar-small@quick']);
+    expect([...models]).toEqual([
+      'bench-vit',
+      'mlit-xxs@quick',
+      'mae-vit@quick',
+      'vmoe-6x64@quick',
+      'dwnet-mini@quick',
+      'eit-cifar-small@quick',
+    ]);
   }, 300_000);
 
   it('human output is an aligned table; --models adds registered models', async () => {
@@ -61,20 +74,24 @@ describe('lightvit bench', () => {
     expect(table[2].indexOf(' 2 ')).toBe(table[3].indexOf(' 2 ')); // columns line up
   }, 300_000);
 
-  it.skipIf(!('python' in findTorchPython()))('with PyTorch: a twin row per thread count, same params, ratio_to_torch', async () => {
-    const argv = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--models', 'mae-vit', '--json'];
-    const lines = await capture([...argv, '--engines', 'wasm', '--threads', '1,2']);
-    const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => 'engine' in o);
-    for (const model of ['bench-vit', 'mae-vit']) {
-      const kit = rows.find((r) => r.model === model && r.engine === 'wasm')!;
-      const twins = rows.filter((r) => r.model === model && r.engine === 'pytorch');
-      expect(twins.map((r) => r.threads).sort()).toEqual([1, 2]);
-      for (const t of twins) expect(t.params).toBe(kit.params);
-      expect(kit.params as number).toBeGreaterThan(1000);
-      const best = Math.max(...twins.map((r) => r.img_per_s as number));
-      expect(kit.ratio_to_torch as number).toBeCloseTo((kit.img_per_s as number) / best, 6);
-    }
-  }, 300_000);
+  it.skipIf(!('python' in findTorchPython()))(
+    'with PyTorch: a twin row per thread count, same params, ratio_to_torch',
+    async () => {
+      const argv = ['--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--models', 'mae-vit', '--json'];
+      const lines = await capture([...argv, '--engines', 'wasm', '--threads', '1,2']);
+      const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => 'engine' in o);
+      for (const model of ['bench-vit', 'mae-vit']) {
+        const kit = rows.find((r) => r.model === model && r.engine === 'wasm')!;
+        const twins = rows.filter((r) => r.model === model && r.engine === 'pytorch');
+        expect(twins.map((r) => r.threads).sort()).toEqual([1, 2]);
+        for (const t of twins) expect(t.params).toBe(kit.params);
+        expect(kit.params as number).toBeGreaterThan(1000);
+        const best = Math.max(...twins.map((r) => r.img_per_s as number));
+        expect(kit.ratio_to_torch as number).toBeCloseTo((kit.img_per_s as number) / best, 6);
+      }
+    },
+    300_000,
+  );
 
   it('rejects unknown options and engines with the expected forms', async () => {
     await expect(runBench(['--fast'])).rejects.toThrow(/unknown option --fast.*--json/);

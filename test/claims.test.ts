@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { claimEffect, claimRows, claimsJsonLines, formatClaims, listClaims, verdictOf } from '../src/experiments/claims';
+import {
+  claimEffect,
+  claimRows,
+  claimsJsonLines,
+  formatClaims,
+  listClaims,
+  verdictOf,
+} from '../src/experiments/claims';
 import { datasetFor, standInLine, seedsFor } from '../src/experiments/common';
 import { denseFfnOverrides } from '../src/experiments/mlit';
 import '../src/experiments';
@@ -12,10 +19,29 @@ import { superClassCount, randomBalancedGroups, clusterConfusion } from '../src/
 import type { ResultRecord } from '../src/report/types';
 
 /** A stored run with just what the claims read. */
-function rec(experiment: string, variant: string, seed: number, top1: number, extra: Partial<ResultRecord> = {}): ResultRecord {
+function rec(
+  experiment: string,
+  variant: string,
+  seed: number,
+  top1: number,
+  extra: Partial<ResultRecord> = {},
+): ResultRecord {
   return {
-    experiment, paper: 'mlit', variant, scale: 'quick', dataset: 'fashion-mnist', synthetic: false, model: 'm', config: {}, seed,
-    backend: 'cpu', versions: {}, metrics: { top1 }, wallTimeS: 1, timestamp: `2026-12-03T00:00:0${seed}Z`, key: `${variant}|${seed}`,
+    experiment,
+    paper: 'mlit',
+    variant,
+    scale: 'quick',
+    dataset: 'fashion-mnist',
+    synthetic: false,
+    model: 'm',
+    config: {},
+    seed,
+    backend: 'cpu',
+    versions: {},
+    metrics: { top1 },
+    wallTimeS: 1,
+    timestamp: `2026-12-03T00:00:0${seed}Z`,
+    key: `${variant}|${seed}`,
     ...extra,
   };
 }
@@ -65,8 +91,14 @@ describe('claims table', () => {
 
   it('one row per claim and (dataset, scale), from stored records only', () => {
     const c = listClaims('mlit')[0];
-    const records = [0, 1, 2].flatMap((s) => [rec(c.experiment, c.a, s, 0.7 + s / 100), rec(c.experiment, c.b, s, 0.6)]);
-    records.push(rec(c.experiment, c.a, 0, 0.5, { scale: 'smoke' }), rec(c.experiment, c.b, 0, 0.4, { scale: 'smoke' }));
+    const records = [0, 1, 2].flatMap((s) => [
+      rec(c.experiment, c.a, s, 0.7 + s / 100),
+      rec(c.experiment, c.b, s, 0.6),
+    ]);
+    records.push(
+      rec(c.experiment, c.a, 0, 0.5, { scale: 'smoke' }),
+      rec(c.experiment, c.b, 0, 0.4, { scale: 'smoke' }),
+    );
     const rows = claimRows(records, { paper: 'mlit' });
     expect(rows.map((r) => [r.scale, r.seeds, r.verdict])).toEqual([
       ['quick', 3, 'agrees'],
@@ -92,9 +124,19 @@ describe('claims table', () => {
     const c = listClaims('dwnet')[0];
     const records = [0, 1, 2].flatMap((s) => [rec(c.experiment, c.a, s, 0.8), rec(c.experiment, c.b, s, 0.8)]);
     const rows = claimRows(records, { paper: 'dwnet' });
-    const lines = claimsJsonLines(rows).split('\n').map((l) => JSON.parse(l));
+    const lines = claimsJsonLines(rows)
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(Object.keys(lines[0])).toEqual(['paper', 'claim', 'dataset', 'scale', 'seeds', 'effect', 'std', 'verdict']);
-    expect(lines[0]).toMatchObject({ paper: 'dwnet', dataset: 'fashion-mnist', scale: 'quick', seeds: 3, effect: 0, std: 0, verdict: 'inconclusive' });
+    expect(lines[0]).toMatchObject({
+      paper: 'dwnet',
+      dataset: 'fashion-mnist',
+      scale: 'quick',
+      seeds: 3,
+      effect: 0,
+      std: 0,
+      verdict: 'inconclusive',
+    });
     const text = formatClaims(rows).split('\n');
     expect(text[0]).toMatch(/^paper\s+claim\s+dataset\s+scale\s+seeds\s+effect\s+std\s+verdict$/);
     expect(text).toHaveLength(2 + rows.length);
@@ -111,7 +153,10 @@ describe('which data a run uses', () => {
     process.env.LIGHTVIT_FASHION_MNIST_DIR = path.join(dir, 'no-fashion-here');
   });
   afterEach(() => {
-    for (const [k, v] of [['LIGHTVIT_DATA_DIR', saved.data], ['LIGHTVIT_FASHION_MNIST_DIR', saved.fm]] as const) {
+    for (const [k, v] of [
+      ['LIGHTVIT_DATA_DIR', saved.data],
+      ['LIGHTVIT_FASHION_MNIST_DIR', saved.fm],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -121,7 +166,9 @@ describe('which data a run uses', () => {
 
   it('CIFAR-10 slot: synth10 when no real data is present, and the stand-in is said', () => {
     expect(datasetFor(real, 'cifar10')).toBe('synth10');
-    expect(standInLine(real, 'cifar10')).toMatch(/synth10 \(synthetic data\) stands in for cifar10: cifar10 is not downloaded/);
+    expect(standInLine(real, 'cifar10')).toMatch(
+      /synth10 \(synthetic data\) stands in for cifar10: cifar10 is not downloaded/,
+    );
     expect(datasetFor(real, 'cifar100')).toBe('synth100');
     expect(datasetFor(real, 'svhn')).toBe('');
   });
@@ -129,7 +176,12 @@ describe('which data a run uses', () => {
   it('CIFAR-10 slot: Fashion-MNIST when found, unless --synth; CIFAR-10 itself when downloaded', () => {
     const fm = path.join(dir, 'fm');
     fs.mkdirSync(fm);
-    for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+    for (const f of [
+      'train-images-idx3-ubyte',
+      'train-labels-idx1-ubyte',
+      't10k-images-idx3-ubyte',
+      't10k-labels-idx1-ubyte',
+    ]) {
       fs.writeFileSync(path.join(fm, `${f}.gz`), '');
     }
     process.env.LIGHTVIT_FASHION_MNIST_DIR = fm;
@@ -164,7 +216,13 @@ describe('confound-free arms and fitted super-classes', () => {
   it("mLiT's dense arm has the MoE arm's parameter count within 0.5% and one expert per block", () => {
     for (const size of ['xxs', 'xs', 's']) {
       const c = resolveConfig<MlitConfig>(`mlit-${size}`, { imageSize: 32, patchSize: 4, depth: 3, numClasses: 10 });
-      const dense = resolveConfig<MlitConfig>(`mlit-${size}`, { imageSize: 32, patchSize: 4, depth: 3, numClasses: 10, ...denseFfnOverrides(c) });
+      const dense = resolveConfig<MlitConfig>(`mlit-${size}`, {
+        imageSize: 32,
+        patchSize: 4,
+        depth: 3,
+        numClasses: 10,
+        ...denseFfnOverrides(c),
+      });
       expect(dense.expertsPerBlock).toEqual([1, 1, 1]);
       const [pm, pd] = [mlitClosedFormParams(c), mlitClosedFormParams(dense)];
       expect(Math.abs(pd - pm) / pm).toBeLessThan(0.005);
@@ -180,9 +238,24 @@ describe('confound-free arms and fitted super-classes', () => {
   };
 
   it('the eigengap finds the number of confusion groups', () => {
-    const two = blocky([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], 10);
+    const two = blocky(
+      [
+        [0, 1, 2, 3, 4],
+        [5, 6, 7, 8, 9],
+      ],
+      10,
+    );
     expect(superClassCount(two, { minK: 2, maxK: 5 })).toBe(2);
-    const five = blocky([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]], 10);
+    const five = blocky(
+      [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+        [8, 9],
+      ],
+      10,
+    );
     expect(superClassCount(five, { minK: 2, maxK: 5 })).toBe(5);
     const a = clusterConfusion(two, 2, { seed: 0 }).assignment;
     expect(a).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);

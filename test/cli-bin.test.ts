@@ -33,8 +33,14 @@ describe('lightvit binary: a strict command line', () => {
     [['train', 'vit-tiny-test', '--lr', '-1'], /--lr -1 is not valid; expected a finite number > 0/],
     [['train', 'vit-tiny-test', '--lr=Infinity'], /--lr Infinity is not valid/],
     [['train', 'vit-tiny-test', '--set', 'lr=0.1'], /--set lr=0\.1: 'lr' is not a model config key; use --lr 0\.1/],
-    [['train', 'vit-tiny-test', '--data', 'cifar11'], /unknown dataset 'cifar11'; expected one of: .*cifar10.*\(did you mean 'cifar10'\?\)/],
-    [['train', 'vit-tiny-test', '--scale', 'huge'], /unknown --scale value 'huge'; expected one of: smoke, quick, paper/],
+    [
+      ['train', 'vit-tiny-test', '--data', 'cifar11'],
+      /unknown dataset 'cifar11'; expected one of: .*cifar10.*\(did you mean 'cifar10'\?\)/,
+    ],
+    [
+      ['train', 'vit-tiny-test', '--scale', 'huge'],
+      /unknown --scale value 'huge'; expected one of: smoke, quick, paper/,
+    ],
     [['train'], /needs a model name/],
     [['figures', '--paper', 'nope'], /unknown paper 'nope'; expected one of: .*mlit.*eit/],
     [['table', '--paper', 'nope'], /unknown paper 'nope'; expected one of: .*kit/],
@@ -62,7 +68,7 @@ describe('lightvit binary: a strict command line', () => {
     expect(v.out.trim()).toBe(`lightvit ${pkg.version}`);
   });
 
-  it("the papers in help come from their registerPaper calls", () => {
+  it('the papers in help come from their registerPaper calls', () => {
     const h = lightvit('reproduce', '--help');
     expect(h.code).toBe(0);
     expect(h.out).toMatch(/--paper P\s+one paper: mlit, mae, mobile-vmoe, dwnet, eit/);
@@ -72,7 +78,19 @@ describe('lightvit binary: a strict command line', () => {
   it('help is generated from the flag declarations: every flag train accepts is listed with its form', () => {
     const h = lightvit('train', '--help');
     expect(h.code).toBe(0);
-    for (const f of ['--data', '--scale smoke|quick|paper', '--set key=value', '--epochs N', '--batch N', '--lr X', '--seed N', '--resume', '--out FILE', '--checkpoint FILE', '--backend']) {
+    for (const f of [
+      '--data',
+      '--scale smoke|quick|paper',
+      '--set key=value',
+      '--epochs N',
+      '--batch N',
+      '--lr X',
+      '--seed N',
+      '--resume',
+      '--out FILE',
+      '--checkpoint FILE',
+      '--backend',
+    ]) {
       expect(h.out).toContain(f);
     }
   });
@@ -83,7 +101,24 @@ describe('lightvit binary: a strict command line', () => {
     expect(r.out).toMatch(/params/);
     expect(r.out + r.err).not.toMatch(/looks like you are running TensorFlow\.js/);
     // the bench switches engines itself (tf.setBackend('cpu')), not through initBackend: silent there too
-    const b = lightvit('bench', '--models', 'bench-vit', '--engines', 'cpu', '--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '1', '--no-torch', '--cpu-steps', '1');
+    const b = lightvit(
+      'bench',
+      '--models',
+      'bench-vit',
+      '--engines',
+      'cpu',
+      '--batch',
+      '2',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--rounds',
+      '1',
+      '--no-torch',
+      '--cpu-steps',
+      '1',
+    );
     expect(b.code, b.err).toBe(0);
     expect(b.out).toMatch(/bench-vit/);
     expect(b.out + b.err).not.toMatch(/looks like you are running TensorFlow\.js/);
@@ -98,7 +133,10 @@ describe('lightvit info', () => {
     expect(j.code).toBe(0);
     expect(JSON.parse(j.out).torch).toEqual(want);
     const t = lightvit('info');
-    const line = 'python' in want ? `  torch     found ${want.python} (PyTorch twins of npm run bench)` : `  torch     not found — ${want.missing}`;
+    const line =
+      'python' in want
+        ? `  torch     found ${want.python} (PyTorch twins of npm run bench)`
+        : `  torch     not found — ${want.missing}`;
     expect(t.out.split('\n')).toContain(line);
   });
 });

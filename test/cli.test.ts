@@ -38,7 +38,8 @@ describe('lightvit CLI', () => {
   it('--help lists every command; a command --help shows its usage; unknown commands exit 2', async () => {
     const h = await cli('--help');
     expect(h.code).toBe(0);
-    for (const c of ['info', 'models', 'params', 'train', 'data', 'reproduce', 'figures', 'bench']) expect(h.out).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['info', 'models', 'params', 'train', 'data', 'reproduce', 'figures', 'bench'])
+      expect(h.out).toMatch(new RegExp(`^  ${c} `, 'm'));
     const p = await cli('params', '--help');
     expect(p.out).toMatch(/Usage: lightvit params <model>/);
     expect(p.out).toMatch(/macsWithoutAttention/);
@@ -69,7 +70,18 @@ describe('lightvit CLI', () => {
   });
 
   it('train writes a results JSON (config, backend, versions, seed, history, wall time) and a checkpoint', async () => {
-    const r = await cli('train', 'vit-tiny-test', '--data', 'synth10', '--scale', 'smoke', '--set', 'imageSize=32', '--set', 'patchSize=8');
+    const r = await cli(
+      'train',
+      'vit-tiny-test',
+      '--data',
+      'synth10',
+      '--scale',
+      'smoke',
+      '--set',
+      'imageSize=32',
+      '--set',
+      'patchSize=8',
+    );
     expect(r.code).toBe(0);
     const file = /^results: (.*)$/m.exec(r.out)![1];
     expect(path.basename(file)).toMatch(/^vit-tiny-test-synth10-smoke-s0-[0-9a-f]{8}\.json$/);
@@ -84,45 +96,64 @@ describe('lightvit CLI', () => {
     expect(r.out).toMatch(/synthetic data/);
   });
 
-  const tiny = ['train', 'vit-tiny-test', '--data', 'synth10', '--scale', 'smoke', '--set', 'imageSize=32', '--set', 'patchSize=8'];
+  const tiny = [
+    'train',
+    'vit-tiny-test',
+    '--data',
+    'synth10',
+    '--scale',
+    'smoke',
+    '--set',
+    'imageSize=32',
+    '--set',
+    'patchSize=8',
+  ];
 
-  it('train runs that differ only in --set are two runs: two ' + 'results files, two checkpoints, two table rows', async () => {
-    const a = await cli(...tiny, '--set', 'depth=1', '--seed', '5');
-    const b = await cli(...tiny, '--set', 'depth=2', '--seed', '5');
-    expect(a.code).toBe(0);
-    expect(b.code).toBe(0);
-    const files = (r: { out: string }) => [/^results: (.*)$/m.exec(r.out)![1], /^checkpoint: (.*)$/m.exec(r.out)![1]];
-    const [ra, ca] = files(a);
-    const [rb, cb] = files(b);
-    expect(ra).not.toBe(rb);
-    expect(ca).not.toBe(cb);
-    const ja = JSON.parse(fs.readFileSync(ra, 'utf8'));
-    const jb = JSON.parse(fs.readFileSync(rb, 'utf8'));
-    expect(ja.key).not.toBe(jb.key);
-    expect(ja.recipe.epochs).toBe(1);
-    const t = await cli('table', '--paper', 'kit');
-    const rows = t.out.split('\n').filter((l) => /^kit\s+train\s+vit-tiny-test/.test(l));
-    expect(rows.length).toBeGreaterThanOrEqual(2);
-    expect(t.out).toMatch(/config/);
-  });
+  it(
+    'train runs that differ only in --set are two runs: two ' + 'results files, two checkpoints, two table rows',
+    async () => {
+      const a = await cli(...tiny, '--set', 'depth=1', '--seed', '5');
+      const b = await cli(...tiny, '--set', 'depth=2', '--seed', '5');
+      expect(a.code).toBe(0);
+      expect(b.code).toBe(0);
+      const files = (r: { out: string }) => [/^results: (.*)$/m.exec(r.out)![1], /^checkpoint: (.*)$/m.exec(r.out)![1]];
+      const [ra, ca] = files(a);
+      const [rb, cb] = files(b);
+      expect(ra).not.toBe(rb);
+      expect(ca).not.toBe(cb);
+      const ja = JSON.parse(fs.readFileSync(ra, 'utf8'));
+      const jb = JSON.parse(fs.readFileSync(rb, 'utf8'));
+      expect(ja.key).not.toBe(jb.key);
+      expect(ja.recipe.epochs).toBe(1);
+      const t = await cli('table', '--paper', 'kit');
+      const rows = t.out.split('\n').filter((l) => /^kit\s+train\s+vit-tiny-test/.test(l));
+      expect(rows.length).toBeGreaterThanOrEqual(2);
+      expect(t.out).toMatch(/config/);
+    },
+  );
 
-  it('--resume says where it resumes from, or that it starts ' + 'fresh; another configuration is refused by key', async () => {
-    const fresh = await cli(...tiny, '--seed', '7', '--resume');
-    expect(fresh.code).toBe(0);
-    expect(fresh.err).toMatch(/no checkpoint at .*\.ckpt: starting fresh/);
-    const again = await cli(...tiny, '--seed', '7', '--resume');
-    expect(again.err).toMatch(/resuming from epoch 1, step 0/);
-    const ckpt = /^checkpoint: (.*)$/m.exec(again.out)![1];
-    const other = await cli(...tiny, '--seed', '7', '--resume', '--lr', '0.01', '--checkpoint', ckpt);
-    expect(other.code).toBe(1);
-    expect(other.err).toMatch(/trained with another configuration \(recipe\.lr: 0\.001 → 0\.01\)/);
-  });
+  it(
+    '--resume says where it resumes from, or that it starts ' + 'fresh; another configuration is refused by key',
+    async () => {
+      const fresh = await cli(...tiny, '--seed', '7', '--resume');
+      expect(fresh.code).toBe(0);
+      expect(fresh.err).toMatch(/no checkpoint at .*\.ckpt: starting fresh/);
+      const again = await cli(...tiny, '--seed', '7', '--resume');
+      expect(again.err).toMatch(/resuming from epoch 1, step 0/);
+      const ckpt = /^checkpoint: (.*)$/m.exec(again.out)![1];
+      const other = await cli(...tiny, '--seed', '7', '--resume', '--lr', '0.01', '--checkpoint', ckpt);
+      expect(other.code).toBe(1);
+      expect(other.err).toMatch(/trained with another configuration \(recipe\.lr: 0\.001 → 0\.01\)/);
+    },
+  );
 
   it('--resume with a changed flag names the checkpoint of the other configuration and what differs', async () => {
     await cli(...tiny, '--seed', '9');
     const r = await cli(...tiny, '--seed', '9', '--epochs', '2', '--resume');
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/another configuration of this run has a checkpoint: vit-tiny-test-synth10-smoke-s9-[0-9a-f]{8}\.ckpt \(.*recipe\.epochs: 1 → 2/);
+    expect(r.err).toMatch(
+      /another configuration of this run has a checkpoint: vit-tiny-test-synth10-smoke-s9-[0-9a-f]{8}\.ckpt \(.*recipe\.epochs: 1 → 2/,
+    );
     expect(r.err).toMatch(/no checkpoint at .*: starting fresh/);
   });
 

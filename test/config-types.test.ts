@@ -13,13 +13,19 @@ describe('config string keys are the literal unions of their choices', () => {
   it('a value outside the list is a type error and a run-time error naming the list', () => {
     // @ts-expect-error 'max' is not a ViT pooling
     const pool: Partial<VitConfig> = { pool: 'max' };
-    expect(() => createModel('vit-tiny-test', pool, { build: false })).toThrow(/pool="max" is not valid; expected one of cls, mean/);
+    expect(() => createModel('vit-tiny-test', pool, { build: false })).toThrow(
+      /pool="max" is not valid; expected one of cls, mean/,
+    );
     // @ts-expect-error 'post-norm' is not an mLiT block order
     const order: Partial<MlitConfig> = { blockOrder: 'post-norm' };
-    expect(() => createModel('mlit-test', order, { build: false })).toThrow(/expected one of ln-then-residual, pre-norm/);
+    expect(() => createModel('mlit-test', order, { build: false })).toThrow(
+      /expected one of ln-then-residual, pre-norm/,
+    );
     // @ts-expect-error 'random' is not an EIT conv schedule
     const schedule: Partial<EitConfig> = { convSchedule: 'random' };
-    expect(() => createModel('eit-test', schedule, { build: false })).toThrow(/expected one of decreasing, constant-half/);
+    expect(() => createModel('eit-test', schedule, { build: false })).toThrow(
+      /expected one of decreasing, constant-half/,
+    );
   });
 
   it('a value from the list is accepted and typed', () => {

@@ -8,7 +8,8 @@ function tinyDataset(n: number, S: number): ImageDataset {
   const images = new Uint8Array(n * S * S * 3);
   for (let i = 0; i < n; i++)
     for (let y = 0; y < S; y++)
-      for (let x = 0; x < S; x++) for (let c = 0; c < 3; c++) images[((i * S + y) * S + x) * 3 + c] = (i * 50 + y * 8 + x * 2 + c) % 256;
+      for (let x = 0; x < S; x++)
+        for (let c = 0; c < 3; c++) images[((i * S + y) * S + x) * 3 + c] = (i * 50 + y * 8 + x * 2 + c) % 256;
   return {
     name: 'tiny',
     split: 'train',
@@ -25,7 +26,8 @@ function tinyDataset(n: number, S: number): ImageDataset {
   };
 }
 
-const px = (ds: ImageDataset, i: number, y: number, x: number, c: number) => ds.images[((i * ds.imageSize + y) * ds.imageSize + x) * 3 + c];
+const px = (ds: ImageDataset, i: number, y: number, x: number, c: number) =>
+  ds.images[((i * ds.imageSize + y) * ds.imageSize + x) * 3 + c];
 const norm = (ds: ImageDataset, v: number, c: number) => (v / 255 - ds.mean[c]) / ds.std[c];
 
 describe('prepareBatch', () => {
@@ -135,8 +137,12 @@ describe('prepareBatch', () => {
 
   it('rejects out-of-range indices and bad padding', () => {
     const ds = tinyDataset(2, 8);
-    expect(() => prepareBatch(ds, [2], { augment: null, targetSize: 8, rng: new Rng(0) })).toThrow('batch index 2 is outside tiny train (0..1)');
-    expect(() => prepareBatch(ds, [0], { augment: { cropPadding: -1, flip: false }, targetSize: 8, rng: new Rng(0) })).toThrow('cropPadding -1');
+    expect(() => prepareBatch(ds, [2], { augment: null, targetSize: 8, rng: new Rng(0) })).toThrow(
+      'batch index 2 is outside tiny train (0..1)',
+    );
+    expect(() =>
+      prepareBatch(ds, [0], { augment: { cropPadding: -1, flip: false }, targetSize: 8, rng: new Rng(0) }),
+    ).toThrow('cropPadding -1');
   });
 });
 

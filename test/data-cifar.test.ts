@@ -16,7 +16,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function record10(label: number, pixel: (c: number, y: number, x: number) => number): Buffer {
   const b = Buffer.alloc(1 + 3072);
   b[0] = label;
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) b[1 + c * 1024 + y * 32 + x] = pixel(c, y, x);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) b[1 + c * 1024 + y * 32 + x] = pixel(c, y, x);
   return b;
 }
 
@@ -26,7 +27,10 @@ describe('CIFAR-10 binary reader', () => {
     fs.mkdirSync(dir, { recursive: true });
     const recs = [record10(3, (c, y, x) => (c * 100 + y * 3 + x) % 256), record10(9, (c, _y, x) => (7 * c + x) % 256)];
     fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), Buffer.concat(recs));
-    fs.writeFileSync(path.join(dir, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n');
+    fs.writeFileSync(
+      path.join(dir, 'batches.meta.txt'),
+      'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n',
+    );
     const ds = readCifar10(dir, [{ file: 'data_batch_1.bin', records: 2 }], 'train');
     expect(Array.from(ds.labels)).toEqual([3, 9]);
     expect(ds.classNames[3]).toBe('cat');
@@ -51,10 +55,12 @@ describe('CIFAR-10 binary reader', () => {
   it('rejects a file of the wrong size, naming file, size and expected size', () => {
     const dir = path.join(tmp, 'c10bad', 'cifar-10-batches-bin');
     fs.mkdirSync(dir, { recursive: true });
-    for (let i = 1; i <= 5; i++) fs.writeFileSync(path.join(dir, `data_batch_${i}.bin`), Buffer.alloc(i === 3 ? 1024 : 0));
+    for (let i = 1; i <= 5; i++)
+      fs.writeFileSync(path.join(dir, `data_batch_${i}.bin`), Buffer.alloc(i === 3 ? 1024 : 0));
     expect(() => loadCifar10(path.dirname(dir), 'train')).toThrow(DataError);
     expect(() => readCifar10(dir, [{ file: 'data_batch_3.bin', records: 10_000 }], 'train')).toThrow(
-      'CIFAR-10 file data_batch_3.bin is 1,024 bytes (not a whole number of 3,073-byte records); expected ' + '30,730,000 (10,000 records of 3,073 bytes)',
+      'CIFAR-10 file data_batch_3.bin is 1,024 bytes (not a whole number of 3,073-byte records); expected ' +
+        '30,730,000 (10,000 records of 3,073 bytes)',
     );
   });
 
@@ -71,7 +77,9 @@ describe('CIFAR-10 binary reader', () => {
     const dir = path.join(tmp, 'c10label');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'b.bin'), Buffer.concat([record10(1, () => 0), record10(10, () => 0)]));
-    expect(() => readCifar10(dir, [{ file: 'b.bin', records: 2 }], 'train')).toThrow('record 1 has label 10; expected 0..9');
+    expect(() => readCifar10(dir, [{ file: 'b.bin', records: 2 }], 'train')).toThrow(
+      'record 1 has label 10; expected 0..9',
+    );
   });
 });
 
@@ -86,9 +94,18 @@ describe('CIFAR-100 binary reader', () => {
   it('keeps coarse labels, names and the fine → coarse map', () => {
     const dir = path.join(tmp, 'c100');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'train.bin'), Buffer.concat([record100(4, 0, 1), record100(1, 1, 2), record100(4, 0, 3)]));
-    fs.writeFileSync(path.join(dir, 'coarse_label_names.txt'), Array.from({ length: 20 }, (_, i) => `super${i}`).join('\n'));
-    fs.writeFileSync(path.join(dir, 'fine_label_names.txt'), Array.from({ length: 100 }, (_, i) => `fine${i}`).join('\n'));
+    fs.writeFileSync(
+      path.join(dir, 'train.bin'),
+      Buffer.concat([record100(4, 0, 1), record100(1, 1, 2), record100(4, 0, 3)]),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'coarse_label_names.txt'),
+      Array.from({ length: 20 }, (_, i) => `super${i}`).join('\n'),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'fine_label_names.txt'),
+      Array.from({ length: 100 }, (_, i) => `fine${i}`).join('\n'),
+    );
     const ds = readCifar100(dir, { file: 'train.bin', records: 3 }, 'train');
     expect(Array.from(ds.labels)).toEqual([0, 1, 0]);
     expect(Array.from(ds.coarseLabels!)).toEqual([4, 1, 4]);
@@ -106,9 +123,13 @@ describe('CIFAR-100 binary reader', () => {
     const dir = path.join(tmp, 'c100bad');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'a.bin'), Buffer.concat([record100(4, 0, 1), record100(5, 0, 1)]));
-    expect(() => readCifar100(dir, { file: 'a.bin', records: 2 }, 'train')).toThrow('puts fine class 0 in super-class 5');
+    expect(() => readCifar100(dir, { file: 'a.bin', records: 2 }, 'train')).toThrow(
+      'puts fine class 0 in super-class 5',
+    );
     fs.writeFileSync(path.join(dir, 'b.bin'), record100(20, 0, 1));
-    expect(() => readCifar100(dir, { file: 'b.bin', records: 1 }, 'train')).toThrow('coarse label 20 and fine label 0; expected 0..19 and 0..99');
+    expect(() => readCifar100(dir, { file: 'b.bin', records: 1 }, 'train')).toThrow(
+      'coarse label 20 and fine label 0; expected 0..19 and 0..99',
+    );
     expect(() => readCifar100(dir, { file: 'b.bin', records: 2 }, 'train')).toThrow(
       'CIFAR-100 file b.bin is 3,074 bytes; expected 6,148 (2 records of 3,074 bytes)',
     );
@@ -126,7 +147,13 @@ describe('dataset registry', () => {
   it('reports status per dataset', () => {
     const st = datasetStatus({ dataDir: path.join(tmp, 'empty') });
     expect(st.map((s) => s.name)).toEqual([
-      'synth10', 'synth100', 'cifar10', 'cifar100', 'svhn', 'flowers102', 'fashion-mnist',
+      'synth10',
+      'synth100',
+      'cifar10',
+      'cifar100',
+      'svhn',
+      'flowers102',
+      'fashion-mnist',
     ]);
     const c10 = st.find((s) => s.name === 'cifar10')!;
     expect(c10.present).toBe(false);
@@ -139,7 +166,13 @@ describe('dataset registry', () => {
     const bin = path.join(dataDir, 'cifar10', 'cifar-10-batches-bin');
     fs.mkdirSync(bin, { recursive: true });
     const rec = record10(1, () => 0);
-    for (const f of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+    for (const f of [
+      'data_batch_1.bin',
+      'data_batch_2.bin',
+      'data_batch_4.bin',
+      'data_batch_5.bin',
+      'test_batch.bin',
+    ]) {
       fs.writeFileSync(path.join(bin, f), rec);
     }
     const row = () => datasetStatus({ dataDir }).find((s) => s.name === 'cifar10')!;

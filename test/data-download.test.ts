@@ -80,8 +80,20 @@ beforeAll(async () => {
   files.set('/cut.tar.gz', cifarTgz);
   files.set('/norange.tar.gz', cifarTgz);
   files.set('/truncated.tar.gz', cifarTgz.subarray(0, Math.floor(cifarTgz.length * 0.6)));
-  files.set('/escape.tar.gz', ustar([{ name: 'ok/a.txt', data: Buffer.from('fine') }, { name: '../x', data: Buffer.from('evil') }]));
-  files.set('/symlink.tar.gz', ustar([{ name: 'ok/a.txt', data: Buffer.from('fine') }, { name: 'ok/link', type: '2', link: '../../outside' }]));
+  files.set(
+    '/escape.tar.gz',
+    ustar([
+      { name: 'ok/a.txt', data: Buffer.from('fine') },
+      { name: '../x', data: Buffer.from('evil') },
+    ]),
+  );
+  files.set(
+    '/symlink.tar.gz',
+    ustar([
+      { name: 'ok/a.txt', data: Buffer.from('fine') },
+      { name: 'ok/link', type: '2', link: '../../outside' },
+    ]),
+  );
   files.set('/plain.mat', Buffer.from('not really a mat file, but bytes to fetch'));
   files.set('/chunked/cifar.tar.gz', cifarTgz);
   files.set('/always-cut.tar.gz', cifarTgz);
@@ -115,7 +127,10 @@ beforeAll(async () => {
         res.end();
         return;
       }
-      res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      res.writeHead(206, {
+        'content-length': body.length - start,
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
       res.end(body.subarray(start));
       return;
     }
@@ -190,16 +205,18 @@ describe('downloadDataset', () => {
     const cut = Math.floor(cifarTgz.length / 2);
     cutOnce.set('/cut.tar.gz', cut);
     // no retries: the first call fails and keeps the partial file
-    await expect(downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')], retries: 0 })).rejects.toThrow(
-      /connection closed during cifar-10-binary.tar.gz.*run again to resume from/,
-    );
+    await expect(
+      downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')], retries: 0 }),
+    ).rejects.toThrow(/connection closed during cifar-10-binary.tar.gz.*run again to resume from/);
     const part = path.join(dir, 'downloads', 'cifar-10-binary.tar.gz.part');
     expect(fs.statSync(part).size).toBe(cut);
     expect(fs.existsSync(path.join(dir, 'cifar10'))).toBe(false);
     const before = log.length;
     await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cut.tar.gz')] });
     expect(log.slice(before)).toEqual([{ path: '/cut.tar.gz', range: `bytes=${cut}-` }]);
-    expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(
+      true,
+    );
     expect(fs.existsSync(part)).toBe(false);
   });
 
@@ -225,7 +242,10 @@ describe('downloadDataset', () => {
   it('a bad checksum names expected and actual MD5 and extracts nothing', async () => {
     const dir = freshDir('badmd5');
     const wrong = '0123456789abcdef0123456789abcdef';
-    const err = await downloadDataset('cifar10', { dataDir: dir, sources: [source('/cifar.tar.gz', { md5: wrong })] }).catch((e) => e);
+    const err = await downloadDataset('cifar10', {
+      dataDir: dir,
+      sources: [source('/cifar.tar.gz', { md5: wrong })],
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(DataError);
     expect(err.message).toContain(`has MD5 ${md5(cifarTgz)}; expected ${wrong}`);
     expect(fs.existsSync(path.join(dir, 'cifar10'))).toBe(false);
@@ -344,7 +364,9 @@ describe('downloadDataset', () => {
     const before = log.length;
     await downloadDataset('cifar10', { dataDir: dir, sources: [official], mirror: mirrorDir });
     expect(log.length).toBe(before);
-    expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'cifar10', 'cifar-10-batches-bin', 'data_batch_1.bin')).equals(batch1)).toBe(
+      true,
+    );
     const other = [{ ...official, file: 'other.tar.gz' }];
     const dir2 = freshDir('mirror-dir2');
     await expect(downloadDataset('cifar10', { dataDir: dir2, sources: other, mirror: mirrorDir })).rejects.toThrow(
@@ -371,9 +393,9 @@ describe('downloadDataset', () => {
   it('refuses an entry named ../x and writes nothing outside (or inside)', async () => {
     const dir = freshDir('escape');
     const target = path.join(dir, 'sub');
-    await expect(
-      downloadDataset('cifar10', { dataDir: target, sources: [source('/escape.tar.gz')] }),
-    ).rejects.toThrow("archive cifar-10-binary.tar.gz has entries that would be written outside its folder: ../x");
+    await expect(downloadDataset('cifar10', { dataDir: target, sources: [source('/escape.tar.gz')] })).rejects.toThrow(
+      'archive cifar-10-binary.tar.gz has entries that would be written outside its folder: ../x',
+    );
     expect(fs.existsSync(path.join(target, 'x'))).toBe(false);
     expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
     expect(fs.existsSync(path.join(target, 'cifar10'))).toBe(false);
@@ -391,10 +413,16 @@ describe('downloadDataset', () => {
   it('fetches plain files into the dataset folder, and reports HTTP errors', async () => {
     const dir = freshDir('plain');
     const body = files.get('/plain.mat')!;
-    await downloadDataset('svhn', { dataDir: dir, sources: [{ url: `${base}/plain.mat`, file: 'train_32x32.mat', md5: md5(body) }] });
+    await downloadDataset('svhn', {
+      dataDir: dir,
+      sources: [{ url: `${base}/plain.mat`, file: 'train_32x32.mat', md5: md5(body) }],
+    });
     expect(fs.readFileSync(path.join(dir, 'svhn', 'train_32x32.mat')).equals(body)).toBe(true);
     await expect(
-      downloadDataset('svhn', { dataDir: dir, sources: [{ url: `${base}/missing.mat`, file: 'test_32x32.mat', md5: md5(body) }] }),
+      downloadDataset('svhn', {
+        dataDir: dir,
+        sources: [{ url: `${base}/missing.mat`, file: 'test_32x32.mat', md5: md5(body) }],
+      }),
     ).rejects.toThrow(`download of ${base}/missing.mat failed: HTTP 404`);
   });
 
@@ -423,7 +451,12 @@ describe('Fashion-MNIST downloads', () => {
 
   it('fetches IDX files the loader then reads; a recompressed copy is accepted by its content MD5', async () => {
     const dir = freshDir('fm');
-    const imgs = encodeIdxImages(new Uint8Array(4 * 784).map((_, i) => i % 251), 4, 28, 28);
+    const imgs = encodeIdxImages(
+      new Uint8Array(4 * 784).map((_, i) => i % 251),
+      4,
+      28,
+      28,
+    );
     const labs = encodeIdxLabels([9, 0, 3, 5]);
     const bodies: Record<string, Buffer> = {
       'train-images-idx3-ubyte': imgs,

@@ -124,7 +124,12 @@ describe('Fashion-MNIST loader', () => {
     writeSet(dir);
     const ds = readFashionMnist(dir, 'train');
     expect([ds.name, ds.split, ds.imageSize, ds.channels, ds.numClasses, ds.labels.length]).toEqual([
-      'fashion-mnist', 'train', 32, 3, 10, 20,
+      'fashion-mnist',
+      'train',
+      32,
+      3,
+      10,
+      20,
     ]);
     expect(ds.images.length).toBe(20 * 32 * 32 * 3);
     expect(Array.from(ds.labels.subarray(0, 12))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
@@ -276,7 +281,7 @@ describe.skipIf(!realDir)('Fashion-MNIST, the real files', () => {
     console.log(`Fashion-MNIST from ${realDir}: 60,000 train images read, padded and checked in ${ms.toFixed(0)} ms`);
   });
 
-  it('has 60,000 + 10,000 balanced images, and the hard-coded mean/std are the padded train set\'s', () => {
+  it("has 60,000 + 10,000 balanced images, and the hard-coded mean/std are the padded train set's", () => {
     expect(train.labels.length).toBe(60_000);
     expect(test.labels.length).toBe(10_000);
     const counts = new Array(10).fill(0);

@@ -31,7 +31,10 @@ beforeAll(async () => {
   await initBackend('wasm');
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'lightvit-imagenet-'));
   const rng = new Rng(1);
-  for (const [split, n] of [['train', 6], ['val', 2]] as const) {
+  for (const [split, n] of [
+    ['train', 6],
+    ['val', 2],
+  ] as const) {
     for (const [k, cls] of ['n01', 'n02', 'n03'].entries()) {
       const dir = path.join(root, split, cls);
       fs.mkdirSync(dir, { recursive: true });
@@ -63,7 +66,10 @@ describe('ImageNet-style folder (train/ + val/)', () => {
     const va = loadImageFolder(root, 'val', { imageSize: 32 });
     const recipe = {
       ...officialRecipe('dwnet', { input: 'imagenet', batchSize: 6 }),
-      epochs: 1, maxStepsPerEpoch: 2, maxEvalImages: 6, warmupEpochs: 0,
+      epochs: 1,
+      maxStepsPerEpoch: 2,
+      maxEvalImages: 6,
+      warmupEpochs: 0,
     };
     expect(recipe.augment.randomResizedCrop).toBeDefined();
     expect(recipe.augment.evalCropFraction).toBeCloseTo(0.875, 6);

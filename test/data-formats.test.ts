@@ -24,7 +24,9 @@ const svhnPixel = (r: number, c: number, ch: number, n: number) => (r * 5 + c * 
 function svhnMat(n: number, labels: number[], compress: boolean): Buffer {
   const X = new Uint8Array(32 * 32 * 3 * n);
   for (let k = 0; k < n; k++)
-    for (let ch = 0; ch < 3; ch++) for (let c = 0; c < 32; c++) for (let r = 0; r < 32; r++) X[r + 32 * c + 1024 * ch + 3072 * k] = svhnPixel(r, c, ch, k);
+    for (let ch = 0; ch < 3; ch++)
+      for (let c = 0; c < 32; c++)
+        for (let r = 0; r < 32; r++) X[r + 32 * c + 1024 * ch + 3072 * k] = svhnPixel(r, c, ch, k);
   return writeMat(
     [
       { name: 'X', className: 'uint8', dims: [32, 32, 3, n], data: X },
@@ -55,7 +57,9 @@ describe('MAT-file level 5', () => {
     }
   });
   it('rejects foreign and truncated files', () => {
-    expect(() => readMat(Buffer.alloc(200), 'z.mat')).toThrow("z.mat is not a level-5 MAT-file: endian indicator is '\0\0'");
+    expect(() => readMat(Buffer.alloc(200), 'z.mat')).toThrow(
+      "z.mat is not a level-5 MAT-file: endian indicator is '\0\0'",
+    );
     const good = writeMat([{ name: 'X', className: 'uint8', dims: [4, 4], data: new Uint8Array(16) }]);
     expect(() => readMat(good.subarray(0, good.length - 12), 'cut.mat')).toThrow(/MAT-file cut.mat is truncated/);
   });
@@ -123,8 +127,13 @@ describe('Flowers-102', () => {
       [220, 220, 40],
       [90, 90, 90],
     ];
-    colours.forEach((c, i) => fs.writeFileSync(path.join(root, 'jpg', `image_0000${i + 1}.jpg`), solidJpeg(48 + 8 * i, 40, c)));
-    fs.writeFileSync(path.join(root, 'imagelabels.mat'), writeMat([{ name: 'labels', className: 'double', dims: [1, 5], data: [77, 1, 102, 5, 5] }], { compress: true }));
+    colours.forEach((c, i) =>
+      fs.writeFileSync(path.join(root, 'jpg', `image_0000${i + 1}.jpg`), solidJpeg(48 + 8 * i, 40, c)),
+    );
+    fs.writeFileSync(
+      path.join(root, 'imagelabels.mat'),
+      writeMat([{ name: 'labels', className: 'double', dims: [1, 5], data: [77, 1, 102, 5, 5] }], { compress: true }),
+    );
     fs.writeFileSync(
       path.join(root, 'setid.mat'),
       writeMat(
@@ -154,7 +163,9 @@ describe('Flowers-102', () => {
     expect(Buffer.from(again.images).equals(Buffer.from(train.images))).toBe(true);
     expect(Array.from(again.labels)).toEqual([101, 76]);
     // another size is not cached: decoding is needed and the missing image is named
-    expect(() => loadFlowers102(root, 'train', { imageSize: 16 })).toThrow(/Flowers-102 file .*image_00003.jpg is missing/);
+    expect(() => loadFlowers102(root, 'train', { imageSize: 16 })).toThrow(
+      /Flowers-102 file .*image_00003.jpg is missing/,
+    );
   });
 });
 
@@ -171,38 +182,53 @@ describe('image folder and resizing', () => {
     expect(out[2]).toBe(255);
   });
 
-  it('reads class sub-folders of JPEG and PNG, with a ' + 'deterministic hold-out when there are no split folders', async () => {
-    const root = path.join(tmp, 'folder');
-    for (const cls of ['cats', 'dogs']) fs.mkdirSync(path.join(root, cls), { recursive: true });
-    for (let i = 0; i < 5; i++) {
-      fs.writeFileSync(path.join(root, 'cats', `c${i}.png`), png(10, 10, () => [250, 10, 10]));
-      fs.writeFileSync(path.join(root, 'dogs', `d${i}.jpg`), solidJpeg(12, 12, [10, 10, 250]));
-    }
-    fs.writeFileSync(path.join(root, 'dogs', 'notes.txt'), 'not an image');
-    const train = loadImageFolder(root, 'train', { imageSize: 4 });
-    const test = loadImageFolder(root, 'test', { imageSize: 4 });
-    expect(train.classNames).toEqual(['cats', 'dogs']);
-    expect(Array.from(train.labels)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
-    expect(Array.from(test.labels)).toEqual([0, 1]);
-    expect(train.images[0]).toBe(250);
-    expect(Math.abs(train.images[4 * 4 * 3 * 4 + 2] - 250)).toBeLessThan(8);
-    clearDatasetCache();
-    const viaRegistry = await loadDataset(`folder:${root}`, 'train', { imageSize: 4 });
-    expect(viaRegistry.labels.length).toBe(8);
-    expect(viaRegistry.name).toBe(`folder:${root}`);
-  });
+  it(
+    'reads class sub-folders of JPEG and PNG, with a ' + 'deterministic hold-out when there are no split folders',
+    async () => {
+      const root = path.join(tmp, 'folder');
+      for (const cls of ['cats', 'dogs']) fs.mkdirSync(path.join(root, cls), { recursive: true });
+      for (let i = 0; i < 5; i++) {
+        fs.writeFileSync(
+          path.join(root, 'cats', `c${i}.png`),
+          png(10, 10, () => [250, 10, 10]),
+        );
+        fs.writeFileSync(path.join(root, 'dogs', `d${i}.jpg`), solidJpeg(12, 12, [10, 10, 250]));
+      }
+      fs.writeFileSync(path.join(root, 'dogs', 'notes.txt'), 'not an image');
+      const train = loadImageFolder(root, 'train', { imageSize: 4 });
+      const test = loadImageFolder(root, 'test', { imageSize: 4 });
+      expect(train.classNames).toEqual(['cats', 'dogs']);
+      expect(Array.from(train.labels)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+      expect(Array.from(test.labels)).toEqual([0, 1]);
+      expect(train.images[0]).toBe(250);
+      expect(Math.abs(train.images[4 * 4 * 3 * 4 + 2] - 250)).toBeLessThan(8);
+      clearDatasetCache();
+      const viaRegistry = await loadDataset(`folder:${root}`, 'train', { imageSize: 4 });
+      expect(viaRegistry.labels.length).toBe(8);
+      expect(viaRegistry.name).toBe(`folder:${root}`);
+    },
+  );
 
   it('uses train/ and test/ sub-folders when present, and names a folder without images', () => {
     const root = path.join(tmp, 'folder2');
-    for (const split of ['train', 'test']) for (const cls of ['a', 'b']) fs.mkdirSync(path.join(root, split, cls), { recursive: true });
-    fs.writeFileSync(path.join(root, 'train', 'b', 'x.png'), png(3, 3, (x) => [x * 100, 0, 0]));
-    fs.writeFileSync(path.join(root, 'test', 'a', 'y.png'), png(3, 3, () => [0, 0, 0]));
+    for (const split of ['train', 'test'])
+      for (const cls of ['a', 'b']) fs.mkdirSync(path.join(root, split, cls), { recursive: true });
+    fs.writeFileSync(
+      path.join(root, 'train', 'b', 'x.png'),
+      png(3, 3, (x) => [x * 100, 0, 0]),
+    );
+    fs.writeFileSync(
+      path.join(root, 'test', 'a', 'y.png'),
+      png(3, 3, () => [0, 0, 0]),
+    );
     const train = loadImageFolder(root, 'train', { imageSize: 3 });
     expect(Array.from(train.labels)).toEqual([1]);
     expect(Array.from(train.images.filter((_, i) => i % 3 === 0))).toEqual([0, 100, 200, 0, 100, 200, 0, 100, 200]);
     expect(Array.from(loadImageFolder(root, 'test', { imageSize: 3 }).labels)).toEqual([0]);
     expect(() => loadImageFolder(path.join(tmp, 'nope'), 'train')).toThrow(DataError);
     fs.mkdirSync(path.join(tmp, 'empty', 'k'), { recursive: true });
-    expect(() => loadImageFolder(path.join(tmp, 'empty'), 'train')).toThrow("has no JPEG or PNG images for split 'train'");
+    expect(() => loadImageFolder(path.join(tmp, 'empty'), 'train')).toThrow(
+      "has no JPEG or PNG images for split 'train'",
+    );
   });
 });

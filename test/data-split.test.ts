@@ -18,8 +18,19 @@ function dataset(n: number, label: (i: number) => number, split: ImageDataset['s
     coarseLabels[i] = label(i) % 3;
   }
   return {
-    name: 'toy', split, images, labels, coarseLabels, numClasses: 10, numCoarse: 3, imageSize: 2, channels: 3,
-    classNames: [], synthetic: true, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
+    name: 'toy',
+    split,
+    images,
+    labels,
+    coarseLabels,
+    numClasses: 10,
+    numCoarse: 3,
+    imageSize: 2,
+    channels: 3,
+    classNames: [],
+    synthetic: true,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
   };
 }
 
@@ -45,7 +56,10 @@ describe('holdoutSplit', () => {
     expect(new Set([...t, ...v]).size).toBe(ds.labels.length);
     expect([...t].sort((a, b) => a - b)).toEqual(t); // input order kept
     expect([...v].sort((a, b) => a - b)).toEqual(v);
-    for (const [part, list] of [[train, t], [val, v]] as const) {
+    for (const [part, list] of [
+      [train, t],
+      [val, v],
+    ] as const) {
       list.forEach((id, k) => {
         expect(part.labels[k]).toBe(labelsOf[id]);
         expect(part.coarseLabels![k]).toBe(labelsOf[id] % 3);
@@ -92,6 +106,11 @@ describe('holdoutSplit', () => {
     expect(() => holdoutSplit(dataset(10, () => 0, 'test'))).toThrow(
       "holdoutSplit of toy's 'test' split; expected a 'train' split (validation data is never taken from the test set)",
     );
-    expect(() => holdoutSplit(dataset(10, (i) => i), { fraction: 0.1 })).toThrow('leaves no validation image');
+    expect(() =>
+      holdoutSplit(
+        dataset(10, (i) => i),
+        { fraction: 0.1 },
+      ),
+    ).toThrow('leaves no validation image');
   });
 });

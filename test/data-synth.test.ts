@@ -54,14 +54,27 @@ describe('synth generator', () => {
     expect(train.labels.length).toBe(10_000);
     expect(test.labels.length).toBe(2_000);
     expect(train.synthetic).toBe(true);
-    expect(md5(train.images.subarray(4000 * 3072, 6000 * 3072))).toBe(md5(gen.images.subarray(4000 * 3072, 6000 * 3072)));
+    expect(md5(train.images.subarray(4000 * 3072, 6000 * 3072))).toBe(
+      md5(gen.images.subarray(4000 * 3072, 6000 * 3072)),
+    );
     expect(Array.from(train.labels)).toEqual(Array.from(gen.labels));
     expect(train.classNames).toEqual([
-      'striped disk', 'dotted square', 'plain triangle', 'checkered plus', 'grid star',
-      'plain ring', 'striped heart', 'checkered crescent', 'dotted bar', 'grid hourglass',
+      'striped disk',
+      'dotted square',
+      'plain triangle',
+      'checkered plus',
+      'grid star',
+      'plain ring',
+      'striped heart',
+      'checkered crescent',
+      'dotted bar',
+      'grid hourglass',
     ]);
     // class balance: exactly 1,000 train and 200 test images per class
-    for (const [ds, per] of [[train, 1000], [test, 200]] as const) {
+    for (const [ds, per] of [
+      [train, 1000],
+      [test, 200],
+    ] as const) {
       const counts = new Array(10).fill(0);
       ds.labels.forEach((y) => counts[y]++);
       expect(counts).toEqual(new Array(10).fill(per));
@@ -123,15 +136,29 @@ const BATCH = 16;
 function asDataset(split: 'train' | 'test', n: number): ImageDataset {
   const s = generateSynth('synth10', split, n);
   return {
-    name: 'synth10', split, images: s.images, labels: s.labels, numClasses: 10, imageSize: 32, channels: 3,
-    classNames: [], synthetic: true, mean: [0.5, 0.5, 0.5], std: [0.28, 0.28, 0.28],
+    name: 'synth10',
+    split,
+    images: s.images,
+    labels: s.labels,
+    numClasses: 10,
+    imageSize: 32,
+    channels: 3,
+    classNames: [],
+    synthetic: true,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.28, 0.28, 0.28],
   };
 }
 
 function glorot(rng: Rng, fanIn: number, fanOut: number, shape: number[]): tf.Variable {
   const a = Math.sqrt(6 / (fanIn + fanOut));
   const n = shape.reduce((x, y) => x * y, 1);
-  return tf.variable(tf.tensor(Float32Array.from({ length: n }, () => rng.uniform(-a, a)), shape));
+  return tf.variable(
+    tf.tensor(
+      Float32Array.from({ length: n }, () => rng.uniform(-a, a)),
+      shape,
+    ),
+  );
 }
 
 interface Classifier {
@@ -152,7 +179,8 @@ function tinyCnn(rng: Rng): Classifier {
   const bs = [1, 2, 3].map((k) => tf.variable(tf.zeros([ch[k]])));
   const wo = glorot(rng, ch[3], 10, [ch[3], 10]);
   const bo = tf.variable(tf.zeros([10]));
-  const conv = (h: tf.Tensor4D, k: number) => tf.relu(tf.add(tf.conv2d(h, ws[k] as tf.Tensor4D, 1, 'same'), bs[k])) as tf.Tensor4D;
+  const conv = (h: tf.Tensor4D, k: number) =>
+    tf.relu(tf.add(tf.conv2d(h, ws[k] as tf.Tensor4D, 1, 'same'), bs[k])) as tf.Tensor4D;
   return {
     vars: [...ws, ...bs, wo, bo],
     forward: (x) => {
@@ -164,7 +192,12 @@ function tinyCnn(rng: Rng): Classifier {
   };
 }
 
-async function trainAndScore(model: Classifier, lr: number, train: ImageDataset, test: ImageDataset): Promise<{ top1: number; tensorsGrew: number }> {
+async function trainAndScore(
+  model: Classifier,
+  lr: number,
+  train: ImageDataset,
+  test: ImageDataset,
+): Promise<{ top1: number; tensorsGrew: number }> {
   const rng = new Rng(11);
   const opt = tf.train.adam(lr);
   let start = -1;
@@ -201,7 +234,10 @@ describe('synth10 learnability (wasm)', () => {
     const test = asDataset('test', N_TEST);
     const linear = await trainAndScore(linearClassifier(new Rng(5)), 0.001, train, test);
     const cnn = await trainAndScore(tinyCnn(new Rng(5)), 0.003, train, test);
-    console.log(`synth10, ${N_TRAIN} train images × ${EPOCHS} epochs, ${N_TEST} held out: linear top-1 ` + `${linear.top1.toFixed(3)}, tiny CNN top-1 ${cnn.top1.toFixed(3)}`);
+    console.log(
+      `synth10, ${N_TRAIN} train images × ${EPOCHS} epochs, ${N_TEST} held out: linear top-1 ` +
+        `${linear.top1.toFixed(3)}, tiny CNN top-1 ${cnn.top1.toFixed(3)}`,
+    );
     expect(linear.tensorsGrew).toBe(0);
     expect(cnn.tensorsGrew).toBe(0);
     expect(cnn.top1).toBeGreaterThanOrEqual(0.3);

@@ -4,7 +4,14 @@ import { initBackend } from '../src/backend';
 import { makeCtx } from '../src/nn/module';
 import { BatchNorm } from '../src/nn/layers';
 import { DWConv, DynamicDWConv, InhomogeneousDWConv, SqueezeExcite, involution } from '../src/nn/dwconv';
-import { WindowAttention, cyclicShift, relativePositionIndex, shiftedWindowMask, windowPartition, windowReverse } from '../src/nn/window-attention';
+import {
+  WindowAttention,
+  cyclicShift,
+  relativePositionIndex,
+  shiftedWindowMask,
+  windowPartition,
+  windowReverse,
+} from '../src/nn/window-attention';
 import { PatchEmbed, PatchMerging } from '../src/models/dwnet';
 import { Rng } from '../src/util/rng';
 
@@ -34,7 +41,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Plain-JS depth-wise conv, NHWC, zero padding k//2: y[b,h,w,c] = Σ_ij x[b,h+i−p,w+j−p,c]·K(b,h,w,c,i,j). */
-function naiveDW(x: Float32Array, [B, H, W, C]: number[], k: number, kernel: (b: number, h: number, w: number, c: number, i: number, j: number) => number): Float32Array {
+function naiveDW(
+  x: Float32Array,
+  [B, H, W, C]: number[],
+  k: number,
+  kernel: (b: number, h: number, w: number, c: number, i: number, j: number) => number,
+): Float32Array {
   const p = (k - 1) / 2;
   const y = new Float32Array(B * H * W * C);
   for (let b = 0; b < B; b++)
@@ -55,7 +67,14 @@ function naiveDW(x: Float32Array, [B, H, W, C]: number[], k: number, kernel: (b:
 }
 
 /** rows [N, din] · W [din, dout] + bias */
-function naiveLinear(x: Float32Array, n: number, din: number, w: Float32Array, dout: number, bias?: Float32Array): Float32Array {
+function naiveLinear(
+  x: Float32Array,
+  n: number,
+  din: number,
+  w: Float32Array,
+  dout: number,
+  bias?: Float32Array,
+): Float32Array {
   const y = new Float32Array(n * dout);
   for (let r = 0; r < n; r++)
     for (let o = 0; o < dout; o++) {
@@ -79,7 +98,16 @@ describe('BatchNorm (PyTorch semantics) against hand-computed values', () => {
     // channel 0: mean 2.5, biased var 1.25 ; channel 1: mean 2, biased var 12 (unbiased 16)
     const s0 = 1 / Math.sqrt(1.25 + 1e-5);
     const s1 = 1 / Math.sqrt(12 + 1e-5);
-    const want = [2 * -1.5 * s0 + 0.5, -2 * s1, 2 * -0.5 * s0 + 0.5, -2 * s1, 2 * 0.5 * s0 + 0.5, -2 * s1, 2 * 1.5 * s0 + 0.5, 6 * s1];
+    const want = [
+      2 * -1.5 * s0 + 0.5,
+      -2 * s1,
+      2 * -0.5 * s0 + 0.5,
+      -2 * s1,
+      2 * 0.5 * s0 + 0.5,
+      -2 * s1,
+      2 * 1.5 * s0 + 0.5,
+      6 * s1,
+    ];
     expect(maxAbsDiff(y.dataSync(), want)).toBeLessThan(1e-5);
     // running = 0.9·running + 0.1·batch, variance unbiased: 1.25·4/3 and 12·4/3
     expect(maxAbsDiff(data(bn.runningMean), [0.25, 0.2])).toBeLessThan(1e-6);
@@ -87,7 +115,9 @@ describe('BatchNorm (PyTorch semantics) against hand-computed values', () => {
     const e = bn.forward(x, evalCtx());
     const rv0 = 0.9 + 0.5 / 3;
     const rv1 = 2.5;
-    const we = [1, 0, 2, 0, 3, 0, 4, 8].map((v, i) => (i % 2 === 0 ? (2 * (v - 0.25)) / Math.sqrt(rv0 + 1e-5) + 0.5 : (v - 0.2) / Math.sqrt(rv1 + 1e-5)));
+    const we = [1, 0, 2, 0, 3, 0, 4, 8].map((v, i) =>
+      i % 2 === 0 ? (2 * (v - 0.25)) / Math.sqrt(rv0 + 1e-5) + 0.5 : (v - 0.2) / Math.sqrt(rv1 + 1e-5),
+    );
     expect(maxAbsDiff(e.dataSync(), we)).toBeLessThan(1e-5);
     // eval mode leaves the running statistics alone
     expect(maxAbsDiff(data(bn.runningMean), [0.25, 0.2])).toBeLessThan(1e-6);
@@ -116,7 +146,8 @@ describe('window helpers', () => {
   it('cyclicShift is torch.roll on H and W', () => {
     const x = tf.range(0, 16).reshape([1, 4, 4, 1]) as tf.Tensor4D;
     const y = cyclicShift(x, -1).dataSync();
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) expect(y[i * 4 + j]).toBe(((i + 1) % 4) * 4 + ((j + 1) % 4));
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) expect(y[i * 4 + j]).toBe(((i + 1) % 4) * 4 + ((j + 1) % 4));
     expect(Array.from(cyclicShift(cyclicShift(x, -1), 1).dataSync())).toEqual(Array.from(x.dataSync()));
     x.dispose();
   });
@@ -193,7 +224,8 @@ function naiveWindowAttention(
             const mx = Math.max(...logits);
             const ex = Array.from(logits, (l) => Math.exp(l - mx));
             const z = ex.reduce((a2, b2) => a2 + b2, 0);
-            for (let j = 0; j < w * w; j++) for (let e = 0; e < d; e++) out[i][hd * d + e] += (ex[j] / z) * qkv[j][2 * C + hd * d + e];
+            for (let j = 0; j < w * w; j++)
+              for (let e = 0; e < d; e++) out[i][hd * d + e] += (ex[j] / z) * qkv[j][2 * C + hd * d + e];
           }
         }
         src.forEach(([h, ww], i) => y.set(naiveLinear(out[i], 1, C, p.projW, C, p.projB), at(b, h, ww)));
@@ -270,7 +302,9 @@ describe('depth-wise convolutions against plain-JS loops', () => {
     const y = conv.forward(x, evalCtx());
     // generator in eval mode: BN with fresh running stats (0, 1) divides by √(1 + eps)
     const pooled = new Float32Array(B * C);
-    for (let b = 0; b < B; b++) for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) pooled[b * C + c] += xv[(b * H * W + p) * C + c] / (H * W);
+    for (let b = 0; b < B; b++)
+      for (let p = 0; p < H * W; p++)
+        for (let c = 0; c < C; c++) pooled[b * C + c] += xv[(b * H * W + p) * C + c] / (H * W);
     const hid = naiveLinear(pooled, B, C, data(conv.reduce.weight), 1).map((v) => Math.max(0, v / Math.sqrt(1 + 1e-5)));
     const gen = naiveLinear(hid, B, 1, data(conv.expand.weight), C * k * k, data(conv.expand.bias!));
     const bias = data(conv.bias!);
@@ -288,9 +322,16 @@ describe('depth-wise convolutions against plain-JS loops', () => {
     const x = tf.tensor4d(xv, shape as [number, number, number, number]);
     const y = conv.forward(x, evalCtx());
     const G = C / gc;
-    const hid = naiveLinear(xv, B * H * W, C, data(conv.reduce.weight), 1, data(conv.reduce.bias!)).map((v) => Math.max(0, v / Math.sqrt(1 + 1e-5)));
+    const hid = naiveLinear(xv, B * H * W, C, data(conv.reduce.weight), 1, data(conv.reduce.bias!)).map((v) =>
+      Math.max(0, v / Math.sqrt(1 + 1e-5)),
+    );
     const gen = naiveLinear(hid, B * H * W, 1, data(conv.expand.weight), G * k * k, data(conv.expand.bias!));
-    const ref = naiveDW(xv, shape, k, (b, h, w, c, i, j) => gen[((b * H + h) * W + w) * G * k * k + Math.floor(c / gc) * k * k + i * k + j]);
+    const ref = naiveDW(
+      xv,
+      shape,
+      k,
+      (b, h, w, c, i, j) => gen[((b * H + h) * W + w) * G * k * k + Math.floor(c / gc) * k * k + i * k + j],
+    );
     expect(maxAbsDiff(y.dataSync(), ref)).toBeLessThan(1e-5);
     // generator: C·C/4 + C/4 (bias) + 2·C/4 (BN) + C/4·G·k² + G·k²
     expect(conv.paramCount()).toBe(4 + 1 + 2 + 1 * G * 9 + G * 9);
@@ -304,14 +345,25 @@ describe('depth-wise convolutions against plain-JS loops', () => {
     const wt = tf.tensor(randArray(b * h * w * g * k * k, 22), [b, h, w, g, k * k]);
     const r = tf.tensor4d(randArray(b * h * w * c, 23), [b, h, w, c]);
     const plain = (vv: tf.Tensor, ww: tf.Tensor) => {
-      const pv = tf.pad(vv, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      const pv = tf.pad(vv, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]);
       let acc: tf.Tensor = tf.zeros([b * h * w, g, c / g]);
       for (let i = 0; i < k; i++)
         for (let j = 0; j < k; j++)
-          acc = acc.add(pv.slice([0, i, j, 0], [b, h, w, c]).reshape([b * h * w, g, c / g]).mul(ww.reshape([b * h * w, g, k * k]).slice([0, 0, i * k + j], [-1, -1, 1])));
+          acc = acc.add(
+            pv
+              .slice([0, i, j, 0], [b, h, w, c])
+              .reshape([b * h * w, g, c / g])
+              .mul(ww.reshape([b * h * w, g, k * k]).slice([0, 0, i * k + j], [-1, -1, 1])),
+          );
       return acc.reshape([b, h, w, c]);
     };
-    const loss = (f: (a: tf.Tensor, bb: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, bb: tf.Tensor) => f(a, bb).mul(r).sum();
+    const loss = (f: (a: tf.Tensor, bb: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, bb: tf.Tensor) =>
+      f(a, bb).mul(r).sum();
     const [gv, gw] = tf.grads(loss((a, bb) => involution(a as tf.Tensor4D, bb, k)))([v, wt]);
     const [rv, rw] = tf.grads(loss(plain))([v, wt]);
     expect(maxAbsDiff(involution(v, wt, k).dataSync(), plain(v, wt).dataSync())).toBeLessThan(1e-5);
@@ -325,7 +377,9 @@ describe('depth-wise convolutions against plain-JS loops', () => {
     const x = tf.tensor4d(xv, shape as [number, number, number, number]);
     const y = se.forward(x, evalCtx());
     const pooled = new Float32Array(B * C);
-    for (let b = 0; b < B; b++) for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) pooled[b * C + c] += xv[(b * H * W + p) * C + c] / (H * W);
+    for (let b = 0; b < B; b++)
+      for (let p = 0; p < H * W; p++)
+        for (let c = 0; c < C; c++) pooled[b * C + c] += xv[(b * H * W + p) * C + c] / (H * W);
     const h1 = naiveLinear(pooled, B, C, data(se.fc1.weight), 2, data(se.fc1.bias!)).map((v) => Math.max(0, v));
     const g = naiveLinear(h1, B, 2, data(se.fc2.weight), C, data(se.fc2.bias!)).map((v) => 1 / (1 + Math.exp(-v)));
     const ref = xv.map((v, t) => v * g[Math.floor(t / (H * W * C)) * C + (t % C)]);
@@ -346,33 +400,37 @@ describe('macro-architecture pieces', () => {
     pe.dispose();
   });
 
-  it('PatchMerging concatenates x[0::2,0::2], x[1::2,0::2], x[0::2,1::2], x[1::2,1::2], then LN(4C) and Linear ' + '4C→2C', () => {
-    const C = 2;
-    const pm = new PatchMerging(C, 1e-5).build(2);
-    const xv = randArray(1 * 4 * 4 * C, 9);
-    const x = tf.tensor4d(xv, [1, 4, 4, C]);
-    const y = pm.forward(x, evalCtx());
-    expect(y.shape).toEqual([1, 2, 2, 2 * C]);
-    const rw = data(pm.reduction.weight);
-    const ref: number[] = [];
-    for (let i = 0; i < 2; i++)
-      for (let j = 0; j < 2; j++) {
-        const cat: number[] = [];
-        for (const [dh, dw] of [
-          [0, 0],
-          [1, 0],
-          [0, 1],
-          [1, 1],
-        ])
-          for (let c = 0; c < C; c++) cat.push(xv[((2 * i + dh) * 4 + 2 * j + dw) * C + c]);
-        const m = cat.reduce((a, b) => a + b, 0) / cat.length;
-        const v = cat.reduce((a, b) => a + (b - m) ** 2, 0) / cat.length;
-        const n = Float32Array.from(cat.map((u) => (u - m) / Math.sqrt(v + 1e-5)));
-        ref.push(...naiveLinear(n, 1, 4 * C, rw, 2 * C));
-      }
-    expect(maxAbsDiff(y.dataSync(), ref)).toBeLessThan(1e-5);
-    expect(pm.paramCount()).toBe(8 * C + 8 * C * C);
-    tf.dispose([x, y]);
-    pm.dispose();
-  });
+  it(
+    'PatchMerging concatenates x[0::2,0::2], x[1::2,0::2], x[0::2,1::2], x[1::2,1::2], then LN(4C) and Linear ' +
+      '4C→2C',
+    () => {
+      const C = 2;
+      const pm = new PatchMerging(C, 1e-5).build(2);
+      const xv = randArray(1 * 4 * 4 * C, 9);
+      const x = tf.tensor4d(xv, [1, 4, 4, C]);
+      const y = pm.forward(x, evalCtx());
+      expect(y.shape).toEqual([1, 2, 2, 2 * C]);
+      const rw = data(pm.reduction.weight);
+      const ref: number[] = [];
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 2; j++) {
+          const cat: number[] = [];
+          for (const [dh, dw] of [
+            [0, 0],
+            [1, 0],
+            [0, 1],
+            [1, 1],
+          ])
+            for (let c = 0; c < C; c++) cat.push(xv[((2 * i + dh) * 4 + 2 * j + dw) * C + c]);
+          const m = cat.reduce((a, b) => a + b, 0) / cat.length;
+          const v = cat.reduce((a, b) => a + (b - m) ** 2, 0) / cat.length;
+          const n = Float32Array.from(cat.map((u) => (u - m) / Math.sqrt(v + 1e-5)));
+          ref.push(...naiveLinear(n, 1, 4 * C, rw, 2 * C));
+        }
+      expect(maxAbsDiff(y.dataSync(), ref)).toBeLessThan(1e-5);
+      expect(pm.paramCount()).toBe(8 * C + 8 * C * C);
+      tf.dispose([x, y]);
+      pm.dispose();
+    },
+  );
 });

@@ -1,7 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
-import { figureOneConnectivity, connectivityFigure, attentionByOffset, depthwiseKernels } from '../src/analysis/connectivity';
+import {
+  figureOneConnectivity,
+  connectivityFigure,
+  attentionByOffset,
+  depthwiseKernels,
+} from '../src/analysis/connectivity';
 import { createModel } from '../src/models';
 import type { LocalVisionNet } from '../src/models/dwnet';
 import type { DWConv } from '../src/nn/dwconv';
@@ -11,13 +16,20 @@ beforeAll(async () => {
 });
 
 describe('connectivity measured from the layers (paper Fig. 1 / Sec. 3)', () => {
-  it('reproduces the paper\'s table of sparse connectivity, weight sharing and dynamic weight', () => {
+  it("reproduces the paper's table of sparse connectivity, weight sharing and dynamic weight", () => {
     const before = tf.memory().numTensors;
     const rs = figureOneConnectivity({ size: 6, channels: 4 });
     expect(tf.memory().numTensors).toBe(before);
     const row = (name: string) => {
       const r = rs.find((x) => x.name === name)!;
-      return [r.connectedPositions, r.connectedChannels, r.channelSeparable, r.sharedAcrossPositions, r.channelsSharingWeights, r.dynamic];
+      return [
+        r.connectedPositions,
+        r.connectedChannels,
+        r.channelSeparable,
+        r.sharedAcrossPositions,
+        r.channelsSharingWeights,
+        r.dynamic,
+      ];
     };
     // positions, channels, channel-wise, shared over positions, channels sharing the weights, dynamic
     expect(row('convolution')).toEqual([9, 4, false, true, 1, false]);
@@ -39,7 +51,7 @@ describe('connectivity measured from the layers (paper Fig. 1 / Sec. 3)', () => 
     expect((fig.data[0].z as unknown[]).length).toBe(9 * 7 - 1);
   });
 
-  it('attention by offset and DW kernels come from the model\'s own blocks', () => {
+  it("attention by offset and DW kernels come from the model's own blocks", () => {
     const swin = createModel('localvit-test', {}, { seed: 1 });
     const x = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
     const before = tf.memory().numTensors;

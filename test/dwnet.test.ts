@@ -35,9 +35,14 @@ describe('dwnet registry: paper parameter counts (docs/dwnet.md §2, official dw
 
   it('the docs/dwnet.md §2 table in millions (rounded to 0.01M)', () => {
     const m = (name: string) => Math.round(createModel(name, {}, { build: false }).paramCount() / 1e4) / 100;
-    expect([m('dwnet-tiny'), m('ddwnet-tiny'), m('iddwnet-tiny'), m('dwnet-base'), m('ddwnet-base'), m('iddwnet-base')]).toEqual([
-      24.17, 51.13, 26.24, 74.35, 161.6, 80.25,
-    ]);
+    expect([
+      m('dwnet-tiny'),
+      m('ddwnet-tiny'),
+      m('iddwnet-tiny'),
+      m('dwnet-base'),
+      m('ddwnet-base'),
+      m('iddwnet-base'),
+    ]).toEqual([24.17, 51.13, 26.24, 74.35, 161.6, 80.25]);
   });
 
   it('closed form equals the built modules for every variant and switch', () => {
@@ -64,7 +69,9 @@ describe('dwnet registry: paper parameter counts (docs/dwnet.md §2, official dw
       expect(getModelEntry(n).tags).toContain('test');
       expect(createModel(n, {}, { build: false }).paramCount()).toBeLessThan(50_000);
     }
-    const blocks = ['localvit-mini', 'dwnet-mini', 'ddwnet-mini', 'iddwnet-mini'].map((n) => createModel<DwnetConfig>(n, {}, { build: false }).config.block);
+    const blocks = ['localvit-mini', 'dwnet-mini', 'ddwnet-mini', 'iddwnet-mini'].map(
+      (n) => createModel<DwnetConfig>(n, {}, { build: false }).config.block,
+    );
     expect(blocks).toEqual(['attn', 'dw', 'ddw', 'iddw']);
   });
 
@@ -83,9 +90,15 @@ describe('dwnet registry: paper parameter counts (docs/dwnet.md §2, official dw
 describe('dwnet configs: errors name the values', () => {
   it('rejects impossible geometry', () => {
     expect(() => createModel('dwnet-mini', { kernelSize: 4 }, { build: false })).toThrow(/kernelSize=4 must be odd/);
-    expect(() => createModel('localvit-mini', { windowSize: 3 }, { build: false })).toThrow(/16×16 is not divisible by windowSize=3/);
-    expect(() => createModel('dwnet-mini', { numHeads: [1, 2] }, { build: false })).toThrow(/numHeads=1,2 has 2 entries; expected one per stage \(3/);
-    expect(() => createModel('iddwnet-mini', { groupChannels: [3, 2, 4] }, { build: false })).toThrow(/width 32 is not divisible by groupChannels\[0\]=3/);
+    expect(() => createModel('localvit-mini', { windowSize: 3 }, { build: false })).toThrow(
+      /16×16 is not divisible by windowSize=3/,
+    );
+    expect(() => createModel('dwnet-mini', { numHeads: [1, 2] }, { build: false })).toThrow(
+      /numHeads=1,2 has 2 entries; expected one per stage \(3/,
+    );
+    expect(() => createModel('iddwnet-mini', { groupChannels: [3, 2, 4] }, { build: false })).toThrow(
+      /width 32 is not divisible by groupChannels\[0\]=3/,
+    );
     expect(() => createModel('dwnet-mini', { imageSize: 36 }, { build: false })).toThrow(ConfigError);
     expect(() => createModel('dwnet-mini', { block: 'conv' }, { build: false })).toThrow(/block.*attn, dw, ddw, iddw/);
   });
@@ -169,7 +182,7 @@ describe('dwnet forward: shapes, MACs, backends, memory', () => {
   });
 });
 
-describe("dwnet gradients on cpu (cpu/wasm agreement of every test variant: test/registry.test.ts)", () => {
+describe('dwnet gradients on cpu (cpu/wasm agreement of every test variant: test/registry.test.ts)', () => {
   it('every trainable parameter of every test variant gets a finite gradient; memory flat over steps', async () => {
     await initBackend('cpu');
     try {
@@ -178,7 +191,14 @@ describe("dwnet gradients on cpu (cpu/wasm agreement of every test variant: test
         const m = createModel(n, {}, { seed: 2 });
         const vars = m.trainableVariables();
         const step = () => {
-          const { value, grads } = tf.variableGrads(() => m.forward(x, makeCtx({ training: true, seed: 3 })).square().mean() as tf.Scalar, vars);
+          const { value, grads } = tf.variableGrads(
+            () =>
+              m
+                .forward(x, makeCtx({ training: true, seed: 3 }))
+                .square()
+                .mean() as tf.Scalar,
+            vars,
+          );
           const norms = vars.map((v) => tf.tidy(() => grads[v.name].abs().max().dataSync()[0]));
           tf.dispose([value, ...Object.values(grads)]);
           return norms;
@@ -204,10 +224,18 @@ describe("dwnet gradients on cpu (cpu/wasm agreement of every test variant: test
       const x = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
       for (const n of ['ddwnet-test', 'iddwnet-test', 'localvit-test']) {
         const m = createModel(n, {}, { seed: 4 });
-        const named = m.namedParams().filter(([p, q]) => q.trainable && /conv\.conv2\.weight|conv\.conv1\.weight|relative_position_bias_table/.test(p));
+        const named = m
+          .namedParams()
+          .filter(
+            ([p, q]) => q.trainable && /conv\.conv2\.weight|conv\.conv1\.weight|relative_position_bias_table/.test(p),
+          );
         expect(named.length, n).toBeGreaterThan(0);
         const r = tf.randomNormal([2, 10], 0, 1, 'float32', 8);
-        const loss = () => m.forward(x, makeCtx({ training: false })).mul(r).sum() as tf.Scalar;
+        const loss = () =>
+          m
+            .forward(x, makeCtx({ training: false }))
+            .mul(r)
+            .sum() as tf.Scalar;
         for (const [path, p] of named.slice(0, 2)) {
           const v = p.value;
           const g = tf.variableGrads(loss, [v]);
@@ -224,7 +252,9 @@ describe("dwnet gradients on cpu (cpu/wasm agreement of every test variant: test
             };
             const fd = (at(eps) - at(-eps)) / (2 * eps);
             v.assign(tf.tensor(orig, v.shape));
-            expect(Math.abs(fd - gv[idx]), `${n} ${path}[${idx}]: fd ${fd} vs ${gv[idx]}`).toBeLessThan(2e-3 + 0.03 * Math.abs(fd));
+            expect(Math.abs(fd - gv[idx]), `${n} ${path}[${idx}]: fd ${fd} vs ${gv[idx]}`).toBeLessThan(
+              2e-3 + 0.03 * Math.abs(fd),
+            );
           }
         }
         r.dispose();

@@ -50,21 +50,27 @@ describe('mean attention distance (ViT paper method)', () => {
     expect(b[0]).toBeCloseTo((0.8 * (2 + Math.SQRT2)) / 4, 6);
   });
 
-  it('self-attention only is distance 0; everyone attending the top-left patch of a 3×3 grid averages the ' + 'distances to it', () => {
-    const self = new Float32Array(81);
-    const corner = new Float32Array(81);
-    for (let q = 0; q < 9; q++) {
-      self[q * 9 + q] = 1;
-      corner[q * 9] = 1;
-    }
-    // two heads: per-head values are kept apart, images are averaged
-    const probs = new Float32Array([...self, ...corner]);
-    const d = meanAttentionDistance(probs, [1, 2, 9, 9], { grid: 3, hasCls: false });
-    const want = [0, 1, 2, 1, Math.SQRT2, Math.hypot(1, 2), 2, Math.hypot(2, 1), Math.hypot(2, 2)].reduce((s, v) => s + v, 0) / 9;
-    expect(d[0]).toBe(0);
-    expect(d[1]).toBeCloseTo(want, 6);
-    expect(() => meanAttentionDistance(probs, [1, 2, 9, 9], { grid: 3, hasCls: true })).toThrow(/\[B, H, 10, 10\]/);
-  });
+  it(
+    'self-attention only is distance 0; everyone attending the top-left patch of a 3×3 grid averages the ' +
+      'distances to it',
+    () => {
+      const self = new Float32Array(81);
+      const corner = new Float32Array(81);
+      for (let q = 0; q < 9; q++) {
+        self[q * 9 + q] = 1;
+        corner[q * 9] = 1;
+      }
+      // two heads: per-head values are kept apart, images are averaged
+      const probs = new Float32Array([...self, ...corner]);
+      const d = meanAttentionDistance(probs, [1, 2, 9, 9], { grid: 3, hasCls: false });
+      const want =
+        [0, 1, 2, 1, Math.SQRT2, Math.hypot(1, 2), 2, Math.hypot(2, 1), Math.hypot(2, 2)].reduce((s, v) => s + v, 0) /
+        9;
+      expect(d[0]).toBe(0);
+      expect(d[1]).toBeCloseTo(want, 6);
+      expect(() => meanAttentionDistance(probs, [1, 2, 9, 9], { grid: 3, hasCls: true })).toThrow(/\[B, H, 10, 10\]/);
+    },
+  );
 });
 
 describe('high-frequency share of token maps (2-D DFT)', () => {
@@ -87,7 +93,8 @@ describe('high-frequency share of token maps (2-D DFT)', () => {
       for (let y = 0; y < g; y++) for (let x = 0; x < g; x++) t[1 + y * g + x] = f(y, x);
       return t;
     };
-    const share = (f: (y: number, x: number) => number, removeMean = false) => highFrequencyShare(tok(f), [1, 1 + g * g, 1], { grid: g, hasCls: true, removeMean });
+    const share = (f: (y: number, x: number) => number, removeMean = false) =>
+      highFrequencyShare(tok(f), [1, 1 + g * g, 1], { grid: g, hasCls: true, removeMean });
     expect(share(() => 3)).toBeCloseTo(0, 12);
     expect(share((y, x) => ((x + y) % 2 ? 1 : -1))).toBeCloseTo(1, 10);
     expect(share((_y, x) => Math.cos((2 * Math.PI * x) / g))).toBeCloseTo(0, 10); // radius 1/4 of Nyquist
@@ -101,7 +108,8 @@ describe('high-frequency share of token maps (2-D DFT)', () => {
     const m = highFrequencyMask(19, 0.5);
     expect(m[0]).toBe(0);
     expect(m[9 * 19 + 9]).toBe(1);
-    for (let u = 0; u < 19; u++) for (let v = 0; v < 19; v++) expect(m[u * 19 + v]).toBe(m[((19 - u) % 19) * 19 + ((19 - v) % 19)]);
+    for (let u = 0; u < 19; u++)
+      for (let v = 0; v < 19; v++) expect(m[u * 19 + v]).toBe(m[((19 - u) % 19) * 19 + ((19 - v) % 19)]);
   });
 });
 
@@ -109,8 +117,17 @@ function tinyDataset(n: number, size: number): ImageDataset {
   const images = new Uint8Array(n * size * size * 3);
   for (let i = 0; i < images.length; i++) images[i] = (i * 37) % 251;
   return {
-    name: 'synth10', split: 'test', images, labels: new Int32Array(n).map((_, i) => i % 10), numClasses: 10, imageSize: size, channels: 3,
-    classNames: Array.from({ length: 10 }, (_, i) => `c${i}`), synthetic: true, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
+    name: 'synth10',
+    split: 'test',
+    images,
+    labels: new Int32Array(n).map((_, i) => i % 10),
+    numClasses: 10,
+    imageSize: size,
+    channels: 3,
+    classNames: Array.from({ length: 10 }, (_, i) => `c${i}`),
+    synthetic: true,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
   };
 }
 
@@ -122,8 +139,15 @@ describe('capturing trained token models', () => {
     const before = tf.memory().numTensors;
     const ce = captureLayers(eit, x);
     expect([ce.grid, ce.hasCls, ce.pixelsPerToken]).toEqual([4, true, 2]);
-    expect(ce.attn.map((a) => a!.shape)).toEqual([[2, 2, 17, 17], [2, 2, 17, 17]]);
-    expect(ce.tokens.map((t) => t.shape)).toEqual([[2, 17, 16], [2, 17, 16], [2, 17, 16]]);
+    expect(ce.attn.map((a) => a!.shape)).toEqual([
+      [2, 2, 17, 17],
+      [2, 2, 17, 17],
+    ]);
+    expect(ce.tokens.map((t) => t.shape)).toEqual([
+      [2, 17, 16],
+      [2, 17, 16],
+      [2, 17, 16],
+    ]);
     const cv = captureLayers(vit, x);
     expect([cv.grid, cv.hasCls, cv.pixelsPerToken]).toEqual([2, true, 4]);
     expect(cv.tokens.length).toBe(3);
@@ -158,7 +182,11 @@ describe('capturing trained token models', () => {
       expect(v).toBeLessThanOrEqual(1);
     }
     // at initialisation attention is near-uniform: the mean distance is close to the uniform one on a 4×4 grid
-    const uniform = meanAttentionDistance(new Float32Array(16 * 16).fill(1 / 16), [1, 1, 16, 16], { grid: 4, hasCls: false, pixelsPerToken: 2 })[0];
+    const uniform = meanAttentionDistance(new Float32Array(16 * 16).fill(1 / 16), [1, 1, 16, 16], {
+      grid: 4,
+      hasCls: false,
+      pixelsPerToken: 2,
+    })[0];
     expect(Math.abs(s.attentionDistance[0][0] - uniform)).toBeLessThan(0.05 * uniform);
     m.dispose();
   });

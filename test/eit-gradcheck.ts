@@ -4,9 +4,22 @@ import { type ClassifierModel, createModel } from '../src/models';
 import { makeCtx, type Param } from '../src/nn/module';
 
 /** Central finite differences of loss(model) against tf.grads for a few entries of the given parameters. */
-export function checkGradients(model: ClassifierModel, x: tf.Tensor4D, params: Array<[string, Param]>, entries = 3, eps = 3e-3) {
+export function checkGradients(
+  model: ClassifierModel,
+  x: tf.Tensor4D,
+  params: Array<[string, Param]>,
+  entries = 3,
+  eps = 3e-3,
+) {
   const r = tf.randomNormal([x.shape[0], model.config.numClasses], 0, 1, 'float32', 11);
-  const loss = () => tf.tidy(() => model.forward(x, makeCtx({ training: false })).mul(r).sum() as tf.Scalar);
+  const loss = () =>
+    tf.tidy(
+      () =>
+        model
+          .forward(x, makeCtx({ training: false }))
+          .mul(r)
+          .sum() as tf.Scalar,
+    );
   const vars = params.map(([, p]) => p.value);
   const { grads } = tf.variableGrads(loss, vars);
   const rows: Array<{ name: string; analytic: number; numeric: number }> = [];
@@ -14,7 +27,9 @@ export function checkGradients(model: ClassifierModel, x: tf.Tensor4D, params: A
     const g = grads[p.value.name].dataSync();
     const base = p.value.dataSync().slice();
     // the largest-gradient entries: finite differences are informative there
-    const idx = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, entries);
+    const idx = Array.from(g.keys())
+      .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+      .slice(0, entries);
     for (const i of idx) {
       const at = (d: number) => {
         const v = base.slice();
@@ -47,7 +62,11 @@ export function expectTrainsWithFlatTensorCount(name: string): void {
   const losses: number[] = [];
   let count = -1;
   for (let step = 0; step < 6; step++) {
-    const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.forward(x, makeCtx({ training: true, seed: step }))) as tf.Scalar, true, m.trainableVariables())!;
+    const l = opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, m.forward(x, makeCtx({ training: true, seed: step }))) as tf.Scalar,
+      true,
+      m.trainableVariables(),
+    )!;
     losses.push(l.dataSync()[0]);
     l.dispose();
     if (step === 1) count = tf.memory().numTensors;

@@ -29,10 +29,22 @@ describe('Tile gradient', () => {
     await tf.setBackend('cpu');
     const cases: Array<[number[], number[]]> = [
       [[3], [4]],
-      [[1, 1, 8], [5, 1, 1]],
-      [[2, 3], [3, 2]],
-      [[2, 1, 3, 2], [1, 4, 2, 3]],
-      [[2, 2, 1, 3, 2], [2, 1, 3, 1, 2]],
+      [
+        [1, 1, 8],
+        [5, 1, 1],
+      ],
+      [
+        [2, 3],
+        [3, 2],
+      ],
+      [
+        [2, 1, 3, 2],
+        [1, 4, 2, 3],
+      ],
+      [
+        [2, 2, 1, 3, 2],
+        [2, 1, 3, 1, 2],
+      ],
     ];
     for (const [shape, reps] of cases) {
       const x = tf.randomNormal(shape, 0, 1, 'float32', 1);

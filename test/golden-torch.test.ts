@@ -77,12 +77,15 @@ function check(fx: Fixture, mods: Array<[Module, string]>, f: BlockFn): void {
     for (const [p, param] of m.namedParams()) if (param.trainable) named.push([prefix + p, param.value]);
   }
   let out!: Float32Array;
-  const { value, grads } = tf.variableGrads(() => {
-    const r = f(x);
-    out = r.out.dataSync() as Float32Array;
-    const l = r.out.mul(tensor(fx.R)).sum() as tf.Scalar;
-    return r.extra ? (l.add(r.extra) as tf.Scalar) : l;
-  }, named.map(([, v]) => v));
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const r = f(x);
+      out = r.out.dataSync() as Float32Array;
+      const l = r.out.mul(tensor(fx.R)).sum() as tf.Scalar;
+      return r.extra ? (l.add(r.extra) as tf.Scalar) : l;
+    },
+    named.map(([, v]) => v),
+  );
   expect(relErr(out, fx.output.data), `${fx.name} output`).toBeLessThan(TOL);
   expect(Math.abs(value.dataSync()[0] - fx.loss) / Math.max(1, Math.abs(fx.loss)), `${fx.name} loss`).toBeLessThan(TOL);
   for (const [p, v] of named) {
@@ -118,9 +121,14 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
     const fx = load(`dwnet-block-${kind}`);
     const k = fx.config as { dim: number; kernel: number; reduction: number; groupChannels: number; mlpRatio: number };
     const cfg = resolveConfig<DwnetConfig>('dwnet-test', {
-      block: kind, embedDim: k.dim, kernelSize: k.kernel, dynamicReduction: k.reduction,
+      block: kind,
+      embedDim: k.dim,
+      kernelSize: k.kernel,
+      dynamicReduction: k.reduction,
       groupChannels: [k.groupChannels, 4],
-      mlpRatio: k.mlpRatio, dropout: 0, se: false,
+      mlpRatio: k.mlpRatio,
+      dropout: 0,
+      se: false,
     });
     const m = new DWSpatialBlock(cfg, k.dim, 0, 0).build(0);
     assign(m, fx);
@@ -133,10 +141,19 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
     const fx = load('eit-block');
     const k = fx.config as Record<string, number>;
     const cfg = resolveConfig<EitConfig>('eit-test', {
-      imageSize: k.imageSize, embedDim: k.embedDim, kernelSize: k.kernelSize, strideSize: k.strideSize,
+      imageSize: k.imageSize,
+      embedDim: k.embedDim,
+      kernelSize: k.kernelSize,
+      strideSize: k.strideSize,
       poolSize: k.poolSize,
-      numHeads: k.numHeads, mlpRatio: k.mlpRatio, layerNormEps: k.layerNormEps, eitP: true, qkvBias: true,
-      dropout: 0, attnDropout: 0, dropPath: 0,
+      numHeads: k.numHeads,
+      mlpRatio: k.mlpRatio,
+      layerNormEps: k.layerNormEps,
+      eitP: true,
+      qkvBias: true,
+      dropout: 0,
+      attnDropout: 0,
+      dropPath: 0,
     });
     const proj = new EitPatchProjection(cfg).build(0);
     const block = new EitBlock(cfg, { conv: k.convChannels, attn: k.attnChannels }, 0).build(0);
@@ -150,13 +167,21 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
       }
     })().build(0);
     tf.tidy(() => holder.namedParams()[0][1].value.assign(cls));
-    check(fx, [[proj, 'patch.'], [block, 'block.'], [holder, '']], (x) => {
-      const ctx = makeCtx({ training: false });
-      const tok = proj.forward(x as tf.Tensor4D, ctx);
-      const c = holder.namedParams()[0][1].value;
-      const t = tf.concat([tf.tile(c, [tok.shape[0], 1, 1]), tok], 1) as tf.Tensor3D;
-      return { out: block.forward(t, ctx) };
-    });
+    check(
+      fx,
+      [
+        [proj, 'patch.'],
+        [block, 'block.'],
+        [holder, ''],
+      ],
+      (x) => {
+        const ctx = makeCtx({ training: false });
+        const tok = proj.forward(x as tf.Tensor4D, ctx);
+        const c = holder.namedParams()[0][1].value;
+        const t = tf.concat([tf.tile(c, [tok.shape[0], 1, 1]), tok], 1) as tf.Tensor3D;
+        return { out: block.forward(t, ctx) };
+      },
+    );
     [proj, block, holder].forEach((m) => m.dispose());
     cls.dispose();
   });
@@ -168,8 +193,13 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
       const fx = load('mlit-moe');
       const k = fx.config as Record<string, number>;
       const m = new MoeLayer(k.dim, {
-        numExperts: k.numExperts, topK: k.topK, hidden: k.hidden, noise: false, balanceCoef: k.balanceCoef,
-        dropout: 0, dispatch,
+        numExperts: k.numExperts,
+        topK: k.topK,
+        hidden: k.hidden,
+        noise: false,
+        balanceCoef: k.balanceCoef,
+        dropout: 0,
+        dispatch,
       }).build(0);
       assign(m, fx);
       check(fx, [[m, '']], (x) => {
@@ -201,15 +231,22 @@ describe.each(BACKENDS)('golden PyTorch fixtures on %s', (backend) => {
     const experts = new ExpertMlps(k.numExperts, k.dim, k.hidden, { activation: 'gelu' }).build(0);
     assign(router, fx, 'router.');
     assign(experts, fx);
-    check(fx, [[router, 'router.'], [experts, '']], (x) => {
-      const ctx = makeCtx({ training: true, seed: 1 });
-      const [b, t, d] = x.shape;
-      const logits = router.logits(x.slice([0, 0, 0], [b, 1, d]).reshape([b, d]) as tf.Tensor2D, ctx);
-      const r = topKGating(logits, k.topK, 'topk', ctx);
-      const out = runExperts(x, r, experts.experts, ctx, dispatch).reshape([b, t, d]);
-      const sc = tf.tensor1d(fx.superClass!, 'int32');
-      return { out, extra: superClassRouterLoss(logits, sc).mul(k.lambda) as tf.Scalar };
-    });
+    check(
+      fx,
+      [
+        [router, 'router.'],
+        [experts, ''],
+      ],
+      (x) => {
+        const ctx = makeCtx({ training: true, seed: 1 });
+        const [b, t, d] = x.shape;
+        const logits = router.logits(x.slice([0, 0, 0], [b, 1, d]).reshape([b, d]) as tf.Tensor2D, ctx);
+        const r = topKGating(logits, k.topK, 'topk', ctx);
+        const out = runExperts(x, r, experts.experts, ctx, dispatch).reshape([b, t, d]);
+        const sc = tf.tensor1d(fx.superClass!, 'int32');
+        return { out, extra: superClassRouterLoss(logits, sc).mul(k.lambda) as tf.Scalar };
+      },
+    );
     router.dispose();
     experts.dispose();
   });

@@ -14,7 +14,11 @@ import { DecodePool, decodeThreads } from '../src/data/decode-pool';
 import { decodeImage, resizeToSquare } from '../src/data/image';
 import { getExperiment, listExperiments } from '../src/experiments';
 import {
-  IMAGENET_ENV, imagenetFolder, imagenetGeometry, imagenetRecipe, imagenetStudyArms as armsOf,
+  IMAGENET_ENV,
+  imagenetFolder,
+  imagenetGeometry,
+  imagenetRecipe,
+  imagenetStudyArms as armsOf,
 } from '../src/experiments/imagenet';
 import { imagenetExperts } from '../src/experiments/mobile-vmoe';
 import { loadRecords } from '../src/report/store';
@@ -49,7 +53,10 @@ beforeAll(async () => {
   process.env.LIGHTVIT_DATA_DIR = dataDir;
   delete process.env[IMAGENET_ENV];
   const rng = new Rng(3);
-  for (const [split, n] of [['train', 10], ['val', 3]] as const) {
+  for (const [split, n] of [
+    ['train', 10],
+    ['val', 3],
+  ] as const) {
     for (const [k, cls] of ['n01', 'n02', 'n03', 'n04'].entries()) {
       const dir = path.join(root, split, cls);
       fs.mkdirSync(dir, { recursive: true });
@@ -86,7 +93,11 @@ describe('streaming image folder', () => {
   it('batches, hold-outs and notebook previews read through the stream exactly as from memory', () => {
     const mem = loadImageFolder(root, 'train', { imageSize: 32 });
     const st = loadImageFolder(root, 'train', { imageSize: 32, stream: true });
-    const aug = { cropPadding: 0, flip: true, randomResizedCrop: { scale: [0.3, 1] as [number, number], ratio: [0.75, 4 / 3] as [number, number] } };
+    const aug = {
+      cropPadding: 0,
+      flip: true,
+      randomResizedCrop: { scale: [0.3, 1] as [number, number], ratio: [0.75, 4 / 3] as [number, number] },
+    };
     const batch = (ds: typeof mem) => prepareBatch(ds, [3, 17, 39], { augment: aug, targetSize: 28, rng: new Rng(9) });
     const a = batch(mem);
     const b = batch({ ...st, mean: mem.mean, std: mem.std });
@@ -103,13 +114,19 @@ describe('streaming image folder', () => {
   it('keeps the first classes in sorted order with maxClasses, and names bad options', () => {
     const two = loadImageFolder(root, 'train', { imageSize: 16, stream: true, maxClasses: 2 });
     expect([two.numClasses, two.labels.length, two.classNames.join()]).toEqual([2, 20, 'n01,n02']);
-    expect(() => loadImageFolder(root, 'train', { maxClasses: -1 })).toThrow('maxClasses -1; expected a non-negative integer');
+    expect(() => loadImageFolder(root, 'train', { maxClasses: -1 })).toThrow(
+      'maxClasses -1; expected a non-negative integer',
+    );
     expect(() => loadImageFolder(root, 'train', { imageSize: 0 })).toThrow('imageSize 0; expected a positive integer');
   });
 });
 
 describe('background decoding (DecodePool)', () => {
-  const files = () => fs.readdirSync(path.join(root, 'train', 'n02')).sort().map((f) => path.join(root, 'train', 'n02', f));
+  const files = () =>
+    fs
+      .readdirSync(path.join(root, 'train', 'n02'))
+      .sort()
+      .map((f) => path.join(root, 'train', 'n02', f));
   const sync = (f: string) => resizeToSquare(decodeImage(fs.readFileSync(f), f), 24);
 
   it('worker threads give the bytes the main thread decodes; unprefetched images are left to the caller', () => {
@@ -144,7 +161,7 @@ describe('background decoding (DecodePool)', () => {
     }
   });
 
-  it('a file that fails to decode in a worker is handed back, so the caller raises the decoder\'s error', () => {
+  it("a file that fails to decode in a worker is handed back, so the caller raises the decoder's error", () => {
     const bad = path.join(root, 'not-an-image.png');
     fs.writeFileSync(bad, 'hello');
     const pool = DecodePool.open([bad], 8, 16, 1)!;
@@ -164,7 +181,9 @@ describe('background decoding (DecodePool)', () => {
     expect(DecodePool.open(['x'], 8, 16, 0)).toBeNull();
     const d = decodeThreads({});
     expect(d >= 1 && d <= 8).toBe(true);
-    expect(() => decodeThreads({ LIGHTVIT_DECODE_THREADS: 'two' })).toThrow('LIGHTVIT_DECODE_THREADS=two; expected a non-negative integer');
+    expect(() => decodeThreads({ LIGHTVIT_DECODE_THREADS: 'two' })).toThrow(
+      'LIGHTVIT_DECODE_THREADS=two; expected a non-negative integer',
+    );
   });
 
   it('a streaming folder reads the same bytes whether its batches were prefetched or not', () => {
@@ -174,19 +193,30 @@ describe('background decoding (DecodePool)', () => {
     expect(Array.from(imagesAt(st, [1, 2, 30]))).toEqual(Array.from(cold));
     const hs = holdoutSplit(st, { fraction: 0.2 }).train;
     hs.prefetch!([0, 4]);
-    expect(Array.from(imagesAt(hs, [0, 4]))).toEqual(Array.from(imagesAt(holdoutSplit(st, { fraction: 0.2 }).train, [0, 4])));
+    expect(Array.from(imagesAt(hs, [0, 4]))).toEqual(
+      Array.from(imagesAt(holdoutSplit(st, { fraction: 0.2 }).train, [0, 4])),
+    );
   });
 });
 
 describe('<paper>.imagenet experiments', () => {
   const logs: string[] = [];
   const ctx = (data?: string): ExperimentRunContext => ({
-    scale: 'smoke', preferReal: false, force: false, seed: 0, log: (m) => logs.push(m), ...(data ? { data } : {}),
+    scale: 'smoke',
+    preferReal: false,
+    force: false,
+    seed: 0,
+    log: (m) => logs.push(m),
+    ...(data ? { data } : {}),
   });
   const ids = ['mobile-vmoe.imagenet', 'dwnet.imagenet', 'eit.imagenet'];
 
   it('one per ImageNet paper; the folder comes from --data folder:<path> or the environment', () => {
-    expect(listExperiments().filter((e) => e.id.endsWith('.imagenet')).map((e) => e.id)).toEqual(ids);
+    expect(
+      listExperiments()
+        .filter((e) => e.id.endsWith('.imagenet'))
+        .map((e) => e.id),
+    ).toEqual(ids);
     expect(imagenetFolder({ data: 'folder:/x' }, {})).toBe('folder:/x');
     expect(imagenetFolder({ data: 'fashion-mnist' }, { [IMAGENET_ENV]: '/y' })).toBe('');
     expect(imagenetFolder({}, { [IMAGENET_ENV]: '/y' })).toBe('folder:/y');
@@ -195,15 +225,22 @@ describe('<paper>.imagenet experiments', () => {
     expect(imagenetGeometry('quick')).toEqual({ store: 64, crop: 56, maxClasses: 10 });
     // paper scale is the official ImageNet recipe, uncapped; below it the scale's caps
     const paper = imagenetRecipe('dwnet', 'paper');
-    expect([paper.epochs, paper.batchSize, paper.clipNorm, paper.augment.evalCropFraction]).toEqual([300, 1024, 5, 0.875]);
+    expect([paper.epochs, paper.batchSize, paper.clipNorm, paper.augment.evalCropFraction]).toEqual([
+      300, 1024, 5, 0.875,
+    ]);
     expect(paper.augment.randomResizedCrop).toEqual({ scale: [0.08, 1], ratio: [3 / 4, 4 / 3] });
-    expect(imagenetRecipe('eit', 'quick')).toMatchObject({ epochs: 3, batchSize: 32, trainSubset: 3000, emaDecay: 0.99 });
+    expect(imagenetRecipe('eit', 'quick')).toMatchObject({
+      epochs: 3,
+      batchSize: 32,
+      trainSubset: 3000,
+      emaDecay: 0.99,
+    });
     expect(imagenetRecipe('eit', 'paper').emaDecay).toBe(0.99996);
     expect(imagenetExperts(1000)).toBe(10);
     expect(imagenetExperts(4)).toBe(2);
   });
 
-  it('every arm is a valid model at every scale (the paper scale: the papers\' ImageNet-1k models at 224²)', () => {
+  it("every arm is a valid model at every scale (the paper scale: the papers' ImageNet-1k models at 224²)", () => {
     for (const id of ids) {
       const e = getExperiment(id);
       for (const scale of SCALES) {
@@ -212,9 +249,18 @@ describe('<paper>.imagenet experiments', () => {
         expect(e.plan(scale).description).toMatch(/ on an ImageNet-style folder$/);
         const numClasses = scale === 'paper' ? 1000 : 10;
         // the models the experiment builds (the MoE's super-classes, fitted at run time: any map of the right length)
-        const moe = { numExperts: scale === 'paper' ? 10 : 2, moeLayers: 2, topK: 1, superClassOf: Array.from({ length: numClasses }, (_, c) => c % 2) };
+        const moe = {
+          numExperts: scale === 'paper' ? 10 : 2,
+          moeLayers: 2,
+          topK: 1,
+          superClassOf: Array.from({ length: numClasses }, (_, c) => c % 2),
+        };
         const models = armsOf(id, scale).map((a) =>
-          createModel(a.model, { imageSize: g.crop, ...a.overrides, numClasses, ...(a.model.startsWith('vmoe') ? moe : {}) }, { build: false }),
+          createModel(
+            a.model,
+            { imageSize: g.crop, ...a.overrides, numClasses, ...(a.model.startsWith('vmoe') ? moe : {}) },
+            { build: false },
+          ),
         );
         for (const m of models) expect(m.config.imageSize).toBe(g.crop);
         if (scale !== 'paper') continue;
@@ -229,7 +275,9 @@ describe('<paper>.imagenet experiments', () => {
         expect(millions, id).toEqual(want[id]);
         if (id === 'mobile-vmoe.imagenet') {
           // 9 more expert MLPs (192 → 768 → 192) in each of the last 2 blocks, and the 10-way router
-          expect(models[1].paramCount() - models[0].paramCount()).toBe(2 * 9 * (2 * 192 * 768 + 768 + 192) + 192 * 10 + 10);
+          expect(models[1].paramCount() - models[0].paramCount()).toBe(
+            2 * 9 * (2 * 192 * 768 + 768 + 192) + 192 * 10 + 10,
+          );
         }
       }
     }
@@ -260,7 +308,10 @@ describe('<paper>.imagenet experiments', () => {
     for (const id of ids) {
       await getExperiment(id).run(ctx(`folder:${root}`));
       const recs = loadRecords({ experiment: id });
-      expect(recs.map((r) => r.variant), id).toEqual(armsOf(id, 'smoke').map((a) => a.variant));
+      expect(
+        recs.map((r) => r.variant),
+        id,
+      ).toEqual(armsOf(id, 'smoke').map((a) => a.variant));
       for (const r of recs) {
         expect(r.dataset).toBe(`folder:${root}`);
         expect(r.synthetic).toBe(false);
@@ -285,14 +336,20 @@ describe('<paper>.imagenet experiments', () => {
     expect(logs.slice(before).every((l) => l.includes('stored (skip'))).toBe(true);
   });
 
-  it('paper geometry: the paper\'s DWNet-T trains a step on 224² crops of the folder streamed at 256²', async () => {
+  it("paper geometry: the paper's DWNet-T trains a step on 224² crops of the folder streamed at 256²", async () => {
     const tr = loadImageFolder(root, 'train', { imageSize: 256, stream: true });
     const va = loadImageFolder(root, 'val', { imageSize: 256, stream: true });
     const arm = armsOf('dwnet.imagenet', 'paper')[1];
     const model = createModel(arm.model, { numClasses: 4 }, { seed: 0 });
     try {
       expect([arm.model, model.config.imageSize]).toEqual(['dwnet-tiny', 224]);
-      const recipe = { ...imagenetRecipe('dwnet', 'paper'), batchSize: 2, epochs: 1, maxStepsPerEpoch: 1, maxEvalImages: 2 };
+      const recipe = {
+        ...imagenetRecipe('dwnet', 'paper'),
+        batchSize: 2,
+        epochs: 1,
+        maxStepsPerEpoch: 1,
+        maxEvalImages: 2,
+      };
       const r = await train({ model, train: tr, test: va, recipe: { ...recipe, warmupEpochs: 0 }, seed: 0 });
       // 4 classes: an untrained model's loss is near ln 4 (label smoothing and mixup keep it there)
       expect(r.history[0].trainLoss).toBeGreaterThan(0.5);
@@ -303,4 +360,3 @@ describe('<paper>.imagenet experiments', () => {
     }
   });
 });
-

@@ -37,7 +37,13 @@ describe('initialisation matches PyTorch/timm', () => {
 
   const value = (m: ReturnType<typeof createModel>, path: string) => {
     const p = m.namedParams().find(([n]) => n === path);
-    if (!p) throw new Error(`no parameter ${path}; have ${m.namedParams().map(([n]) => n).join(', ')}`);
+    if (!p)
+      throw new Error(
+        `no parameter ${path}; have ${m
+          .namedParams()
+          .map(([n]) => n)
+          .join(', ')}`,
+      );
     return p[1].value.dataSync() as Float32Array;
   };
 
@@ -67,7 +73,11 @@ describe('initialisation matches PyTorch/timm', () => {
     expect(pe.std / Math.sqrt(2 / (64 * 16))).toBeGreaterThan(0.95);
     expect(pe.std / Math.sqrt(2 / (64 * 16))).toBeLessThan(1.05);
     const zeroBiases = [
-      'patch_embed.bias', 'blocks.0.attn.qkv.bias', 'blocks.0.attn.proj.bias', 'blocks.0.mlp.fc1.bias', 'head.bias',
+      'patch_embed.bias',
+      'blocks.0.attn.qkv.bias',
+      'blocks.0.attn.proj.bias',
+      'blocks.0.mlp.fc1.bias',
+      'head.bias',
     ];
     for (const n of zeroBiases) {
       expect([n, stats(value(m, n)).max]).toEqual([n, 0]);

@@ -8,7 +8,10 @@ import * as path from 'node:path';
  * root versions inside the peer ranges that ask for them (npm 10 otherwise wants a second copy the lock lacks).
  */
 const root = path.join(__dirname, '..');
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<
+  string,
+  Record<string, string>
+>;
 interface LockEntry {
   version?: string;
   link?: boolean;
@@ -78,7 +81,11 @@ describe('package-lock.json', () => {
     }
     expect(missing).toEqual([]);
     const rollups = Object.keys(lock.packages).filter((k) => /node_modules\/@rollup\/rollup-/.test(k));
-    for (const os of ['darwin', 'win32', 'linux']) expect(rollups.some((k) => k.includes(`-${os}-`)), os).toBe(true);
+    for (const os of ['darwin', 'win32', 'linux'])
+      expect(
+        rollups.some((k) => k.includes(`-${os}-`)),
+        os,
+      ).toBe(true);
   });
 
   it('resolves every required peer inside its range (no ERESOLVE, nothing npm 10 finds missing)', () => {

@@ -26,14 +26,18 @@ beforeAll(() => {
   // a pyenv shim first on PATH: its Python has no Jupyter
   fake(path.join(dir, 'pyenv', 'shims'), 'jupyter', 'echo "pyenv: jupyter: command not found" >&2; exit 127');
   // Debian's apt Jupyter, not on PATH
-  fake(path.join(dir, 'usr', 'bin'), 'jupyter', [
-    'case "$1 $2" in',
-    '  "notebook --version") echo 6.4.12;;',
-    '  "nbconvert --version") echo 6.5.3;;',
-    '  "kernelspec list") echo \'{"kernelspecs": {"python3": {}}}\';;',
-    '  *) exit 1;;',
-    'esac',
-  ].join('\n'));
+  fake(
+    path.join(dir, 'usr', 'bin'),
+    'jupyter',
+    [
+      'case "$1 $2" in',
+      '  "notebook --version") echo 6.4.12;;',
+      '  "nbconvert --version") echo 6.5.3;;',
+      '  "kernelspec list") echo \'{"kernelspecs": {"python3": {}}}\';;',
+      '  *) exit 1;;',
+      'esac',
+    ].join('\n'),
+  );
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -42,7 +46,13 @@ describe('finding Jupyter', () => {
     const env = { PATH: path.join(dir, 'pyenv', 'shims') };
     const r = findJupyter(env, { fixed: [path.join(dir, 'usr', 'bin', 'jupyter')] });
     expect(r.chosen?.path).toBe(path.join(dir, 'usr', 'bin', 'jupyter'));
-    expect(r.chosen).toMatchObject({ notebook: true, lab: false, nbconvert: true, kernelspec: true, kernels: ['python3'] });
+    expect(r.chosen).toMatchObject({
+      notebook: true,
+      lab: false,
+      nbconvert: true,
+      kernelspec: true,
+      kernels: ['python3'],
+    });
     expect(r.candidates[0].missing.join('; ')).toMatch(/no Jupyter server/);
     const none = findJupyter(env, { fixed: [] });
     expect(none.chosen).toBeUndefined();
@@ -64,8 +74,17 @@ describe('finding Jupyter', () => {
     fs.mkdirSync(path.join(data, 'kernels', 'tslab'), { recursive: true });
     fs.writeFileSync(path.join(data, 'kernels', 'tslab', 'kernel.json'), '{}');
     expect(findTslabKernel(dirs.slice(0, 1))).toBe(path.join(data, 'kernels', 'tslab', 'kernel.json'));
-    const noKernelspec = fake(path.join(dir, 'nokernelspec'), 'jupyter', 'case "$1" in notebook|nbconvert) echo 6.4;; *) exit 1;; esac');
-    const e = detectExtras({ env: { PATH: path.dirname(noKernelspec) }, chromiumPaths: [], jupyterPaths: [], kernelDirs: dirs.slice(0, 1) });
+    const noKernelspec = fake(
+      path.join(dir, 'nokernelspec'),
+      'jupyter',
+      'case "$1" in notebook|nbconvert) echo 6.4;; *) exit 1;; esac',
+    );
+    const e = detectExtras({
+      env: { PATH: path.dirname(noKernelspec) },
+      chromiumPaths: [],
+      jupyterPaths: [],
+      kernelDirs: dirs.slice(0, 1),
+    });
     expect(e.jupyter).toMatchObject({ found: true, tslab: true });
     expect(e.jupyter.detail).toMatch(/jupyter kernelspec missing \(jupyter-client\)/);
     expect(e.jupyter.hint).toMatch(/jupyter-client/);
@@ -74,13 +93,24 @@ describe('finding Jupyter', () => {
 
 describe('launching Jupyter', () => {
   it('adds --allow-root for root only, once, and passes every other flag through', () => {
-    expect(launcher.jupyterLaunchArgs({ server: 'notebook', uid: 0, extra: ['--no-browser', '--port', '8899'] }))
-      .toEqual(['notebook', '--allow-root', '--no-browser', '--port', '8899']);
-    expect(launcher.jupyterLaunchArgs({ server: 'lab', uid: 1000, extra: ['--no-browser'] })).toEqual(['lab', '--no-browser']);
-    expect(launcher.jupyterLaunchArgs({ server: 'lab', uid: 0, extra: ['--allow-root'] })).toEqual(['lab', '--allow-root']);
+    expect(
+      launcher.jupyterLaunchArgs({ server: 'notebook', uid: 0, extra: ['--no-browser', '--port', '8899'] }),
+    ).toEqual(['notebook', '--allow-root', '--no-browser', '--port', '8899']);
+    expect(launcher.jupyterLaunchArgs({ server: 'lab', uid: 1000, extra: ['--no-browser'] })).toEqual([
+      'lab',
+      '--no-browser',
+    ]);
+    expect(launcher.jupyterLaunchArgs({ server: 'lab', uid: 0, extra: ['--allow-root'] })).toEqual([
+      'lab',
+      '--allow-root',
+    ]);
   });
 
   it('registers tslab for the Python Jupyter runs on', () => {
-    expect(launcher.tslabInstallArgs({ python: '/usr/bin/python3', tslab: '/x/tslab' })).toEqual(['install', '--python=/usr/bin/python3', '--binary=/x/tslab']);
+    expect(launcher.tslabInstallArgs({ python: '/usr/bin/python3', tslab: '/x/tslab' })).toEqual([
+      'install',
+      '--python=/usr/bin/python3',
+      '--binary=/x/tslab',
+    ]);
   });
 });

@@ -19,7 +19,15 @@ import { tinyDataset } from './helpers/tiny-data';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lightvit-mae-'));
 const recipe = (over: Partial<Recipe> = {}): Recipe => ({
-  ...defaultRecipe('smoke'), epochs: 1, batchSize: 8, maxStepsPerEpoch: 3, trainSubset: 0, maxEvalImages: 0, warmupEpochs: 0, lr: 3e-3, ...over,
+  ...defaultRecipe('smoke'),
+  epochs: 1,
+  batchSize: 8,
+  maxStepsPerEpoch: 3,
+  trainSubset: 0,
+  maxEvalImages: 0,
+  warmupEpochs: 0,
+  lr: 3e-3,
+  ...over,
 });
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 
@@ -29,7 +37,13 @@ beforeAll(async () => {
 
 describe('per-image random masking', () => {
   it('keeps exactly ⌊N(1−r)⌋ patches per image, visible and masked partition the grid', () => {
-    for (const [N, r, nv] of [[36, 0.75, 9], [64, 0.75, 16], [16, 0.5, 8], [10, 0.9, 1], [49, 0.6, 19]] as const) {
+    for (const [N, r, nv] of [
+      [36, 0.75, 9],
+      [64, 0.75, 16],
+      [16, 0.5, 8],
+      [10, 0.9, 1],
+      [49, 0.6, 19],
+    ] as const) {
       expect(visibleCount(N, r)).toBe(nv);
       const m = randomPatchMask(5, N, r, new Rng(3));
       expect(m.numVisible).toBe(nv);
@@ -55,7 +69,10 @@ describe('per-image random masking', () => {
   });
 
   it('gathers the rows each image keeps', () => {
-    const x = tf.tensor3d(Array.from({ length: 2 * 4 * 2 }, (_, i) => i), [2, 4, 2]);
+    const x = tf.tensor3d(
+      Array.from({ length: 2 * 4 * 2 }, (_, i) => i),
+      [2, 4, 2],
+    );
     const g = gatherPatches(x, Int32Array.from([1, 3, 0, 2]), 2);
     expect(values(g)).toEqual([2, 3, 6, 7, 8, 9, 12, 13]);
     tf.dispose([x, g]);
@@ -65,15 +82,43 @@ describe('per-image random masking', () => {
 describe('reconstruction loss (golden values)', () => {
   it('equals masked MSE + 0.1 · visible MSE computed by hand', () => {
     // one image, 2 visible and 2 masked patches of 2 values
-    const pv = tf.tensor3d([[[1, 2], [0, 0]]]);
-    const tv = tf.tensor3d([[[0, 2], [1, 1]]]); // squared errors 1,0,1,1 → MSE 0.75
-    const pm = tf.tensor3d([[[3, 1], [2, 2]]]);
-    const tm = tf.tensor3d([[[1, 1], [2, 0]]]); // squared errors 4,0,0,4 → MSE 2
-    const out = maeLoss({ visible: pv, masked: pm }, { visible: tv, masked: tm }, { visibleWeight: 0.1, normPix: false });
+    const pv = tf.tensor3d([
+      [
+        [1, 2],
+        [0, 0],
+      ],
+    ]);
+    const tv = tf.tensor3d([
+      [
+        [0, 2],
+        [1, 1],
+      ],
+    ]); // squared errors 1,0,1,1 → MSE 0.75
+    const pm = tf.tensor3d([
+      [
+        [3, 1],
+        [2, 2],
+      ],
+    ]);
+    const tm = tf.tensor3d([
+      [
+        [1, 1],
+        [2, 0],
+      ],
+    ]); // squared errors 4,0,0,4 → MSE 2
+    const out = maeLoss(
+      { visible: pv, masked: pm },
+      { visible: tv, masked: tm },
+      { visibleWeight: 0.1, normPix: false },
+    );
     expect(out.maskedMse.dataSync()[0]).toBeCloseTo(2, 6);
     expect(out.visibleMse.dataSync()[0]).toBeCloseTo(0.75, 6);
     expect(out.loss.dataSync()[0]).toBeCloseTo(2 + 0.1 * 0.75, 6);
-    const zero = maeLoss({ visible: pv, masked: pm }, { visible: tv, masked: tm }, { visibleWeight: 0, normPix: false });
+    const zero = maeLoss(
+      { visible: pv, masked: pm },
+      { visible: tv, masked: tm },
+      { visibleWeight: 0, normPix: false },
+    );
     expect(zero.loss.dataSync()[0]).toBeCloseTo(2, 6);
     // per-patch normalised targets: [1,1] → [0,0]; [2,0] → mean 1, unbiased var 2 → [1/√(2+1e-6), −1/√(2+1e-6)]
     const np = maeLoss({ visible: pv, masked: pm }, { visible: tv, masked: tm }, { visibleWeight: 0, normPix: true });
@@ -86,10 +131,23 @@ describe('reconstruction loss (golden values)', () => {
 
 describe('decoder and pre-trainer', () => {
   it('the decoder predicts one C·p² vector per token and per masked position', () => {
-    const dec = new MaeDecoder({ inDim: 6, dim: 8, depth: 2, heads: 2, mlpRatio: 2, numPatches: 16, patchDim: 12, maskToken: true }).build(1);
+    const dec = new MaeDecoder({
+      inDim: 6,
+      dim: 8,
+      depth: 2,
+      heads: 2,
+      mlpRatio: 2,
+      numPatches: 16,
+      patchDim: 12,
+      maskToken: true,
+    }).build(1);
     const y = tf.tidy(() => {
       const tokens = tf.randomNormal([3, 5, 6]) as tf.Tensor3D;
-      const pos = tf.tensor2d(Array.from({ length: 3 }, () => [0, 5, 9, 2, 16, 1, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15]), [3, 17], 'int32');
+      const pos = tf.tensor2d(
+        Array.from({ length: 3 }, () => [0, 5, 9, 2, 16, 1, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15]),
+        [3, 17],
+        'int32',
+      );
       return dec.forward(tokens, pos, 12, makeCtx({ training: false }));
     });
     expect(y.shape).toEqual([3, 17, 12]);
@@ -97,38 +155,44 @@ describe('decoder and pre-trainer', () => {
     dec.dispose();
   });
 
-  it.each(['mae-vit-pretrain-test', 'mmlit-test-pretrain'])('%s: shapes, class token kept, gradients reach encoder and decoder', (name) => {
-    const m = createModel(name, {}, { seed: 2 }) as MaePretrainer;
-    const N = m.encoder.numPatches;
-    const nv = visibleCount(N, 0.75);
-    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const r = m.reconstruct(x, makeCtx({ training: true, seed: 1 }));
-    const P = 3 * 2 * 2;
-    expect(r.predVisible.shape).toEqual([2, nv, P]);
-    expect(r.predMasked.shape).toEqual([2, N - nv, P]);
-    expect(r.targetMasked.shape).toEqual([2, N - nv, P]);
-    tf.dispose([r.predVisible, r.predMasked, r.targetVisible, r.targetMasked, ...(r.aux ? [r.aux] : [])]);
-    const params = m.namedParams().filter(([, p]) => p.trainable);
-    const byVar = new Map(params.map(([k, p]) => [p.value.name, k]));
-    const ctx = makeCtx({ training: true, seed: 4 });
-    const got = new Map<string, number>();
-    tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => {
-        const l = maeLossFn()(m, x, tf.zeros([2], 'int32') as tf.Tensor1D, ctx);
-        return (ctx.aux.length ? l.add(tf.addN(ctx.aux.map((a) => a.value))) : l) as tf.Scalar;
-      }, params.map(([, p]) => p.value));
-      for (const [vn, g] of Object.entries(grads)) got.set(byVar.get(vn)!, g.abs().max().dataSync()[0]);
-    });
-    // only the MoE encoder adds an auxiliary loss (its balancing term)
-    expect(ctx.aux.map((a) => a.name)).toEqual(name.startsWith('mmlit') ? ['moe_balance'] : []);
-    const withoutGrad = params.map(([k]) => k).filter((k) => !(got.get(k)! > 0));
-    // the classifier head is not part of the MAE objective; everything else learns
-    expect(withoutGrad.filter((k) => !k.startsWith('encoder.head.'))).toEqual([]);
-    expect([...got.keys()].some((k) => k.startsWith('decoder.'))).toBe(true);
-    expect([...got.keys()].some((k) => k.startsWith('encoder.blocks.'))).toBe(true);
-    x.dispose();
-    m.dispose();
-  });
+  it.each(['mae-vit-pretrain-test', 'mmlit-test-pretrain'])(
+    '%s: shapes, class token kept, gradients reach encoder and decoder',
+    (name) => {
+      const m = createModel(name, {}, { seed: 2 }) as MaePretrainer;
+      const N = m.encoder.numPatches;
+      const nv = visibleCount(N, 0.75);
+      const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const r = m.reconstruct(x, makeCtx({ training: true, seed: 1 }));
+      const P = 3 * 2 * 2;
+      expect(r.predVisible.shape).toEqual([2, nv, P]);
+      expect(r.predMasked.shape).toEqual([2, N - nv, P]);
+      expect(r.targetMasked.shape).toEqual([2, N - nv, P]);
+      tf.dispose([r.predVisible, r.predMasked, r.targetVisible, r.targetMasked, ...(r.aux ? [r.aux] : [])]);
+      const params = m.namedParams().filter(([, p]) => p.trainable);
+      const byVar = new Map(params.map(([k, p]) => [p.value.name, k]));
+      const ctx = makeCtx({ training: true, seed: 4 });
+      const got = new Map<string, number>();
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(
+          () => {
+            const l = maeLossFn()(m, x, tf.zeros([2], 'int32') as tf.Tensor1D, ctx);
+            return (ctx.aux.length ? l.add(tf.addN(ctx.aux.map((a) => a.value))) : l) as tf.Scalar;
+          },
+          params.map(([, p]) => p.value),
+        );
+        for (const [vn, g] of Object.entries(grads)) got.set(byVar.get(vn)!, g.abs().max().dataSync()[0]);
+      });
+      // only the MoE encoder adds an auxiliary loss (its balancing term)
+      expect(ctx.aux.map((a) => a.name)).toEqual(name.startsWith('mmlit') ? ['moe_balance'] : []);
+      const withoutGrad = params.map(([k]) => k).filter((k) => !(got.get(k)! > 0));
+      // the classifier head is not part of the MAE objective; everything else learns
+      expect(withoutGrad.filter((k) => !k.startsWith('encoder.head.'))).toEqual([]);
+      expect([...got.keys()].some((k) => k.startsWith('decoder.'))).toBe(true);
+      expect([...got.keys()].some((k) => k.startsWith('encoder.blocks.'))).toBe(true);
+      x.dispose();
+      m.dispose();
+    },
+  );
 
   it('pre-training with the trainer: loss falls, tensor count flat across steps, aux recorded for mmLiT', async () => {
     const ds = tinyDataset(64, 8, 4);
@@ -136,7 +200,12 @@ describe('decoder and pre-trainer', () => {
       const m = createModel(name, { numClasses: 4 }, { seed: 0 });
       await train({ model: m, train: ds, recipe: recipe({ maxStepsPerEpoch: 1 }), lossFn: maeLossFn() });
       const before = tf.memory().numTensors;
-      const res = await train({ model: m, train: ds, recipe: recipe({ epochs: 3, maxStepsPerEpoch: 0 }), lossFn: maeLossFn() });
+      const res = await train({
+        model: m,
+        train: ds,
+        recipe: recipe({ epochs: 3, maxStepsPerEpoch: 0 }),
+        lossFn: maeLossFn(),
+      });
       expect(tf.memory().numTensors).toBe(before);
       const losses = res.history.map((h) => h.trainLoss);
       expect(losses.every(Number.isFinite)).toBe(true);
@@ -193,7 +262,12 @@ describe('mae-vit (2402.03752)', () => {
   });
 
   it('the class token is a zero patch appended last: its embedding is position row N', () => {
-    const m = createModel('mae-vit-test', {}, { seed: 1 }) as unknown as { embed: (...args: unknown[]) => unknown; posEmbed: { value: tf.Tensor }; numPatches: number; dispose(): void };
+    const m = createModel('mae-vit-test', {}, { seed: 1 }) as unknown as {
+      embed: (...args: unknown[]) => unknown;
+      posEmbed: { value: tf.Tensor };
+      numPatches: number;
+      dispose(): void;
+    };
     const t = tf.tidy(() => m.embed(tf.zeros([1, 16, 12]), null, makeCtx({ training: false })) as tf.Tensor3D);
     expect(t.shape).toEqual([1, 17, 8]);
     const last = values(t.slice([0, 16, 0], [1, 1, 8]));
@@ -245,9 +319,13 @@ describe('fine-tuning from a pre-trained encoder', () => {
     const init = fineTuneInit(file);
     expect(() => loadCheckpoint(init.file, deeper, init)).toThrow(/missing in checkpoint: blocks\.2\.norm1\.gamma/);
     const shallower = createModel('mae-vit-test', { depth: 1 }, { seed: 0 });
-    expect(() => loadCheckpoint(init.file, shallower, init)).toThrow(/unexpected in checkpoint: blocks\.1\.norm1\.gamma/);
+    expect(() => loadCheckpoint(init.file, shallower, init)).toThrow(
+      /unexpected in checkpoint: blocks\.1\.norm1\.gamma/,
+    );
     const wider = createModel('mae-vit-test', { embedDim: 12 }, { seed: 0 });
-    expect(() => loadCheckpoint(init.file, wider, init)).toThrow(/shape mismatch: .*patch_embed\.weight: checkpoint \[12, 8\] vs model \[12, 12\]/);
+    expect(() => loadCheckpoint(init.file, wider, init)).toThrow(
+      /shape mismatch: .*patch_embed\.weight: checkpoint \[12, 8\] vs model \[12, 12\]/,
+    );
     for (const m of [p, deeper, shallower, wider]) m.dispose();
   });
 

@@ -23,18 +23,25 @@ beforeAll(async () => {
 });
 
 describe('mLiT experiment helpers', () => {
-  it('the dense ViT baseline has the same depth and within 7% of ' + 'the mLiT parameter count, at every scale and size', () => {
-    for (const scale of ['smoke', 'quick', 'paper'] as const)
-      for (const size of ['xxs', 'xs', 's']) {
-        const c = resolveConfig<MlitConfig>(`mlit-${size}`, { ...mlitScaleOverrides(scale), numClasses: 100 });
-        const v = matchedVitOverrides(c);
-        const pv = createModel('vit', v, { build: false }).paramCount();
-        const pm = createModel(`mlit-${size}`, { ...mlitScaleOverrides(scale), numClasses: 100 }, { build: false }).paramCount();
-        expect(v.depth).toBe(c.depth);
-        expect(v.mlpRatio).toBe(2);
-        expect(Math.abs(pv - pm) / pm, `${scale} ${size}: ViT ${pv} vs mLiT ${pm}`).toBeLessThan(0.07);
-      }
-  });
+  it(
+    'the dense ViT baseline has the same depth and within 7% of ' + 'the mLiT parameter count, at every scale and size',
+    () => {
+      for (const scale of ['smoke', 'quick', 'paper'] as const)
+        for (const size of ['xxs', 'xs', 's']) {
+          const c = resolveConfig<MlitConfig>(`mlit-${size}`, { ...mlitScaleOverrides(scale), numClasses: 100 });
+          const v = matchedVitOverrides(c);
+          const pv = createModel('vit', v, { build: false }).paramCount();
+          const pm = createModel(
+            `mlit-${size}`,
+            { ...mlitScaleOverrides(scale), numClasses: 100 },
+            { build: false },
+          ).paramCount();
+          expect(v.depth).toBe(c.depth);
+          expect(v.mlpRatio).toBe(2);
+          expect(Math.abs(pv - pm) / pm, `${scale} ${size}: ViT ${pv} vs mLiT ${pm}`).toBeLessThan(0.07);
+        }
+    },
+  );
 
   it('constant hidden size at equal parameters: within 0.5% of the depth-wise XXS', () => {
     const c = resolveConfig<MlitConfig>('mlit-xxs', {});
@@ -79,9 +86,22 @@ describe('mLiT experiment helpers', () => {
     expect(loadImbalance(withLoad([0.25, 0.25, 0.25, 0.25]))).toEqual([0]);
     expect(loadImbalance(withLoad([1, 0, 0, 0]))[0]).toBeCloseTo(4, 9);
     expect(loadImbalance(withLoad([0.5, 0.5, 0, 0]))[0]).toBeCloseTo(4 / 3, 9);
-    const rec = { experiment: 'mlit.routing', paper: 'mlit', variant: 'mLiT-test', scale: 'smoke', dataset: 'tiny', synthetic: true, extra: { routing: r } } as unknown as ResultRecord;
+    const rec = {
+      experiment: 'mlit.routing',
+      paper: 'mlit',
+      variant: 'mLiT-test',
+      scale: 'smoke',
+      dataset: 'tiny',
+      synthetic: true,
+      extra: { routing: r },
+    } as unknown as ResultRecord;
     const figs = routingFigures(rec);
-    expect(figs.map((f) => f.id)).toEqual(['mlit-routing-expert-load', 'mlit-routing-class-expert-block0', 'mlit-routing-class-expert-block2', 'mlit-routing-entropy']);
+    expect(figs.map((f) => f.id)).toEqual([
+      'mlit-routing-expert-load',
+      'mlit-routing-class-expert-block0',
+      'mlit-routing-class-expert-block2',
+      'mlit-routing-entropy',
+    ]);
     expect(figs[0].caption).toMatch(/synthetic data/);
     m.dispose();
   });

@@ -21,7 +21,9 @@ function erf(x: number): number {
   const s = Math.sign(x);
   const a = Math.abs(x);
   const t = 1 / (1 + 0.3275911 * a);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
   return s * y;
 }
 const Phi = (z: number) => 0.5 * (1 + erf(z / Math.SQRT2));
@@ -50,25 +52,36 @@ describe('grouped-query attention', () => {
         const vg = v.slice([0, 0, g * d], [-1, -1, d]) as tf.Tensor3D;
         outs.push(tf.matMul(tf.softmax(tf.matMul(qi, kg, false, true).div(Math.sqrt(d))) as tf.Tensor3D, vg));
       }
-      return tf.matMul(tf.concat(outs, 2).reshape([b * t, dim]) as tf.Tensor2D, att.proj.weight.value as tf.Tensor2D).reshape([b, t, dim]);
+      return tf
+        .matMul(tf.concat(outs, 2).reshape([b * t, dim]) as tf.Tensor2D, att.proj.weight.value as tf.Tensor2D)
+        .reshape([b, t, dim]);
     });
   }
 
-  for (const [heads, groups] of [[6, 3], [6, 6], [6, 1], [4, 2]]) {
-    it(`heads ${heads}, groups ${groups} (${groups === heads ? 'MHA' : groups === 1 ? 'MQA' : 'GQA'}) equals the ` + `per-head reference`, () => {
-      const att = new GroupedQueryAttention(24, heads, groups, { projDropout: 0.1 }).build(heads * 10 + groups);
-      expect(att.paramCount()).toBe(2 * 24 * 24 + 2 * groups * (24 / heads) * 24);
-      expect(att.paramCount()).toBe(GroupedQueryAttention.paramCount(24, heads, groups));
-      const x = tf.randomNormal([2, 7, 24], 0, 1, 'float32', 3) as tf.Tensor3D;
-      const before = tf.memory().numTensors;
-      const y = att.forward(x, makeCtx({ training: false }));
-      const r = reference(att, x);
-      expect(maxDiff(y, r)).toBeLessThan(1e-5);
-      tf.dispose([y, r]);
-      expect(tf.memory().numTensors).toBe(before);
-      x.dispose();
-      att.dispose();
-    });
+  for (const [heads, groups] of [
+    [6, 3],
+    [6, 6],
+    [6, 1],
+    [4, 2],
+  ]) {
+    it(
+      `heads ${heads}, groups ${groups} (${groups === heads ? 'MHA' : groups === 1 ? 'MQA' : 'GQA'}) equals the ` +
+        `per-head reference`,
+      () => {
+        const att = new GroupedQueryAttention(24, heads, groups, { projDropout: 0.1 }).build(heads * 10 + groups);
+        expect(att.paramCount()).toBe(2 * 24 * 24 + 2 * groups * (24 / heads) * 24);
+        expect(att.paramCount()).toBe(GroupedQueryAttention.paramCount(24, heads, groups));
+        const x = tf.randomNormal([2, 7, 24], 0, 1, 'float32', 3) as tf.Tensor3D;
+        const before = tf.memory().numTensors;
+        const y = att.forward(x, makeCtx({ training: false }));
+        const r = reference(att, x);
+        expect(maxDiff(y, r)).toBeLessThan(1e-5);
+        tf.dispose([y, r]);
+        expect(tf.memory().numTensors).toBe(before);
+        x.dispose();
+        att.dispose();
+      },
+    );
   }
 
   it('records [B, heads, T, T] probabilities that sum to 1', () => {
@@ -105,43 +118,50 @@ describe('noisy top-k router (docs/mlit.md §2.6, Shazeer et al. 2017)', () => {
     r.dispose();
   });
 
-  it('training: noise, smooth load via Φ, 0.01·(CV²(importance) + CV²(load)) with unbiased variance match a JS ' + 'reference', () => {
-    const [N, m, E, k] = [10, 6, 4, 2];
-    const r = new NoisyTopKRouter(m, E, k).build(7);
-    const x = tf.randomNormal([N, m], 0, 1, 'float32', 5) as tf.Tensor2D;
-    const seed = 123;
-    const out = r.route(x, makeCtx({ training: true, seed }));
-    // the same ε: the router draws one seed from ctx.rng for tf.randomNormal
-    const eps = arr2(tf.randomNormal([N, E], 0, 1, 'float32', new Rng(seed).int()));
-    const clean = arr2(tf.matMul(x, r.wg.value as tf.Tensor2D));
-    const raw = arr2(tf.matMul(x, r.wNoise.value as tf.Tensor2D));
-    const importance = new Array(E).fill(0);
-    const load = new Array(E).fill(0);
-    const gates = arr2(out.gates);
-    for (let i = 0; i < N; i++) {
-      const sigma = raw[i].map((v) => Math.log1p(Math.exp(v)) + 0.01);
-      const noisy = clean[i].map((c, e) => c + eps[i][e] * sigma[e]);
-      const sorted = [...noisy].sort((a, b) => b - a);
-      const top = noisy.map((v, e) => [v, e]).sort((a, b) => b[0] - a[0]).slice(0, k);
-      const z = top.reduce((s, [v]) => s + Math.exp(v - top[0][0]), 0);
-      const g = new Array(E).fill(0);
-      top.forEach(([v, e]) => (g[e] = Math.exp(v - top[0][0]) / z));
-      g.forEach((v, e) => {
-        expect(gates[i][e]).toBeCloseTo(v, 5);
-        importance[e] += v;
-      });
-      for (let e = 0; e < E; e++) {
-        const isIn = noisy[e] > sorted[k];
-        const thr = isIn ? sorted[k] : sorted[k - 1];
-        load[e] += Phi((clean[i][e] - thr) / sigma[e]);
+  it(
+    'training: noise, smooth load via Φ, 0.01·(CV²(importance) + CV²(load)) with unbiased variance match a JS ' +
+      'reference',
+    () => {
+      const [N, m, E, k] = [10, 6, 4, 2];
+      const r = new NoisyTopKRouter(m, E, k).build(7);
+      const x = tf.randomNormal([N, m], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const seed = 123;
+      const out = r.route(x, makeCtx({ training: true, seed }));
+      // the same ε: the router draws one seed from ctx.rng for tf.randomNormal
+      const eps = arr2(tf.randomNormal([N, E], 0, 1, 'float32', new Rng(seed).int()));
+      const clean = arr2(tf.matMul(x, r.wg.value as tf.Tensor2D));
+      const raw = arr2(tf.matMul(x, r.wNoise.value as tf.Tensor2D));
+      const importance = new Array(E).fill(0);
+      const load = new Array(E).fill(0);
+      const gates = arr2(out.gates);
+      for (let i = 0; i < N; i++) {
+        const sigma = raw[i].map((v) => Math.log1p(Math.exp(v)) + 0.01);
+        const noisy = clean[i].map((c, e) => c + eps[i][e] * sigma[e]);
+        const sorted = [...noisy].sort((a, b) => b - a);
+        const top = noisy
+          .map((v, e) => [v, e])
+          .sort((a, b) => b[0] - a[0])
+          .slice(0, k);
+        const z = top.reduce((s, [v]) => s + Math.exp(v - top[0][0]), 0);
+        const g = new Array(E).fill(0);
+        top.forEach(([v, e]) => (g[e] = Math.exp(v - top[0][0]) / z));
+        g.forEach((v, e) => {
+          expect(gates[i][e]).toBeCloseTo(v, 5);
+          importance[e] += v;
+        });
+        for (let e = 0; e < E; e++) {
+          const isIn = noisy[e] > sorted[k];
+          const thr = isIn ? sorted[k] : sorted[k - 1];
+          load[e] += Phi((clean[i][e] - thr) / sigma[e]);
+        }
       }
-    }
-    const want = 0.01 * (cv2(importance) + cv2(load));
-    expect(out.loss!.dataSync()[0]).toBeCloseTo(want, 5);
-    expect(want).toBeGreaterThan(0);
-    tf.dispose([x, out.topIdx, out.topGates, out.gates, out.clean, out.loss!]);
-    r.dispose();
-  });
+      const want = 0.01 * (cv2(importance) + cv2(load));
+      expect(out.loss!.dataSync()[0]).toBeCloseTo(want, 5);
+      expect(want).toBeGreaterThan(0);
+      tf.dispose([x, out.topIdx, out.topGates, out.gates, out.clean, out.loss!]);
+      r.dispose();
+    },
+  );
 });
 
 /**
@@ -155,7 +175,9 @@ function denseReference(layer: MoeLayer, x2: number[][], gates: number[][]): num
   const V = ex.vShared ? arr2(ex.vShared.weight.value) : arr2(ex.vPriv!.value);
   const BV = Array.from(ex.vShared ? ex.vShared.bias!.value.dataSync() : ex.bvPriv!.value.dataSync());
   const W2 = ex.w2Shared ? [arr2(ex.w2Shared.weight.value)] : (ex.w2Priv!.value.arraySync() as number[][][]);
-  const B2 = ex.w2Shared ? [Array.from(ex.w2Shared.bias!.value.dataSync())] : (ex.b2Priv!.value.arraySync() as number[][][]).map((r) => r[0]);
+  const B2 = ex.w2Shared
+    ? [Array.from(ex.w2Shared.bias!.value.dataSync())]
+    : (ex.b2Priv!.value.arraySync() as number[][][]).map((r) => r[0]);
   return x2.map((xi, n) => {
     const y = new Array(m).fill(0);
     for (let e = 0; e < E; e++) {
@@ -193,9 +215,14 @@ describe('MoE dispatch: every strategy equals the compute-all-and-mask reference
         const before = tf.memory().numTensors;
         for (const dispatch of dispatches) {
           if (!shareVW2 && (dispatch === 'slots' || dispatch === 'fused')) continue;
-          const layer = new MoeLayer(m, { numExperts: E, topK: k, hidden: h, shareVW2, dispatch, dropout: 0 }).build(21);
+          const layer = new MoeLayer(m, { numExperts: E, topK: k, hidden: h, shareVW2, dispatch, dropout: 0 }).build(
+            21,
+          );
           const recs: Record<string, tf.Tensor> = {};
-          const ctx = { ...makeCtx({ training, seed: 8 }), record: (key: string, v: tf.Tensor) => (recs[key] = tf.keep(v.clone())) };
+          const ctx = {
+            ...makeCtx({ training, seed: 8 }),
+            record: (key: string, v: tf.Tensor) => (recs[key] = tf.keep(v.clone())),
+          };
           const { y, aux } = layer.forward(x, ctx, 'moe');
           if (!gatesRef) {
             gatesRef = arr2(recs['moe.gates']);
@@ -204,7 +231,9 @@ describe('MoE dispatch: every strategy equals the compute-all-and-mask reference
             expect(arr2(recs['moe.gates'])).toEqual(gatesRef);
           }
           const got = (y.arraySync() as number[][][]).flat();
-          got.forEach((row, i) => row.forEach((v, o) => expect(Math.abs(v - ref![i][o]), `${dispatch} token ${i}`).toBeLessThan(1e-4)));
+          got.forEach((row, i) =>
+            row.forEach((v, o) => expect(Math.abs(v - ref![i][o]), `${dispatch} token ${i}`).toBeLessThan(1e-4)),
+          );
           expect(aux === null).toBe(!training);
           tf.dispose([y, ...(aux ? [aux] : []), ...Object.values(recs)]);
           layer.dispose();
@@ -234,7 +263,12 @@ describe('MoE dispatch: every strategy equals the compute-all-and-mask reference
 });
 
 describe('MoE gradients reach the router, the private experts and the shared matrices', () => {
-  for (const [dispatch, topK] of [['slots', 2], ['dense', 2], ['sparse', 2], ['slots', 1]] as Array<[MoeDispatch, number]>) {
+  for (const [dispatch, topK] of [
+    ['slots', 2],
+    ['dense', 2],
+    ['sparse', 2],
+    ['slots', 1],
+  ] as Array<[MoeDispatch, number]>) {
     it(`dispatch ${dispatch}, top-${topK}: every parameter gets a nonzero finite gradient`, () => {
       const layer = new MoeLayer(8, { numExperts: 4, topK, hidden: 6, dispatch, dropout: 0.1 }).build(4);
       const x = tf.randomNormal([3, 6, 8], 0, 1, 'float32', 2) as tf.Tensor3D;
@@ -246,7 +280,16 @@ describe('MoE gradients reach the router, the private experts and the shared mat
         return y.mul(w).sum().add(aux!) as tf.Scalar;
       }, vars);
       const names = layer.namedParams().map(([n]) => n);
-      expect(names).toEqual(['router.w_gate', 'router.w_noise', 'experts.w', 'experts.b', 'experts.v.weight', 'experts.v.bias', 'experts.w2.weight', 'experts.w2.bias']);
+      expect(names).toEqual([
+        'router.w_gate',
+        'router.w_noise',
+        'experts.w',
+        'experts.b',
+        'experts.v.weight',
+        'experts.v.bias',
+        'experts.w2.weight',
+        'experts.w2.bias',
+      ]);
       for (const [name, p] of layer.namedParams()) {
         const g = grads[p.value.name];
         const norm = tf.tidy(() => g.norm().dataSync()[0]);
@@ -263,7 +306,10 @@ describe('MoE gradients reach the router, the private experts and the shared mat
   it('W_noise is trained by the balancing loss alone through the smooth load estimate', () => {
     const layer = new MoeLayer(8, { numExperts: 4, topK: 2, hidden: 6 }).build(4);
     const x = tf.randomNormal([3, 6, 8], 0, 1, 'float32', 2) as tf.Tensor3D;
-    const { grads, value } = tf.variableGrads(() => layer.forward(x, makeCtx({ training: true, seed: 1 })).aux!, [layer.router.wNoise.value]);
+    const { grads, value } = tf.variableGrads(
+      () => layer.forward(x, makeCtx({ training: true, seed: 1 })).aux!,
+      [layer.router.wNoise.value],
+    );
     expect(tf.tidy(() => grads[layer.router.wNoise.value.name].norm().dataSync()[0])).toBeGreaterThan(0);
     tf.dispose([x, value, ...Object.values(grads)]);
     layer.dispose();
@@ -271,22 +317,30 @@ describe('MoE gradients reach the router, the private experts and the shared mat
 });
 
 describe('routing keys', () => {
-  it("a recording mLiT forward stores each block's gates and noise-free logits under routingKeys, one row per " + "token", () => {
-    const model = createModel<MlitConfig>('mlit-xxs', { ...mlitScaleOverrides('smoke'), numClasses: 3 }, { seed: 1 }) as unknown as Mlit;
-    const keys: Record<string, number[]> = {};
-    const ctx = { ...makeCtx({ training: false }), record: (key: string, v: tf.Tensor) => (keys[key] = v.shape) };
-    tf.tidy(() => {
-      model.forward(tf.zeros([2, model.config.imageSize, model.config.imageSize, 3]) as tf.Tensor4D, ctx);
-    });
-    model.dispose();
-    const experts = model.expertCounts;
-    expect(experts.length).toBe(model.config.depth);
-    experts.forEach((E, i) => {
-      const moe = routingKeys.moe(routingKeys.block(i));
-      expect(moe).toBe(`block.${i}.moe`);
-      expect(keys[routingKeys.gates(moe)]?.[1], `block ${i} gates`).toBe(E);
-      expect(keys[routingKeys.logits(moe)]?.[1], `block ${i} logits`).toBe(E);
-      expect(keys[routingKeys.gates(moe)][0] % 2).toBe(0); // tokens of both images
-    });
-  });
+  it(
+    "a recording mLiT forward stores each block's gates and noise-free logits under routingKeys, one row per " +
+      'token',
+    () => {
+      const model = createModel<MlitConfig>(
+        'mlit-xxs',
+        { ...mlitScaleOverrides('smoke'), numClasses: 3 },
+        { seed: 1 },
+      ) as unknown as Mlit;
+      const keys: Record<string, number[]> = {};
+      const ctx = { ...makeCtx({ training: false }), record: (key: string, v: tf.Tensor) => (keys[key] = v.shape) };
+      tf.tidy(() => {
+        model.forward(tf.zeros([2, model.config.imageSize, model.config.imageSize, 3]) as tf.Tensor4D, ctx);
+      });
+      model.dispose();
+      const experts = model.expertCounts;
+      expect(experts.length).toBe(model.config.depth);
+      experts.forEach((E, i) => {
+        const moe = routingKeys.moe(routingKeys.block(i));
+        expect(moe).toBe(`block.${i}.moe`);
+        expect(keys[routingKeys.gates(moe)]?.[1], `block ${i} gates`).toBe(E);
+        expect(keys[routingKeys.logits(moe)]?.[1], `block ${i} logits`).toBe(E);
+        expect(keys[routingKeys.gates(moe)][0] % 2).toBe(0); // tokens of both images
+      });
+    },
+  );
 });

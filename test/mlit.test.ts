@@ -2,7 +2,14 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createModel, getModelEntry } from '../src/models';
-import { type Mlit, type MlitConfig, depthwiseHidden, stagedExperts, mlitClosedFormMacs, mlitParamBudget } from '../src/models/mlit';
+import {
+  type Mlit,
+  type MlitConfig,
+  depthwiseHidden,
+  stagedExperts,
+  mlitClosedFormMacs,
+  mlitParamBudget,
+} from '../src/models/mlit';
 import { countMacs } from '../src/analysis/count';
 import { makeCtx } from '../src/nn/module';
 import { ConfigError } from '../src/util/errors';
@@ -31,7 +38,11 @@ describe('mLiT parameter counts: every row of the docs/mlit.md §2.1 table', () 
       const fam = getModelEntry(name).family;
       const m10 = createModel(name, { imageSize: img, patchSize: p, numClasses: 10 }, { build: false });
       const m100 = createModel(name, { imageSize: img, patchSize: p, numClasses: 100 }, { build: false });
-      const mae = createModel(name, { imageSize: img, patchSize: p, numClasses: 10, maeExtras: true }, { build: false });
+      const mae = createModel(
+        name,
+        { imageSize: img, patchSize: p, numClasses: 10, maeExtras: true },
+        { build: false },
+      );
       expect(m10.paramCount()).toBe(p10);
       expect(m100.paramCount()).toBe(p100);
       expect(mae.paramCount() - p10).toBe(extras);
@@ -56,7 +67,10 @@ describe('mLiT MACs', () => {
   });
 
   it('countMacs on the built model equals the closed form (xxs 36/3 and xs 36/4)', () => {
-    for (const [name, img, p] of [['mlit-xxs', 36, 3], ['mlit-xs', 36, 4]] as const) {
+    for (const [name, img, p] of [
+      ['mlit-xxs', 36, 3],
+      ['mlit-xs', 36, 4],
+    ] as const) {
       const m = createModel(name, { imageSize: img, patchSize: p });
       const r = countMacs(m);
       expect(r.macs).toBe(mlitClosedFormMacs(m.config as MlitConfig));
@@ -89,7 +103,10 @@ describe('mLiT schedules (docs/mlit.md §2.2)', () => {
   it('active parameters: XXS without the private W_e of the E − k idle experts', () => {
     const m = createModel('mlit-xxs', {}, { build: false });
     // idle experts per block: 1,1,1,2,2,2,3,3,3; each idle W_e is 108·h + h
-    const idle = [1, 1, 1, 2, 2, 2, 3, 3, 3].reduce((s, n, i) => s + n * (109 * [81, 74, 67, 60, 54, 47, 40, 33, 27][i]), 0);
+    const idle = [1, 1, 1, 2, 2, 2, 3, 3, 3].reduce(
+      (s, n, i) => s + n * (109 * [81, 74, 67, 60, 54, 47, 40, 33, 27][i]),
+      0,
+    );
     expect(m.activeParamCount()).toBe(649_547 - idle);
     const k1 = createModel('mlit-xxs', { topK: 1 }, { build: false });
     expect(k1.activeParamCount()).toBeLessThan(m.activeParamCount());
@@ -129,11 +146,21 @@ describe('mLiT parameter budget', () => {
 
 describe('mLiT config checks', () => {
   it('errors name the bad values', () => {
-    expect(() => createModel('mlit-xxs', { kvGroups: 4 }, { build: false })).toThrow(/numHeads=6 is not divisible by kvGroups=4/);
-    expect(() => createModel('mlit-xxs', { topK: 4, expertsStart: 3 }, { build: false })).toThrow(/3 experts with topK=4/);
-    expect(() => createModel('mlit-xxs', { hiddenSizes: [10, 10] }, { build: false })).toThrow(/hiddenSizes has 2 entries; expected depth=9/);
-    expect(() => createModel('mlit-xxs', { shareVW2: false, moeDispatch: 'fused' }, { build: false })).toThrow(ConfigError);
-    expect(() => createModel('mlit-xxs', { blockOrder: 'post-norm' }, { build: false })).toThrow(/ln-then-residual, pre-norm/);
+    expect(() => createModel('mlit-xxs', { kvGroups: 4 }, { build: false })).toThrow(
+      /numHeads=6 is not divisible by kvGroups=4/,
+    );
+    expect(() => createModel('mlit-xxs', { topK: 4, expertsStart: 3 }, { build: false })).toThrow(
+      /3 experts with topK=4/,
+    );
+    expect(() => createModel('mlit-xxs', { hiddenSizes: [10, 10] }, { build: false })).toThrow(
+      /hiddenSizes has 2 entries; expected depth=9/,
+    );
+    expect(() => createModel('mlit-xxs', { shareVW2: false, moeDispatch: 'fused' }, { build: false })).toThrow(
+      ConfigError,
+    );
+    expect(() => createModel('mlit-xxs', { blockOrder: 'post-norm' }, { build: false })).toThrow(
+      /ln-then-residual, pre-norm/,
+    );
   });
 });
 
@@ -159,7 +186,9 @@ describe('mLiT forward', () => {
     expect(tf.memory().numTensors).toBe(before);
     // what forward adds is auxWeight × Σ_layers L_aux: the encoder's own sum under the same noise seed, halved at 0.5
     const mm = m as Mlit;
-    const summed = tf.tidy(() => mm.encode(mm.patches(x), null, makeCtx({ training: true, seed: 4 })).aux!.dataSync()[0]);
+    const summed = tf.tidy(
+      () => mm.encode(mm.patches(x), null, makeCtx({ training: true, seed: 4 })).aux!.dataSync()[0],
+    );
     expect(v).toBeCloseTo(summed, 5);
     const half = createModel('mlit-test', { auxWeight: 0.5 }, { seed: 1 });
     const ctxh = makeCtx({ training: true, seed: 4 });
@@ -207,7 +236,9 @@ describe('mLiT forward', () => {
     const pos4 = m.posEmbed.value.slice([4, 0], [1, 12]).reshape([12]);
     expect(Array.from(cls.dataSync())).toEqual(Array.from(pos4.dataSync()));
     // patch token 0 = Proj(patch 0) + PosEmbed(0), no bias
-    const p0 = tf.matMul(patches.slice([0, 0, 0], [1, 1, 48]).reshape([1, 48]), m.patchEmbed.weight.value as tf.Tensor2D).add(m.posEmbed.value.slice([0, 0], [1, 12]));
+    const p0 = tf
+      .matMul(patches.slice([0, 0, 0], [1, 1, 48]).reshape([1, 48]), m.patchEmbed.weight.value as tf.Tensor2D)
+      .add(m.posEmbed.value.slice([0, 0], [1, 12]));
     expect(tf.max(tf.abs(t.slice([0, 0, 0], [1, 1, 12]).reshape([1, 12]).sub(p0))).dataSync()[0]).toBeLessThan(1e-5);
     tf.dispose([x, patches, t, cls, pos4, p0]);
     m.dispose();
@@ -223,10 +254,24 @@ describe('mLiT forward', () => {
     const permT = tf.tensor1d(perm, 'int32');
     const pos = tf.tensor2d([perm, perm], [2, 4], 'int32');
     const enc = m.encode(tf.gather(patches, permT, 1) as tf.Tensor3D, pos, ctx()).tokens;
-    const expected = tf.concat([tf.gather(full.slice([0, 0, 0], [-1, 4, -1]), permT, 1), full.slice([0, 4, 0], [-1, 1, -1])], 1);
+    const expected = tf.concat(
+      [tf.gather(full.slice([0, 0, 0], [-1, 4, -1]), permT, 1), full.slice([0, 4, 0], [-1, 1, -1])],
+      1,
+    );
     expect(tf.max(tf.abs(enc.sub(expected))).dataSync()[0]).toBeLessThan(1e-4);
     // a subset of visible patches (MAE): shapes and finiteness
-    const sub = m.encode(tf.gather(patches, tf.tensor1d([1, 3], 'int32'), 1) as tf.Tensor3D, tf.tensor2d([[1, 3], [1, 3]], [2, 2], 'int32'), ctx());
+    const sub = m.encode(
+      tf.gather(patches, tf.tensor1d([1, 3], 'int32'), 1) as tf.Tensor3D,
+      tf.tensor2d(
+        [
+          [1, 3],
+          [1, 3],
+        ],
+        [2, 2],
+        'int32',
+      ),
+      ctx(),
+    );
     expect(sub.tokens.shape).toEqual([2, 3, 12]);
     expect(sub.aux).toBeNull();
     const tr = m.encode(patches, null, makeCtx({ training: true, seed: 1 }));

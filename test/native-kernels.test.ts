@@ -78,7 +78,11 @@ function withGrads(f: (...xs: tf.Tensor[]) => tf.Tensor): Fn {
   return (...xs) => {
     const y = f(...xs);
     const dy = tf.tensor(rand(y.shape, 99), y.shape);
-    const g = tf.grads((...ys: tf.Tensor[]) => f(...ys).mul(dy).sum())(xs);
+    const g = tf.grads((...ys: tf.Tensor[]) =>
+      f(...ys)
+        .mul(dy)
+        .sum(),
+    )(xs);
     return [y, ...g];
   };
 }
@@ -101,15 +105,42 @@ describe('native kernels vs cpu', () => {
   it('BatchMatMul: every transpose mode, odd sizes, batched and broadcast batch dims, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     const cases: Array<[number[], number[]]> = [
-      [[7, 5], [5, 3]],
-      [[1, 1], [1, 1]],
-      [[33, 17], [17, 65]],
-      [[3, 9, 4], [3, 4, 11]],
-      [[2, 3, 13, 8], [2, 3, 8, 6]],
-      [[4, 6, 5], [5, 7]], // rank-2 b broadcast over a's batch (forward only: tfjs's BatchMatMul gradient
-      [[5, 3], [4, 3, 6]], // does not reduce broadcast batch dims, on every backend)
-      [[1, 4, 3], [2, 3, 5]],
-      [[130, 96], [96, 288]], // large enough to split across threads
+      [
+        [7, 5],
+        [5, 3],
+      ],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [
+        [33, 17],
+        [17, 65],
+      ],
+      [
+        [3, 9, 4],
+        [3, 4, 11],
+      ],
+      [
+        [2, 3, 13, 8],
+        [2, 3, 8, 6],
+      ],
+      [
+        [4, 6, 5],
+        [5, 7],
+      ], // rank-2 b broadcast over a's batch (forward only: tfjs's BatchMatMul gradient
+      [
+        [5, 3],
+        [4, 3, 6],
+      ], // does not reduce broadcast batch dims, on every backend)
+      [
+        [1, 4, 3],
+        [2, 3, 5],
+      ],
+      [
+        [130, 96],
+        [96, 288],
+      ], // large enough to split across threads
     ];
     for (const [sa, sb] of cases) {
       for (const ta of [false, true]) {
@@ -126,44 +157,118 @@ describe('native kernels vs cpu', () => {
     // reference multiplies explicitly tiled inputs
     const general = (x: tf.Tensor, y: tf.Tensor) =>
       tf.getBackend() === 'cpu' ? tf.matMul(tf.tile(x, [1, 3, 1, 1]), tf.tile(y, [2, 1, 1, 1])) : tf.matMul(x, y);
-    check('BatchMatMul', await relErr([[2, 1, 4, 3], [1, 3, 3, 5]], general));
+    check(
+      'BatchMatMul',
+      await relErr(
+        [
+          [2, 1, 4, 3],
+          [1, 3, 3, 5],
+        ],
+        general,
+      ),
+    );
   });
 
   it('_FusedMatMul: bias (vector and scalar) and every supported activation, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     const acts = ['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu'] as const;
     for (const act of acts) {
-      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
         const a = ta ? [2, 9, 6] : [2, 6, 9];
         const b = tb ? [2, 10, 9] : [2, 9, 10];
         const f = (x: tf.Tensor, y: tf.Tensor, bias: tf.Tensor) =>
-          tf.fused.matMul({ a: x as tf.Tensor3D, b: y as tf.Tensor3D, transposeA: ta, transposeB: tb, bias, activation: act, leakyreluAlpha: 0.1 });
+          tf.fused.matMul({
+            a: x as tf.Tensor3D,
+            b: y as tf.Tensor3D,
+            transposeA: ta,
+            transposeB: tb,
+            bias,
+            activation: act,
+            leakyreluAlpha: 0.1,
+          });
         // relu-family gradients are discontinuous at 0; random inputs avoid it almost surely
         check('_FusedMatMul', await relErr([a, b, [10]], act === 'linear' ? withGrads(f) : f));
         check('_FusedMatMul', await relErr([a, b, [1]], f, 7));
       }
     }
-    check('_FusedMatMul', await relErr([[50, 40], [40, 30], [30]], withGrads((x, y, bias) => tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias }))));
+    check(
+      '_FusedMatMul',
+      await relErr(
+        [[50, 40], [40, 30], [30]],
+        withGrads((x, y, bias) => tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias })),
+      ),
+    );
   });
 
   it('Transpose: ranks 2–6, size-1 dims, the head split/merge permutations, int32', async (ctx) => {
     if (!native()) ctx.skip();
     const cases: Array<[number[], number[]]> = [
-      [[37, 53], [1, 0]],
-      [[64, 64, 3, 32], [0, 2, 1, 3]],
-      [[4, 3, 5, 7], [0, 2, 1, 3]],
-      [[4, 3, 5, 7], [3, 2, 1, 0]],
-      [[2, 1, 5, 1, 3], [4, 3, 2, 1, 0]],
-      [[6, 4, 3, 2, 5], [2, 0, 3, 1, 4]],
-      [[2, 3, 4, 5, 6, 7], [0, 1, 3, 2, 4, 5]],
-      [[2, 3, 4, 5, 6, 7], [5, 1, 3, 0, 4, 2]],
-      [[3, 65, 33], [0, 2, 1]],
-      [[8, 4, 8, 12], [0, 2, 1, 3]],
-      [[5, 6, 7], [1, 2, 0]],
+      [
+        [37, 53],
+        [1, 0],
+      ],
+      [
+        [64, 64, 3, 32],
+        [0, 2, 1, 3],
+      ],
+      [
+        [4, 3, 5, 7],
+        [0, 2, 1, 3],
+      ],
+      [
+        [4, 3, 5, 7],
+        [3, 2, 1, 0],
+      ],
+      [
+        [2, 1, 5, 1, 3],
+        [4, 3, 2, 1, 0],
+      ],
+      [
+        [6, 4, 3, 2, 5],
+        [2, 0, 3, 1, 4],
+      ],
+      [
+        [2, 3, 4, 5, 6, 7],
+        [0, 1, 3, 2, 4, 5],
+      ],
+      [
+        [2, 3, 4, 5, 6, 7],
+        [5, 1, 3, 0, 4, 2],
+      ],
+      [
+        [3, 65, 33],
+        [0, 2, 1],
+      ],
+      [
+        [8, 4, 8, 12],
+        [0, 2, 1, 3],
+      ],
+      [
+        [5, 6, 7],
+        [1, 2, 0],
+      ],
     ];
-    for (const [shape, perm] of cases) check('Transpose', await relErr([shape], withGrads((x) => tf.transpose(x, perm))));
-    const i = tf.tensor(Int32Array.from({ length: 60 }, (_, j) => j * 7 - 100), [3, 4, 5], 'int32');
-    expect(Array.from(tf.transpose(i, [2, 0, 1]).dataSync())).toEqual(Array.from(tf.tidy(() => tf.transpose(i.cast('float32'), [2, 0, 1]).cast('int32')).dataSync()));
+    for (const [shape, perm] of cases)
+      check(
+        'Transpose',
+        await relErr(
+          [shape],
+          withGrads((x) => tf.transpose(x, perm)),
+        ),
+      );
+    const i = tf.tensor(
+      Int32Array.from({ length: 60 }, (_, j) => j * 7 - 100),
+      [3, 4, 5],
+      'int32',
+    );
+    expect(Array.from(tf.transpose(i, [2, 0, 1]).dataSync())).toEqual(
+      Array.from(tf.tidy(() => tf.transpose(i.cast('float32'), [2, 0, 1]).cast('int32')).dataSync()),
+    );
     expect(Array.from(i.transpose([2, 0, 1]).dataSync()).slice(0, 4)).toEqual([-100, -65, -30, 5]);
     i.dispose();
   });
@@ -172,18 +277,79 @@ describe('native kernels vs cpu', () => {
     if (!native()) ctx.skip();
     const slices: Array<[number[], number[], number[]]> = [
       [[11], [3], [5]],
-      [[7, 9], [2, 0], [4, 9]],
-      [[7, 9], [1, 2], [5, 6]],
-      [[4, 5, 6, 7, 3], [1, 0, 2, 3, 1], [2, 5, 3, 4, 2]],
-      [[3, 4, 2, 5, 3, 2], [0, 1, 0, 2, 0, 1], [3, 2, 2, 3, 3, 1]],
+      [
+        [7, 9],
+        [2, 0],
+        [4, 9],
+      ],
+      [
+        [7, 9],
+        [1, 2],
+        [5, 6],
+      ],
+      [
+        [4, 5, 6, 7, 3],
+        [1, 0, 2, 3, 1],
+        [2, 5, 3, 4, 2],
+      ],
+      [
+        [3, 4, 2, 5, 3, 2],
+        [0, 1, 0, 2, 0, 1],
+        [3, 2, 2, 3, 3, 1],
+      ],
     ];
-    for (const [shape, begin, size] of slices) check('Slice', await relErr([shape], withGrads((x) => tf.slice(x, begin, size))));
+    for (const [shape, begin, size] of slices)
+      check(
+        'Slice',
+        await relErr(
+          [shape],
+          withGrads((x) => tf.slice(x, begin, size)),
+        ),
+      );
     // the attention qkv split: [B, T, 3, H, d] along axis 2
-    check('SplitV', await relErr([[4, 9, 3, 2, 5]], withGrads((x) => tf.concat(tf.split(x, 3, 2).map((u, i) => u.mul(i + 1)), 2))));
-    check('SplitV', await relErr([[5, 11, 3]], withGrads((x) => tf.concat(tf.split(x, [2, 6, 3], 1).map((u, i) => u.mul(i + 1)), 1))));
+    check(
+      'SplitV',
+      await relErr(
+        [[4, 9, 3, 2, 5]],
+        withGrads((x) =>
+          tf.concat(
+            tf.split(x, 3, 2).map((u, i) => u.mul(i + 1)),
+            2,
+          ),
+        ),
+      ),
+    );
+    check(
+      'SplitV',
+      await relErr(
+        [[5, 11, 3]],
+        withGrads((x) =>
+          tf.concat(
+            tf.split(x, [2, 6, 3], 1).map((u, i) => u.mul(i + 1)),
+            1,
+          ),
+        ),
+      ),
+    );
     // Unpack (tf.unstack): the MoE router's top-k columns and slot rows, every axis, int32
-    for (const [shape, axis] of [[[13, 2], 1], [[7, 3, 5], 1], [[4, 6], 0], [[3, 2, 4, 5], 3]] as Array<[number[], number]>) {
-      check('Unpack', await relErr([shape], withGrads((x) => tf.stack(tf.unstack(x, axis).map((u, i) => u.mul(i + 1)), axis))));
+    for (const [shape, axis] of [
+      [[13, 2], 1],
+      [[7, 3, 5], 1],
+      [[4, 6], 0],
+      [[3, 2, 4, 5], 3],
+    ] as Array<[number[], number]>) {
+      check(
+        'Unpack',
+        await relErr(
+          [shape],
+          withGrads((x) =>
+            tf.stack(
+              tf.unstack(x, axis).map((u, i) => u.mul(i + 1)),
+              axis,
+            ),
+          ),
+        ),
+      );
     }
     check('Unpack', await relErr([[5, 3]], (x) => tf.stack(tf.unstack(x.mul(50).toInt(), 1), 0).toFloat()));
   });
@@ -191,13 +357,26 @@ describe('native kernels vs cpu', () => {
   it('Softmax over the last axis, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     for (const shape of [[7], [3, 13], [2, 3, 64, 64], [5, 1]]) {
-      check('Softmax', await relErr([shape], withGrads((x) => tf.softmax(x.mul(4)))));
+      check(
+        'Softmax',
+        await relErr(
+          [shape],
+          withGrads((x) => tf.softmax(x.mul(4))),
+        ),
+      );
     }
   });
 
   it('Conv2D and both gradients: kernels 1/3/5, strides 1/2, same/valid/explicit padding, dilation', async (ctx) => {
     if (!native()) ctx.skip();
-    const cases: Array<{ x: number[]; f: number[]; s: number | [number, number]; p: 'same' | 'valid' | number; d?: number; grads?: boolean }> = [
+    const cases: Array<{
+      x: number[];
+      f: number[];
+      s: number | [number, number];
+      p: 'same' | 'valid' | number;
+      d?: number;
+      grads?: boolean;
+    }> = [
       { x: [2, 9, 9, 3], f: [3, 3, 3, 5], s: 1, p: 'same' },
       { x: [2, 9, 9, 3], f: [3, 3, 3, 5], s: 2, p: 'same' },
       { x: [3, 8, 7, 4], f: [3, 3, 4, 6], s: 1, p: 'valid' },
@@ -208,14 +387,22 @@ describe('native kernels vs cpu', () => {
       { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 1, p: 'same', d: 2, grads: false }, // tfjs has no dilated conv grads
     ];
     for (const c of cases) {
-      const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.p as 'same', 'NHWC', c.d ?? 1);
+      const f = (x: tf.Tensor, w: tf.Tensor) =>
+        tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.p as 'same', 'NHWC', c.d ?? 1);
       check('Conv2D', await relErr([c.x, c.f], c.grads === false ? f : withGrads(f)));
     }
   });
 
   it('DepthwiseConv2dNative and both gradients: multiplier 1 and 2, strides, padding, dilation', async (ctx) => {
     if (!native()) ctx.skip();
-    const cases: Array<{ x: number[]; f: number[]; s: number; p: 'same' | 'valid' | number; d?: number; grads?: boolean }> = [
+    const cases: Array<{
+      x: number[];
+      f: number[];
+      s: number;
+      p: 'same' | 'valid' | number;
+      d?: number;
+      grads?: boolean;
+    }> = [
       { x: [2, 9, 9, 5], f: [3, 3, 5, 1], s: 1, p: 'same' },
       { x: [2, 9, 9, 5], f: [3, 3, 5, 1], s: 2, p: 'same' },
       { x: [2, 10, 10, 4], f: [7, 7, 4, 1], s: 1, p: 3 },
@@ -224,12 +411,13 @@ describe('native kernels vs cpu', () => {
       { x: [2, 9, 9, 4], f: [3, 3, 4, 1], s: 1, p: 'same', d: 2, grads: false },
     ];
     for (const c of cases) {
-      const f = (x: tf.Tensor, w: tf.Tensor) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.p as 'same', 'NHWC', c.d ?? 1);
+      const f = (x: tf.Tensor, w: tf.Tensor) =>
+        tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.p as 'same', 'NHWC', c.d ?? 1);
       check('DepthwiseConv2dNative', await relErr([c.x, c.f], c.grads === false ? f : withGrads(f)));
     }
   });
 
-  it('MaxPoolGrad: EIT\'s non-overlapping pools, overlapping 3×3/2 same, odd maps, ties', async (ctx) => {
+  it("MaxPoolGrad: EIT's non-overlapping pools, overlapping 3×3/2 same, odd maps, ties", async (ctx) => {
     if (!native()) ctx.skip();
     const cases: Array<{ x: number[]; k: number; s: number; p: 'valid' | 'same' }> = [
       { x: [2, 8, 8, 16], k: 2, s: 2, p: 'valid' },
@@ -237,17 +425,36 @@ describe('native kernels vs cpu', () => {
       { x: [2, 11, 11, 3], k: 3, s: 3, p: 'valid' },
       { x: [1, 6, 6, 2], k: 2, s: 1, p: 'valid' },
     ];
-    for (const c of cases) check('MaxPoolGrad', await relErr([c.x], withGrads((x) => tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.p))));
+    for (const c of cases)
+      check(
+        'MaxPoolGrad',
+        await relErr(
+          [c.x],
+          withGrads((x) => tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.p)),
+        ),
+      );
     // ties: a constant map sends each window's gradient to its first cell on both backends
-    check('MaxPoolGrad', await relErr([[1, 4, 4, 2]], withGrads((x) => tf.maxPool(x.mul(0).add(1) as tf.Tensor4D, 2, 2, 'valid'))));
+    check(
+      'MaxPoolGrad',
+      await relErr(
+        [[1, 4, 4, 2]],
+        withGrads((x) => tf.maxPool(x.mul(0).add(1) as tf.Tensor4D, 2, 2, 'valid')),
+      ),
+    );
   });
 
-  it('registering the wasm training kernels again keeps the native ones (MaxPoolGrad is not taken for the buggy ' + 'builtin)', async (ctx) => {
-    if (!native()) ctx.skip();
-    const { registerWasmKernels } = await import('../src/backend/kernels');
-    expect(registerWasmKernels()).toEqual([]);
-    expect((tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc as { lightvitNative?: boolean }).lightvitNative).toBe(true);
-  });
+  it(
+    'registering the wasm training kernels again keeps the native ones (MaxPoolGrad is not taken for the buggy ' +
+      'builtin)',
+    async (ctx) => {
+      if (!native()) ctx.skip();
+      const { registerWasmKernels } = await import('../src/backend/kernels');
+      expect(registerWasmKernels()).toEqual([]);
+      expect((tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc as { lightvitNative?: boolean }).lightvitNative).toBe(
+        true,
+      );
+    },
+  );
 
   it('Sum: last axis, leading axes, middle run, keepDims, size-1 axes; other patterns fall back', async (ctx) => {
     if (!native()) ctx.skip();
@@ -260,25 +467,86 @@ describe('native kernels vs cpu', () => {
       [[1, 17], 0, true],
       [[257], 0, false],
     ];
-    for (const [shape, axis, keep] of cases) check('Sum', await relErr([shape], withGrads((x) => x.sum(axis, keep).mul(2))));
+    for (const [shape, axis, keep] of cases)
+      check(
+        'Sum',
+        await relErr(
+          [shape],
+          withGrads((x) => x.sum(axis, keep).mul(2)),
+        ),
+      );
   });
 
   it('Concat: every axis, uneven widths, one input, int32, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
-    check('Concat', await relErr([[4, 3, 5], [4, 2, 5], [4, 7, 5]], withGrads((a, b, c) => tf.concat([a, b.mul(2), c], 1))));
-    check('Concat', await relErr([[2, 3, 5], [2, 3, 1]], withGrads((a, b) => tf.concat([a, b], -1))));
-    check('Concat', await relErr([[3, 4], [5, 4]], withGrads((a, b) => tf.concat([a, b], 0))));
-    check('Concat', await relErr([[2, 9, 1, 3, 4], [2, 9, 1, 3, 4], [2, 9, 1, 3, 4]], withGrads((a, b, c) => tf.concat([a, b, c], 2))));
-    check('Concat', await relErr([[6, 2]], (a) => tf.concat([a.mul(100).toInt(), tf.zeros([6, 0], 'int32'), a.mul(7).toInt()], 1).toFloat()));
+    check(
+      'Concat',
+      await relErr(
+        [
+          [4, 3, 5],
+          [4, 2, 5],
+          [4, 7, 5],
+        ],
+        withGrads((a, b, c) => tf.concat([a, b.mul(2), c], 1)),
+      ),
+    );
+    check(
+      'Concat',
+      await relErr(
+        [
+          [2, 3, 5],
+          [2, 3, 1],
+        ],
+        withGrads((a, b) => tf.concat([a, b], -1)),
+      ),
+    );
+    check(
+      'Concat',
+      await relErr(
+        [
+          [3, 4],
+          [5, 4],
+        ],
+        withGrads((a, b) => tf.concat([a, b], 0)),
+      ),
+    );
+    check(
+      'Concat',
+      await relErr(
+        [
+          [2, 9, 1, 3, 4],
+          [2, 9, 1, 3, 4],
+          [2, 9, 1, 3, 4],
+        ],
+        withGrads((a, b, c) => tf.concat([a, b, c], 2)),
+      ),
+    );
+    check(
+      'Concat',
+      await relErr([[6, 2]], (a) =>
+        tf.concat([a.mul(100).toInt(), tf.zeros([6, 0], 'int32'), a.mul(7).toInt()], 1).toFloat(),
+      ),
+    );
   });
 
   it('fused LayerNorm against the composite (cpu): rows × 1, odd widths, γ/β gradients', async (ctx) => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.layerNorm)).toBe(true);
     expect(hasKernelOn('cpu', FUSED.layerNorm)).toBe(false); // cpu runs the composite: the reference
-    for (const [shape, eps] of [[[5, 7], 1e-5], [[2, 9, 96], 1e-6], [[3, 1], 1e-5], [[4, 33, 13], 1e-5]] as Array<[number[], number]>) {
+    for (const [shape, eps] of [
+      [[5, 7], 1e-5],
+      [[2, 9, 96], 1e-6],
+      [[3, 1], 1e-5],
+      [[4, 33, 13], 1e-5],
+    ] as Array<[number[], number]>) {
       const d = shape[shape.length - 1];
-      check('LvLayerNorm', await relErr([shape, [d], [d]], withGrads((x, g, b) => layerNorm(x.mul(3).add(0.5), g.add(1), b, eps))));
+      check(
+        'LvLayerNorm',
+        await relErr(
+          [shape, [d], [d]],
+          withGrads((x, g, b) => layerNorm(x.mul(3).add(0.5), g.add(1), b, eps)),
+        ),
+      );
     }
   });
 
@@ -287,7 +555,13 @@ describe('native kernels vs cpu', () => {
     for (const kind of ['gelu', 'gelu-sigmoid', 'silu'] as const) {
       for (const shape of [[7], [3, 129], [2, 8, 8, 5]]) {
         // inputs spread over ±8, past where the exp/erf approximations saturate
-        check(`LvActivation ${kind}`, await relErr([shape], withGrads((x) => activate(x.mul(8), kind))));
+        check(
+          `LvActivation ${kind}`,
+          await relErr(
+            [shape],
+            withGrads((x) => activate(x.mul(8), kind)),
+          ),
+        );
       }
     }
   });
@@ -295,9 +569,27 @@ describe('native kernels vs cpu', () => {
   it('GatherV2: axes 0, 1 and last, repeated and 2-D indices, int32, gradients; out of range throws', async (ctx) => {
     if (!native()) ctx.skip();
     const idx = (v: number[], shape?: number[]) => tf.tensor(v, shape ?? [v.length], 'int32');
-    check('GatherV2', await relErr([[6, 5, 3]], withGrads((x) => tf.gather(x, idx([5, 0, 0, 2, 5, 1, 3]), 0))));
-    check('GatherV2', await relErr([[4, 7, 3]], withGrads((x) => tf.gather(x, idx([6, 1, 1, 0]), 1))));
-    check('GatherV2', await relErr([[3, 4, 9]], withGrads((x) => tf.gather(x, idx([8, 0, 4, 4, 2, 7], [2, 3]), -1))));
+    check(
+      'GatherV2',
+      await relErr(
+        [[6, 5, 3]],
+        withGrads((x) => tf.gather(x, idx([5, 0, 0, 2, 5, 1, 3]), 0)),
+      ),
+    );
+    check(
+      'GatherV2',
+      await relErr(
+        [[4, 7, 3]],
+        withGrads((x) => tf.gather(x, idx([6, 1, 1, 0]), 1)),
+      ),
+    );
+    check(
+      'GatherV2',
+      await relErr(
+        [[3, 4, 9]],
+        withGrads((x) => tf.gather(x, idx([8, 0, 4, 4, 2, 7], [2, 3]), -1)),
+      ),
+    );
     check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x.mul(50).toInt(), idx([4, 3, 3]), 0).toFloat()));
     check('GatherV2', await relErr([[5, 2]], (x) => tf.gather(x, idx([]), 0).add(1)));
     await tf.setBackend('wasm');
@@ -308,24 +600,63 @@ describe('native kernels vs cpu', () => {
 
   it('Tile and broadcastTo: ranks 1–5, inner and outer reps, width-1 rows, int32, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
-    check('Tile', await relErr([[5]], withGrads((x) => tf.tile(x, [3]))));
-    check('Tile', await relErr([[4, 1, 6]], withGrads((x) => tf.tile(x, [2, 3, 1]))));
-    check('Tile', await relErr([[7, 1]], withGrads((x) => tf.tile(x, [1, 9]))));
-    check('Tile', await relErr([[2, 3, 1, 2, 3]], withGrads((x) => tf.tile(x, [2, 1, 4, 3, 2]))));
+    check(
+      'Tile',
+      await relErr(
+        [[5]],
+        withGrads((x) => tf.tile(x, [3])),
+      ),
+    );
+    check(
+      'Tile',
+      await relErr(
+        [[4, 1, 6]],
+        withGrads((x) => tf.tile(x, [2, 3, 1])),
+      ),
+    );
+    check(
+      'Tile',
+      await relErr(
+        [[7, 1]],
+        withGrads((x) => tf.tile(x, [1, 9])),
+      ),
+    );
+    check(
+      'Tile',
+      await relErr(
+        [[2, 3, 1, 2, 3]],
+        withGrads((x) => tf.tile(x, [2, 1, 4, 3, 2])),
+      ),
+    );
     check('Tile', await relErr([[3, 4]], (x) => tf.tile(x.mul(40).toInt(), [2, 3]).toFloat()));
-    check('Tile', await relErr([[6, 1, 5]], withGrads((x) => tf.broadcastTo(x, [6, 4, 5]))));
+    check(
+      'Tile',
+      await relErr(
+        [[6, 1, 5]],
+        withGrads((x) => tf.broadcastTo(x, [6, 4, 5])),
+      ),
+    );
   });
 
   it('fused training BatchNorm vs the composite (cpu): NHWC and [B, T, C], all outputs and gradients', async (ctx) => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.batchNorm)).toBe(true);
     expect(hasKernelOn('cpu', FUSED.batchNorm)).toBe(false);
-    for (const shape of [[4, 6, 6, 5], [3, 7, 16], [2, 1], [9, 33]]) {
+    for (const shape of [
+      [4, 6, 6, 5],
+      [3, 7, 16],
+      [2, 1],
+      [9, 33],
+    ]) {
       const c = shape[shape.length - 1];
       const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, wm: tf.Tensor, wv: tf.Tensor) => {
         const r = batchNormTrain(x.mul(3).add(0.7), g.add(1), b, 1e-5);
         // the statistics outputs weighted too, so their gradients (zero in the models) are checked as well
-        return r.y.mul(tf.tensor(rand(shape, 99), shape)).sum().add(r.mean.mul(wm).sum()).add(r.variance.mul(wv).sum());
+        return r.y
+          .mul(tf.tensor(rand(shape, 99), shape))
+          .sum()
+          .add(r.mean.mul(wm).sum())
+          .add(r.variance.mul(wv).sum());
       };
       const outs = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
         const r = batchNormTrain(x.mul(3).add(0.7), g.add(1), b, 1e-5);
@@ -340,12 +671,23 @@ describe('native kernels vs cpu', () => {
     if (!native()) ctx.skip();
     expect(hasKernelOn('wasm', FUSED.linear)).toBe(true);
     expect(hasKernelOn('cpu', FUSED.linear)).toBe(false);
-    const cases: Array<[number[], number]> = [[[7, 5], 3], [[2, 9, 13], 17], [[2, 3, 4, 6], 1], [[1, 1], 8]];
+    const cases: Array<[number[], number]> = [
+      [[7, 5], 3],
+      [[2, 9, 13], 17],
+      [[2, 3, 4, 6], 1],
+      [[1, 1], 8],
+    ];
     for (const [shape, out] of cases) {
       const d = shape[shape.length - 1];
       const withBias = withGrads((x, w, b) => linear(x, w as tf.Tensor2D, b.mul(2)));
       check('LvLinear', await relErr([shape, [d, out], [out]], withBias));
-      check('LvLinear', await relErr([shape, [d, out]], withGrads((x, w) => linear(x.mul(2), w as tf.Tensor2D, null))));
+      check(
+        'LvLinear',
+        await relErr(
+          [shape, [d, out]],
+          withGrads((x, w) => linear(x.mul(2), w as tf.Tensor2D, null)),
+        ),
+      );
     }
   });
 
@@ -358,7 +700,12 @@ describe('native kernels vs cpu', () => {
       const [q, k, v] = tf.split(qkv, 3, 2).map((u) => u.reshape([b, t, h, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
       return mergeHeads(scaledDotProductAttention(q, k, v, makeCtx({ training: true }), { scale }));
     };
-    for (const shape of [[2, 17, 3, 2, 32], [3, 5, 3, 3, 7], [1, 1, 3, 1, 4], [2, 65, 3, 4, 9]]) {
+    for (const shape of [
+      [2, 17, 3, 2, 32],
+      [3, 5, 3, 3, 7],
+      [1, 1, 3, 1, 4],
+      [2, 65, 3, 4, 9],
+    ]) {
       const scale = 1 / Math.sqrt(shape[4]);
       const f = (x: tf.Tensor) => {
         const qkv = x.mul(2);
@@ -376,10 +723,12 @@ describe('native kernels vs cpu', () => {
 
 describe('native thread pool', () => {
   const addon = path.resolve(__dirname, '..', 'native', 'build', 'Release', 'lightvit_native.node');
-  it.skipIf(!fs.existsSync(addon))('resizing the pool right after it starts, and back and forth under work, never deadlocks', () => {
-    // A fresh process: the pool is created on load, and setThreads then stops workers that may not have run yet
-    // (this deadlocked before the fix). Each resize is followed by a threaded GEMM.
-    const script = `
+  it.skipIf(!fs.existsSync(addon))(
+    'resizing the pool right after it starts, and back and forth under work, never deadlocks',
+    () => {
+      // A fresh process: the pool is created on load, and setThreads then stops workers that may not have run yet
+      // (this deadlocked before the fix). Each resize is followed by a threaded GEMM.
+      const script = `
       const a = require(${JSON.stringify(addon)});
       const m = 256, k = 64, n = 96, buf = new ArrayBuffer(4 * (m * k + k * n + m * n));
       for (let i = 0; i < 300; i++) {
@@ -388,8 +737,9 @@ describe('native thread pool', () => {
       }
       a.setThreads(1);
       console.log('ok');`;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
-    expect(r.signal, 'child was killed: the pool deadlocked').toBeNull();
-    expect(r.stdout.trim()).toBe('ok');
-  });
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.signal, 'child was killed: the pool deadlocked').toBeNull();
+      expect(r.stdout.trim()).toBe('ok');
+    },
+  );
 });

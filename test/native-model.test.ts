@@ -65,7 +65,10 @@ function compare(spec: Spec | string, steps: number, n: number, tol: number): { 
   const off = train(s, steps, n);
   enableNativeKernels();
   const on = train(s, steps, n);
-  for (let i = 0; i < steps; i++) expect(Math.abs(on[i] - off[i]), `${s.model} step ${i}: native ${on[i]} vs wasm ${off[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(off[i])));
+  for (let i = 0; i < steps; i++)
+    expect(Math.abs(on[i] - off[i]), `${s.model} step ${i}: native ${on[i]} vs wasm ${off[i]}`).toBeLessThanOrEqual(
+      tol * Math.max(1, Math.abs(off[i])),
+    );
   // the run trains at all (the comparison is not between two constants)
   expect(off[steps - 1]).not.toBe(off[0]);
   return { off, on };
@@ -92,44 +95,57 @@ describe('native kernels, whole models', () => {
     }, 600_000);
   }
 
-  it('AdamW: the fused in-place update matches the composite one (decay, clipping, 5 steps) and keeps each tensor ' + 'in place', (ctx) => {
-    if (!available) ctx.skip();
-    const run = (native: boolean) => {
-      if (native) enableNativeKernels();
-      else disableNativeKernels();
-      const model = createModel('vit-tiny-test', {}, { seed: 0 });
-      const params = model.namedParams();
-      const opt = new AdamW(params, { weightDecay: 0.1 });
-      const ids: boolean[] = [];
-      for (let s = 0; s < 5; s++) {
-        tf.tidy(() => {
-          // seeds from 1: seed 0 would mean unseeded
-          const grads = new Map(params.map(([path, p], i) => [path, tf.randomNormal(p.shape as number[], 0, 3, 'float32', 1 + 100 * s + i)]));
-          const before = params.map(([, p]) => p.value.dataId);
-          opt.apply(grads, 1e-2, s % 2 ? 0.5 : 0);
-          ids.push(params.every(([, p], i) => p.value.dataId === before[i]));
-        });
-      }
-      const values = params.map(([, p]) => Array.from(p.value.dataSync()));
-      const moments = [...opt.state().m.values()].map((m) => Array.from(m.dataSync()));
-      opt.dispose();
-      model.dispose();
-      return { values, moments, inPlace: ids.slice(1).every(Boolean) };
-    };
-    const composite = run(false);
-    const fused = run(true);
-    expect(composite.inPlace).toBe(false); // tfjs ops: assign() swaps in new tensors
-    expect(fused.inPlace).toBe(true); // one native call updated the same memory
-    let err = 0;
-    composite.values.forEach((v, i) => v.forEach((x, j) => (err = Math.max(err, Math.abs(x - fused.values[i][j])))));
-    composite.moments.forEach((v, i) => v.forEach((x, j) => (err = Math.max(err, Math.abs(x - fused.moments[i][j])))));
-    expect(err).toBeLessThan(1e-5);
-    // and the update did something: the parameters moved from their initial values
-    const init = createModel('vit-tiny-test', {}, { seed: 0 });
-    const moved = init.namedParams().some(([, p], i) => Array.from(p.value.dataSync()).some((x, j) => Math.abs(x - fused.values[i][j]) > 1e-3));
-    init.dispose();
-    expect(moved).toBe(true);
-  });
+  it(
+    'AdamW: the fused in-place update matches the composite one (decay, clipping, 5 steps) and keeps each tensor ' +
+      'in place',
+    (ctx) => {
+      if (!available) ctx.skip();
+      const run = (native: boolean) => {
+        if (native) enableNativeKernels();
+        else disableNativeKernels();
+        const model = createModel('vit-tiny-test', {}, { seed: 0 });
+        const params = model.namedParams();
+        const opt = new AdamW(params, { weightDecay: 0.1 });
+        const ids: boolean[] = [];
+        for (let s = 0; s < 5; s++) {
+          tf.tidy(() => {
+            // seeds from 1: seed 0 would mean unseeded
+            const grads = new Map(
+              params.map(([path, p], i) => [
+                path,
+                tf.randomNormal(p.shape as number[], 0, 3, 'float32', 1 + 100 * s + i),
+              ]),
+            );
+            const before = params.map(([, p]) => p.value.dataId);
+            opt.apply(grads, 1e-2, s % 2 ? 0.5 : 0);
+            ids.push(params.every(([, p], i) => p.value.dataId === before[i]));
+          });
+        }
+        const values = params.map(([, p]) => Array.from(p.value.dataSync()));
+        const moments = [...opt.state().m.values()].map((m) => Array.from(m.dataSync()));
+        opt.dispose();
+        model.dispose();
+        return { values, moments, inPlace: ids.slice(1).every(Boolean) };
+      };
+      const composite = run(false);
+      const fused = run(true);
+      expect(composite.inPlace).toBe(false); // tfjs ops: assign() swaps in new tensors
+      expect(fused.inPlace).toBe(true); // one native call updated the same memory
+      let err = 0;
+      composite.values.forEach((v, i) => v.forEach((x, j) => (err = Math.max(err, Math.abs(x - fused.values[i][j])))));
+      composite.moments.forEach((v, i) =>
+        v.forEach((x, j) => (err = Math.max(err, Math.abs(x - fused.moments[i][j])))),
+      );
+      expect(err).toBeLessThan(1e-5);
+      // and the update did something: the parameters moved from their initial values
+      const init = createModel('vit-tiny-test', {}, { seed: 0 });
+      const moved = init
+        .namedParams()
+        .some(([, p], i) => Array.from(p.value.dataSync()).some((x, j) => Math.abs(x - fused.values[i][j]) > 1e-3));
+      init.dispose();
+      expect(moved).toBe(true);
+    },
+  );
 
   it('AdamW: a parameter whose memory is shared is never overwritten in place (composite update instead)', (ctx) => {
     if (!available) ctx.skip();
@@ -164,7 +180,20 @@ describe('native kernels, whole models', () => {
     const { x, y } = batch({ model: 'vit-tiny-test' }, 4);
     const params = model.namedParams();
     const opt = new AdamW(params, { weightDecay: 0.05 });
-    const step = () => tf.tidy(() => void trainStep({ model, params, optimizer: opt, x, y, ctx: makeCtx({ training: true }), lr: 1e-3, clipNorm: 1 }));
+    const step = () =>
+      tf.tidy(
+        () =>
+          void trainStep({
+            model,
+            params,
+            optimizer: opt,
+            x,
+            y,
+            ctx: makeCtx({ training: true }),
+            lr: 1e-3,
+            clipNorm: 1,
+          }),
+      );
     for (let i = 0; i < 10; i++) step();
     const before = { n: tf.memory().numTensors, bytes: tf.memory().numBytes, heap: heap() };
     for (let i = 0; i < 200; i++) step();

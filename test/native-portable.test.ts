@@ -13,7 +13,11 @@ import { spawn, spawnSync } from 'node:child_process';
 
 const root = path.resolve(__dirname, '..');
 /** spawnSync's result without blocking the test worker (a blocked worker misses vitest's RPC deadlines under load). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const c = spawn(cmd, args, { env });
     let stdout = '';
@@ -28,17 +32,23 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 const hasCompiler = ['c++', 'g++', 'clang++'].some((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0);
 
 describe('native addon, portable GEMM (no CBLAS)', () => {
-  it.skipIf(!hasCompiler)('builds with LIGHTVIT_NATIVE_BLAS=0 and matches a JS reference GEMM and plain wasm training', async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-portable-'));
-    try {
-      const b = await run(process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--strict', '--out', out], {
-        ...process.env,
-        LIGHTVIT_NATIVE_BLAS: '0',
-      });
-      expect(b.status, b.stdout + b.stderr).toBe(0);
-      expect(b.stdout).toMatch(/GEMM: portable/);
-      const addon = path.join(out, 'native', 'build', 'Release', 'lightvit_native.node');
-      const script = `
+  it.skipIf(!hasCompiler)(
+    'builds with LIGHTVIT_NATIVE_BLAS=0 and matches a JS reference GEMM and plain wasm training',
+    async () => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-portable-'));
+      try {
+        const b = await run(
+          process.execPath,
+          [path.join(root, 'scripts', 'build-native.js'), '--strict', '--out', out],
+          {
+            ...process.env,
+            LIGHTVIT_NATIVE_BLAS: '0',
+          },
+        );
+        expect(b.status, b.stdout + b.stderr).toBe(0);
+        expect(b.stdout).toMatch(/GEMM: portable/);
+        const addon = path.join(out, 'native', 'build', 'Release', 'lightvit_native.node');
+        const script = `
         const a = require(${JSON.stringify(addon)});
         if (a.info().gemm !== 'portable') throw new Error('expected the portable GEMM, got ' + a.info().gemm);
         let seed = 7;
@@ -74,27 +84,34 @@ describe('native addon, portable GEMM (no CBLAS)', () => {
         }
         console.log(JSON.stringify({ worst }));
       `;
-      const r = await run(process.execPath, ['-e', script]);
-      expect(r.status, r.stderr).toBe(0);
-      const { worst } = JSON.parse(r.stdout.trim().split('\n').pop()!);
-      console.log(`portable GEMM max relative error vs JS: ${worst}`);
-      expect(worst).toBeLessThanOrEqual(1e-4);
+        const r = await run(process.execPath, ['-e', script]);
+        expect(r.status, r.stderr).toBe(0);
+        const { worst } = JSON.parse(r.stdout.trim().split('\n').pop()!);
+        console.log(`portable GEMM max relative error vs JS: ${worst}`);
+        expect(worst).toBeLessThanOrEqual(1e-4);
 
-      // the kit through it: 4 training steps of the bench ViT, native (portable GEMM) vs plain wasm, same losses
-      const step = `
+        // the kit through it: 4 training steps of the bench ViT, native (portable GEMM) vs plain wasm, same losses
+        const step = `
         const { runBench } = require(${JSON.stringify(path.join(root, 'dist', 'bench'))});
         runBench(['--json', '--models', 'bench-vit', '--engines', 'wasm,wasm+native', '--threads', '2', '--batch', '4',
           '--steps', '3', '--warmup', '1', '--rounds', '1', '--no-torch']);
       `;
-      const k = await run(process.execPath, ['-e', step], { ...process.env, LIGHTVIT_NATIVE_ADDON: addon });
-      expect(k.status, k.stderr).toBe(0);
-      const rows = k.stdout.split('\n').filter((l) => l.startsWith('{"model"')).map((l) => JSON.parse(l) as { engine: string; final_loss: number });
-      const plain = rows.find((r) => r.engine === 'wasm')!;
-      const nat = rows.find((r) => r.engine === 'wasm+native')!;
-      expect(nat, k.stdout).toBeDefined();
-      expect(Math.abs(nat.final_loss - plain.final_loss)).toBeLessThan(1e-3 * Math.max(1, Math.abs(plain.final_loss)));
-    } finally {
-      fs.rmSync(out, { recursive: true, force: true });
-    }
-  }, 300_000);
+        const k = await run(process.execPath, ['-e', step], { ...process.env, LIGHTVIT_NATIVE_ADDON: addon });
+        expect(k.status, k.stderr).toBe(0);
+        const rows = k.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{"model"'))
+          .map((l) => JSON.parse(l) as { engine: string; final_loss: number });
+        const plain = rows.find((r) => r.engine === 'wasm')!;
+        const nat = rows.find((r) => r.engine === 'wasm+native')!;
+        expect(nat, k.stdout).toBeDefined();
+        expect(Math.abs(nat.final_loss - plain.final_loss)).toBeLessThan(
+          1e-3 * Math.max(1, Math.abs(plain.final_loss)),
+        );
+      } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+    },
+    300_000,
+  );
 });

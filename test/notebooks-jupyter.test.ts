@@ -13,7 +13,11 @@ import { ensureDist, listNotebooks, ROOT } from './helpers/notebook-runner';
  */
 const jupyter = spawnSync('jupyter', ['nbconvert', '--version'], { encoding: 'utf8' });
 const hasNbconvert = jupyter.status === 0;
-if (!hasNbconvert) console.log('notebooks via Jupyter skipped: jupyter nbconvert not found (apt-get install jupyter-nbconvert ' + 'python3-nbclient jupyter-client python3-ipykernel)');
+if (!hasNbconvert)
+  console.log(
+    'notebooks via Jupyter skipped: jupyter nbconvert not found (apt-get install jupyter-nbconvert ' +
+      'python3-nbclient jupyter-client python3-ipykernel)',
+  );
 
 const only = (process.env.LIGHTVIT_NOTEBOOKS ?? '').split(',').filter(Boolean);
 const notebooks = listNotebooks().filter((f) => !only.length || only.some((p) => path.basename(f).startsWith(p)));
@@ -21,7 +25,9 @@ const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-jupyter-'));
 
 function pythonForJupyter(): string {
   // the interpreter Jupyter itself runs on (Debian's python3 for apt's Jupyter; may differ from `python3` on PATH)
-  const head = fs.readFileSync(spawnSync('which', ['jupyter'], { encoding: 'utf8' }).stdout.trim(), 'utf8').split('\n')[0];
+  const head = fs
+    .readFileSync(spawnSync('which', ['jupyter'], { encoding: 'utf8' }).stdout.trim(), 'utf8')
+    .split('\n')[0];
   const m = /^#!\s*(\S+)/.exec(head);
   return m && !m[1].endsWith('/env') ? m[1] : 'python3';
 }
@@ -30,7 +36,11 @@ describe.skipIf(!hasNbconvert)('notebooks via jupyter nbconvert and the tslab ke
   beforeAll(() => {
     ensureDist({ log: () => undefined });
     const tslab = path.join(ROOT, 'node_modules', '.bin', 'tslab');
-    const r = spawnSync(tslab, ['install', `--python=${pythonForJupyter()}`, `--binary=${tslab}`, `--prefix=${prefix}`], { encoding: 'utf8' });
+    const r = spawnSync(
+      tslab,
+      ['install', `--python=${pythonForJupyter()}`, `--binary=${tslab}`, `--prefix=${prefix}`],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`tslab install failed: ${r.stderr || r.stdout}`);
   }, 300_000);
 
@@ -45,7 +55,17 @@ describe.skipIf(!hasNbconvert)('notebooks via jupyter nbconvert and the tslab ke
         LIGHTVIT_FIGURES_DIR: path.join(out, 'figures'),
         LIGHTVIT_NOTEBOOK_PNG: '0',
       };
-      const args = ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.kernel_name=tslab', '--ExecutePreprocessor.timeout=900', '--output-dir', out, file];
+      const args = [
+        'nbconvert',
+        '--to',
+        'notebook',
+        '--execute',
+        '--ExecutePreprocessor.kernel_name=tslab',
+        '--ExecutePreprocessor.timeout=900',
+        '--output-dir',
+        out,
+        file,
+      ];
       const res = await new Promise<{ code: number | null; log: string }>((resolve) => {
         const p = spawn('jupyter', args, { cwd: path.dirname(file), env });
         let log = '';
@@ -56,13 +76,19 @@ describe.skipIf(!hasNbconvert)('notebooks via jupyter nbconvert and the tslab ke
       expect(res.code, res.log.slice(-4000)).toBe(0);
       const executed = JSON.parse(fs.readFileSync(path.join(out, path.basename(file)), 'utf8')) as {
         nbformat_minor: number;
-        cells: Array<{ id?: string; cell_type: string; outputs?: Array<{ output_type: string; name?: string; text?: string | string[] }> }>;
+        cells: Array<{
+          id?: string;
+          cell_type: string;
+          outputs?: Array<{ output_type: string; name?: string; text?: string | string[] }>;
+        }>;
       };
       const errors = executed.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
       expect(errors).toEqual([]);
       // progress is an in-place display, never stderr text (shown pink in Jupyter)
-      const stderr = executed.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'stream' && o.name === 'stderr');
-      expect(stderr.map((o) => (Array.isArray(o.text) ? o.text.join('') : o.text ?? '').slice(0, 300))).toEqual([]);
+      const stderr = executed.cells
+        .flatMap((c) => c.outputs ?? [])
+        .filter((o) => o.output_type === 'stream' && o.name === 'stderr');
+      expect(stderr.map((o) => (Array.isArray(o.text) ? o.text.join('') : (o.text ?? '')).slice(0, 300))).toEqual([]);
       // nbformat 4.5 cell ids: nbconvert does not warn, Jupyter does not mark the notebook modified on open
       expect(executed.nbformat_minor).toBeGreaterThanOrEqual(5);
       expect(executed.cells.every((c) => typeof c.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(c.id))).toBe(true);

@@ -23,15 +23,18 @@ describe('notebooks', () => {
     const name = path.relative(ROOT, file);
 
     it(`${name} is committed without outputs and uses the tslab kernel`, () => {
-      const nb = readNotebook(file) as ReturnType<typeof readNotebook> & { metadata?: { kernelspec?: { name?: string } } };
+      const nb = readNotebook(file) as ReturnType<typeof readNotebook> & {
+        metadata?: { kernelspec?: { name?: string } };
+      };
       expect(nb.metadata?.kernelspec?.name).toBe('tslab');
       const dirty = nb.cells
         .map((c, i) => ({ c, i }))
-        .filter(({ c }) => c.cell_type === 'code' && ((c.outputs?.length ?? 0) > 0 || (c.execution_count ?? null) !== null))
+        .filter(
+          ({ c }) => c.cell_type === 'code' && ((c.outputs?.length ?? 0) > 0 || (c.execution_count ?? null) !== null),
+        )
         .map(({ i }) => `cell ${i + 1}`);
       expect(dirty, `${name} has outputs in ${dirty.join(', ')}; clear them before committing`).toEqual([]);
     });
-
 
     it(`${name} reads like user code: imports only the package root, no \`as any\``, () => {
       const nb = readNotebook(file);
@@ -48,7 +51,10 @@ describe('notebooks', () => {
       const saveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-out-'));
       const r = await runNotebookChild(file, { saveDir });
       if (!r.ok) {
-        throw new Error(`${name} failed at cell ${r.failure!.cell} (code cell ` + `${r.failure!.codeCell}):\n${r.failure!.error}\n--- log tail ---\n${r.log.slice(-3000)}`);
+        throw new Error(
+          `${name} failed at cell ${r.failure!.cell} (code cell ` +
+            `${r.failure!.codeCell}):\n${r.failure!.error}\n--- log tail ---\n${r.log.slice(-3000)}`,
+        );
       }
       expect(r.cells).toBeGreaterThan(0);
       if (path.basename(file) === '00-getting-started.ipynb') {
@@ -84,7 +90,9 @@ describe.concurrent('notebook runner', () => {
   }
 
   it('names the failing cell and the type error', async () => {
-    const r = await runNotebookChild(scratchNotebook(['const a: number = 1;', 'const b: string = a;', 'console.log("never")']));
+    const r = await runNotebookChild(
+      scratchNotebook(['const a: number = 1;', 'const b: string = a;', 'console.log("never")']),
+    );
     expect(r.ok).toBe(false);
     expect(r.failure).toMatchObject({ cell: 3, codeCell: 2 });
     expect(r.failure!.error).toMatch(/Type 'number' is not assignable to type 'string'/);
@@ -93,16 +101,21 @@ describe.concurrent('notebook runner', () => {
 
   it('names the failing cell and the thrown error; variables carry across cells', async () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the notebook cell's own template literal
-    const r = await runNotebookChild(scratchNotebook(['const n = 41;', 'if (n + 1 === 42) throw new Error(`boom at ${n}`);']));
+    const r = await runNotebookChild(
+      scratchNotebook(['const n = 41;', 'if (n + 1 === 42) throw new Error(`boom at ${n}`);']),
+    );
     expect(r.failure).toMatchObject({ cell: 3, codeCell: 2 });
     expect(r.failure!.error).toMatch(/boom at 41/);
   }, 120_000);
 
   it('explains the tslab object-shorthand pitfall when it is the cause', async () => {
-    const r = await runNotebookChild(scratchNotebook(['const m = 1;', 'console.log({ m: m });', 'console.log({ m });']));
+    const r = await runNotebookChild(
+      scratchNotebook(['const m = 1;', 'console.log({ m: m });', 'console.log({ m });']),
+    );
     expect(r.failure).toMatchObject({ cell: 4, codeCell: 3 });
     expect(r.failure!.error.split('\n')[0]).toBe(
-      'ReferenceError: m is not defined (hint: tslab does not carry variables from earlier cells into object ' + 'shorthand; write { m: m } instead of { m })',
+      'ReferenceError: m is not defined (hint: tslab does not carry variables from earlier cells into object ' +
+        'shorthand; write { m: m } instead of { m })',
     );
   }, 120_000);
 });

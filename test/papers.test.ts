@@ -1,7 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listPapers, getPaper, registerPaper, registerExperiment, listExperiments, MAIN_QUICK_MODELS, listClaims } from '../src/experiments';
+import {
+  listPapers,
+  getPaper,
+  registerPaper,
+  registerExperiment,
+  listExperiments,
+  MAIN_QUICK_MODELS,
+  listClaims,
+} from '../src/experiments';
 import { createModel } from '../src/models';
 
 /** One `registerPaper` call per paper feeds everything that lists papers. */
@@ -9,17 +17,20 @@ import { createModel } from '../src/models';
 const ROOT = path.join(__dirname, '..');
 
 describe('registerPaper', () => {
-  it('registers the five papers (and the shared kit entry), each ' + 'with a notebook and a docs page in the repository', () => {
-    expect(listPapers({ withKit: false }).map((p) => p.id)).toEqual(['mlit', 'mae', 'mobile-vmoe', 'dwnet', 'eit']);
-    expect(listPapers().map((p) => p.id)).toContain('kit');
-    for (const p of listPapers()) {
-      expect(fs.existsSync(path.join(ROOT, 'notebooks', p.notebook)), `${p.id}: notebooks/${p.notebook}`).toBe(true);
-      if (p.id !== 'kit') {
-        expect(p.arxiv).toMatch(/^\d{4}\.\d{5}$/);
-        expect(p.docs && fs.existsSync(path.join(ROOT, p.docs)), `${p.id}: ${p.docs}`).toBe(true);
+  it(
+    'registers the five papers (and the shared kit entry), each ' + 'with a notebook and a docs page in the repository',
+    () => {
+      expect(listPapers({ withKit: false }).map((p) => p.id)).toEqual(['mlit', 'mae', 'mobile-vmoe', 'dwnet', 'eit']);
+      expect(listPapers().map((p) => p.id)).toContain('kit');
+      for (const p of listPapers()) {
+        expect(fs.existsSync(path.join(ROOT, 'notebooks', p.notebook)), `${p.id}: notebooks/${p.notebook}`).toBe(true);
+        if (p.id !== 'kit') {
+          expect(p.arxiv).toMatch(/^\d{4}\.\d{5}$/);
+          expect(p.docs && fs.existsSync(path.join(ROOT, p.docs)), `${p.id}: ${p.docs}`).toBe(true);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('every experiment and claim belongs to a registered paper; every paper has experiments and claims', () => {
     const ids = new Set(listPapers().map((p) => p.id));
@@ -40,12 +51,25 @@ describe('registerPaper', () => {
   });
 
   it('refuses a duplicate or malformed paper and an experiment of an unregistered paper, naming the value', () => {
-    expect(() => registerPaper({ id: 'mlit', title: 't', arxiv: '', notebook: 'x.ipynb' })).toThrow(/paper 'mlit' registered twice/);
-    expect(() => registerPaper({ id: 'Bad Id', title: 't', arxiv: '', notebook: 'x.ipynb' })).toThrow(/'Bad Id'.*lower-case/);
-    expect(() => registerPaper({ id: 'newpaper', title: 't', arxiv: '', notebook: 'x.md' })).toThrow(/'x\.md'.*\.ipynb/);
+    expect(() => registerPaper({ id: 'mlit', title: 't', arxiv: '', notebook: 'x.ipynb' })).toThrow(
+      /paper 'mlit' registered twice/,
+    );
+    expect(() => registerPaper({ id: 'Bad Id', title: 't', arxiv: '', notebook: 'x.ipynb' })).toThrow(
+      /'Bad Id'.*lower-case/,
+    );
+    expect(() => registerPaper({ id: 'newpaper', title: 't', arxiv: '', notebook: 'x.md' })).toThrow(
+      /'x\.md'.*\.ipynb/,
+    );
     expect(() => getPaper('nope')).toThrow(/nope/);
     expect(() =>
-      registerExperiment({ id: 'ghost.one', paper: 'ghost', title: 't', plan: () => ({ runs: 0, description: '' }), run: async () => undefined, figures: () => [] }),
+      registerExperiment({
+        id: 'ghost.one',
+        paper: 'ghost',
+        title: 't',
+        plan: () => ({ runs: 0, description: '' }),
+        run: async () => undefined,
+        figures: () => [],
+      }),
     ).toThrow(/paper 'ghost' is not registered/);
   });
 });

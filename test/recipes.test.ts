@@ -22,7 +22,10 @@ beforeAll(async () => {
 
 /** A 2×2 RGB image with known pixels. */
 const img2 = (): U8Image => ({
-  data: Uint8Array.from([10, 20, 30, 200, 100, 50, 0, 255, 128, 60, 60, 60]), h: 2, w: 2, c: 3,
+  data: Uint8Array.from([10, 20, 30, 200, 100, 50, 0, 255, 128, 60, 60, 60]),
+  h: 2,
+  w: 2,
+  c: 3,
 });
 
 describe('RandAugment ops on a known image (PIL semantics)', () => {
@@ -187,7 +190,10 @@ describe('mixup / cutmix (timm batch mode)', () => {
   });
 
   it('soft-target cross-entropy equals label-smoothed cross-entropy on unmixed targets', () => {
-    const logits = tf.tensor2d([[1, 2, 0.5], [0.1, -1, 2]]);
+    const logits = tf.tensor2d([
+      [1, 2, 0.5],
+      [0.1, -1, 2],
+    ]);
     const t = tf.tensor2d(mixTargets(Int32Array.from([1, 2]), 3, 1, 0.1), [2, 3]);
     const a = softTargetCrossEntropy(logits, t).dataSync()[0];
     const b = crossEntropy(logits, tf.tensor1d([1, 2], 'int32'), 0.1).dataSync()[0];
@@ -253,14 +259,21 @@ describe('recipe pipeline and official recipes', () => {
     expect(Array.from(e.x)).not.toEqual(Array.from(p.x));
   });
 
-  it('official recipes carry each paper\'s settings (lr scaling, clipping, EMA, repeated augmentation)', () => {
+  it("official recipes carry each paper's settings (lr scaling, clipping, EMA, repeated augmentation)", () => {
     const eit = officialRecipe('eit', { batchSize: 512 });
-    expect([eit.lr, eit.clipNorm, eit.emaDecay, eit.repeatedAugment, eit.warmupEpochs])
-      .toEqual([1e-3, 0, 0.99996, 3, 5]);
+    expect([eit.lr, eit.clipNorm, eit.emaDecay, eit.repeatedAugment, eit.warmupEpochs]).toEqual([
+      1e-3, 0, 0.99996, 3, 5,
+    ]);
     expect(eit.augment.colorJitter).toBe(0.3);
     const dw = officialRecipe('dwnet');
-    expect([dw.batchSize, dw.lr, dw.clipNorm, dw.warmupEpochs, dw.emaDecay, dw.repeatedAugment])
-      .toEqual([1024, 1e-3, 5, 20, undefined, undefined]);
+    expect([dw.batchSize, dw.lr, dw.clipNorm, dw.warmupEpochs, dw.emaDecay, dw.repeatedAugment]).toEqual([
+      1024,
+      1e-3,
+      5,
+      20,
+      undefined,
+      undefined,
+    ]);
     expect(dw.mixup).toEqual(DEIT_MIXUP);
     expect(dw.augment.randAugment).toEqual(RAND_M9_MSTD05_INC1);
     const rn = officialRecipe('resnet-cifar');
@@ -289,7 +302,10 @@ describe('recipe pipeline and official recipes', () => {
     expect(Number.isFinite(a.r.history[0].trainLoss)).toBe(true);
     expect(a.leaked).toBeLessThanOrEqual(0);
     const sgd = await train({
-      model: createModel('vit-tiny-test', { numClasses: 4 }, { seed: 1 }), train: ds, test: ds, seed: 3,
+      model: createModel('vit-tiny-test', { numClasses: 4 }, { seed: 1 }),
+      train: ds,
+      test: ds,
+      seed: 3,
       recipe: { ...officialRecipe('resnet-cifar', { batchSize: 8 }), ...short },
     });
     // the SGD recipe ran its capped steps and one epoch, with a finite loss

@@ -20,7 +20,10 @@ function input(m: ClassifierModel, batch = 2): tf.Tensor4D {
 
 /** A scalar objective with a fixed random projection of the logits (eval mode: deterministic). */
 function objective(m: ClassifierModel, x: tf.Tensor4D, proj: tf.Tensor2D): tf.Scalar {
-  return m.forward(x, makeCtx({ training: false, seed: 1 })).mul(proj).sum() as tf.Scalar;
+  return m
+    .forward(x, makeCtx({ training: false, seed: 1 }))
+    .mul(proj)
+    .sum() as tf.Scalar;
 }
 
 function gradsOf(m: ClassifierModel, x: tf.Tensor4D, proj: tf.Tensor2D): Map<string, Float32Array> {
@@ -28,7 +31,10 @@ function gradsOf(m: ClassifierModel, x: tf.Tensor4D, proj: tf.Tensor2D): Map<str
   const byVar = new Map(params.map(([k, p]) => [p.value.name, k]));
   const out = new Map<string, Float32Array>();
   tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => objective(m, x, proj), params.map(([, p]) => p.value));
+    const { grads } = tf.variableGrads(
+      () => objective(m, x, proj),
+      params.map(([, p]) => p.value),
+    );
     for (const [vn, g] of Object.entries(grads)) out.set(byVar.get(vn)!, g.dataSync() as Float32Array);
   });
   return out;
@@ -59,7 +65,10 @@ describe.each(TEST_MODELS)('%s', (name) => {
       const m = createModel(name, {}, { seed: 11 });
       const x = input(m);
       const k = m.config.numClasses;
-      const proj = tf.tensor2d(Float32Array.from({ length: 2 * k }, (_, i) => Math.sin(i + 1)), [2, k]);
+      const proj = tf.tensor2d(
+        Float32Array.from({ length: 2 * k }, (_, i) => Math.sin(i + 1)),
+        [2, k],
+      );
       const before = tf.memory().numTensors;
       const logits = tf.tidy(() => m.forward(x, makeCtx({ training: false })).dataSync() as Float32Array);
       // one training-mode forward too (dropout, router noise, BN batch statistics paths)
@@ -93,7 +102,9 @@ describe.each(TEST_MODELS)('%s', (name) => {
             };
             const num = (f(eps) - f(-eps)) / (2 * eps);
             tf.tidy(() => p.value.assign(tf.tensor(vals, p.shape as number[])));
-            expect(Math.abs(num - g[idx]), `${name} ${path}[${idx}] analytic ${g[idx]} vs numeric ${num}`).toBeLessThan(2e-2 * Math.max(1, Math.abs(num)));
+            expect(Math.abs(num - g[idx]), `${name} ${path}[${idx}] analytic ${g[idx]} vs numeric ${num}`).toBeLessThan(
+              2e-2 * Math.max(1, Math.abs(num)),
+            );
           }
         }
       }

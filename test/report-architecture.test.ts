@@ -11,7 +11,17 @@ describe('architecture drawings', () => {
     const b = s.blocks.find((x) => x.kind === 'MlitBlock')!;
     expect(b.parts.find((p) => p.path === 'attn')!.detail).toMatch(/6 query heads share 3 key\/value heads/);
     expect(b.parts.find((p) => p.path === 'moe')!.detail).toMatch(/V and W2 shared by all experts/);
-    expect(b.variation.map((v) => /(\d+) experts/.exec(v.shapes)?.[1])).toEqual(['3', '3', '3', '4', '4', '4', '5', '5', '5']);
+    expect(b.variation.map((v) => /(\d+) experts/.exec(v.shapes)?.[1])).toEqual([
+      '3',
+      '3',
+      '3',
+      '4',
+      '4',
+      '4',
+      '5',
+      '5',
+      '5',
+    ]);
     const g1 = architectureSummary(createModel('mlit-xxs', { kvGroups: 1, shareVW2: false }, { build: false }));
     const moe = g1.blocks[0].parts.find((p) => p.path === 'moe')!.detail;
     expect(g1.blocks[0].parts.find((p) => p.path === 'attn')!.detail).toMatch(/share 1 key\/value head\b/);
@@ -23,7 +33,11 @@ describe('architecture drawings', () => {
     const v = architectureSummary(createModel('vmoe-6x64', {}, { build: false }));
     expect(v.rows.map((r) => r.kind)).toContain('Router');
     expect(v.rows.find((r) => r.kind === 'Router')!.detail).toMatch(/per-image router/);
-    for (const [block, re] of [['dw', /static depth-wise/], ['ddw', /per image/], ['iddw', /per position/]] as const) {
+    for (const [block, re] of [
+      ['dw', /static depth-wise/],
+      ['ddw', /per image/],
+      ['iddw', /per position/],
+    ] as const) {
       const d = architectureSummary(createModel('dwnet-mini', { block }, { build: false }));
       expect(d.rows.find((r) => /Spatial/.test(r.kind))!.detail).toMatch(re);
     }

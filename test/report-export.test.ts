@@ -3,7 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderFigures, findChromium, NO_CHROMIUM_MESSAGE } from '../src/report/export';
-import { scatterAccVs, ablationBars, heatmap, lineChart, imageGrid, trainingCurves, fitFigure } from '../src/report/figures';
+import {
+  scatterAccVs,
+  ablationBars,
+  heatmap,
+  lineChart,
+  imageGrid,
+  trainingCurves,
+  fitFigure,
+} from '../src/report/figures';
 import type { FigureSpec } from '../src/report/types';
 import { fakeRecord } from './helpers/records';
 
@@ -18,13 +26,19 @@ beforeAll(() => {
     fakeRecord({ variant: 'a', seed: 1, metrics: { top1: 0.64, params: 1e6 } }),
     fakeRecord({ variant: 'b</script>', metrics: { top1: 0.7, params: 3e6 } }),
   ];
-  specs = [scatterAccVs({ id: 'acc-vs-params', records: recs, x: 'params', groupBy: 'variant' }), ablationBars({ id: 'bars', records: recs, groupBy: 'variant', metric: 'top1' })];
+  specs = [
+    scatterAccVs({ id: 'acc-vs-params', records: recs, x: 'params', groupBy: 'variant' }),
+    ablationBars({ id: 'bars', records: recs, groupBy: 'variant', metric: 'top1' }),
+  ];
 });
 
 describe('figure export', () => {
-  it('always writes <paper>/<id>.json (the spec) and an .html loading the folder\'s one plotly bundle', async () => {
+  it("always writes <paper>/<id>.json (the spec) and an .html loading the folder's one plotly bundle", async () => {
     const out = await renderFigures(specs, { dir, images: false });
-    expect(out.map((w) => path.relative(dir, w.json))).toEqual([path.join('kit', 'acc-vs-params.json'), path.join('kit', 'bars.json')]);
+    expect(out.map((w) => path.relative(dir, w.json))).toEqual([
+      path.join('kit', 'acc-vs-params.json'),
+      path.join('kit', 'bars.json'),
+    ]);
     const back = JSON.parse(fs.readFileSync(out[0].json, 'utf8')) as FigureSpec;
     expect(back).toEqual(JSON.parse(JSON.stringify(fitFigure(specs[0]))));
     const html = fs.readFileSync(out[0].html, 'utf8');
@@ -35,7 +49,11 @@ describe('figure export', () => {
     const mtime = fs.statSync(bundle).mtimeMs;
     await renderFigures(specs, { dir, images: false });
     expect(fs.statSync(bundle).mtimeMs).toBe(mtime); // an identical bundle is not rewritten
-    const self = await renderFigures(specs.slice(0, 1), { dir: path.join(dir, 'self'), images: false, selfContained: true });
+    const self = await renderFigures(specs.slice(0, 1), {
+      dir: path.join(dir, 'self'),
+      images: false,
+      selfContained: true,
+    });
     expect(fs.readFileSync(self[0].html, 'utf8').length).toBeGreaterThan(3_000_000); // plotly inlined
     expect(fs.existsSync(path.join(dir, 'self', 'kit', 'plotly.min.js'))).toBe(false);
     expect(html).toContain('Plotly.newPlot');
@@ -59,7 +77,9 @@ describe('figure export', () => {
   });
 
   it('refuses ids that are not file stems', async () => {
-    await expect(renderFigures([{ ...specs[0], id: '../escape' }], { dir, images: false })).rejects.toThrow(/figure id '\.\.\/escape'/);
+    await expect(renderFigures([{ ...specs[0], id: '../escape' }], { dir, images: false })).rejects.toThrow(
+      /figure id '\.\.\/escape'/,
+    );
   });
 
   it.skipIf(!chromium)('with a Chromium: PNG and SVG for a batch, from one browser', async () => {
@@ -80,11 +100,42 @@ describe('figure export', () => {
   });
 
   it.skipIf(!chromium)('every builder renders in the browser (plotly accepts the specs)', async () => {
-    const hist = [1, 2].map((e) => ({ epoch: e, step: e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: 0.2 * e, testTop1: 0.1 * e, seconds: 1 }));
+    const hist = [1, 2].map((e) => ({
+      epoch: e,
+      step: e,
+      lr: 1e-3,
+      trainLoss: 2 / e,
+      aux: {},
+      trainTop1: 0.2 * e,
+      testTop1: 0.1 * e,
+      seconds: 1,
+    }));
     const all = [
-      heatmap({ id: 'hm', z: [[0.1, 0.9], [0.5, 0.5]], title: 'Routing', zTitle: 'fraction' }),
-      lineChart({ id: 'line', series: [{ name: 'a', x: [1, 2, 3], y: [1, 4, 9], error: [0.1, 0.2, 0.3] }], xTitle: 'Layer', yTitle: 'Distance (px)' }),
-      imageGrid({ id: 'grid', images: [0, 1, 2].map((k) => ({ pixels: Uint8Array.from({ length: 48 }, (_, i) => (i * 17 + k * 50) % 256), width: 4, height: 4, channels: 3 as const, label: `#${k}` })) }),
+      heatmap({
+        id: 'hm',
+        z: [
+          [0.1, 0.9],
+          [0.5, 0.5],
+        ],
+        title: 'Routing',
+        zTitle: 'fraction',
+      }),
+      lineChart({
+        id: 'line',
+        series: [{ name: 'a', x: [1, 2, 3], y: [1, 4, 9], error: [0.1, 0.2, 0.3] }],
+        xTitle: 'Layer',
+        yTitle: 'Distance (px)',
+      }),
+      imageGrid({
+        id: 'grid',
+        images: [0, 1, 2].map((k) => ({
+          pixels: Uint8Array.from({ length: 48 }, (_, i) => (i * 17 + k * 50) % 256),
+          width: 4,
+          height: 4,
+          channels: 3 as const,
+          label: `#${k}`,
+        })),
+      }),
       trainingCurves([fakeRecord({ variant: 'v', metrics: {}, history: hist })]),
     ];
     const lines: string[] = [];
@@ -95,18 +146,31 @@ describe('figure export', () => {
 });
 
 describe('image provenance footer', () => {
-  it('PNG/SVG layouts carry the caption from "Data:" on (with ' + 'the synthetic-data warning) and grow to fit it', async () => {
-    const { withProvenanceFooter } = await import('../src/report/export');
-    const spec = {
-      id: 'x', paper: 'kit', title: 't', data: [], layout: { width: 760, height: 480, margin: { l: 70, r: 30, t: 60, b: 60 } },
-      caption: "Accuracy vs parameters. Data: synth10 (synthetic data), quick scale, 1 seed. Synthetic data: these " + "are not the paper's numbers.",
-    };
-    const l = withProvenanceFooter(spec) as { height: number; margin: { b: number }; annotations: Array<{ text: string }> };
-    const text = l.annotations[0].text.replace(/<br>/g, ' ');
-    expect(text).toMatch(/^Data: synth10 \(synthetic data\), quick scale, 1 seed\. Synthetic data: these are not/);
-    expect(text).not.toMatch(/Accuracy vs parameters/);
-    expect(l.height).toBeGreaterThan(480);
-    expect(l.margin.b - 60).toBe(l.height - 480);
-    expect(spec.layout.height).toBe(480); // the spec itself is not modified
-  });
+  it(
+    'PNG/SVG layouts carry the caption from "Data:" on (with ' + 'the synthetic-data warning) and grow to fit it',
+    async () => {
+      const { withProvenanceFooter } = await import('../src/report/export');
+      const spec = {
+        id: 'x',
+        paper: 'kit',
+        title: 't',
+        data: [],
+        layout: { width: 760, height: 480, margin: { l: 70, r: 30, t: 60, b: 60 } },
+        caption:
+          'Accuracy vs parameters. Data: synth10 (synthetic data), quick scale, 1 seed. Synthetic data: these ' +
+          "are not the paper's numbers.",
+      };
+      const l = withProvenanceFooter(spec) as {
+        height: number;
+        margin: { b: number };
+        annotations: Array<{ text: string }>;
+      };
+      const text = l.annotations[0].text.replace(/<br>/g, ' ');
+      expect(text).toMatch(/^Data: synth10 \(synthetic data\), quick scale, 1 seed\. Synthetic data: these are not/);
+      expect(text).not.toMatch(/Accuracy vs parameters/);
+      expect(l.height).toBeGreaterThan(480);
+      expect(l.margin.b - 60).toBe(l.height - 480);
+      expect(spec.layout.height).toBe(480); // the spec itself is not modified
+    },
+  );
 });

@@ -16,28 +16,70 @@ import {
 } from '../src/report/figures';
 import { fakeRecord } from './helpers/records';
 
-const hist = (top: number) => [1, 2].map((e) => ({ epoch: e, step: 10 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: top * e, testLoss: 2.2 / e, testTop1: top * e * 0.9, seconds: 1 }));
+const hist = (top: number) =>
+  [1, 2].map((e) => ({
+    epoch: e,
+    step: 10 * e,
+    lr: 1e-3,
+    trainLoss: 2 / e,
+    aux: {},
+    trainTop1: top * e,
+    testLoss: 2.2 / e,
+    testTop1: top * e * 0.9,
+    seconds: 1,
+  }));
 const recs = [
-  fakeRecord({ paper: 'mlit', variant: 'xxs', seed: 0, metrics: { top1: 0.7, params: 0.9e6, macs: 40e6 }, history: hist(0.3) }),
-  fakeRecord({ paper: 'mlit', variant: 'xxs', seed: 1, metrics: { top1: 0.74, params: 0.9e6, macs: 40e6 }, history: hist(0.32) }),
-  fakeRecord({ paper: 'eit', variant: 'eit', seed: 0, metrics: { top1: 0.8, params: 2.2e6, macs: 1.5e9 }, synthetic: false, dataset: 'cifar100' }),
+  fakeRecord({
+    paper: 'mlit',
+    variant: 'xxs',
+    seed: 0,
+    metrics: { top1: 0.7, params: 0.9e6, macs: 40e6 },
+    history: hist(0.3),
+  }),
+  fakeRecord({
+    paper: 'mlit',
+    variant: 'xxs',
+    seed: 1,
+    metrics: { top1: 0.74, params: 0.9e6, macs: 40e6 },
+    history: hist(0.32),
+  }),
+  fakeRecord({
+    paper: 'eit',
+    variant: 'eit',
+    seed: 0,
+    metrics: { top1: 0.8, params: 2.2e6, macs: 1.5e9 },
+    synthetic: false,
+    dataset: 'cifar100',
+  }),
 ];
 
 describe('figure builders', () => {
   it('caption names dataset (real or synthetic), scale, seeds, and says synthetic data when any record is', () => {
     expect(caption(recs.slice(0, 2), 'Accuracy')).toBe(
-      "Accuracy. Data: synth10 (synthetic data), smoke scale, 2 seeds. Synthetic data: these are not the " + "paper's numbers.",
+      'Accuracy. Data: synth10 (synthetic data), smoke scale, 2 seeds. Synthetic data: these are not the ' +
+        "paper's numbers.",
     );
     expect(caption(recs.slice(2), 'Accuracy.')).toBe('Accuracy. Data: CIFAR-100 (real data), smoke scale, 1 seed.');
     expect(caption(recs, 'x')).toMatch(/Data: synth10 \(synthetic data\) and CIFAR-100 \(real data\)/);
     expect(caption([], 'Nothing yet')).toBe('Nothing yet.');
-    expect(dataNote([fakeRecord({ variant: 'a', dataset: 'fashion-mnist', synthetic: false, scale: 'quick', metrics: {} }),
-      ...[1, 2].map((seed) => fakeRecord({ variant: 'a', seed, dataset: 'fashion-mnist', synthetic: false, scale: 'quick', metrics: {} }))]))
-      .toBe('Fashion-MNIST (real data), quick scale, 3 seeds');
+    expect(
+      dataNote([
+        fakeRecord({ variant: 'a', dataset: 'fashion-mnist', synthetic: false, scale: 'quick', metrics: {} }),
+        ...[1, 2].map((seed) =>
+          fakeRecord({ variant: 'a', seed, dataset: 'fashion-mnist', synthetic: false, scale: 'quick', metrics: {} }),
+        ),
+      ]),
+    ).toBe('Fashion-MNIST (real data), quick scale, 3 seeds');
   });
 
   it('scatterAccVs: one trace per group, seed means in %, params in M on a log axis, reported markers', () => {
-    const f = scatterAccVs({ id: 'acc-params', records: recs, x: 'params', groupBy: 'paper', references: [{ label: 'mLiT (paper)', x: 0.9e6, y: 72.1 }] });
+    const f = scatterAccVs({
+      id: 'acc-params',
+      records: recs,
+      x: 'params',
+      groupBy: 'paper',
+      references: [{ label: 'mLiT (paper)', x: 0.9e6, y: 72.1 }],
+    });
     expect(f.paper).toBe('mlit');
     expect(f.data.map((t) => t.name)).toEqual(['mlit', 'eit', 'reported']);
     const mlit = f.data[0] as { x: number[]; y: number[]; text: string[]; error_y: { array: number[] } };
@@ -90,14 +132,39 @@ describe('figure builders', () => {
   });
 
   it('heatmap, lineChart and imageGrid produce plotly traces', () => {
-    const h = heatmap({ id: 'h', paper: 'mobile-vmoe', z: [[0.1, 0.9], [0.5, 0.5]], x: ['e1', 'e2'], y: ['c1', 'c2'], title: 'Routing', zTitle: 'fraction of tokens' });
+    const h = heatmap({
+      id: 'h',
+      paper: 'mobile-vmoe',
+      z: [
+        [0.1, 0.9],
+        [0.5, 0.5],
+      ],
+      x: ['e1', 'e2'],
+      y: ['c1', 'c2'],
+      title: 'Routing',
+      zTitle: 'fraction of tokens',
+    });
     expect(h.data[0].type).toBe('heatmap');
     expect(h.paper).toBe('mobile-vmoe');
     expect(heatmap({ id: 'h2', z: [[1, 2, 3]] }).data[0]).toMatchObject({ x: [0, 1, 2], y: [0] });
-    const l = lineChart({ id: 'l', series: [{ name: 'a', x: [1, 2], y: [3, 4] }], xTitle: 'Layer', yTitle: 'Distance (px)' });
+    const l = lineChart({
+      id: 'l',
+      series: [{ name: 'a', x: [1, 2], y: [3, 4] }],
+      xTitle: 'Layer',
+      yTitle: 'Distance (px)',
+    });
     expect(l.data[0].y).toEqual([3, 4]);
     const img = { pixels: Float32Array.from([0, 0.5, 1, 1]), width: 2, height: 2, channels: 1 as const };
-    expect(imageToZ(img)).toEqual([[[0, 0, 0], [128, 128, 128]], [[255, 255, 255], [255, 255, 255]]]);
+    expect(imageToZ(img)).toEqual([
+      [
+        [0, 0, 0],
+        [128, 128, 128],
+      ],
+      [
+        [255, 255, 255],
+        [255, 255, 255],
+      ],
+    ]);
     expect(() => imageToZ({ ...img, width: 3 })).toThrow(/4 values; expected 2×3×1 = 6/);
     const g = imageGrid({ id: 'g', images: [img, img, img], columns: 2 });
     expect(g.data.map((d) => [d.type, d.xaxis, d.yaxis])).toEqual([
@@ -111,9 +178,19 @@ describe('figure builders', () => {
   it('imageGrid: long titles wrap to the width, cells widen to fit their labels', () => {
     const img = { pixels: new Float32Array(4), width: 2, height: 2, channels: 1 as const };
     const title = 'MAE reconstructions after pre-training (same dataset, 3 epochs on synth10)';
-    const g = imageGrid({ id: 'g', title, cellPx: 80, columns: 3, images: [{ ...img, label: 'original' }, { ...img, label: 'masked 75%' }, { ...img, label: 'after 3 ep (synth10)' }] });
+    const g = imageGrid({
+      id: 'g',
+      title,
+      cellPx: 80,
+      columns: 3,
+      images: [
+        { ...img, label: 'original' },
+        { ...img, label: 'masked 75%' },
+        { ...img, label: 'after 3 ep (synth10)' },
+      ],
+    });
     const width = g.layout.width as number;
-    const lines = ((g.layout.title as { text: string }).text).split('<br>');
+    const lines = (g.layout.title as { text: string }).text.split('<br>');
     expect(lines.length).toBeGreaterThan(1);
     expect(lines.join(' ')).toBe(title);
     for (const l of lines) expect(l.length * 10).toBeLessThanOrEqual(width - 40);
@@ -172,7 +249,9 @@ describe('bar, point and graph builders', () => {
       xTicks: [1, 2],
       yFromZero: true,
     });
-    expect(f.data).toEqual([{ type: 'scatter', mode: 'markers', name: 'v', x: [1, 2], y: [3, 4], marker: { color: '#f00' } }]);
+    expect(f.data).toEqual([
+      { type: 'scatter', mode: 'markers', name: 'v', x: [1, 2], y: [3, 4], marker: { color: '#f00' } },
+    ]);
     expect(f.layout.xaxis).toEqual({ title: { text: 'Block' }, tickmode: 'array', tickvals: [1, 2] });
     expect(f.layout.yaxis).toEqual({ title: { text: 'd' }, rangemode: 'tozero' });
   });
@@ -188,11 +267,23 @@ describe('bar, point and graph builders', () => {
       nodes,
       nodeName: 'classes',
       edgeGroups: [
-        { name: 'in', edges: [[0, 1], [1, 2]], color: '#111' },
+        {
+          name: 'in',
+          edges: [
+            [0, 1],
+            [1, 2],
+          ],
+          color: '#111',
+        },
         { name: 'out', edges: [], color: '#222' },
       ],
     });
-    expect(f.data[0]).toMatchObject({ mode: 'lines', name: 'in', x: [0, 1, null, 1, 0, null], y: [0, 0, null, 0, 1, null] });
+    expect(f.data[0]).toMatchObject({
+      mode: 'lines',
+      name: 'in',
+      x: [0, 1, null, 1, 0, null],
+      y: [0, 0, null, 0, 1, null],
+    });
     expect(f.data[1]).toMatchObject({ name: 'out', x: [], y: [] });
     expect(f.data[2]).toMatchObject({ mode: 'markers', name: 'classes', x: [0, 1, 0], text: ['n0', 'n1', 'n2'] });
     expect((f.data[2].marker as { color: string[] }).color).toEqual(['#a00', '#0a0', '#00a']);

@@ -1,6 +1,15 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import {
-  scatterAccVs, ablationBars, trainingCurves, heatmap, lineChart, fitFigure, textWidth, logTicks, formatTick, placeLabels,
+  scatterAccVs,
+  ablationBars,
+  trainingCurves,
+  heatmap,
+  lineChart,
+  fitFigure,
+  textWidth,
+  logTicks,
+  formatTick,
+  placeLabels,
 } from '../src/report/figures';
 import { FigureRenderer, findChromium } from '../src/report/export';
 import type { FigureSpec } from '../src/report/types';
@@ -14,11 +23,24 @@ import { fakeRecord } from './helpers/records';
 
 const LONG = 'a rather long variant name (shared V/W2, GQA 6/3)';
 const classes = ['aquarium fish', 'sweet pepper', 'maple tree (long class name)', 'pickup truck', 'willow tree'];
-const hist = (k: number) => [1, 2, 3].map((e) => ({ epoch: e, step: 10 * e, lr: 1e-3, trainLoss: 2 / e + k, aux: {}, trainTop1: 0.1 * e, testLoss: 2.2 / e, testTop1: 0.09 * e, seconds: 1 }));
+const hist = (k: number) =>
+  [1, 2, 3].map((e) => ({
+    epoch: e,
+    step: 10 * e,
+    lr: 1e-3,
+    trainLoss: 2 / e + k,
+    aux: {},
+    trainTop1: 0.1 * e,
+    testLoss: 2.2 / e,
+    testTop1: 0.09 * e,
+    seconds: 1,
+  }));
 const many = Array.from({ length: 14 }, (_, i) =>
   [0, 1, 2].map((seed) =>
     fakeRecord({
-      paper: i % 2 ? 'mlit' : 'dwnet', variant: `${LONG.slice(0, 12 + i)} #${i}`, seed,
+      paper: i % 2 ? 'mlit' : 'dwnet',
+      variant: `${LONG.slice(0, 12 + i)} #${i}`,
+      seed,
       metrics: { top1: 0.4 + 0.002 * i + 0.01 * seed, params: 2.3e5 * (1 + 0.05 * i), macs: 3e7 * (1 + 0.1 * i) },
     }),
   ),
@@ -26,21 +48,78 @@ const many = Array.from({ length: 14 }, (_, i) =>
 
 function builders(): FigureSpec[] {
   return [
-    scatterAccVs({ id: 'scatter', records: many, x: 'params', groupBy: 'paper', references: [{ label: 'linear classifier on raw pixels', value: 0.39 }] }),
-    scatterAccVs({ id: 'scatter-macs', records: many, x: 'macs', groupBy: 'paper' }),
-    ablationBars({ id: 'bars', records: many, groupBy: 'variant', metric: 'top1', baseline: many[0].variant, references: [{ label: 'linear on pixels', value: 0.3 }] }),
-    heatmap({ id: 'class-expert', z: classes.map((_, i) => [0.1 * i, 0.2, 0.3, 0.4]), x: ['expert 1', 'expert 2', 'expert 3', 'expert 4'], y: classes, xTitle: 'Expert', yTitle: 'Class', zTitle: 'share' }),
-    heatmap({ id: 'schedule', z: Array.from({ length: 12 }, (_, i) => [i / 12, 1 - i / 12, 0.5]), x: ['decreasing (paper)', 'constant one half', 'increasing'], y: Array.from({ length: 12 }, (_, i) => `block ${i + 1}`), yTitle: 'Block' }),
-    lineChart({ id: 'load', series: [{ name: LONG, x: [1, 2, 3, 4, 5, 6, 7, 8, 9], y: [0.1, 0.2, 0.15, 0.3, 0.2, 0.1, 0.2, 0.25, 0.3] }], xTitle: 'Block', yTitle: 'CV² of the expert load (0 = balanced)' }),
-    lineChart({
-      id: 'mae-loss', xTitle: 'Pre-training epoch', yTitle: 'MAE loss (masked MSE + discount × visible MSE, normalised pixels)',
-      series: [{ name: 'MAE pre-training on fashion-mnist (fashion-mnist)', x: [1], y: [1.45] }, { name: 'MAE pre-training on synth100 (synth100)', x: [1], y: [1.25] }],
+    scatterAccVs({
+      id: 'scatter',
+      records: many,
+      x: 'params',
+      groupBy: 'paper',
+      references: [{ label: 'linear classifier on raw pixels', value: 0.39 }],
     }),
-    lineChart({ id: 'tiny', series: [{ name: 'x', x: [1, 2, 4], y: [0.0006, 0.0009, 0.0012] }], xTitle: 'k', yTitle: 'Pixel share of high frequencies' }),
+    scatterAccVs({ id: 'scatter-macs', records: many, x: 'macs', groupBy: 'paper' }),
+    ablationBars({
+      id: 'bars',
+      records: many,
+      groupBy: 'variant',
+      metric: 'top1',
+      baseline: many[0].variant,
+      references: [{ label: 'linear on pixels', value: 0.3 }],
+    }),
+    heatmap({
+      id: 'class-expert',
+      z: classes.map((_, i) => [0.1 * i, 0.2, 0.3, 0.4]),
+      x: ['expert 1', 'expert 2', 'expert 3', 'expert 4'],
+      y: classes,
+      xTitle: 'Expert',
+      yTitle: 'Class',
+      zTitle: 'share',
+    }),
+    heatmap({
+      id: 'schedule',
+      z: Array.from({ length: 12 }, (_, i) => [i / 12, 1 - i / 12, 0.5]),
+      x: ['decreasing (paper)', 'constant one half', 'increasing'],
+      y: Array.from({ length: 12 }, (_, i) => `block ${i + 1}`),
+      yTitle: 'Block',
+    }),
+    lineChart({
+      id: 'load',
+      series: [{ name: LONG, x: [1, 2, 3, 4, 5, 6, 7, 8, 9], y: [0.1, 0.2, 0.15, 0.3, 0.2, 0.1, 0.2, 0.25, 0.3] }],
+      xTitle: 'Block',
+      yTitle: 'CV² of the expert load (0 = balanced)',
+    }),
+    lineChart({
+      id: 'mae-loss',
+      xTitle: 'Pre-training epoch',
+      yTitle: 'MAE loss (masked MSE + discount × visible MSE, normalised pixels)',
+      series: [
+        { name: 'MAE pre-training on fashion-mnist (fashion-mnist)', x: [1], y: [1.45] },
+        { name: 'MAE pre-training on synth100 (synth100)', x: [1], y: [1.25] },
+      ],
+    }),
+    lineChart({
+      id: 'tiny',
+      series: [{ name: 'x', x: [1, 2, 4], y: [0.0006, 0.0009, 0.0012] }],
+      xTitle: 'k',
+      yTitle: 'Pixel share of high frequencies',
+    }),
     trainingCurves(many.slice(0, 3).map((r, i) => ({ ...r, history: hist(i) }))),
     fitFigure({
-      id: 'table', paper: 'kit', title: 'Transfer: top-1 (%) by target dataset', caption: '',
-      data: [{ type: 'table', header: { values: ['Target dataset', 'from scratch', 'MAE pre-trained on CIFAR-100'] }, cells: { values: [['CIFAR-10', 'SVHN', 'Flowers-102'], ['1', '2', '3'], ['4', '5', '6']] } }],
+      id: 'table',
+      paper: 'kit',
+      title: 'Transfer: top-1 (%) by target dataset',
+      caption: '',
+      data: [
+        {
+          type: 'table',
+          header: { values: ['Target dataset', 'from scratch', 'MAE pre-trained on CIFAR-100'] },
+          cells: {
+            values: [
+              ['CIFAR-10', 'SVHN', 'Flowers-102'],
+              ['1', '2', '3'],
+              ['4', '5', '6'],
+            ],
+          },
+        },
+      ],
       layout: { title: { text: 'Transfer: top-1 (%) by target dataset' }, width: 820, height: 160 },
     }),
   ];
@@ -75,9 +154,14 @@ describe('layout fitting (no browser)', () => {
 
   it('a few long category labels wrap onto lines instead of being angled; the plot keeps its height', () => {
     const three = ['mLiT-XXS', 'mLiT-XXS, dense FFN (equal params)', 'ViT-XXS (generic dense, d96)'].map((variant, i) =>
-      fakeRecord({ variant, metrics: { top1: 0.1 + 0.02 * i } }));
+      fakeRecord({ variant, metrics: { top1: 0.1 + 0.02 * i } }),
+    );
     const f = ablationBars({ id: 'three', records: three, groupBy: 'variant', metric: 'top1' });
-    const l = f.layout as { height: number; margin: { t: number; b: number }; xaxis: { ticktext?: string[]; tickangle?: number } };
+    const l = f.layout as {
+      height: number;
+      margin: { t: number; b: number };
+      xaxis: { ticktext?: string[]; tickangle?: number };
+    };
     expect(l.xaxis.tickangle).toBeUndefined();
     expect(l.xaxis.ticktext!.some((t) => t.includes('<br>'))).toBe(true);
     expect(l.height - l.margin.t - l.margin.b).toBeGreaterThanOrEqual(260);
@@ -99,21 +183,30 @@ describe('layout fitting (no browser)', () => {
       const cy = pts[p.index].y + p.ay;
       return { x0: cx - w / 2, x1: cx + w / 2, y0: cy - 7.5, y1: cy + 7.5 };
     });
-    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-      const [a, b] = [boxes[i], boxes[j]];
-      expect(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1).toBe(false);
-    }
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i], boxes[j]];
+        expect(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1).toBe(false);
+      }
     const scatter = builders()[0];
     // names as hover text, not printed on every point
     expect(scatter.data.every((t) => t.mode === 'markers')).toBe(true);
   });
 
   it('reference lines are dashed horizontal lines at the value in display units', () => {
-    const bars = builders().find((f) => f.id === 'bars')!.layout as { shapes: Array<{ y0: number; line: { dash: string } }> };
+    const bars = builders().find((f) => f.id === 'bars')!.layout as {
+      shapes: Array<{ y0: number; line: { dash: string } }>;
+    };
     expect(bars.shapes.map((s) => s.y0)).toContain(30);
     expect(bars.shapes.every((s) => s.line.dash === 'dash')).toBe(true);
     const range = (builders().find((f) => f.id === 'bars')!.layout as { yaxis: { range: number[] } }).yaxis.range;
-    const above = ablationBars({ id: 'above', records: many.slice(0, 3), groupBy: 'variant', metric: 'top1', references: [{ label: 'ref', value: 0.9 }] });
+    const above = ablationBars({
+      id: 'above',
+      records: many.slice(0, 3),
+      groupBy: 'variant',
+      metric: 'top1',
+      references: [{ label: 'ref', value: 0.9 }],
+    });
     // a line above every bar stays in view
     expect((above.layout as { yaxis: { range: number[] } }).yaxis.range[1]).toBeGreaterThan(90);
     expect(range[0]).toBe(0);
@@ -130,25 +223,34 @@ describe.skipIf(!chromium)('layout fitting, drawn in Chromium', () => {
   }, 120_000);
   afterAll(async () => r?.close());
 
-  it('every text of every builder lies inside the figure; tick labels clear their axis titles; labels do not ' + 'overlap', async () => {
+  it('every text of every builder lies inside the figure; tick labels clear their axis titles; labels do not ' +
+    'overlap', async () => {
     expect(r).not.toBeNull();
     for (const spec of builders()) {
       const m = await r!.measure(spec);
       if (spec.id !== 'table') expect(m.texts.filter((t) => t.kind === 'ytick').length, spec.id).toBeGreaterThan(1);
       for (const t of m.texts) {
-        const where = `${spec.id}: ${t.kind} '${t.text}' at [${t.x0.toFixed(0)}, ${t.y0.toFixed(0)}, ${t.x1.toFixed(0)}, ` + `${t.y1.toFixed(0)}] in ${m.width}×${m.height}`;
+        const where =
+          `${spec.id}: ${t.kind} '${t.text}' at [${t.x0.toFixed(0)}, ${t.y0.toFixed(0)}, ${t.x1.toFixed(0)}, ` +
+          `${t.y1.toFixed(0)}] in ${m.width}×${m.height}`;
         expect(t.x0 >= -1 && t.y0 >= -1 && t.x1 <= m.width + 1 && t.y1 <= m.height + 1, where).toBe(true);
       }
-      const hit = (a: typeof m.texts[0], b: typeof m.texts[0]) => a.x0 < b.x1 - 1 && b.x0 < a.x1 - 1 && a.y0 < b.y1 - 1 && b.y0 < a.y1 - 1;
-      for (const [tick, title] of [['ytick', 'ytitle'], ['xtick', 'xtitle']]) {
-        for (const a of m.texts.filter((t) => t.kind === tick)) for (const b of m.texts.filter((t) => t.kind === title)) {
-          expect(hit(a, b), `${spec.id}: ${tick} '${a.text}' overlaps ${title} '${b.text}'`).toBe(false);
-        }
+      const hit = (a: (typeof m.texts)[0], b: (typeof m.texts)[0]) =>
+        a.x0 < b.x1 - 1 && b.x0 < a.x1 - 1 && a.y0 < b.y1 - 1 && b.y0 < a.y1 - 1;
+      for (const [tick, title] of [
+        ['ytick', 'ytitle'],
+        ['xtick', 'xtitle'],
+      ]) {
+        for (const a of m.texts.filter((t) => t.kind === tick))
+          for (const b of m.texts.filter((t) => t.kind === title)) {
+            expect(hit(a, b), `${spec.id}: ${tick} '${a.text}' overlaps ${title} '${b.text}'`).toBe(false);
+          }
       }
       const ann = m.texts.filter((t) => t.kind === 'annotation');
-      for (let i = 0; i < ann.length; i++) for (let j = i + 1; j < ann.length; j++) {
-        expect(hit(ann[i], ann[j]), `${spec.id}: '${ann[i].text}' overlaps '${ann[j].text}'`).toBe(false);
-      }
+      for (let i = 0; i < ann.length; i++)
+        for (let j = i + 1; j < ann.length; j++) {
+          expect(hit(ann[i], ann[j]), `${spec.id}: '${ann[i].text}' overlaps '${ann[j].text}'`).toBe(false);
+        }
     }
   }, 300_000);
 });

@@ -1,6 +1,16 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
 import { PNG } from 'pngjs';
-import { showFigure, showTable, showImages, liveProgress, liveTraining, showArchitecture, imagesToPng, progressText, figureHtmlFragment } from '../src/report/notebook';
+import {
+  showFigure,
+  showTable,
+  showImages,
+  liveProgress,
+  liveTraining,
+  showArchitecture,
+  imagesToPng,
+  progressText,
+  figureHtmlFragment,
+} from '../src/report/notebook';
 import { createModel } from '../src/models';
 import { findChromium } from '../src/report/export';
 import { heatmap } from '../src/report/figures';
@@ -24,8 +34,27 @@ afterEach(() => {
   jupyter.lastWriteDisplayData = null;
 });
 
-const spec = heatmap({ id: 'h', z: [[1, 2], [3, 4]], title: 'T', caption: 'A caption', records: [fakeRecord({ variant: 'a', metrics: {} })] });
-const prog = (step: number, phase: 'train' | 'eval' = 'train'): TrainProgress => ({ phase, epoch: 1, epochs: 2, step, steps: 4, loss: 2.3, lr: 1e-3, imgPerS: 12.5, etaS: 65 });
+const spec = heatmap({
+  id: 'h',
+  z: [
+    [1, 2],
+    [3, 4],
+  ],
+  title: 'T',
+  caption: 'A caption',
+  records: [fakeRecord({ variant: 'a', metrics: {} })],
+});
+const prog = (step: number, phase: 'train' | 'eval' = 'train'): TrainProgress => ({
+  phase,
+  epoch: 1,
+  epochs: 2,
+  step,
+  steps: 4,
+  loss: 2.3,
+  lr: 1e-3,
+  imgPerS: 12.5,
+  etaS: 65,
+});
 
 function captureConsole<T>(f: () => T): { value: T; out: string } {
   const log = console.log;
@@ -50,12 +79,16 @@ describe('notebook helpers outside a kernel', () => {
     } finally {
       console.log = log;
     }
-    expect(lines[0]).toMatch(/^\[figure\] T: 1 trace\(s\)\. A caption\. Data: synth10 \(synthetic data\), smoke scale, 1 seed\. Synthetic data/);
+    expect(lines[0]).toMatch(
+      /^\[figure\] T: 1 trace\(s\)\. A caption\. Data: synth10 \(synthetic data\), smoke scale, 1 seed\. Synthetic data/,
+    );
     expect(lines[1]).toMatch(/variant\s+n\s+top1 \(%\)/);
     expect(lines[2]).toBe('[images] 1 image(s) 2×2: cat');
     // outside a kernel the live display falls back to the terminal progress bar on stderr
     const written: string[] = [];
-    const write = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => written.push(String(s)) > 0);
+    const write = vi
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((s: string | Uint8Array) => written.push(String(s)) > 0);
     try {
       liveProgress({ label: 'vit' })(prog(4));
     } finally {
@@ -85,7 +118,9 @@ describe('notebook helpers in a kernel', () => {
 
   it('showTable: one HTML table output', () => {
     const got = fakeKernel();
-    const { out } = captureConsole(() => showTable([fakeRecord({ variant: 'a', metrics: { top1: 0.5 } })], { groupBy: ['variant'], metrics: ['top1'] }));
+    const { out } = captureConsole(() =>
+      showTable([fakeRecord({ variant: 'a', metrics: { top1: 0.5 } })], { groupBy: ['variant'], metrics: ['top1'] }),
+    );
     expect(out).toBe('');
     expect(got[0].msg.data['text/html']).toContain('<td style="text-align:right">50.00</td>');
   });
@@ -115,11 +150,32 @@ describe('notebook helpers in a kernel', () => {
     try {
       const short = liveTraining({ label: 'short', intervalMs: 0, curveAfterS: 3600 });
       short.onProgress(prog(4));
-      short.onEpoch({ epoch: 1, step: 4, lr: 1e-3, trainLoss: 2, aux: {}, trainTop1: 0.2, testLoss: 2.1, testTop1: 0.18, seconds: 1 });
+      short.onEpoch({
+        epoch: 1,
+        step: 4,
+        lr: 1e-3,
+        trainLoss: 2,
+        aux: {},
+        trainTop1: 0.2,
+        testLoss: 2.1,
+        testTop1: 0.18,
+        seconds: 1,
+      });
       expect(got[got.length - 1].msg.data['text/html']).not.toContain('<svg'); // a short run stays one line
       const d = liveTraining({ label: 'vit', intervalMs: 0, curveAfterS: 0 });
       d.onProgress(prog(4));
-      for (const e of [1, 2, 3]) d.onEpoch({ epoch: e, step: 4 * e, lr: 1e-3, trainLoss: 2 / e, aux: {}, trainTop1: 0.2 * e, testLoss: 2.1 / e, testTop1: 0.18 * e, seconds: e });
+      for (const e of [1, 2, 3])
+        d.onEpoch({
+          epoch: e,
+          step: 4 * e,
+          lr: 1e-3,
+          trainLoss: 2 / e,
+          aux: {},
+          trainTop1: 0.2 * e,
+          testLoss: 2.1 / e,
+          testTop1: 0.18 * e,
+          seconds: e,
+        });
     } finally {
       process.stderr.write = write;
     }
@@ -142,26 +198,36 @@ describe('notebook helpers in a kernel', () => {
 
   it('showImages: labelled grid of upscaled PNGs', () => {
     const got = fakeKernel();
-    showImages([{ pixels: new Uint8Array(12).fill(200), width: 2, height: 2, channels: 3, label: 'a<b' }], { scale: 3 });
+    showImages([{ pixels: new Uint8Array(12).fill(200), width: 2, height: 2, channels: 3, label: 'a<b' }], {
+      scale: 3,
+    });
     const html = got[0].msg.data['text/html'];
     expect(html).toContain('data:image/png;base64,');
     expect(html).toContain('a&lt;b');
   });
 
-  it.skipIf(!findChromium())('showFigure embeds a Chromium-rendered PNG fallback that the live plot replaces', async () => {
-    const got = fakeKernel();
-    await showFigure(spec, { png: true });
-    const html = got[0].msg.data['text/html'];
-    const m = /data:image\/png;base64,([A-Za-z0-9+/=]+)/.exec(html);
-    expect(m).not.toBeNull();
-    expect(Buffer.from(m![1], 'base64').subarray(1, 4).toString()).toBe('PNG');
-    expect(html).toContain('i.remove()');
-  });
+  it.skipIf(!findChromium())(
+    'showFigure embeds a Chromium-rendered PNG fallback that the live plot replaces',
+    async () => {
+      const got = fakeKernel();
+      await showFigure(spec, { png: true });
+      const html = got[0].msg.data['text/html'];
+      const m = /data:image\/png;base64,([A-Za-z0-9+/=]+)/.exec(html);
+      expect(m).not.toBeNull();
+      expect(Buffer.from(m![1], 'base64').subarray(1, 4).toString()).toBe('PNG');
+      expect(html).toContain('i.remove()');
+    },
+  );
 });
 
 describe('imagesToPng', () => {
   it('nearest-neighbour upscaling, grey and RGB, white gaps (golden pixels)', () => {
-    const red = { pixels: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]), width: 2, height: 2, channels: 3 as const };
+    const red = {
+      pixels: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]),
+      width: 2,
+      height: 2,
+      channels: 3 as const,
+    };
     const grey = { pixels: Float32Array.from([0, 0.5, 1, 0.25]), width: 2, height: 2, channels: 1 as const };
     const png = PNG.sync.read(imagesToPng([red, grey], { scale: 2, gap: 1 }));
     expect([png.width, png.height]).toEqual([2 * 4 + 1, 4]);

@@ -25,15 +25,36 @@ describe('run identity and the one record builder', () => {
     expect(runFingerprint(id)).not.toBe(runFingerprint({ ...id, config: { depth: 3 } }));
   });
 
-  it('buildRecord: standard metrics from result and counts, then the caller\'s; fields kept; identity wins', () => {
+  it("buildRecord: standard metrics from result and counts, then the caller's; fields kept; identity wins", () => {
     const rec = buildRecord({
-      experiment: 'train', paper: 'kit', variant: 'vit', scale: 'smoke', dataset: 'synth10', synthetic: true, model: 'vit',
-      config: { depth: 2 }, seed: 4, backend: 'wasm', versions: { tfjs: '4.22.0' }, result,
+      experiment: 'train',
+      paper: 'kit',
+      variant: 'vit',
+      scale: 'smoke',
+      dataset: 'synth10',
+      synthetic: true,
+      model: 'vit',
+      config: { depth: 2 },
+      seed: 4,
+      backend: 'wasm',
+      versions: { tfjs: '4.22.0' },
+      result,
       counts: { params: 10, activeParams: 8, macs: 100, macsWithoutAttention: 90 },
-      metrics: { routerTop1: 0.5, top5: 0.9 }, key: 'train|vit|smoke|synth10|4|abcd', fields: { recipe: { lr: 1 }, key: 'ignored' },
+      metrics: { routerTop1: 0.5, top5: 0.9 },
+      key: 'train|vit|smoke|synth10|4|abcd',
+      fields: { recipe: { lr: 1 }, key: 'ignored' },
     });
     expect(rec.metrics).toEqual({
-      top1: 0.3, top5: 0.9, loss: 1.9, params: 10, activeParams: 8, macs: 100, macsWithoutAttention: 90, imgPerS: 50, steps: 2, routerTop1: 0.5,
+      top1: 0.3,
+      top5: 0.9,
+      loss: 1.9,
+      params: 10,
+      activeParams: 8,
+      macs: 100,
+      macsWithoutAttention: 90,
+      imgPerS: 50,
+      steps: 2,
+      routerTop1: 0.5,
     });
     expect(rec.key).toBe('train|vit|smoke|synth10|4|abcd');
     expect((rec as unknown as { recipe: unknown }).recipe).toEqual({ lr: 1 });
@@ -44,24 +65,27 @@ describe('run identity and the one record builder', () => {
 });
 
 describe('tables group by configuration, never by name alone', () => {
-  it('two configurations of one name are two rows (with a config ' + 'column); seeds of one configuration are averaged', () => {
-    const recs = [
-      fakeRecord({ variant: 'vit', seed: 0, config: { depth: 2 }, metrics: { top1: 0.5 } }),
-      fakeRecord({ variant: 'vit', seed: 1, config: { depth: 2 }, metrics: { top1: 0.7 } }),
-      fakeRecord({ variant: 'vit', seed: 0, config: { depth: 6 }, metrics: { top1: 0.9 } }),
-    ];
-    const rows = summarize(recs, { groupBy: ['variant'], metrics: ['top1'] });
-    expect(rows).toHaveLength(2);
-    expect(rows.map((r) => r.n)).toEqual([2, 1]);
-    expect(rows[0].metrics.top1.mean).toBeCloseTo(0.6, 10);
-    expect(rows[0].group.config).toBe(configurationId(recs[0]));
-    expect(rows[1].group.config).toBe(configurationId(recs[2]));
-    expect(toText(rows)).toMatch(/config/);
-    // one configuration: no extra column
-    const one = summarize(recs.slice(0, 2), { groupBy: ['variant'], metrics: ['top1'] });
-    expect(one).toHaveLength(1);
-    expect(one[0].group).toEqual({ variant: 'vit' });
-  });
+  it(
+    'two configurations of one name are two rows (with a config ' + 'column); seeds of one configuration are averaged',
+    () => {
+      const recs = [
+        fakeRecord({ variant: 'vit', seed: 0, config: { depth: 2 }, metrics: { top1: 0.5 } }),
+        fakeRecord({ variant: 'vit', seed: 1, config: { depth: 2 }, metrics: { top1: 0.7 } }),
+        fakeRecord({ variant: 'vit', seed: 0, config: { depth: 6 }, metrics: { top1: 0.9 } }),
+      ];
+      const rows = summarize(recs, { groupBy: ['variant'], metrics: ['top1'] });
+      expect(rows).toHaveLength(2);
+      expect(rows.map((r) => r.n)).toEqual([2, 1]);
+      expect(rows[0].metrics.top1.mean).toBeCloseTo(0.6, 10);
+      expect(rows[0].group.config).toBe(configurationId(recs[0]));
+      expect(rows[1].group.config).toBe(configurationId(recs[2]));
+      expect(toText(rows)).toMatch(/config/);
+      // one configuration: no extra column
+      const one = summarize(recs.slice(0, 2), { groupBy: ['variant'], metrics: ['top1'] });
+      expect(one).toHaveLength(1);
+      expect(one[0].group).toEqual({ variant: 'vit' });
+    },
+  );
 
   it('configurationId: the recipe counts, the seed does not', () => {
     const a = fakeRecord({ variant: 'v', seed: 0, config: { d: 1 }, metrics: {} });

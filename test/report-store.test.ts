@@ -2,7 +2,15 @@ import { describe, it, expect, beforeEach } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { appendRecord, hasRecord, latestByKey, loadRecords, makeRecordKey, resultsFile, getRecord } from '../src/report/store';
+import {
+  appendRecord,
+  hasRecord,
+  latestByKey,
+  loadRecords,
+  makeRecordKey,
+  resultsFile,
+  getRecord,
+} from '../src/report/store';
 import { fakeRecord } from './helpers/records';
 
 let dir: string;
@@ -23,11 +31,15 @@ describe('results store', () => {
   });
 
   it('makeRecordKey joins experiment|variant|scale|dataset|seed and rejects bad parts', () => {
-    expect(makeRecordKey({ experiment: 'mlit.scratch', variant: 'mlit-xxs', scale: 'quick', dataset: 'synth100', seed: 2 })).toBe(
-      'mlit.scratch|mlit-xxs|quick|synth100|2',
+    expect(
+      makeRecordKey({ experiment: 'mlit.scratch', variant: 'mlit-xxs', scale: 'quick', dataset: 'synth100', seed: 2 }),
+    ).toBe('mlit.scratch|mlit-xxs|quick|synth100|2');
+    expect(() => makeRecordKey({ experiment: 'x', variant: 'a|b', scale: 'quick', dataset: 'd', seed: 0 })).toThrow(
+      /variant='a\|b'/,
     );
-    expect(() => makeRecordKey({ experiment: 'x', variant: 'a|b', scale: 'quick', dataset: 'd', seed: 0 })).toThrow(/variant='a\|b'/);
-    expect(() => makeRecordKey({ experiment: 'x', variant: 'a', scale: 'quick', dataset: 'd', seed: 0.5 })).toThrow(/seed=0.5/);
+    expect(() => makeRecordKey({ experiment: 'x', variant: 'a', scale: 'quick', dataset: 'd', seed: 0.5 })).toThrow(
+      /seed=0.5/,
+    );
   });
 
   it('skips a torn last line silently, and the next append cuts it away (no warning forever after)', () => {
@@ -71,8 +83,12 @@ describe('results store', () => {
 
   it('filters by paper, experiment, scale and dataset', () => {
     appendRecord(fakeRecord({ variant: 'a', paper: 'mlit', experiment: 'mlit.scratch', metrics: { top1: 0.1 } }));
-    appendRecord(fakeRecord({ variant: 'b', paper: 'mlit', experiment: 'mlit.ablation', scale: 'quick', metrics: { top1: 0.2 } }));
-    appendRecord(fakeRecord({ variant: 'c', paper: 'eit', experiment: 'eit.main', dataset: 'synth100', metrics: { top1: 0.3 } }));
+    appendRecord(
+      fakeRecord({ variant: 'b', paper: 'mlit', experiment: 'mlit.ablation', scale: 'quick', metrics: { top1: 0.2 } }),
+    );
+    appendRecord(
+      fakeRecord({ variant: 'c', paper: 'eit', experiment: 'eit.main', dataset: 'synth100', metrics: { top1: 0.3 } }),
+    );
     expect(loadRecords({ paper: 'mlit' }).map((r) => r.variant)).toEqual(['a', 'b']);
     expect(loadRecords({ experiment: 'mlit.ablation' }).map((r) => r.variant)).toEqual(['b']);
     expect(loadRecords({ scale: 'smoke' }).map((r) => r.variant)).toEqual(['a', 'c']);
@@ -101,17 +117,27 @@ describe('results store', () => {
   it('a missing store is empty; malformed records are refused before writing', () => {
     expect(loadRecords()).toEqual([]);
     expect(hasRecord('x')).toBe(false);
-    expect(() => appendRecord(fakeRecord({ variant: 'a', metrics: { top1: 'high' as unknown as number } }))).toThrow(/metric top1="high"/);
+    expect(() => appendRecord(fakeRecord({ variant: 'a', metrics: { top1: 'high' as unknown as number } }))).toThrow(
+      /metric top1="high"/,
+    );
     expect(() => appendRecord({ ...fakeRecord({ variant: 'a', metrics: {} }), dataset: '' })).toThrow(/dataset=""/);
     expect(fs.existsSync(resultsFile())).toBe(false);
   });
 });
 
 describe('run versions', () => {
-  it('a re-run of the same run with another model/recipe fingerprint replaces the old one; different seeds both ' + 'stay', async () => {
-    const base = { experiment: 'e', paper: 'kit', variant: 'v', scale: 'quick', dataset: 'synth10' } as const;
-    const mk = (seed: number, fp: string, top1: number) => ({ ...base, seed, key: `e|v|quick|synth10|${seed}|${fp}`, metrics: { top1 } }) as never;
-    const out = latestByKey([mk(0, 'aaaa', 0.1), mk(1, 'aaaa', 0.2), mk(0, 'bbbb', 0.3)]);
-    expect(out.map((r) => [r.seed, r.metrics.top1])).toEqual([[1, 0.2], [0, 0.3]]);
-  });
+  it(
+    'a re-run of the same run with another model/recipe fingerprint replaces the old one; different seeds both ' +
+      'stay',
+    async () => {
+      const base = { experiment: 'e', paper: 'kit', variant: 'v', scale: 'quick', dataset: 'synth10' } as const;
+      const mk = (seed: number, fp: string, top1: number) =>
+        ({ ...base, seed, key: `e|v|quick|synth10|${seed}|${fp}`, metrics: { top1 } }) as never;
+      const out = latestByKey([mk(0, 'aaaa', 0.1), mk(1, 'aaaa', 0.2), mk(0, 'bbbb', 0.3)]);
+      expect(out.map((r) => [r.seed, r.metrics.top1])).toEqual([
+        [1, 0.2],
+        [0, 0.3],
+      ]);
+    },
+  );
 });

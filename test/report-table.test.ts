@@ -1,5 +1,15 @@
 import { describe, it, expect } from 'vitest';
-import { summarize, toText, toHtml, formatMetric, isAccuracyMetric, resultsFrame, frameToHtml, RESULT_FRAME_COLUMNS, RESULT_FRAME_METRICS } from '../src/report/table';
+import {
+  summarize,
+  toText,
+  toHtml,
+  formatMetric,
+  isAccuracyMetric,
+  resultsFrame,
+  frameToHtml,
+  RESULT_FRAME_COLUMNS,
+  RESULT_FRAME_METRICS,
+} from '../src/report/table';
 import { fakeRecord } from './helpers/records';
 
 // Hand-made runs: A over 3 seeds, B over 2, C once (no params metric).
@@ -55,7 +65,12 @@ describe('summarize', () => {
   });
 
   it('HTML table with headers, escaped cells and right-aligned numbers', () => {
-    const html = toHtml(summarize([...records, fakeRecord({ variant: '<x>', metrics: { top1: 0.1 } })], { groupBy: ['variant'], metrics: ['top1'] }));
+    const html = toHtml(
+      summarize([...records, fakeRecord({ variant: '<x>', metrics: { top1: 0.1 } })], {
+        groupBy: ['variant'],
+        metrics: ['top1'],
+      }),
+    );
     expect(html).toMatch(/^<table/);
     expect(html).toContain('<th style="text-align:right">top1 (%)</th>');
     expect(html).toContain('<td style="text-align:right">72.00 ± 2.00</td>');
@@ -74,36 +89,53 @@ describe('summarize', () => {
 });
 
 describe('resultsFrame', () => {
-  it('one row per run: identity columns, the configuration id, ' + 'metrics (NaN where missing), extra numeric metrics', () => {
-    const withExtra = [...records, fakeRecord({ variant: 'D', seed: 0, metrics: { top1: 0.4, routerTop1: 0.8 }, config: { depth: 2 } })];
-    const df = resultsFrame(withExtra);
-    expect(df.shape).toEqual([7, RESULT_FRAME_COLUMNS.length + RESULT_FRAME_METRICS.length + 3]);
-    expect(df.columns.slice(0, RESULT_FRAME_COLUMNS.length)).toEqual([...RESULT_FRAME_COLUMNS]);
-    expect(df.columns).toContain('routerTop1');
-    expect(df.variant.values).toEqual(['A', 'B', 'A', 'A', 'B', 'C', 'D']);
-    expect(df.top1.values).toEqual([0.7, 0.5, 0.72, 0.74, 0.6, 0.9, 0.4]);
-    const params = df.params.values as number[];
-    expect(params.slice(0, 5)).toEqual([1e6, 2.5e6, 1e6, 1e6, 2.5e6]);
-    expect(Number.isNaN(params[5])).toBe(true);
-    // runs with another configuration of the same variant are told apart by the configId column
-    const cfg = df.configId.values as string[];
-    expect(cfg[0]).toBe(cfg[2]);
-    expect(cfg[0]).not.toBe(cfg[1]);
-    // and danfo groups them like summarize does
-    const g = df.groupby(['variant']).col(['top1']).agg({ top1: ['mean', 'count'] });
-    const byVariant = Object.fromEntries((g.variant.values as string[]).map((v, i) => [v, [g.top1_mean.values[i], g.top1_count.values[i]]]));
-    expect(byVariant.A[0]).toBeCloseTo(0.72, 6);
-    expect(byVariant.A[1]).toBe(3);
-    expect(byVariant.B[1]).toBe(2);
-  });
+  it(
+    'one row per run: identity columns, the configuration id, ' + 'metrics (NaN where missing), extra numeric metrics',
+    () => {
+      const withExtra = [
+        ...records,
+        fakeRecord({ variant: 'D', seed: 0, metrics: { top1: 0.4, routerTop1: 0.8 }, config: { depth: 2 } }),
+      ];
+      const df = resultsFrame(withExtra);
+      expect(df.shape).toEqual([7, RESULT_FRAME_COLUMNS.length + RESULT_FRAME_METRICS.length + 3]);
+      expect(df.columns.slice(0, RESULT_FRAME_COLUMNS.length)).toEqual([...RESULT_FRAME_COLUMNS]);
+      expect(df.columns).toContain('routerTop1');
+      expect(df.variant.values).toEqual(['A', 'B', 'A', 'A', 'B', 'C', 'D']);
+      expect(df.top1.values).toEqual([0.7, 0.5, 0.72, 0.74, 0.6, 0.9, 0.4]);
+      const params = df.params.values as number[];
+      expect(params.slice(0, 5)).toEqual([1e6, 2.5e6, 1e6, 1e6, 2.5e6]);
+      expect(Number.isNaN(params[5])).toBe(true);
+      // runs with another configuration of the same variant are told apart by the configId column
+      const cfg = df.configId.values as string[];
+      expect(cfg[0]).toBe(cfg[2]);
+      expect(cfg[0]).not.toBe(cfg[1]);
+      // and danfo groups them like summarize does
+      const g = df
+        .groupby(['variant'])
+        .col(['top1'])
+        .agg({ top1: ['mean', 'count'] });
+      const byVariant = Object.fromEntries(
+        (g.variant.values as string[]).map((v, i) => [v, [g.top1_mean.values[i], g.top1_count.values[i]]]),
+      );
+      expect(byVariant.A[0]).toBeCloseTo(0.72, 6);
+      expect(byVariant.A[1]).toBe(3);
+      expect(byVariant.B[1]).toBe(2);
+    },
+  );
 
-  it('an empty store gives an empty frame with the columns; ' + 'frameToHtml shows rows, escaped, and says when it cut', () => {
-    const empty = resultsFrame([]);
-    expect(empty.shape[0]).toBe(0);
-    expect(empty.columns.slice(0, 3)).toEqual(['experiment', 'paper', 'variant']);
-    const html = frameToHtml(resultsFrame([fakeRecord({ variant: '<b>x</b>', seed: 0, metrics: { top1: 0.5 } }), ...records]), 3);
-    expect(html).toContain('&lt;b&gt;x&lt;/b&gt;');
-    expect(html.match(/<tr>/g)?.length).toBe(4); // header + 3 rows
-    expect(html).toContain('3 of 7 rows');
-  });
+  it(
+    'an empty store gives an empty frame with the columns; ' + 'frameToHtml shows rows, escaped, and says when it cut',
+    () => {
+      const empty = resultsFrame([]);
+      expect(empty.shape[0]).toBe(0);
+      expect(empty.columns.slice(0, 3)).toEqual(['experiment', 'paper', 'variant']);
+      const html = frameToHtml(
+        resultsFrame([fakeRecord({ variant: '<b>x</b>', seed: 0, metrics: { top1: 0.5 } }), ...records]),
+        3,
+      );
+      expect(html).toContain('&lt;b&gt;x&lt;/b&gt;');
+      expect(html.match(/<tr>/g)?.length).toBe(4); // header + 3 rows
+      expect(html).toContain('3 of 7 rows');
+    },
+  );
 });

@@ -23,15 +23,25 @@ describe('CIFAR ResNets: parameter counts against the well-known values (10 clas
     expect(getModelEntry(name).family.closedFormParams!(m.config)).toBe(n);
   });
 
-  it('EIT-CIFAR has 27.6% of ResNet-18-CIFAR parameters (the v1 abstract claims "17.7%" of a ResNet it does not ' + 'name)', () => {
-    const ratio = createModel('eit-cifar', {}, { build: false }).paramCount() / createModel('resnet18-cifar', {}, { build: false }).paramCount();
-    expect(ratio).toBeCloseTo(0.2756, 3);
-  });
+  it(
+    'EIT-CIFAR has 27.6% of ResNet-18-CIFAR parameters (the v1 abstract claims "17.7%" of a ResNet it does not ' +
+      'name)',
+    () => {
+      const ratio =
+        createModel('eit-cifar', {}, { build: false }).paramCount() /
+        createModel('resnet18-cifar', {}, { build: false }).paramCount();
+      expect(ratio).toBeCloseTo(0.2756, 3);
+    },
+  );
 
   it('bad configs are errors naming the values', () => {
-    expect(() => createModel('resnet56-cifar', { widths: [16, 32], blocks: [9, 9, 9] }, { build: false })).toThrow(/widths=\[16,32\] and blocks=\[9,9,9\]/);
+    expect(() => createModel('resnet56-cifar', { widths: [16, 32], blocks: [9, 9, 9] }, { build: false })).toThrow(
+      /widths=\[16,32\] and blocks=\[9,9,9\]/,
+    );
     expect(() => createModel('resnet56-cifar', { widths: [32, 16, 64] }, { build: false })).toThrow(ConfigError);
-    expect(() => createModel('resnet56-cifar', { widths: [32, 16, 64] }, { build: false })).toThrow(/32 → 16.*shortcut='B'/);
+    expect(() => createModel('resnet56-cifar', { widths: [32, 16, 64] }, { build: false })).toThrow(
+      /32 → 16.*shortcut='B'/,
+    );
     expect(() => createModel('resnet56-cifar', { shortcut: 'C' }, { build: false })).toThrow(/shortcut.*A, B/);
   });
 });
@@ -72,7 +82,14 @@ describe('CIFAR ResNets forward', () => {
     const xa = x.arraySync()[0];
     const ya = y.arraySync()[0];
     for (let i = 0; i < 2; i++)
-      for (let j = 0; j < 2; j++) expect(ya[i][j].map((v) => +v.toFixed(5))).toEqual([0, 0, ...xa[2 * i][2 * j].map((v) => +Math.max(0, v).toFixed(5)), 0, 0]);
+      for (let j = 0; j < 2; j++)
+        expect(ya[i][j].map((v) => +v.toFixed(5))).toEqual([
+          0,
+          0,
+          ...xa[2 * i][2 * j].map((v) => +Math.max(0, v).toFixed(5)),
+          0,
+          0,
+        ]);
     tf.dispose([x, y]);
     blk.dispose();
   });

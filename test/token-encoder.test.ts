@@ -14,7 +14,12 @@ beforeAll(async () => {
 });
 
 describe('attentionResidual: the two block orders', () => {
-  const x = tf.tensor3d([[[1, 2, 3, 6], [0, -1, 4, 1]]]);
+  const x = tf.tensor3d([
+    [
+      [1, 2, 3, 6],
+      [0, -1, 4, 1],
+    ],
+  ]);
   const norm = new LayerNorm(4, 1e-5).build(0);
   const double = (xn: tf.Tensor3D) => xn.mul(2) as tf.Tensor3D;
 
@@ -43,13 +48,21 @@ describe('MaeVit and Mlit share one token encoder', () => {
       expect(m).toBeInstanceOf(TokenEncoder);
       const enc = m as unknown as TokenEncoder<MaeVitConfig>;
       const c = enc.config;
-      const patches = tf.randomNormal([2, enc.numPatches, c.inChannels * c.patchSize ** 2], 0, 1, 'float32', 4) as tf.Tensor3D;
+      const patches = tf.randomNormal(
+        [2, enc.numPatches, c.inChannels * c.patchSize ** 2],
+        0,
+        1,
+        'float32',
+        4,
+      ) as tf.Tensor3D;
       const t = enc.embed(patches, null, makeCtx({ training: false }));
       expect(t.shape).toEqual([2, enc.numPatches + 1, c.embedDim]);
       const clsRow = enc.posEmbed.value.slice([enc.numPatches, 0], [1, c.embedDim]);
       const want = values(enc.patchEmbed.bias ? clsRow.add(enc.patchEmbed.bias.value) : clsRow);
       for (const b of [0, 1]) {
-        values(t.slice([b, enc.numPatches, 0], [1, 1, c.embedDim])).forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+        values(t.slice([b, enc.numPatches, 0], [1, 1, c.embedDim])).forEach((v, i) =>
+          expect(v).toBeCloseTo(want[i], 6),
+        );
       }
       // the first patch token is Proj(patch 0) + PosEmbed(0), not the class token
       expect(values(t.slice([0, 0, 0], [1, 1, c.embedDim]))).not.toEqual(want);
@@ -58,17 +71,23 @@ describe('MaeVit and Mlit share one token encoder', () => {
     }
   });
 
-  it('positions pick position rows: encoding visible patches at their indices equals slicing the full encoding ' + 'input', () => {
-    const m = createModel('mlit-test', {}, { seed: 5 }) as unknown as TokenEncoder<MaeVitConfig>;
-    const c = m.config;
-    const n = m.numPatches;
-    const patches = tf.randomNormal([1, n, c.inChannels * c.patchSize ** 2], 0, 1, 'float32', 6) as tf.Tensor3D;
-    const ctx = makeCtx({ training: false });
-    const full = m.embed(patches, null, ctx, { withClass: false });
-    const idx = [n - 1, 0];
-    const picked = m.embed(tf.gather(patches, idx, 1) as tf.Tensor3D, tf.tensor2d([idx], [1, 2], 'int32'), ctx, { withClass: false });
-    const want = values(tf.gather(full, idx, 1));
-    values(picked).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
-    m.dispose();
-  });
+  it(
+    'positions pick position rows: encoding visible patches at their indices equals slicing the full encoding ' +
+      'input',
+    () => {
+      const m = createModel('mlit-test', {}, { seed: 5 }) as unknown as TokenEncoder<MaeVitConfig>;
+      const c = m.config;
+      const n = m.numPatches;
+      const patches = tf.randomNormal([1, n, c.inChannels * c.patchSize ** 2], 0, 1, 'float32', 6) as tf.Tensor3D;
+      const ctx = makeCtx({ training: false });
+      const full = m.embed(patches, null, ctx, { withClass: false });
+      const idx = [n - 1, 0];
+      const picked = m.embed(tf.gather(patches, idx, 1) as tf.Tensor3D, tf.tensor2d([idx], [1, 2], 'int32'), ctx, {
+        withClass: false,
+      });
+      const want = values(tf.gather(full, idx, 1));
+      values(picked).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+      m.dispose();
+    },
+  );
 });

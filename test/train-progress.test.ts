@@ -19,7 +19,8 @@ function run(): TrainProgress[] {
   const out: TrainProgress[] = [];
   const base = { epochs: 2, steps: 3, loss: 1, lr: 1e-3, imgPerS: 100, evaluates: true };
   for (let e = 1; e <= 2; e++) {
-    for (let s = 1; s <= 3; s++) out.push({ ...base, phase: 'train', epoch: e, step: s, etaS: 100 - (e - 1) * 40 - s * 10 });
+    for (let s = 1; s <= 3; s++)
+      out.push({ ...base, phase: 'train', epoch: e, step: s, etaS: 100 - (e - 1) * 40 - s * 10 });
     out.push({ ...base, phase: 'eval', epoch: e, step: 3, etaS: e === 1 ? 55 : 5 });
   }
   out.push({ ...base, phase: 'done', epoch: 2, step: 3, etaS: 0 });
@@ -36,7 +37,12 @@ describe('training progress bar', () => {
     expect(evals.length).toBeGreaterThan(0);
     for (const f of evals) expect(f).not.toMatch(/100%/);
     expect(evals[0]).toMatch(/ep 1\/2 eval .* 38% .*ETA 55s/); // 3 of 8 units: 2 × (3 steps + 1 evaluation)
-    expect(s.text().split('\n').filter((l) => l.trim())).toHaveLength(1); // the line ends once, at the end
+    expect(
+      s
+        .text()
+        .split('\n')
+        .filter((l) => l.trim()),
+    ).toHaveLength(1); // the line ends once, at the end
     expect(frames[frames.length - 1]).toMatch(/m done 2\/2 .*100%.*\n$/);
     expect(s.text().match(/100%/g)).toHaveLength(1);
   });

@@ -19,7 +19,13 @@ import { tinyDataset } from './helpers/tiny-data';
 /** A run's integrity: identity checked on resume, one process per run, wall time over sessions, honest messages. */
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lightvit-run-'));
 const recipe = (over: Partial<Recipe> = {}): Recipe => ({
-  ...defaultRecipe('smoke'), epochs: 2, batchSize: 8, maxStepsPerEpoch: 2, trainSubset: 0, maxEvalImages: 16, ...over,
+  ...defaultRecipe('smoke'),
+  epochs: 2,
+  batchSize: 8,
+  maxStepsPerEpoch: 2,
+  trainSubset: 0,
+  maxEvalImages: 16,
+  ...over,
 });
 const model = () => createModel('vit-tiny-test', { numClasses: 4 }, { seed: 3 });
 
@@ -34,16 +40,36 @@ describe('resume', () => {
     const logs: string[] = [];
     const id = { model: 'vit-tiny-test', recipe: { lr: 1e-3, epochs: 1 }, dataset: 'tiny', seed: 0 };
     const m = model();
-    await train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, resume: true, identity: id, log: (s) => logs.push(s) });
+    await train({
+      model: m,
+      train: ds,
+      recipe: recipe({ epochs: 1 }),
+      checkpoint: ck,
+      resume: true,
+      identity: id,
+      log: (s) => logs.push(s),
+    });
     expect(logs).toEqual([`no checkpoint at ${ck}: starting fresh`]);
     expect(readCheckpoint(ck).meta.identity).toEqual(id);
     const other = { ...id, recipe: { lr: 2e-3, epochs: 1 }, seed: 1 };
-    await expect(train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, resume: true, identity: other })).rejects.toThrow(
+    await expect(
+      train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, resume: true, identity: other }),
+    ).rejects.toThrow(
       /checkpoint .*run\.ckpt was trained with another configuration \(recipe\.lr: 0\.001 → 0\.002; seed: 0 → 1\)/,
     );
-    await expect(train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, resume: true, identity: other })).rejects.toThrow(ConfigError);
+    await expect(
+      train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, resume: true, identity: other }),
+    ).rejects.toThrow(ConfigError);
     logs.length = 0;
-    await train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, resume: true, identity: id, log: (s) => logs.push(s) });
+    await train({
+      model: m,
+      train: ds,
+      recipe: recipe({ epochs: 1 }),
+      checkpoint: ck,
+      resume: true,
+      identity: id,
+      log: (s) => logs.push(s),
+    });
     expect(logs[0]).toMatch(/^resuming from epoch 1, step 0/);
     m.dispose();
   });
@@ -65,7 +91,10 @@ describe('resume', () => {
   });
 
   it('identityDiff names nested keys with both values', () => {
-    expect(identityDiff({ a: 1, r: { lr: 1, b: 2 } }, { a: 1, r: { lr: 2, b: 2 }, c: 'x' })).toEqual(['c: unset → "x"', 'r.lr: 1 → 2']);
+    expect(identityDiff({ a: 1, r: { lr: 1, b: 2 } }, { a: 1, r: { lr: 2, b: 2 }, c: 'x' })).toEqual([
+      'c: unset → "x"',
+      'r.lr: 1 → 2',
+    ]);
   });
 });
 
@@ -77,7 +106,9 @@ describe('checkpoint files', () => {
     len.writeUInt32LE(header.length);
     fs.writeFileSync(file, Buffer.concat([Buffer.from('LVCK1\n'), len, header]));
     expect(() => readCheckpoint(file)).toThrow(DataError);
-    expect(() => readCheckpoint(file)).toThrow(/bad\.ckpt is not a valid lightvit checkpoint: its header is not valid JSON/);
+    expect(() => readCheckpoint(file)).toThrow(
+      /bad\.ckpt is not a valid lightvit checkpoint: its header is not valid JSON/,
+    );
   });
 
   it("a NaN never names a checkpoint left by an earlier run as this run's last good one", async () => {
@@ -85,8 +116,11 @@ describe('checkpoint files', () => {
     const ck = path.join(tmp(), 'old.ckpt');
     const m = model();
     saveCheckpoint(ck, m, { model: 'vit-tiny-test', epoch: 5 }); // an earlier run's file at this path
-    const nan = (mm: typeof m, x: tf.Tensor4D, y: tf.Tensor1D, ctx: Ctx) => crossEntropy(mm.forward(x, ctx), y).mul(NaN) as tf.Scalar;
-    const err = await train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, lossFn: nan }).catch((e: Error) => e);
+    const nan = (mm: typeof m, x: tf.Tensor4D, y: tf.Tensor1D, ctx: Ctx) =>
+      crossEntropy(mm.forward(x, ctx), y).mul(NaN) as tf.Scalar;
+    const err = await train({ model: m, train: ds, recipe: recipe({ epochs: 1 }), checkpoint: ck, lossFn: nan }).catch(
+      (e: Error) => e,
+    );
     expect(String(err)).toMatch(/No checkpoint of this run was written yet/);
     expect(String(err)).not.toMatch(/kept at/);
     m.dispose();
@@ -94,7 +128,7 @@ describe('checkpoint files', () => {
 });
 
 describe('one process per run', () => {
-  it('a second holder is refused with the first one\'s pid; a stale lock is taken over; it is re-entrant', async () => {
+  it("a second holder is refused with the first one's pid; a stale lock is taken over; it is re-entrant", async () => {
     const ck = path.join(tmp(), 'locked.ckpt');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
@@ -102,9 +136,9 @@ describe('one process per run', () => {
       expect(() => acquireRunLock(ck)).toThrow(RunLockedError);
       expect(() => acquireRunLock(ck)).toThrow(new RegExp(`being trained by process ${child.pid}`));
       const m = model();
-      await expect(train({ model: m, train: tinyDataset(32, 8, 4), recipe: recipe({ epochs: 1 }), checkpoint: ck })).rejects.toThrow(
-        new RegExp(`process ${child.pid}`),
-      );
+      await expect(
+        train({ model: m, train: tinyDataset(32, 8, 4), recipe: recipe({ epochs: 1 }), checkpoint: ck }),
+      ).rejects.toThrow(new RegExp(`process ${child.pid}`));
       m.dispose();
     } finally {
       child.kill();

@@ -19,7 +19,15 @@ import { tinyDataset } from './helpers/tiny-data';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lightvit-train-'));
 const recipe = (over: Partial<Recipe> = {}): Recipe => ({
-  ...defaultRecipe('smoke'), epochs: 2, batchSize: 8, maxStepsPerEpoch: 0, trainSubset: 0, maxEvalImages: 0, warmupEpochs: 0.5, lr: 3e-3, ...over,
+  ...defaultRecipe('smoke'),
+  epochs: 2,
+  batchSize: 8,
+  maxStepsPerEpoch: 0,
+  trainSubset: 0,
+  maxEvalImages: 0,
+  warmupEpochs: 0.5,
+  lr: 3e-3,
+  ...over,
 });
 
 beforeAll(async () => {
@@ -32,12 +40,34 @@ describe('optimiser and schedule (golden values)', () => {
     const b = new Param([2], init.constant(1));
     w.materialize(null as never);
     b.materialize(null as never);
-    const opt = new AdamW([['w', w], ['b', b]], { weightDecay: 0.1 });
-    tf.tidy(() => opt.apply(new Map([['w', tf.fill([2, 2], 0.5)], ['b', tf.fill([2], 0.5)]]), 0.01));
+    const opt = new AdamW(
+      [
+        ['w', w],
+        ['b', b],
+      ],
+      { weightDecay: 0.1 },
+    );
+    tf.tidy(() =>
+      opt.apply(
+        new Map([
+          ['w', tf.fill([2, 2], 0.5)],
+          ['b', tf.fill([2], 0.5)],
+        ]),
+        0.01,
+      ),
+    );
     // step 1: m̂ = g, v̂ = g², update = g/(|g|+eps) ≈ 1; w: 1·(1 − 0.01·0.1) − 0.01 = 0.989; b (no decay): 0.99
     expect(w.value.dataSync()[0]).toBeCloseTo(0.989, 6);
     expect(b.value.dataSync()[0]).toBeCloseTo(0.99, 6);
-    tf.tidy(() => opt.apply(new Map([['w', tf.fill([2, 2], -0.5)], ['b', tf.fill([2], -0.5)]]), 0.01));
+    tf.tidy(() =>
+      opt.apply(
+        new Map([
+          ['w', tf.fill([2, 2], -0.5)],
+          ['b', tf.fill([2], -0.5)],
+        ]),
+        0.01,
+      ),
+    );
     // step 2: m = 0.9·0.05 + 0.1·(−0.5) = −0.005 → m̂ = −0.005/0.19; v = 0.999·2.5e-4 + 0.001·0.25 = 5e-4 → v̂ =
     // 5e-4/0.001999
     const mhat = -0.005 / 0.19;
@@ -60,7 +90,10 @@ describe('optimiser and schedule (golden values)', () => {
 
   it('global-norm clipping scales to the bound and leaves small gradients alone', () => {
     tf.tidy(() => {
-      const g = new Map([['a', tf.tensor([3, 0])], ['b', tf.tensor([4])]]);
+      const g = new Map([
+        ['a', tf.tensor([3, 0])],
+        ['b', tf.tensor([4])],
+      ]);
       const { grads, norm } = clipByGlobalNorm(g, 1);
       expect(norm.dataSync()[0]).toBeCloseTo(5);
       expect(Array.from(grads.get('a')!.dataSync())[0]).toBeCloseTo(0.6, 4);
@@ -78,7 +111,10 @@ describe('optimiser and schedule (golden values)', () => {
       expect(crossEntropy(logits, tf.tensor1d([0], 'int32')).dataSync()[0]).toBeCloseTo(-logp[0], 5);
       const eps = 0.3;
       const q = [1 - eps + eps / 3, eps / 3, eps / 3];
-      expect(crossEntropy(logits, tf.tensor1d([0], 'int32'), eps).dataSync()[0]).toBeCloseTo(-(q[0] * logp[0] + q[1] * logp[1] + q[2] * logp[2]), 5);
+      expect(crossEntropy(logits, tf.tensor1d([0], 'int32'), eps).dataSync()[0]).toBeCloseTo(
+        -(q[0] * logp[0] + q[1] * logp[1] + q[2] * logp[2]),
+        5,
+      );
     });
     const l = new Float32Array([0.1, 0.5, 0.4, 0.9, 0.05, 0.05]);
     expect(topkCorrect(l, 3, [2, 0], 1)).toBe(1);
@@ -92,7 +128,11 @@ describe('trainer', () => {
     const model = createModel('vit-mean-test', { numClasses: 4 }, { seed: 1 });
     const counts: number[] = [];
     const res = await train({
-      model, train: ds, test: ds, recipe: recipe({ epochs: 6, lr: 1e-2, augment: { cropPadding: 0, flip: false } }), seed: 1,
+      model,
+      train: ds,
+      test: ds,
+      recipe: recipe({ epochs: 6, lr: 1e-2, augment: { cropPadding: 0, flip: false } }),
+      seed: 1,
       onProgress: (p) => p.phase === 'train' && counts.push(tf.memory().numTensors),
     });
     expect(res.history).toHaveLength(6);
@@ -114,12 +154,23 @@ describe('trainer', () => {
     const interrupt = (p: { epoch: number; step: number }) => {
       if (p.epoch === 2 && p.step === 3) throw new Error('interrupted');
     };
-    await expect(train({ model: b, train: ds, recipe: r, seed: 5, checkpoint: ck, checkpointEverySteps: 2, onProgress: interrupt })).rejects.toThrow('interrupted');
+    await expect(
+      train({
+        model: b,
+        train: ds,
+        recipe: r,
+        seed: 5,
+        checkpoint: ck,
+        checkpointEverySteps: 2,
+        onProgress: interrupt,
+      }),
+    ).rejects.toThrow('interrupted');
     const c = createModel('vit-tiny-test', { numClasses: 4 }, { seed: 99 });
     const res = await train({ model: c, train: ds, recipe: r, seed: 5, checkpoint: ck, resume: true });
     expect(res.resumedFrom).toEqual({ epoch: 1, stepInEpoch: 2 });
     const pc = new Map(c.namedParams());
-    for (const [k, p] of a.namedParams()) expect(Array.from(pc.get(k)!.value.dataSync())).toEqual(Array.from(p.value.dataSync()));
+    for (const [k, p] of a.namedParams())
+      expect(Array.from(pc.get(k)!.value.dataSync())).toEqual(Array.from(p.value.dataSync()));
     expect(res.history.map((h) => h.epoch)).toEqual([1, 2]);
     [a, b, c].forEach((m) => m.dispose());
   });
@@ -135,28 +186,35 @@ describe('trainer', () => {
       const l = crossEntropy(model.forward(x, ctx), y);
       return (calls > 4 ? l.mul(NaN) : l) as tf.Scalar;
     };
-    await expect(train({ model: m, train: ds, recipe: recipe({ epochs: 3 }), seed: 1, checkpoint: ck, lossFn })).rejects.toThrow(DivergenceError);
-    await expect(train({ model: m, train: ds, recipe: recipe({ epochs: 3 }), seed: 1, checkpoint: ck, lossFn, resume: true })).rejects.toThrow(/loss is NaN.*last good checkpoint of this run is kept at .*nan\.ckpt/);
+    await expect(
+      train({ model: m, train: ds, recipe: recipe({ epochs: 3 }), seed: 1, checkpoint: ck, lossFn }),
+    ).rejects.toThrow(DivergenceError);
+    await expect(
+      train({ model: m, train: ds, recipe: recipe({ epochs: 3 }), seed: 1, checkpoint: ck, lossFn, resume: true }),
+    ).rejects.toThrow(/loss is NaN.*last good checkpoint of this run is kept at .*nan\.ckpt/);
     const meta = readCheckpoint(ck).meta;
     expect(meta.epoch).toBe(1); // 4 steps per epoch: epoch 1 completed before the NaN
     m.dispose();
   });
 
-  it('a checkpoint that does not fit the model lists what is ' + 'missing and unexpected; a truncated one names sizes', () => {
-    const dir = tmp();
-    const a = createModel('vit-tiny-test', {}, { seed: 1 });
-    const file = path.join(dir, 'a.ckpt');
-    saveCheckpoint(file, a, { model: 'vit-tiny-test' });
-    const b = createModel('vit-tiny-test', { depth: 3 }, { seed: 1 });
-    expect(() => loadCheckpoint(file, b)).toThrow(/missing in checkpoint: blocks\.2\./);
-    const c = createModel('vit-tiny-test', { depth: 1 }, { seed: 1 });
-    expect(() => loadCheckpoint(file, c)).toThrow(/unexpected in checkpoint: blocks\.1\./);
-    const bytes = fs.readFileSync(file);
-    fs.writeFileSync(file, bytes.subarray(0, bytes.length - 10));
-    expect(() => readCheckpoint(file)).toThrow(DataError);
-    expect(() => readCheckpoint(file)).toThrow(/is \d[\d,]* bytes; expected [\d,]+/);
-    [a, b, c].forEach((m) => m.dispose());
-  });
+  it(
+    'a checkpoint that does not fit the model lists what is ' + 'missing and unexpected; a truncated one names sizes',
+    () => {
+      const dir = tmp();
+      const a = createModel('vit-tiny-test', {}, { seed: 1 });
+      const file = path.join(dir, 'a.ckpt');
+      saveCheckpoint(file, a, { model: 'vit-tiny-test' });
+      const b = createModel('vit-tiny-test', { depth: 3 }, { seed: 1 });
+      expect(() => loadCheckpoint(file, b)).toThrow(/missing in checkpoint: blocks\.2\./);
+      const c = createModel('vit-tiny-test', { depth: 1 }, { seed: 1 });
+      expect(() => loadCheckpoint(file, c)).toThrow(/unexpected in checkpoint: blocks\.1\./);
+      const bytes = fs.readFileSync(file);
+      fs.writeFileSync(file, bytes.subarray(0, bytes.length - 10));
+      expect(() => readCheckpoint(file)).toThrow(DataError);
+      expect(() => readCheckpoint(file)).toThrow(/is \d[\d,]* bytes; expected [\d,]+/);
+      [a, b, c].forEach((m) => m.dispose());
+    },
+  );
 
   it('evaluate gives the top-1 and top-5 of the model logits and a confusion matrix of their argmax', () => {
     // 10 classes, so top-5 is not 1 by construction; the reference ranks the logits of one plain forward pass
@@ -174,7 +232,9 @@ describe('trainer', () => {
     expect(top5).toBeLessThan(30);
     expect(r.confusion!.flat().reduce((s, v) => s + v, 0)).toBe(30);
     expect(r.confusion!.reduce((s, row, i) => s + row[i], 0)).toBe(top1);
-    ds.labels.forEach((y, _i) => expect(r.confusion![y].reduce((s, v) => s + v, 0)).toBe(ds.labels.filter((l) => l === y).length));
+    ds.labels.forEach((y, _i) =>
+      expect(r.confusion![y].reduce((s, v) => s + v, 0)).toBe(ds.labels.filter((l) => l === y).length),
+    );
     m.dispose();
   });
 });

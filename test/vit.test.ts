@@ -28,10 +28,16 @@ describe('vit registry entries', () => {
   });
 
   it('unknown keys and impossible dims are errors naming the values', () => {
-    expect(() => createModel('vit', { embdDim: 3 }, { build: false })).toThrow(/unknown config key 'embdDim'.*embedDim/);
+    expect(() => createModel('vit', { embdDim: 3 }, { build: false })).toThrow(
+      /unknown config key 'embdDim'.*embedDim/,
+    );
     expect(() => createModel('vit', { embedDim: 100, numHeads: 3 }, { build: false })).toThrow(ConfigError);
-    expect(() => createModel('vit', { embedDim: 100, numHeads: 3 }, { build: false })).toThrow(/embedDim=100 is not divisible by numHeads=3/);
-    expect(() => createModel('vit', { imageSize: 30, patchSize: 4 }, { build: false })).toThrow(/imageSize=30.*patchSize=4/);
+    expect(() => createModel('vit', { embedDim: 100, numHeads: 3 }, { build: false })).toThrow(
+      /embedDim=100 is not divisible by numHeads=3/,
+    );
+    expect(() => createModel('vit', { imageSize: 30, patchSize: 4 }, { build: false })).toThrow(
+      /imageSize=30.*patchSize=4/,
+    );
     expect(() => createModel('vit', { pool: 'max' }, { build: false })).toThrow(/pool.*cls, mean/);
     expect(() => createModel('no-such-model')).toThrow(UnknownNameError);
   });

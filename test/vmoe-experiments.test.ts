@@ -21,7 +21,8 @@ beforeAll(async () => {
 });
 
 describe('mobile-vmoe.superclasses at smoke scale', () => {
-  it('trains dense → clusters its validation confusion → MoEs on the clusters and on random groups; records ' + 'router accuracy, ARI', async () => {
+  it('trains dense → clusters its validation confusion → MoEs on the clusters and on random groups; records ' +
+    'router accuracy, ARI', async () => {
     const e = getExperiment('mobile-vmoe.superclasses');
     const logs: string[] = [];
     await e.run({ scale: 'smoke', preferReal: false, force: true, seed: 0, log: (m) => logs.push(m) });
@@ -54,7 +55,10 @@ describe('mobile-vmoe.superclasses at smoke scale', () => {
     expect(clu.config.numExperts).toBe(E);
     // the stored ARI is the one of the stored partitions (the control MoE keeps its groups in its config)
     const control = recs.find((r) => r.variant === 'random balanced groups')!;
-    expect(clu.extra!.ari as number).toBeCloseTo(adjustedRandIndex(assign, control.config.superClassOf as number[]), 12);
+    expect(clu.extra!.ari as number).toBeCloseTo(
+      adjustedRandIndex(assign, control.config.superClassOf as number[]),
+      12,
+    );
     for (const r of [clu, control]) {
       const top1 = r.metrics.routerTop1;
       // k = 1 per image: each super-class present sends each image to one expert of the first MoE block, so its row
@@ -62,7 +66,9 @@ describe('mobile-vmoe.superclasses at smoke scale', () => {
       // (an image sent to its own super-class's expert) is a weighted mean of the diagonal
       const sve = r.extra!.superVsExpert as number[][];
       expect(sve.length).toBe(Math.max(...(r.config.superClassOf as number[])) + 1);
-      const present = sve.map((row, k) => ({ sum: row.reduce((a, b) => a + b, 0), diag: row[k] })).filter((p) => p.sum > 0);
+      const present = sve
+        .map((row, k) => ({ sum: row.reduce((a, b) => a + b, 0), diag: row[k] }))
+        .filter((p) => p.sum > 0);
       for (const p of present) expect(p.sum).toBeCloseTo(1, 9);
       expect(top1).toBeGreaterThanOrEqual(Math.min(...present.map((p) => p.diag)) - 1e-9);
       expect(top1).toBeLessThanOrEqual(Math.max(...present.map((p) => p.diag)) + 1e-9);
@@ -78,9 +84,18 @@ describe('mobile-vmoe.superclasses at smoke scale', () => {
 
 describe('mobile-vmoe figures read stored fields', () => {
   const rec = (variant: string, model: string, top1: number, extra?: Record<string, unknown>) =>
-    fakeRecord({ experiment: 'mobile-vmoe.ablations', paper: 'mobile-vmoe', variant, model, metrics: { top1, routerTop1: 0.5 }, extra });
+    fakeRecord({
+      experiment: 'mobile-vmoe.ablations',
+      paper: 'mobile-vmoe',
+      variant,
+      model,
+      metrics: { top1, routerTop1: 0.5 },
+      extra,
+    });
   const sweepX = (recs: ReturnType<typeof rec>[]) => {
-    const fig = getExperiment('mobile-vmoe.ablations').figures(recs).find((f) => f.id === 'vmoe-ablation-E');
+    const fig = getExperiment('mobile-vmoe.ablations')
+      .figures(recs)
+      .find((f) => f.id === 'vmoe-ablation-E');
     return fig?.data.map((t) => [t.name, t.x, t.y]);
   };
 

@@ -59,20 +59,32 @@ describe('symmetric eigen-decomposition (Jacobi)', () => {
         const av = a[i].reduce((s, x, j) => s + x * vectors[k][j], 0);
         expect(av).toBeCloseTo(values[k] * vectors[k][i], 8);
       }
-      for (let l = 0; l <= k; l++) expect(vectors[k].reduce((s, x, i) => s + x * vectors[l][i], 0)).toBeCloseTo(k === l ? 1 : 0, 9);
+      for (let l = 0; l <= k; l++)
+        expect(vectors[k].reduce((s, x, i) => s + x * vectors[l][i], 0)).toBeCloseTo(k === l ? 1 : 0, 9);
       if (k > 0) expect(values[k]).toBeGreaterThanOrEqual(values[k - 1]);
     }
-    expect(values.reduce((s, x) => s + x, 0)).toBeCloseTo(a.reduce((s, r, i) => s + r[i], 0), 9);
+    expect(values.reduce((s, x) => s + x, 0)).toBeCloseTo(
+      a.reduce((s, r, i) => s + r[i], 0),
+      9,
+    );
   });
   it('rejects a non-symmetric matrix, naming the entries', () => {
-    expect(() => symmetricEigen([[1, 2], [0, 1]])).toThrow(/m\[1\]\[0\]=0 ≠ m\[0\]\[1\]=2/);
+    expect(() =>
+      symmetricEigen([
+        [1, 2],
+        [0, 1],
+      ]),
+    ).toThrow(/m\[1\]\[0\]=0 ≠ m\[0\]\[1\]=2/);
   });
 });
 
 describe('balanced assignment and clustering', () => {
   it('hungarian finds the brute-force optimum on random 6×6 costs', () => {
     const rng = new Rng(7);
-    const perms = (n: number): number[][] => (n === 1 ? [[0]] : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)])));
+    const perms = (n: number): number[][] =>
+      n === 1
+        ? [[0]]
+        : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
     const all = perms(6);
     for (let trial = 0; trial < 5; trial++) {
       const c = Array.from({ length: 6 }, () => Array.from({ length: 6 }, () => Math.round(rng.next() * 100)));
@@ -84,7 +96,11 @@ describe('balanced assignment and clustering', () => {
   });
 
   it('balanced k-means gives equal sizes even when the natural groups are unequal', () => {
-    const pts = [...Array.from({ length: 6 }, (_, i) => [0 + 0.01 * i, 0]), ...Array.from({ length: 3 }, (_, i) => [10 + 0.01 * i, 0]), ...Array.from({ length: 3 }, (_, i) => [20 + 0.01 * i, 0])];
+    const pts = [
+      ...Array.from({ length: 6 }, (_, i) => [0 + 0.01 * i, 0]),
+      ...Array.from({ length: 3 }, (_, i) => [10 + 0.01 * i, 0]),
+      ...Array.from({ length: 3 }, (_, i) => [20 + 0.01 * i, 0]),
+    ];
     const { assignment } = balancedKMeans(pts, 3, { seed: 1 });
     const sizes = [0, 1, 2].map((j) => assignment.filter((x) => x === j).length);
     expect(sizes).toEqual([4, 4, 4]);
@@ -133,7 +149,9 @@ describe('confusion matrix, graph, merged super-classes', () => {
   });
   it('mergeCoarse: 20 coarse classes → E groups of consecutive coarse classes', () => {
     const fineToCoarse = Array.from({ length: 100 }, (_, f) => f % 20);
-    expect(mergeCoarse(fineToCoarse, 20, 10).slice(0, 20)).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9]);
+    expect(mergeCoarse(fineToCoarse, 20, 10).slice(0, 20)).toEqual([
+      0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9,
+    ]);
     expect(new Set(mergeCoarse(fineToCoarse, 20, 5)).size).toBe(5);
     expect(() => mergeCoarse(fineToCoarse, 20, 30)).toThrow(/30 groups from 20 super-classes/);
   });

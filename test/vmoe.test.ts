@@ -27,7 +27,8 @@ describe('Mobile V-MoE registry: parameter counts (docs/mobile-vmoe.md §4 table
 
   it('other grid rows match docs/mobile-vmoe.md §4 (6×192 2.71M, 12×96 1.36M, 6×96 0.69M, 6×64 0.31M)', () => {
     const want: Record<string, string> = { '6x192': '2.71', '12x96': '1.36', '6x96': '0.69', '6x64': '0.31' };
-    for (const [label, m] of Object.entries(want)) expect(millions(createModel(`vit-${label}`, {}, { build: false }).paramCount())).toBe(m);
+    for (const [label, m] of Object.entries(want))
+      expect(millions(createModel(`vit-${label}`, {}, { build: false }).paramCount())).toBe(m);
   });
 
   it('closed form equals the built module count for every grid model and routing variant', () => {
@@ -37,7 +38,11 @@ describe('Mobile V-MoE registry: parameter counts (docs/mobile-vmoe.md §4 table
         expect(getModelEntry(name).family.closedFormParams!(m.config)).toBe(m.paramCount());
       }
     }
-    for (const o of [{ routing: 'token' }, { routing: 'e2e-image', numExperts: 20, moeLayers: 6, topK: 5 }, { bias: false, routerInput: 'mean' }]) {
+    for (const o of [
+      { routing: 'token' },
+      { routing: 'e2e-image', numExperts: 20, moeLayers: 6, topK: 5 },
+      { bias: false, routerInput: 'mean' },
+    ]) {
       const m = createModel('vmoe-6x64', o, { build: false });
       expect(getModelEntry('vmoe-6x64').family.closedFormParams!(m.config)).toBe(m.paramCount());
     }
@@ -53,14 +58,22 @@ describe('Mobile V-MoE registry: parameter counts (docs/mobile-vmoe.md §4 table
   it('invalid configs are errors naming the values', () => {
     expect(() => createModel('vmoe-6x64', { topK: 11 }, { build: false })).toThrow(/topK=11 exceeds numExperts=10/);
     expect(() => createModel('vmoe-6x64', { moeLayers: 7 }, { build: false })).toThrow(/moeLayers=7 exceeds depth=6/);
-    expect(() => createModel('vmoe-6x64', { pool: 'mean' }, { build: false })).toThrow(/routerInput='cls' needs a class token/);
-    expect(() => createModel('vmoe-6x64', { routing: 'per-patch' }, { build: false })).toThrow(/superclass-image, e2e-image, token/);
-    expect(() => createModel('vmoe-6x64', { superClassOf: [0, 1] }, { build: false })).toThrow(/superClassOf has 2 entries; expected 0.*numClasses=100/);
-    expect(() => createModel('vmoe-test', { superClassOf: [0, 1, 2, 3, 0, 1, 2, 0, 1, 2] }, { build: false })).toThrow(/superClassOf\[3\]=3/);
+    expect(() => createModel('vmoe-6x64', { pool: 'mean' }, { build: false })).toThrow(
+      /routerInput='cls' needs a class token/,
+    );
+    expect(() => createModel('vmoe-6x64', { routing: 'per-patch' }, { build: false })).toThrow(
+      /superclass-image, e2e-image, token/,
+    );
+    expect(() => createModel('vmoe-6x64', { superClassOf: [0, 1] }, { build: false })).toThrow(
+      /superClassOf has 2 entries; expected 0.*numClasses=100/,
+    );
+    expect(() => createModel('vmoe-test', { superClassOf: [0, 1, 2, 3, 0, 1, 2, 0, 1, 2] }, { build: false })).toThrow(
+      /superClassOf\[3\]=3/,
+    );
   });
 });
 
-describe('Mobile V-MoE MACs (2·MACs = the paper\'s FLOPs)', () => {
+describe("Mobile V-MoE MACs (2·MACs = the paper's FLOPs)", () => {
   it('12×192 dense: 365M MACs; the MoE adds only the router (D·E)', () => {
     const dense = createModel('vit-12x192');
     const moe = createModel('vmoe-12x192');
@@ -96,7 +109,10 @@ function lossOf(m: MobileVmoe, x: tf.Tensor4D, w: tf.Tensor2D, ctx: Ctx): tf.Sca
 
 function gradsOf(m: MobileVmoe, x: tf.Tensor4D, w: tf.Tensor2D, targets: Ctx['targets']) {
   const names = m.namedParams().filter(([, p]) => p.trainable);
-  const { value, grads } = tf.variableGrads(() => lossOf(m, x, w, makeCtx({ training: true, seed: 5, targets })), names.map(([, p]) => p.value));
+  const { value, grads } = tf.variableGrads(
+    () => lossOf(m, x, w, makeCtx({ training: true, seed: 5, targets })),
+    names.map(([, p]) => p.value),
+  );
   const out = new Map<string, Float32Array>();
   for (const [n, p] of names) {
     const g = grads[p.value.name];
@@ -108,57 +124,69 @@ function gradsOf(m: MobileVmoe, x: tf.Tensor4D, w: tf.Tensor2D, targets: Ctx['ta
   return { value: v, grads: out };
 }
 
-describe('per-image dispatch (group by expert, gather, scatter back) ' + 'equals the dense compute-all-and-mask reference', () => {
-  const cases: Array<[string, Record<string, unknown>]> = [
-    ['super-class router, k = 1', { routing: 'superclass-image', topK: 1, routerInput: 'mean' }],
-    ['end-to-end router, k = 2, raw gates', { routing: 'e2e-image', topK: 2, gateNormalise: 'none', routerInput: 'mean' }],
-    ['per-token router, k = 2', { routing: 'token', topK: 2 }],
-  ];
-  for (const [title, o] of cases) {
-    it(`${title}: forward and gradients`, () => {
-      const base = { ...o, dropPath: 0, numExperts: 4, depth: 3, moeLayers: 2 };
-      const g = createModel('vmoe-test', { ...base, dispatch: 'gather' }, { seed: 11 }) as MobileVmoe;
-      const d = createModel('vmoe-test', { ...base, dispatch: 'dense' }, { seed: 11 }) as MobileVmoe;
-      // a freshly initialised router sends every image to one expert; sharpen it so that the batch is split
-      for (const m of [g, d]) {
-        for (const [n, p] of m.namedParams()) if (n.includes('router') && n.endsWith('weight')) p.value.assign(tf.randomNormal(p.shape as number[], 0, 3, 'float32', 4));
-      }
-      const x = tf.randomUniform([6, 8, 8, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
-      const w = tf.randomNormal([6, 10], 0, 1, 'float32', 3) as tf.Tensor2D;
-      const coarse = tf.tensor1d([0, 1, 2, 3, 1, 0], 'int32');
-      const labels = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
-      const yg = g.forward(x, makeCtx({ training: false }));
-      const yd = d.forward(x, makeCtx({ training: false }));
-      const a = yg.dataSync();
-      const b = yd.dataSync();
-      for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5);
-      // the routing of this batch must use more than k experts, or the test would not exercise the grouping
-      const used = new Set(g.expertsUsed(x).flat(2));
-      expect(used.size).toBeGreaterThan(o.topK as number);
-      const before = tf.memory().numTensors;
-      const rg = gradsOf(g, x, w, { coarse, labels });
-      const rd = gradsOf(d, x, w, { coarse, labels });
-      expect(tf.memory().numTensors).toBe(before);
-      expect(rg.value).toBeCloseTo(rd.value, 4);
-      let nonzeroRouter = 0;
-      for (const [n, gd] of rd.grads) {
-        const gg = rg.grads.get(n)!;
-        const scale = Math.max(1e-3, ...Array.from(gd, Math.abs));
-        for (let i = 0; i < gd.length; i++) expect(Math.abs(gg[i] - gd[i]) / scale).toBeLessThan(1e-4);
-        if (n.includes('router') && gd.some((v) => Math.abs(v) > 1e-6)) nonzeroRouter++;
-      }
-      expect(nonzeroRouter).toBeGreaterThan(0);
-      [yg, yd, x, w, coarse, labels].forEach((t) => t.dispose());
-      g.dispose();
-      d.dispose();
-    });
-  }
-});
+describe(
+  'per-image dispatch (group by expert, gather, scatter back) ' + 'equals the dense compute-all-and-mask reference',
+  () => {
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['super-class router, k = 1', { routing: 'superclass-image', topK: 1, routerInput: 'mean' }],
+      [
+        'end-to-end router, k = 2, raw gates',
+        { routing: 'e2e-image', topK: 2, gateNormalise: 'none', routerInput: 'mean' },
+      ],
+      ['per-token router, k = 2', { routing: 'token', topK: 2 }],
+    ];
+    for (const [title, o] of cases) {
+      it(`${title}: forward and gradients`, () => {
+        const base = { ...o, dropPath: 0, numExperts: 4, depth: 3, moeLayers: 2 };
+        const g = createModel('vmoe-test', { ...base, dispatch: 'gather' }, { seed: 11 }) as MobileVmoe;
+        const d = createModel('vmoe-test', { ...base, dispatch: 'dense' }, { seed: 11 }) as MobileVmoe;
+        // a freshly initialised router sends every image to one expert; sharpen it so that the batch is split
+        for (const m of [g, d]) {
+          for (const [n, p] of m.namedParams())
+            if (n.includes('router') && n.endsWith('weight'))
+              p.value.assign(tf.randomNormal(p.shape as number[], 0, 3, 'float32', 4));
+        }
+        const x = tf.randomUniform([6, 8, 8, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+        const w = tf.randomNormal([6, 10], 0, 1, 'float32', 3) as tf.Tensor2D;
+        const coarse = tf.tensor1d([0, 1, 2, 3, 1, 0], 'int32');
+        const labels = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
+        const yg = g.forward(x, makeCtx({ training: false }));
+        const yd = d.forward(x, makeCtx({ training: false }));
+        const a = yg.dataSync();
+        const b = yd.dataSync();
+        for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5);
+        // the routing of this batch must use more than k experts, or the test would not exercise the grouping
+        const used = new Set(g.expertsUsed(x).flat(2));
+        expect(used.size).toBeGreaterThan(o.topK as number);
+        const before = tf.memory().numTensors;
+        const rg = gradsOf(g, x, w, { coarse, labels });
+        const rd = gradsOf(d, x, w, { coarse, labels });
+        expect(tf.memory().numTensors).toBe(before);
+        expect(rg.value).toBeCloseTo(rd.value, 4);
+        let nonzeroRouter = 0;
+        for (const [n, gd] of rd.grads) {
+          const gg = rg.grads.get(n)!;
+          const scale = Math.max(1e-3, ...Array.from(gd, Math.abs));
+          for (let i = 0; i < gd.length; i++) expect(Math.abs(gg[i] - gd[i]) / scale).toBeLessThan(1e-4);
+          if (n.includes('router') && gd.some((v) => Math.abs(v) > 1e-6)) nonzeroRouter++;
+        }
+        expect(nonzeroRouter).toBeGreaterThan(0);
+        [yg, yd, x, w, coarse, labels].forEach((t) => t.dispose());
+        g.dispose();
+        d.dispose();
+      });
+    }
+  },
+);
 
 describe('super-class router', () => {
   it("router_ce = λ·CE(router softmax, super-class) from the dataset's coarse labels or a fine→super-class map", () => {
     const m = createModel('vmoe-test', { dropPath: 0 }, { seed: 1 }) as MobileVmoe;
-    const m2 = createModel('vmoe-test', { dropPath: 0, superClassOf: [2, 1, 0, 2, 1, 0, 2, 1, 0, 0] }, { seed: 1 }) as MobileVmoe;
+    const m2 = createModel(
+      'vmoe-test',
+      { dropPath: 0, superClassOf: [2, 1, 0, 2, 1, 0, 2, 1, 0, 0] },
+      { seed: 1 },
+    ) as MobileVmoe;
     const x = tf.randomUniform([4, 8, 8, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
     const coarse = [2, 0, 1, 2];
     const labels = [0, 2, 1, 3]; // mapped by superClassOf to [2, 0, 1, 2]
@@ -190,60 +218,74 @@ describe('super-class router', () => {
     m.dispose();
   });
 
-  it('end-to-end routers add the balancing loss instead; per-image routing uses the same k experts in every MoE ' + 'block', () => {
-    const m = createModel('vmoe-e2e-test', { moeLayers: 2 }) as MobileVmoe;
-    const x = tf.randomUniform([5, 8, 8, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
-    const ctx = makeCtx({ training: true });
-    m.forward(x, ctx).dispose();
-    expect(ctx.aux.map((a) => a.name)).toEqual(['moe_balance']);
-    for (const perLayer of m.expertsUsed(x)) {
-      expect(perLayer).toHaveLength(2);
-      expect(perLayer[0]).toHaveLength(2);
-      expect(perLayer[1]).toEqual(perLayer[0]);
-    }
-    x.dispose();
-    m.dispose();
-  });
+  it(
+    'end-to-end routers add the balancing loss instead; per-image routing uses the same k experts in every MoE ' +
+      'block',
+    () => {
+      const m = createModel('vmoe-e2e-test', { moeLayers: 2 }) as MobileVmoe;
+      const x = tf.randomUniform([5, 8, 8, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
+      const ctx = makeCtx({ training: true });
+      m.forward(x, ctx).dispose();
+      expect(ctx.aux.map((a) => a.name)).toEqual(['moe_balance']);
+      for (const perLayer of m.expertsUsed(x)) {
+        expect(perLayer).toHaveLength(2);
+        expect(perLayer[0]).toHaveLength(2);
+        expect(perLayer[1]).toEqual(perLayer[0]);
+      }
+      x.dispose();
+      m.dispose();
+    },
+  );
 
-  it('training the router on super-classes drives router CE down and router accuracy to 1 (synthetic: super-class ' + '= brightest channel)', () => {
-    const m = createModel('vmoe-test', { dropPath: 0, routerLossWeight: 1, routerInput: 'mean' }, { seed: 2 }) as MobileVmoe;
-    const n = 48;
-    const data = new Float32Array(n * 8 * 8 * 3);
-    const sc = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      sc[i] = i % 3;
-      for (let p = 0; p < 64; p++) for (let ch = 0; ch < 3; ch++) data[(i * 64 + p) * 3 + ch] = (ch === sc[i] ? 1 : -0.5) + 0.3 * Math.sin(i * 7 + p * 3 + ch);
-    }
-    const x = tf.tensor4d(data, [n, 8, 8, 3]);
-    const coarse = tf.tensor1d(sc, 'int32');
-    const acc = () => m.routerPredictions(x)!.reduce((s, p, i) => s + (p === sc[i] ? 1 : 0), 0) / n;
-    const opt = tf.train.adam(0.03);
-    const vars = m.trainableVariables();
-    const losses: number[] = [];
-    let count = 0;
-    for (let step = 0; step < 12; step++) {
-      losses.push(
-        tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => {
-            const ctx = makeCtx({ training: true, seed: step, targets: { coarse } });
-            const y = m.forward(x, ctx);
-            // router loss only: the test is about the super-class supervision
-            return ctx.aux.reduce((l, a) => l.add(a.value), y.sum().mul(0) as tf.Scalar);
-          }, vars);
-          // unchosen experts get no gradient; tf Adam indexes its moments by position, so pass zeros for them
-          opt.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name] ?? tf.zerosLike(v) })));
-          return value.dataSync()[0];
-        }),
-      );
-      if (step === 1) count = tf.memory().numTensors;
-    }
-    expect(tf.memory().numTensors).toBe(count);
-    expect(losses[0]).toBeGreaterThan(0.5);
-    expect(losses[11]).toBeLessThan(0.1 * losses[0]);
-    expect(acc()).toBe(1);
-    opt.dispose();
-    x.dispose();
-    coarse.dispose();
-    m.dispose();
-  });
+  it(
+    'training the router on super-classes drives router CE down and router accuracy to 1 (synthetic: super-class ' +
+      '= brightest channel)',
+    () => {
+      const m = createModel(
+        'vmoe-test',
+        { dropPath: 0, routerLossWeight: 1, routerInput: 'mean' },
+        { seed: 2 },
+      ) as MobileVmoe;
+      const n = 48;
+      const data = new Float32Array(n * 8 * 8 * 3);
+      const sc = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        sc[i] = i % 3;
+        for (let p = 0; p < 64; p++)
+          for (let ch = 0; ch < 3; ch++)
+            data[(i * 64 + p) * 3 + ch] = (ch === sc[i] ? 1 : -0.5) + 0.3 * Math.sin(i * 7 + p * 3 + ch);
+      }
+      const x = tf.tensor4d(data, [n, 8, 8, 3]);
+      const coarse = tf.tensor1d(sc, 'int32');
+      const acc = () => m.routerPredictions(x)!.reduce((s, p, i) => s + (p === sc[i] ? 1 : 0), 0) / n;
+      const opt = tf.train.adam(0.03);
+      const vars = m.trainableVariables();
+      const losses: number[] = [];
+      let count = 0;
+      for (let step = 0; step < 12; step++) {
+        losses.push(
+          tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(() => {
+              const ctx = makeCtx({ training: true, seed: step, targets: { coarse } });
+              const y = m.forward(x, ctx);
+              // router loss only: the test is about the super-class supervision
+              return ctx.aux.reduce((l, a) => l.add(a.value), y.sum().mul(0) as tf.Scalar);
+            }, vars);
+            // unchosen experts get no gradient; tf Adam indexes its moments by position, so pass zeros for them
+            opt.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name] ?? tf.zerosLike(v) })));
+            return value.dataSync()[0];
+          }),
+        );
+        if (step === 1) count = tf.memory().numTensors;
+      }
+      expect(tf.memory().numTensors).toBe(count);
+      expect(losses[0]).toBeGreaterThan(0.5);
+      expect(losses[11]).toBeLessThan(0.1 * losses[0]);
+      expect(acc()).toBe(1);
+      opt.dispose();
+      x.dispose();
+      coarse.dispose();
+      m.dispose();
+    },
+  );
 });

@@ -19,7 +19,8 @@ import { evalBatches } from '../data/eval-batches';
 export function gridDistances(g: number): Float64Array {
   const d = new Float64Array(g * g * g * g);
   for (let i = 0; i < g * g; i++)
-    for (let j = 0; j < g * g; j++) d[i * g * g + j] = Math.hypot(Math.floor(i / g) - Math.floor(j / g), (i % g) - (j % g));
+    for (let j = 0; j < g * g; j++)
+      d[i * g * g + j] = Math.hypot(Math.floor(i / g) - Math.floor(j / g), (i % g) - (j % g));
   return d;
 }
 
@@ -38,11 +39,19 @@ export interface AttentionDistanceOptions {
  * Mean attention distance per head. probs: attention probabilities [B, H, T, T] (rows sum to 1) as a flat array.
  * Returns one distance per head, in pixels (grid units × pixelsPerToken).
  */
-export function meanAttentionDistance(probs: ArrayLike<number>, shape: readonly number[], o: AttentionDistanceOptions): number[] {
+export function meanAttentionDistance(
+  probs: ArrayLike<number>,
+  shape: readonly number[],
+  o: AttentionDistanceOptions,
+): number[] {
   const [b, h, t, t2] = shape;
   const off = o.hasCls ? 1 : 0;
   const n = o.grid * o.grid;
-  if (t !== t2 || t !== n + off) throw new Error(`attention shape [${shape.join(', ')}] does not match a ${o.grid}×${o.grid} ` + `grid${o.hasCls ? ' + class token' : ''}; expected [B, H, ${n + off}, ${n + off}]`);
+  if (t !== t2 || t !== n + off)
+    throw new Error(
+      `attention shape [${shape.join(', ')}] does not match a ${o.grid}×${o.grid} ` +
+        `grid${o.hasCls ? ' + class token' : ''}; expected [B, H, ${n + off}, ${n + off}]`,
+    );
   const dist = gridDistances(o.grid);
   const ppt = o.pixelsPerToken ?? 1;
   const renorm = o.renormalise ?? true;
@@ -116,7 +125,8 @@ export function dft2dEnergy(map: ArrayLike<number>, n: number): Float64Array {
 export function highFrequencyMask(n: number, radius: number): Uint8Array {
   const m = new Uint8Array(n * n);
   const signed = (u: number) => (u <= n / 2 ? u : u - n);
-  for (let u = 0; u < n; u++) for (let v = 0; v < n; v++) m[u * n + v] = Math.hypot(signed(u), signed(v)) / (n / 2) > radius ? 1 : 0;
+  for (let u = 0; u < n; u++)
+    for (let v = 0; v < n; v++) m[u * n + v] = Math.hypot(signed(u), signed(v)) / (n / 2) > radius ? 1 : 0;
   return m;
 }
 
@@ -138,7 +148,11 @@ export function highFrequencyShare(tokens: ArrayLike<number>, shape: readonly nu
   const [b, t, c] = shape;
   const g = o.grid;
   const off = o.hasCls ? 1 : 0;
-  if (t !== g * g + off) throw new Error(`token shape [${shape.join(', ')}] does not match a ${g}×${g} grid${o.hasCls ? ' + class token' : ''}; ` + `expected T = ${g * g + off}`);
+  if (t !== g * g + off)
+    throw new Error(
+      `token shape [${shape.join(', ')}] does not match a ${g}×${g} grid${o.hasCls ? ' + class token' : ''}; ` +
+        `expected T = ${g * g + off}`,
+    );
   const mask = highFrequencyMask(g, o.radius ?? 0.5);
   const map = new Float64Array(g * g);
   let high = 0;
@@ -175,7 +189,9 @@ export interface LayerCapture {
 export function asTokenModel(model: ClassifierModel): ClassifierModel & TokenModel {
   if (isTokenModel(model)) return model;
   const name = model.modelName || model.constructor.name;
-  throw new Error(`attention statistics need a token model (one with tokenGeometry and features, e.g. eit or vit); got '${name}'`);
+  throw new Error(
+    `attention statistics need a token model (one with tokenGeometry and features, e.g. eit or vit); got '${name}'`,
+  );
 }
 
 /** Grid geometry of a token model: side, class token, pixel spacing of patch centres, depth. */
@@ -188,14 +204,20 @@ export function captureLayers(model: ClassifierModel, x: tf.Tensor4D): LayerCapt
   const tm = asTokenModel(model);
   const geo = tm.tokenGeometry;
   const got = new Map<string, { data: Float32Array; shape: number[] }>();
-  const ctx = makeCtx({ training: false, record: (k, v) => got.set(k, { data: v.dataSync() as Float32Array, shape: v.shape }) });
+  const ctx = makeCtx({
+    training: false,
+    record: (k, v) => got.set(k, { data: v.dataSync() as Float32Array, shape: v.shape }),
+  });
   tf.tidy(() => {
     tm.features(x, ctx);
   });
   const layers = Array.from({ length: geo.depth }, (_, i) => i);
   const tokens = [tokenKeys.embed, ...layers.map(tokenKeys.block)].map((k) => {
     const t = got.get(k);
-    if (!t) throw new Error(`${model.modelName || model.constructor.name}.features recorded no '${k}'; expected tokens per layer`);
+    if (!t)
+      throw new Error(
+        `${model.modelName || model.constructor.name}.features recorded no '${k}'; expected tokens per layer`,
+      );
     return t;
   });
   return {
@@ -225,7 +247,11 @@ export interface TokenModelStats {
  * Attention distance and frequency statistics of a trained token model on the first `maxImages` test images
  * (no augmentation), in batches. For RunSpec.analyse.
  */
-export function analyseTokenModel(model: ClassifierModel, test: ImageDataset, opts: { maxImages?: number; batch?: number; radius?: number } = {}): TokenModelStats {
+export function analyseTokenModel(
+  model: ClassifierModel,
+  test: ImageDataset,
+  opts: { maxImages?: number; batch?: number; radius?: number } = {},
+): TokenModelStats {
   const n = Math.min(opts.maxImages ?? 64, test.labels.length);
   const bs = opts.batch ?? 16;
   const radius = opts.radius ?? 0.5;
@@ -241,13 +267,26 @@ export function analyseTokenModel(model: ClassifierModel, test: ImageDataset, op
     const w = idx.length / n;
     cap.attn.forEach((a, l) => {
       if (!a) return;
-      const d = meanAttentionDistance(a.data, a.shape, { grid: cap.grid, hasCls: cap.hasCls, pixelsPerToken: cap.pixelsPerToken });
+      const d = meanAttentionDistance(a.data, a.shape, {
+        grid: cap.grid,
+        hasCls: cap.hasCls,
+        pixelsPerToken: cap.pixelsPerToken,
+      });
       dist[l] = d.map((v, h) => (dist[l][h] ?? 0) + w * v);
     });
     cap.tokens.forEach((t, l) => {
       hf[l] += w * highFrequencyShare(t.data, t.shape, { grid: cap.grid, hasCls: cap.hasCls, radius });
-      hf0[l] += w * highFrequencyShare(t.data, t.shape, { grid: cap.grid, hasCls: cap.hasCls, radius, removeMean: true });
+      hf0[l] +=
+        w * highFrequencyShare(t.data, t.shape, { grid: cap.grid, hasCls: cap.hasCls, radius, removeMean: true });
     });
   }
-  return { attentionDistance: dist, highFreqShare: hf, highFreqShareNoMean: hf0, grid: geo.grid, pixelsPerToken: geo.pixelsPerToken, images: n, radius };
+  return {
+    attentionDistance: dist,
+    highFreqShare: hf,
+    highFreqShareNoMean: hf0,
+    grid: geo.grid,
+    pixelsPerToken: geo.pixelsPerToken,
+    images: n,
+    radius,
+  };
 }

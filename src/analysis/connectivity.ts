@@ -52,7 +52,10 @@ export interface ConnectivityResult {
 }
 
 /** J[out][in] of y = apply(x_v; x_w) w.r.t. x_v, for a 1×H×W×C weight input: one batched forward of one-hot inputs. */
-export function aggregationJacobian(probe: AggregationProbe, weightInput: tf.Tensor4D): { jac: Float32Array; nOut: number; nIn: number } {
+export function aggregationJacobian(
+  probe: AggregationProbe,
+  weightInput: tf.Tensor4D,
+): { jac: Float32Array; nOut: number; nIn: number } {
   const [, h, w, c] = weightInput.shape;
   const nIn = h * w * c;
   return tf.tidy(() => {
@@ -78,11 +81,25 @@ function close(a: number, b: number, scale: number): boolean {
  */
 export function analyseConnectivity(
   probe: AggregationProbe,
-  opts: { height: number; width: number; channels: number; row: number; col: number; channel: number; seed?: number; otherRow?: number; otherCol?: number },
+  opts: {
+    height: number;
+    width: number;
+    channels: number;
+    row: number;
+    col: number;
+    channel: number;
+    seed?: number;
+    otherRow?: number;
+    otherCol?: number;
+  },
 ): ConnectivityResult {
   const { height: H, width: W, channels: C, row, col, channel } = opts;
   const rng = new Rng(opts.seed ?? 0);
-  const rand = () => tf.tensor4d(Float32Array.from({ length: H * W * C }, () => rng.normal()), [1, H, W, C]);
+  const rand = () =>
+    tf.tensor4d(
+      Float32Array.from({ length: H * W * C }, () => rng.normal()),
+      [1, H, W, C],
+    );
   const xa = rand();
   const xb = rand();
   const A = aggregationJacobian(probe, xa);
@@ -96,7 +113,11 @@ export function analyseConnectivity(
 
   let rowMax = 0;
   for (let i = 0; i < nIn; i++) rowMax = Math.max(rowMax, Math.abs(at(jac, p0, channel, Math.floor(i / C), i % C)));
-  const strength = Array.from({ length: C }, (_, c) => Array.from({ length: H }, (_, r) => Array.from({ length: W }, (_, q) => Math.abs(at(jac, p0, channel, r * W + q, c)) / (rowMax || 1))));
+  const strength = Array.from({ length: C }, (_, c) =>
+    Array.from({ length: H }, (_, r) =>
+      Array.from({ length: W }, (_, q) => Math.abs(at(jac, p0, channel, r * W + q, c)) / (rowMax || 1)),
+    ),
+  );
   const posSet = new Set<number>();
   const chSet = new Set<number>();
   for (let q = 0; q < H * W; q++) {
@@ -111,7 +132,8 @@ export function analyseConnectivity(
   let channelSeparable = true;
   for (let p = 0; p < H * W && channelSeparable; p++)
     for (let c = 0; c < C && channelSeparable; c++)
-      for (let q = 0; q < H * W && channelSeparable; q++) for (let c2 = 0; c2 < C; c2++) if (c2 !== c && nz(at(jac, p, c, q, c2))) (channelSeparable = false);
+      for (let q = 0; q < H * W && channelSeparable; q++)
+        for (let c2 = 0; c2 < C; c2++) if (c2 !== c && nz(at(jac, p, c, q, c2))) channelSeparable = false;
 
   // position sharing: compare the output with another output (default: shifted by half the map), offset by offset
   const r1 = opts.otherRow ?? (row + Math.floor(H / 2)) % H;
@@ -123,7 +145,8 @@ export function analyseConnectivity(
       if (ra < 0 || ra >= H || ca < 0 || ca >= W || rb < 0 || rb >= H || cb < 0 || cb >= W) continue;
       for (let c = 0; c < C; c++)
         for (let c2 = 0; c2 < C; c2++)
-          if (!close(at(jac, p0, c, ra * W + ca, c2), at(jac, r1 * W + c1, c, rb * W + cb, c2), scale)) sharedAcrossPositions = false;
+          if (!close(at(jac, p0, c, ra * W + ca, c2), at(jac, r1 * W + c1, c, rb * W + cb, c2), scale))
+            sharedAcrossPositions = false;
     }
 
   let channelsSharingWeights = 1;
@@ -131,7 +154,9 @@ export function analyseConnectivity(
     channelsSharingWeights = 0;
     for (let c2 = 0; c2 < C; c2++) {
       let same = true;
-      for (let p = 0; p < H * W && same; p++) for (let q = 0; q < H * W && same; q++) if (!close(at(jac, p, channel, q, channel), at(jac, p, c2, q, c2), scale)) same = false;
+      for (let p = 0; p < H * W && same; p++)
+        for (let q = 0; q < H * W && same; q++)
+          if (!close(at(jac, p, channel, q, channel), at(jac, p, c2, q, c2), scale)) same = false;
       if (same) channelsSharingWeights++;
     }
   }
@@ -172,7 +197,9 @@ function attentionProbe(name: string, attn: WindowAttention): AggregationProbe {
  * The operators of the paper's Fig. 1, built from the kit's layers at a tiny size (default 6×6×4, window and
  * kernel 3, two attention heads). Returned with their builders' modules so the caller can dispose them.
  */
-export function figureOneProbes(opts: { size?: number; channels?: number; window?: number; heads?: number; seed?: number } = {}): {
+export function figureOneProbes(
+  opts: { size?: number; channels?: number; window?: number; heads?: number; seed?: number } = {},
+): {
   probes: AggregationProbe[];
   dispose: () => void;
 } {
@@ -193,30 +220,49 @@ export function figureOneProbes(opts: { size?: number; channels?: number; window
   const probes: AggregationProbe[] = [
     { name: 'convolution', apply: (v, _w, ctx) => conv.forward(v, ctx) },
     { name: 'depth-wise convolution', apply: (v) => dw.forward(v) },
-    { name: 'dynamic depth-wise conv (homogeneous)', apply: (v, xw, ctx) => ddw.aggregate(v, ddw.kernels(xw, ctx), ctx) },
-    { name: 'dynamic depth-wise conv (inhomogeneous)', apply: (v, xw, ctx) => iddw.aggregate(v, iddw.kernels(xw, ctx), ctx) },
+    {
+      name: 'dynamic depth-wise conv (homogeneous)',
+      apply: (v, xw, ctx) => ddw.aggregate(v, ddw.kernels(xw, ctx), ctx),
+    },
+    {
+      name: 'dynamic depth-wise conv (inhomogeneous)',
+      apply: (v, xw, ctx) => iddw.aggregate(v, iddw.kernels(xw, ctx), ctx),
+    },
     attentionProbe('local attention', local),
     attentionProbe('global attention', global),
     {
       name: 'spatial-mixing MLP',
       apply: (v, _w, ctx) => {
         const [b, h, w, c] = v.shape;
-        return tokenMix.forward(v.reshape([b, h * w, c]).transpose([0, 2, 1]), ctx).transpose([0, 2, 1]).reshape([b, h, w, c]) as tf.Tensor4D;
+        return tokenMix
+          .forward(v.reshape([b, h * w, c]).transpose([0, 2, 1]), ctx)
+          .transpose([0, 2, 1])
+          .reshape([b, h, w, c]) as tf.Tensor4D;
       },
     },
     { name: 'point-wise MLP (1×1 conv)', apply: (v, _w, ctx) => pointwise.forward(v, ctx) as tf.Tensor4D },
-    { name: 'fully-connected MLP', apply: (v, _w, ctx) => dense.forward(v.reshape([v.shape[0], -1]), ctx).reshape(v.shape) as tf.Tensor4D },
+    {
+      name: 'fully-connected MLP',
+      apply: (v, _w, ctx) => dense.forward(v.reshape([v.shape[0], -1]), ctx).reshape(v.shape) as tf.Tensor4D,
+    },
   ];
-  return { probes, dispose: () => [conv, dw, ddw, iddw, local, global, tokenMix, pointwise, dense].forEach((m) => m.dispose()) };
+  return {
+    probes,
+    dispose: () => [conv, dw, ddw, iddw, local, global, tokenMix, pointwise, dense].forEach((m) => m.dispose()),
+  };
 }
 
 /** Analyse every Fig. 1 operator for the output at the centre of the first window (row 1, column 1, channel 0). */
-export function figureOneConnectivity(opts: { size?: number; channels?: number; seed?: number } = {}): ConnectivityResult[] {
+export function figureOneConnectivity(
+  opts: { size?: number; channels?: number; seed?: number } = {},
+): ConnectivityResult[] {
   const size = opts.size ?? 6;
   const channels = opts.channels ?? 4;
   const { probes, dispose } = figureOneProbes({ size, channels, seed: opts.seed });
   try {
-    return probes.map((p) => analyseConnectivity(p, { height: size, width: size, channels, row: 1, col: 1, channel: 0, seed: opts.seed }));
+    return probes.map((p) =>
+      analyseConnectivity(p, { height: size, width: size, channels, row: 1, col: 1, channel: 0, seed: opts.seed }),
+    );
   } finally {
     dispose();
   }
@@ -227,7 +273,11 @@ function describe(r: ConnectivityResult): string {
   const ch = r.connectedChannels === 1 ? '1 channel' : `${r.connectedChannels} channels`;
   const share = [
     r.sharedAcrossPositions ? 'shared across positions' : 'not shared across positions',
-    r.channelSeparable ? (r.channelsSharingWeights > 1 ? `shared by ${r.channelsSharingWeights} channels` : 'per channel') : 'mixes channels',
+    r.channelSeparable
+      ? r.channelsSharingWeights > 1
+        ? `shared by ${r.channelsSharingWeights} channels`
+        : 'per channel'
+      : 'mixes channels',
   ].join(', ');
   return `${pos} × ${ch}; ${share}; ${r.dynamic ? 'dynamic' : 'static'}`;
 }
@@ -297,7 +347,8 @@ export function connectivityFigure(results: ConnectivityResult[], id = 'dwnet-co
     title,
     caption:
       `${title}: for each operator, panels are the input channels 0–${C - 1}, each an ${H}×${W} map of |∂y/∂x| ` +
-      '(exact Jacobian of the aggregation w.r.t. its values, weights computed from a fixed random input). ' + 'Sharing and ' +
+      '(exact Jacobian of the aggregation w.r.t. its values, weights computed from a fixed random input). ' +
+      'Sharing and ' +
       'dynamics are measured: same Jacobian at two output positions / channels, and under a second random input. ' +
       'Randomly initialised layers; no training, no dataset (paper Fig. 1).',
     data: [
@@ -372,7 +423,9 @@ export function attentionByOffset(model: ClassifierModel, images: tf.Tensor4D, k
       for (let h = 0; h < heads; h++) out[h][dr][dc] += mean[(h * n + i) * n + j];
     }
   // average over the query positions that see each offset
-  for (let h = 0; h < heads; h++) for (let a = 0; a < side; a++) for (let b = 0; b < side; b++) out[h][a][b] = cnt[a][b] ? out[h][a][b] / cnt[a][b] : 0;
+  for (let h = 0; h < heads; h++)
+    for (let a = 0; a < side; a++)
+      for (let b = 0; b < side; b++) out[h][a][b] = cnt[a][b] ? out[h][a][b] / cnt[a][b] : 0;
   return out;
 }
 
@@ -381,5 +434,7 @@ export function depthwiseKernels(conv: DWConv, count = 8): number[][][] {
   const k = conv.kernel;
   const w = tf.tidy(() => conv.kernels().dataSync());
   const C = conv.channels;
-  return Array.from({ length: Math.min(count, C) }, (_, c) => Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => w[(i * k + j) * C + c])));
+  return Array.from({ length: Math.min(count, C) }, (_, c) =>
+    Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => w[(i * k + j) * C + c])),
+  );
 }

@@ -15,12 +15,16 @@ export type Matrix = number[][];
 
 /** counts[i][j] = number of images of true class i predicted as j. */
 export function confusionMatrix(labels: ArrayLike<number>, preds: ArrayLike<number>, numClasses: number): Matrix {
-  if (labels.length !== preds.length) throw new ConfigError(`confusionMatrix: ${labels.length} labels but ${preds.length} predictions; expected equal lengths`);
+  if (labels.length !== preds.length)
+    throw new ConfigError(
+      `confusionMatrix: ${labels.length} labels but ${preds.length} predictions; expected equal lengths`,
+    );
   const c = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < labels.length; i++) {
     const a = labels[i];
     const b = preds[i];
-    if (!(a >= 0 && a < numClasses && b >= 0 && b < numClasses)) throw new ConfigError(`confusionMatrix: pair (${a}, ${b}) at ${i} is outside [0, ${numClasses})`);
+    if (!(a >= 0 && a < numClasses && b >= 0 && b < numClasses))
+      throw new ConfigError(`confusionMatrix: pair (${a}, ${b}) at ${i} is outside [0, ${numClasses})`);
     c[a][b]++;
   }
   return c;
@@ -32,11 +36,16 @@ export function confusionMatrix(labels: ArrayLike<number>, preds: ArrayLike<numb
  */
 export function confusionGraph(c: Matrix, opts: { normalise?: 'rows' | 'none' } = {}): Matrix {
   const n = c.length;
-  const r = (opts.normalise ?? 'rows') === 'rows' ? c.map((row) => {
-    const s = row.reduce((a, b) => a + b, 0);
-    return row.map((v) => (s > 0 ? v / s : 0));
-  }) : c;
-  return Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 0 : (r[i][j] + r[j][i]) / 2)));
+  const r =
+    (opts.normalise ?? 'rows') === 'rows'
+      ? c.map((row) => {
+          const s = row.reduce((a, b) => a + b, 0);
+          return row.map((v) => (s > 0 ? v / s : 0));
+        })
+      : c;
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => (i === j ? 0 : (r[i][j] + r[j][i]) / 2)),
+  );
 }
 
 /**
@@ -44,12 +53,19 @@ export function confusionGraph(c: Matrix, opts: { normalise?: 'rows' | 'none' } 
  * pair at a time until the off-diagonal mass is negligible. Returns eigenvalues ascending and the matching unit
  * eigenvectors (vectors[i] is the i-th), each signed so that its largest-magnitude entry is positive (deterministic).
  */
-export function symmetricEigen(m: Matrix, opts: { maxSweeps?: number; tol?: number } = {}): { values: number[]; vectors: number[][] } {
+export function symmetricEigen(
+  m: Matrix,
+  opts: { maxSweeps?: number; tol?: number } = {},
+): { values: number[]; vectors: number[][] } {
   const n = m.length;
   for (let i = 0; i < n; i++) {
-    if (m[i].length !== n) throw new ConfigError(`symmetricEigen: row ${i} has ${m[i].length} entries; expected a square ${n}×${n} matrix`);
+    if (m[i].length !== n)
+      throw new ConfigError(`symmetricEigen: row ${i} has ${m[i].length} entries; expected a square ${n}×${n} matrix`);
     for (let j = 0; j < i; j++) {
-      if (Math.abs(m[i][j] - m[j][i]) > 1e-9 * (1 + Math.abs(m[i][j]))) throw new ConfigError(`symmetricEigen: m[${i}][${j}]=${m[i][j]} ≠ m[${j}][${i}]=${m[j][i]}; expected a symmetric matrix`);
+      if (Math.abs(m[i][j] - m[j][i]) > 1e-9 * (1 + Math.abs(m[i][j])))
+        throw new ConfigError(
+          `symmetricEigen: m[${i}][${j}]=${m[i][j]} ≠ m[${j}][${i}]=${m[j][i]}; expected a symmetric matrix`,
+        );
     }
   }
   const a = m.map((row) => Float64Array.from(row));
@@ -167,9 +183,14 @@ const sqDist = (a: number[], b: number[]) => a.reduce((s, x, i) => s + (x - b[i]
  * k-means whose assignment step is an exact balanced assignment (points to cluster "slots", Hungarian), so every
  * cluster has the sizes of `balancedSizes`. k-means++ seeding from `seed`; the best of `restarts` runs is kept.
  */
-export function balancedKMeans(points: number[][], k: number, opts: { seed?: number; restarts?: number; iters?: number } = {}): { assignment: Int32Array; cost: number } {
+export function balancedKMeans(
+  points: number[][],
+  k: number,
+  opts: { seed?: number; restarts?: number; iters?: number } = {},
+): { assignment: Int32Array; cost: number } {
   const n = points.length;
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new ConfigError(`balancedKMeans: k=${k} clusters for ${n} points; expected 1 ≤ k ≤ ${n}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new ConfigError(`balancedKMeans: k=${k} clusters for ${n} points; expected 1 ≤ k ≤ ${n}`);
   const sizes = balancedSizes(n, k);
   const slotCluster = sizes.flatMap((s, j) => new Array<number>(s).fill(j));
   const rng = new Rng(opts.seed ?? 0);
@@ -244,7 +265,10 @@ export function clusterConfusion(
     assignment,
     sizes: Array.from({ length: k }, (_, j) => assignment.filter((x) => x === j).length),
     withinConfusion: withinClusterConfusion(a, assignment),
-    eigenvalues: values.slice(n - k).reverse().map((x) => 1 - x),
+    eigenvalues: values
+      .slice(n - k)
+      .reverse()
+      .map((x) => 1 - x),
   };
 }
 
@@ -279,7 +303,10 @@ const choose2 = (x: number) => (x * (x - 1)) / 2;
  * ARI = (Σ_ij C(n_ij,2) − E) / (½(Σ_i C(a_i,2) + Σ_j C(b_j,2)) − E), E = Σ_i C(a_i,2)·Σ_j C(b_j,2) / C(n,2).
  */
 export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new ConfigError(`adjustedRandIndex: partitions of ${a.length} and ${b.length} items; expected the same items`);
+  if (a.length !== b.length)
+    throw new ConfigError(
+      `adjustedRandIndex: partitions of ${a.length} and ${b.length} items; expected the same items`,
+    );
   const n = a.length;
   const table = new Map<string, number>();
   const ra = new Map<number, number>();
@@ -305,7 +332,9 @@ export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): n
  */
 export function mergeCoarse(fineToCoarse: ArrayLike<number>, numCoarse: number, groups: number): number[] {
   if (!Number.isInteger(groups) || groups < 1 || groups > numCoarse) {
-    throw new ConfigError(`mergeCoarse: ${groups} groups from ${numCoarse} super-classes; expected 1 ≤ groups ≤ ${numCoarse}`);
+    throw new ConfigError(
+      `mergeCoarse: ${groups} groups from ${numCoarse} super-classes; expected 1 ≤ groups ≤ ${numCoarse}`,
+    );
   }
   return Array.from(fineToCoarse, (c) => Math.floor((c * groups) / numCoarse));
 }
@@ -320,13 +349,18 @@ export function superClassCount(c: Matrix, opts: { minK?: number; maxK?: number;
   const n = a.length;
   const minK = Math.max(1, opts.minK ?? 2);
   const maxK = Math.min(n - 1, opts.maxK ?? Math.floor(n / 2));
-  if (maxK < minK) throw new ConfigError(`superClassCount: ${n} classes leave no k in [${minK}, ${opts.maxK ?? '⌊n/2⌋'}]; expected n > minK`);
+  if (maxK < minK)
+    throw new ConfigError(
+      `superClassCount: ${n} classes leave no k in [${minK}, ${opts.maxK ?? '⌊n/2⌋'}]; expected n > minK`,
+    );
   const deg = a.map((row) => row.reduce((s, x) => s + x, 0));
   const maxDeg = Math.max(...deg, 0);
   const dInv = deg.map((d) => 1 / Math.sqrt(Math.max(d, 1e-12 * (maxDeg || 1))));
   const m = a.map((row, i) => row.map((x, j) => x * dInv[i] * dInv[j]));
   // Laplacian eigenvalues in ascending order: 1 − (eigenvalues of D^-1/2 A D^-1/2 in descending order)
-  const lap = symmetricEigen(m).values.map((x) => 1 - x).sort((p, q) => p - q);
+  const lap = symmetricEigen(m)
+    .values.map((x) => 1 - x)
+    .sort((p, q) => p - q);
   let best = minK;
   for (let k = minK; k <= maxK; k++) if (lap[k] - lap[k - 1] > lap[best] - lap[best - 1]) best = k;
   return best;
@@ -334,7 +368,8 @@ export function superClassCount(c: Matrix, opts: { minK?: number; maxK?: number;
 
 /** A random balanced grouping of n classes into k groups (seeded): the control for confusion-fitted groups. */
 export function randomBalancedGroups(n: number, k: number, seed = 0): number[] {
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new ConfigError(`randomBalancedGroups: k=${k} for ${n} classes; expected 1 ≤ k ≤ ${n}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new ConfigError(`randomBalancedGroups: k=${k} for ${n} classes; expected 1 ≤ k ≤ ${n}`);
   const slots = balancedSizes(n, k).flatMap((s, j) => new Array<number>(s).fill(j));
   const rng = new Rng(seed);
   for (let i = slots.length - 1; i > 0; i--) {

@@ -80,7 +80,8 @@ function detectChromium(env: NodeJS.ProcessEnv, fixed: string[]): Extra {
   const use = 'PNG/SVG figures (plotly in headless Chromium via playwright-core)';
   const forced = env.LIGHTVIT_CHROMIUM;
   if (forced) {
-    if (isExecutable(forced)) return { found: true, path: forced, detail: `LIGHTVIT_CHROMIUM=${forced}`, hint: '', use };
+    if (isExecutable(forced))
+      return { found: true, path: forced, detail: `LIGHTVIT_CHROMIUM=${forced}`, hint: '', use };
     return {
       found: false,
       detail: `LIGHTVIT_CHROMIUM=${forced} is not an executable file`,
@@ -160,7 +161,10 @@ export function probeJupyter(p: string, env: NodeJS.ProcessEnv = process.env, ti
   const listing = run(p, ['kernelspec', 'list', '--json'], env, timeoutMs);
   let kernels: string[] = [];
   try {
-    kernels = Object.keys((JSON.parse((listing ?? '{}').slice((listing ?? '{}').indexOf('{'))) as { kernelspecs?: object }).kernelspecs ?? {});
+    kernels = Object.keys(
+      (JSON.parse((listing ?? '{}').slice((listing ?? '{}').indexOf('{'))) as { kernelspecs?: object }).kernelspecs ??
+        {},
+    );
   } catch {
     kernels = [];
   }
@@ -244,19 +248,32 @@ export function findTslabKernel(dirs: string[] = kernelSpecDirs()): string | und
   return undefined;
 }
 
-function detectJupyter(env: NodeJS.ProcessEnv, timeoutMs: number, fixed?: string[], kernelDirs?: string[]): Extras['jupyter'] {
+function detectJupyter(
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  fixed?: string[],
+  kernelDirs?: string[],
+): Extras['jupyter'] {
   const use = 'the notebooks in Jupyter (npm run notebook) and headless (jupyter nbconvert --execute)';
   const apt = 'apt-get install jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel';
   const { chosen, candidates } = findJupyter(env, { timeoutMs, fixed });
   const onDisk = findTslabKernel(kernelDirs ?? kernelSpecDirs(env));
   const c = chosen ?? candidates[0];
   if (!c) {
-    return { found: false, tslab: !!onDisk, detail: 'jupyter not found (PATH, /usr/bin, /usr/local/bin)', hint: `${apt}, or see the README (pipx / venv)`, use };
+    return {
+      found: false,
+      tslab: !!onDisk,
+      detail: 'jupyter not found (PATH, /usr/bin, /usr/local/bin)',
+      hint: `${apt}, or see the README (pipx / venv)`,
+      use,
+    };
   }
   const tslab = c.kernels.includes('tslab') || !!onDisk;
   const others = candidates.filter((x) => x !== c).map((x) => `${x.path}: ${x.missing.join(', ')}`);
   const detail = [
-    c.kernelspec ? `kernels: ${c.kernels.join(', ') || 'none'}` : `jupyter kernelspec missing (jupyter-client)${onDisk ? `; tslab kernel at ${onDisk}` : ''}`,
+    c.kernelspec
+      ? `kernels: ${c.kernels.join(', ') || 'none'}`
+      : `jupyter kernelspec missing (jupyter-client)${onDisk ? `; tslab kernel at ${onDisk}` : ''}`,
     ...(c.missing.length ? [`missing: ${c.missing.join(', ')}`] : []),
     ...(others.length ? [`skipped ${others.join('; ')}`] : []),
   ].join('; ');
@@ -264,7 +281,9 @@ function detectJupyter(env: NodeJS.ProcessEnv, timeoutMs: number, fixed?: string
     ? `${apt} (or pipx install jupyterlab)`
     : !tslab
       ? 'npm run notebook registers the tslab kernel (or: npx tslab install --python=<the Python Jupyter runs on>)'
-      : c.missing.length ? apt : '';
+      : c.missing.length
+        ? apt
+        : '';
   return { found: !!chosen, path: c.path, tslab, detail, hint, use };
 }
 
@@ -292,7 +311,13 @@ function detectPython3(env: NodeJS.ProcessEnv, timeoutMs: number): Extra {
   if (!p) return { found: false, detail: 'python3 not on PATH', hint: 'apt-get install python3', use };
   const version = firstLine(run(p, ['--version'], env, timeoutMs));
   if (!version) {
-    return { found: false, path: p, detail: `${p} --version failed`, hint: 'apt-get install python3 (the one on PATH does not run)', use };
+    return {
+      found: false,
+      path: p,
+      detail: `${p} --version failed`,
+      hint: 'apt-get install python3 (the one on PATH does not run)',
+      use,
+    };
   }
   return { found: true, path: p, detail: version, hint: '', use };
 }
@@ -330,7 +355,10 @@ function packageVersion(name: string): string {
 function kitVersion(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
-      const json = JSON.parse(fs.readFileSync(path.resolve(__dirname, rel), 'utf8')) as { name?: string; version?: string };
+      const json = JSON.parse(fs.readFileSync(path.resolve(__dirname, rel), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (json.name === 'lightvit-lab' && json.version) return json.version;
     } catch {
       // try the next location

@@ -73,7 +73,9 @@ async function tryTensorflow(name: 'tensorflow-gpu' | 'tensorflow'): Promise<str
   if (!found) throw new Error(`${pkg} is not installed (optional; see README "Backends")`);
   // danfojs-node's npm override installs plain @tensorflow/tfjs under the tfjs-node name: not the native binding
   if (found.name !== pkg) {
-    throw new Error(`${pkg} is not installed (optional; node_modules/${pkg} is an alias of ${found.name} ${found.version})`);
+    throw new Error(
+      `${pkg} is not installed (optional; node_modules/${pkg} is an alias of ${found.name} ${found.version})`,
+    );
   }
   // the package must register on this process's tfjs: same tfjs-core copy, or at least the same version
   const ours = installedPackage('@tensorflow/tfjs-core');
@@ -89,7 +91,8 @@ async function tryTensorflow(name: 'tensorflow-gpu' | 'tensorflow'): Promise<str
   if (!tf.findBackendFactory('tensorflow')) {
     throw new Error(`${pkg} loaded but registered no 'tensorflow' backend on the kit's tfjs (two tfjs copies?)`);
   }
-  if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
+  if (!(await tf.setBackend('tensorflow')))
+    throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
   return 'tensorflow';
 }
 

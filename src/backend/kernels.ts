@@ -114,7 +114,14 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
   };
   requireNHWC('Conv2DBackpropFilter', dataFormat);
   const info = backend_util.computeConv2DInfo(
-    rank4('Conv2DBackpropFilter', 'x', x.shape), filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast',
+    rank4('Conv2DBackpropFilter', 'x', x.shape),
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const { B, H, W, C, OH, OW, CO, KH, KW, SH, SW, DH, DW, top, left } = geometry(info);
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
@@ -239,7 +246,17 @@ function depthwiseBackpropInputViaForward(
   const out = (forward.kernelFunc as unknown as (args: object) => TensorInfo)({
     inputs: { x: src, filter: flipped },
     backend,
-    attrs: { strides: [1, 1], pad: [[0, 0], [padT, padB], [padL, padR], [0, 0]], dilations: [DH, DW], dataFormat: 'NHWC' },
+    attrs: {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [padT, padB],
+        [padL, padR],
+        [0, 0],
+      ],
+      dilations: [DH, DW],
+      dataFormat: 'NHWC',
+    },
   });
   for (const t of temps) backend.disposeData(t.dataId);
   if (!util.arraysEqual(out.shape, info.inShape)) {
@@ -266,8 +283,14 @@ function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: KernelAr
   };
   requireNHWC('DepthwiseConv2dNativeBackpropInput', dataFormat);
   const info = backend_util.computeConv2DInfo(
-    inputShape, rank4('DepthwiseConv2dNativeBackpropInput', 'filter', filter.shape), strides, dilations ?? 1, pad,
-    dimRoundingMode, true, 'channelsLast',
+    inputShape,
+    rank4('DepthwiseConv2dNativeBackpropInput', 'filter', filter.shape),
+    strides,
+    dilations ?? 1,
+    pad,
+    dimRoundingMode,
+    true,
+    'channelsLast',
   );
   if (kernelTuning.depthwiseInputViaForward) {
     const viaForward = depthwiseBackpropInputViaForward(backend, dy, filter, info);
@@ -328,8 +351,14 @@ function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: KernelA
   };
   requireNHWC('DepthwiseConv2dNativeBackpropFilter', dataFormat);
   const info = backend_util.computeConv2DInfo(
-    rank4('DepthwiseConv2dNativeBackpropFilter', 'x', x.shape), filterShape, strides, dilations ?? 1, pad,
-    dimRoundingMode, true, 'channelsLast',
+    rank4('DepthwiseConv2dNativeBackpropFilter', 'x', x.shape),
+    filterShape,
+    strides,
+    dilations ?? 1,
+    pad,
+    dimRoundingMode,
+    true,
+    'channelsLast',
   );
   const { B, H, W, C, OH, OW, CO, KH, KW, SH, SW, DH, DW, top, left } = geometry(info);
   const M = CO / C;
@@ -381,7 +410,8 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   for (let d = 0; d < idRank; d++) {
     if (segmentIds.shape[d] !== x.shape[d]) {
       throw new Error(
-        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of x shape ` + `[${x.shape.join(', ')}]`,
+        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of x shape ` +
+          `[${x.shape.join(', ')}]`,
       );
     }
   }
@@ -468,7 +498,15 @@ function maxPoolGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
  * then the summed letters advances every operand offset by those strides. Implicit output (no '->') is the
  * letters used once, sorted, as in numpy. Ellipsis is not supported.
  */
-function einsum({ inputs, backend, attrs }: { inputs: TensorInfo[]; backend: WasmBackend; attrs: NamedAttrMap }): TensorInfo {
+function einsum({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: TensorInfo[];
+  backend: WasmBackend;
+  attrs: NamedAttrMap;
+}): TensorInfo {
   const equation = (attrs.equation as string).replace(/\s+/g, '');
   if (equation.includes('.')) throw new Error(`Einsum on wasm does not support ellipsis; got '${equation}'`);
   const [lhs, rhsGiven] = equation.split('->');
@@ -492,8 +530,14 @@ function einsum({ inputs, backend, attrs }: { inputs: TensorInfo[]; backend: Was
   });
   const counts = new Map<string, number>();
   for (const ch of terms.join('')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  const rhs = rhsGiven ?? [...counts.keys()].filter((ch) => counts.get(ch) === 1).sort().join('');
-  for (const ch of rhs) if (!size.has(ch)) throw new Error(`Einsum '${equation}': output index '${ch}' is in no operand`);
+  const rhs =
+    rhsGiven ??
+    [...counts.keys()]
+      .filter((ch) => counts.get(ch) === 1)
+      .sort()
+      .join('');
+  for (const ch of rhs)
+    if (!size.has(ch)) throw new Error(`Einsum '${equation}': output index '${ch}' is in no operand`);
   const letters = [...rhs, ...[...size.keys()].filter((ch) => !rhs.includes(ch))];
   const L = letters.length;
   const dims = letters.map((ch) => size.get(ch)!);
@@ -544,7 +588,11 @@ function einsum({ inputs, backend, attrs }: { inputs: TensorInfo[]; backend: Was
 }
 
 const OURS: KernelConfig[] = [
-  { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as unknown as KernelFunc },
+  {
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
+    kernelFunc: conv2DBackpropFilter as unknown as KernelFunc,
+  },
   {
     kernelName: 'DepthwiseConv2dNativeBackpropInput',
     backendName: 'wasm',

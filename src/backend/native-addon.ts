@@ -7,7 +7,24 @@ import * as path from 'node:path';
  */
 
 export interface Addon {
-  gemm(heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, biasOff: number, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean, strideA: number, strideB: number, biasLen: number, act: number, alpha: number): void;
+  gemm(
+    heap: ArrayBuffer,
+    aOff: number,
+    bOff: number,
+    cOff: number,
+    biasOff: number,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    ta: boolean,
+    tb: boolean,
+    strideA: number,
+    strideB: number,
+    biasLen: number,
+    act: number,
+    alpha: number,
+  ): void;
   transpose(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], perm: number[]): void;
   softmax(heap: ArrayBuffer, inOff: number, outOff: number, rows: number, cols: number): void;
   slice(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], begin: number[], size: number[]): void;
@@ -19,33 +36,107 @@ export interface Addon {
   depthwiseBackpropFilter(heap: ArrayBuffer, a: number, b: number, out: number, ...geometryAndLast: number[]): void;
   reduceSum(heap: ArrayBuffer, inOff: number, outOff: number, outer: number, mid: number, inner: number): void;
   concat(heap: ArrayBuffer, outOff: number, outer: number, inOffs: number[], widths: number[]): void;
-  layerNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, rows: number, cols: number, eps: number): void;
-  layerNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number, eps: number): void;
+  layerNorm(
+    heap: ArrayBuffer,
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  layerNormGrad(
+    heap: ArrayBuffer,
+    dy: number,
+    x: number,
+    gamma: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   activation(heap: ArrayBuffer, x: number, y: number, n: number, kind: number): void;
   activationGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number, kind: number): void;
   softmaxGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, rows: number, cols: number): void;
   sumSquares(heap: ArrayBuffer, offs: number[], sizes: number[]): number;
-  adamw(heap: ArrayBuffer, p: number[], g: number[], m: number[], v: number[], sizes: number[], decays: number[], lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, gradScale: number): void;
+  adamw(
+    heap: ArrayBuffer,
+    p: number[],
+    g: number[],
+    m: number[],
+    v: number[],
+    sizes: number[],
+    decays: number[],
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+    gradScale: number,
+  ): void;
   maxPoolGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, ...geometry: number[]): void;
   batchNorm(
-    heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, mean: number, variance: number,
-    rows: number, cols: number, eps: number,
+    heap: ArrayBuffer,
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    variance: number,
+    rows: number,
+    cols: number,
+    eps: number,
   ): void;
   batchNormGrad(
-    heap: ArrayBuffer, dy: number, x: number, gamma: number, dMean: number, dVar: number, dx: number, dgamma: number,
-    dbeta: number, rows: number, cols: number, eps: number,
+    heap: ArrayBuffer,
+    dy: number,
+    x: number,
+    gamma: number,
+    dMean: number,
+    dVar: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    rows: number,
+    cols: number,
+    eps: number,
   ): void;
   tile(heap: ArrayBuffer, inOff: number, outOff: number, shape: number[], reps: number[]): void;
   attention(
-    heap: ArrayBuffer, qkv: number, out: number, probs: number, batch: number, tokens: number, heads: number,
-    headDim: number, scale: number,
+    heap: ArrayBuffer,
+    qkv: number,
+    out: number,
+    probs: number,
+    batch: number,
+    tokens: number,
+    heads: number,
+    headDim: number,
+    scale: number,
   ): void;
   attentionGrad(
-    heap: ArrayBuffer, dOut: number, qkv: number, probs: number, dQkv: number, batch: number, tokens: number,
-    heads: number, headDim: number, scale: number,
+    heap: ArrayBuffer,
+    dOut: number,
+    qkv: number,
+    probs: number,
+    dQkv: number,
+    batch: number,
+    tokens: number,
+    heads: number,
+    headDim: number,
+    scale: number,
   ): void;
   gather(
-    heap: ArrayBuffer, x: number, indices: number, out: number, outer: number, axisLen: number, inner: number,
+    heap: ArrayBuffer,
+    x: number,
+    indices: number,
+    out: number,
+    outer: number,
+    axisLen: number,
+    inner: number,
     count: number,
   ): void;
   setThreads(n: number): number;
@@ -65,7 +156,9 @@ export function firstLine(e: unknown): string {
 export function loadAddon(): Addon | null {
   if (loadTried) return addon;
   loadTried = true;
-  const file = process.env.LIGHTVIT_NATIVE_ADDON || path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'lightvit_native.node');
+  const file =
+    process.env.LIGHTVIT_NATIVE_ADDON ||
+    path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'lightvit_native.node');
   try {
     addon = require(file) as Addon;
     const threads = Number(process.env.LIGHTVIT_NATIVE_THREADS);

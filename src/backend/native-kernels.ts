@@ -15,14 +15,21 @@ export const originals = new Map<string, tf.KernelConfig | null>();
 /** The loaded addon (kernels are registered only after it loaded). */
 const lib = (): Addon => loadAddon()!;
 
-export type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: WasmBackend; attrs: Record<string, unknown> };
+export type KernelArgs = {
+  inputs: Record<string, tf.TensorInfo | undefined>;
+  backend: WasmBackend;
+  attrs: Record<string, unknown>;
+};
 export type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function fallback(name: string, args: KernelArgs): tf.TensorInfo {
   const orig = originals.get(name);
-  if (!orig) throw new Error(`native ${name}: this case (${describe(args)}) is not supported and the wasm backend has no ${name} kernel`);
+  if (!orig)
+    throw new Error(
+      `native ${name}: this case (${describe(args)}) is not supported and the wasm backend has no ${name} kernel`,
+    );
   return (orig.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo)(args);
 }
 
@@ -48,7 +55,10 @@ function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, 
   const kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== kb) {
-    throw new Error(`${name}: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, ` + `transposeB=${tb}) must match`);
+    throw new Error(
+      `${name}: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${ta}, ` +
+        `transposeB=${tb}) must match`,
+    );
   }
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
@@ -66,7 +76,24 @@ function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, 
   const simpleA = batchA === batch || batchA === 1;
   const simpleB = batchB === batch || batchB === 1;
   if (simpleA && simpleB) {
-    lib().gemm(heap, aOff, bOff, cOff, biasOff, batch, m, n, k, ta, tb, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n, biasLen, act, alpha);
+    lib().gemm(
+      heap,
+      aOff,
+      bOff,
+      cOff,
+      biasOff,
+      batch,
+      m,
+      n,
+      k,
+      ta,
+      tb,
+      batchA === 1 ? 0 : m * k,
+      batchB === 1 ? 0 : k * n,
+      biasLen,
+      act,
+      alpha,
+    );
     return out;
   }
   // general broadcast ([2,1,…] with [1,3,…]): one GEMM per output matrix
@@ -87,7 +114,24 @@ function matmul(name: string, args: KernelArgs, biasT?: tf.TensorInfo, act = 0, 
       sa *= padA[d];
       sb *= padB[d];
     }
-    lib().gemm(heap, aOff + 4 * ia * m * k, bOff + 4 * ib * k * n, cOff + 4 * i * m * n, biasOff, 1, m, n, k, ta, tb, 0, 0, biasLen, act, alpha);
+    lib().gemm(
+      heap,
+      aOff + 4 * ia * m * k,
+      bOff + 4 * ib * k * n,
+      cOff + 4 * i * m * n,
+      biasOff,
+      1,
+      m,
+      n,
+      k,
+      ta,
+      tb,
+      0,
+      0,
+      biasLen,
+      act,
+      alpha,
+    );
   }
   return out;
 }
@@ -102,7 +146,8 @@ const fusedMatMul: KernelFn = (args) => {
   const { a, b, bias, preluActivationWeights } = args.inputs;
   const activation = String(args.attrs.activation ?? 'linear');
   const act = ACT[activation];
-  if (a!.dtype !== 'float32' || b!.dtype !== 'float32' || preluActivationWeights || act === undefined) return fallback('_FusedMatMul', args);
+  if (a!.dtype !== 'float32' || b!.dtype !== 'float32' || preluActivationWeights || act === undefined)
+    return fallback('_FusedMatMul', args);
   if (bias) {
     const ra = a!.shape.length;
     const n = args.attrs.transposeB ? b!.shape[b!.shape.length - 2] : b!.shape[b!.shape.length - 1];
@@ -121,7 +166,10 @@ const transpose: KernelFn = (args) => {
   // a reshape: the wasm kernel shares the data
   if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return fallback('Transpose', args);
   const backend = args.backend;
-  const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
+  const out = backend.makeOutput(
+    perm.map((p) => x.shape[p]),
+    x.dtype,
+  );
   lib().transpose(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, perm);
   return out;
 };
@@ -146,7 +194,11 @@ function sliceOne(backend: WasmBackend, x: tf.TensorInfo, begin: number[], size:
 const slice: KernelFn = (args) => {
   const x = args.inputs.x!;
   if (!is4Byte(x)) return fallback('Slice', args);
-  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, args.attrs.begin as number[], args.attrs.size as number[]);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as unknown as tf.Tensor,
+    args.attrs.begin as number[],
+    args.attrs.size as number[],
+  );
   return sliceOne(args.backend, x, begin, size);
 };
 
@@ -154,7 +206,11 @@ const splitV: KernelFn = (args) => {
   const x = args.inputs.x!;
   if (!is4Byte(x)) return fallback('SplitV', args);
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
-  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs.numOrSizeSplits as number[] | number, axis);
+  const sizes = tf.backend_util.prepareSplitSize(
+    x as unknown as tf.Tensor,
+    args.attrs.numOrSizeSplits as number[] | number,
+    axis,
+  );
   const begin = new Array(x.shape.length).fill(0);
   return sizes.map((s) => {
     const size = x.shape.slice();
@@ -179,7 +235,8 @@ const unpack: KernelFn = (args) => {
   for (let i = 0; i < x.shape[axis]; i++) {
     begin[axis] = i;
     const out = backend.makeOutput(outShape, x.dtype);
-    if (prod(outShape) > 0) lib().slice(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, begin, size);
+    if (prod(outShape) > 0)
+      lib().slice(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, begin, size);
     outs.push(out);
   }
   return outs;
@@ -193,7 +250,8 @@ const softmax: KernelFn = (args) => {
   const backend = args.backend;
   const out = backend.makeOutput(logits.shape, 'float32');
   const cols = logits.shape[rank - 1];
-  if (prod(logits.shape) > 0) lib().softmax(heapOf(backend), offsetOf(backend, logits), offsetOf(backend, out), prod(logits.shape) / cols, cols);
+  if (prod(logits.shape) > 0)
+    lib().softmax(heapOf(backend), offsetOf(backend, logits), offsetOf(backend, out), prod(logits.shape) / cols, cols);
   return out;
 };
 
@@ -201,8 +259,20 @@ type ConvInfo = tf.backend_util.Conv2DInfo;
 
 /** n, h, w, c, kh, kw, oh, ow, sh, sw, dh, dw, pad top, pad left: the addon's geometry arguments. */
 const geometry = (ci: ConvInfo) => [
-  ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.filterHeight, ci.filterWidth, ci.outHeight, ci.outWidth,
-  ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.padInfo.top, ci.padInfo.left,
+  ci.batchSize,
+  ci.inHeight,
+  ci.inWidth,
+  ci.inChannels,
+  ci.filterHeight,
+  ci.filterWidth,
+  ci.outHeight,
+  ci.outWidth,
+  ci.strideHeight,
+  ci.strideWidth,
+  ci.dilationHeight,
+  ci.dilationWidth,
+  ci.padInfo.top,
+  ci.padInfo.left,
 ];
 
 function channelsLast(args: KernelArgs): boolean {
@@ -250,42 +320,93 @@ function convKernel(
     const ci = convInfo(s.x, s.f, args.attrs as unknown as ConvAttrs, depthwise);
     const backend = args.backend;
     const out = backend.makeOutput(s.out, 'float32');
-    if (prod(s.out) > 0) run(lib()).call(lib(), heapOf(backend), offsetOf(backend, t0), offsetOf(backend, t1), offsetOf(backend, out), ...geometry(ci), s.f[3]);
+    if (prod(s.out) > 0)
+      run(lib()).call(
+        lib(),
+        heapOf(backend),
+        offsetOf(backend, t0),
+        offsetOf(backend, t1),
+        offsetOf(backend, out),
+        ...geometry(ci),
+        s.f[3],
+      );
     return out;
   };
 }
 
-const conv2d = convKernel('Conv2D', false, (a) => {
-  const x = a.inputs.x!.shape;
-  const f = a.inputs.filter!.shape;
-  return { x, f, out: convInfo(x, f, a.attrs as unknown as ConvAttrs, false).outShape };
-}, (a) => a.conv2d, 'x', 'filter');
+const conv2d = convKernel(
+  'Conv2D',
+  false,
+  (a) => {
+    const x = a.inputs.x!.shape;
+    const f = a.inputs.filter!.shape;
+    return { x, f, out: convInfo(x, f, a.attrs as unknown as ConvAttrs, false).outShape };
+  },
+  (a) => a.conv2d,
+  'x',
+  'filter',
+);
 
-const conv2dBackpropInput = convKernel('Conv2DBackpropInput', false, (a) => {
-  const x = a.attrs.inputShape as number[];
-  return { x, f: a.inputs.filter!.shape, out: x };
-}, (a) => a.conv2dBackpropInput, 'dy', 'filter');
+const conv2dBackpropInput = convKernel(
+  'Conv2DBackpropInput',
+  false,
+  (a) => {
+    const x = a.attrs.inputShape as number[];
+    return { x, f: a.inputs.filter!.shape, out: x };
+  },
+  (a) => a.conv2dBackpropInput,
+  'dy',
+  'filter',
+);
 
-const conv2dBackpropFilter = convKernel('Conv2DBackpropFilter', false, (a) => {
-  const f = a.attrs.filterShape as number[];
-  return { x: a.inputs.x!.shape, f, out: f };
-}, (a) => a.conv2dBackpropFilter, 'x', 'dy');
+const conv2dBackpropFilter = convKernel(
+  'Conv2DBackpropFilter',
+  false,
+  (a) => {
+    const f = a.attrs.filterShape as number[];
+    return { x: a.inputs.x!.shape, f, out: f };
+  },
+  (a) => a.conv2dBackpropFilter,
+  'x',
+  'dy',
+);
 
-const depthwise = convKernel('DepthwiseConv2dNative', true, (a) => {
-  const x = a.inputs.x!.shape;
-  const f = a.inputs.filter!.shape;
-  return { x, f, out: convInfo(x, f, a.attrs as unknown as ConvAttrs, true).outShape };
-}, (a) => a.depthwise, 'x', 'filter');
+const depthwise = convKernel(
+  'DepthwiseConv2dNative',
+  true,
+  (a) => {
+    const x = a.inputs.x!.shape;
+    const f = a.inputs.filter!.shape;
+    return { x, f, out: convInfo(x, f, a.attrs as unknown as ConvAttrs, true).outShape };
+  },
+  (a) => a.depthwise,
+  'x',
+  'filter',
+);
 
-const depthwiseBackpropInput = convKernel('DepthwiseConv2dNativeBackpropInput', true, (a) => {
-  const x = a.attrs.inputShape as number[];
-  return { x, f: a.inputs.filter!.shape, out: x };
-}, (a) => a.depthwiseBackpropInput, 'dy', 'filter');
+const depthwiseBackpropInput = convKernel(
+  'DepthwiseConv2dNativeBackpropInput',
+  true,
+  (a) => {
+    const x = a.attrs.inputShape as number[];
+    return { x, f: a.inputs.filter!.shape, out: x };
+  },
+  (a) => a.depthwiseBackpropInput,
+  'dy',
+  'filter',
+);
 
-const depthwiseBackpropFilter = convKernel('DepthwiseConv2dNativeBackpropFilter', true, (a) => {
-  const f = a.attrs.filterShape as number[];
-  return { x: a.inputs.x!.shape, f, out: f };
-}, (a) => a.depthwiseBackpropFilter, 'x', 'dy');
+const depthwiseBackpropFilter = convKernel(
+  'DepthwiseConv2dNativeBackpropFilter',
+  true,
+  (a) => {
+    const f = a.attrs.filterShape as number[];
+    return { x: a.inputs.x!.shape, f, out: f };
+  },
+  (a) => a.depthwiseBackpropFilter,
+  'x',
+  'dy',
+);
 
 /**
  * Sum over any axes that are adjacent once size-1 axes are dropped (every reduction the models make: the last axis,
@@ -317,7 +438,8 @@ const sum: KernelFn = (args) => {
   const shape = args.attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
   const backend = args.backend;
   const out = backend.makeOutput(shape, 'float32');
-  if (outer * inner > 0) lib().reduceSum(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), outer, mid, inner);
+  if (outer * inner > 0)
+    lib().reduceSum(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), outer, mid, inner);
   return out;
 };
 
@@ -326,13 +448,22 @@ const concat: KernelFn = (args) => {
   const all = Object.values(args.inputs) as tf.TensorInfo[];
   if (!all.length || !all.every((t) => t.dtype === all[0].dtype && is4Byte(t))) return fallback('Concat', args);
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, all[0].shape)[0];
-  const shape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
+  const shape = tf.backend_util.computeOutShape(
+    all.map((t) => t.shape),
+    axis,
+  );
   const backend = args.backend;
   const out = backend.makeOutput(shape, all[0].dtype);
   const parts = all.filter((t) => prod(t.shape) > 0);
   if (parts.length) {
     const outer = prod(shape.slice(0, axis));
-    lib().concat(heapOf(backend), offsetOf(backend, out), outer, parts.map((t) => offsetOf(backend, t)), parts.map((t) => prod(t.shape.slice(axis))));
+    lib().concat(
+      heapOf(backend),
+      offsetOf(backend, out),
+      outer,
+      parts.map((t) => offsetOf(backend, t)),
+      parts.map((t) => prod(t.shape.slice(axis))),
+    );
   }
   return out;
 };
@@ -340,7 +471,9 @@ const concat: KernelFn = (args) => {
 const lastAxis = (t: tf.TensorInfo) => t.shape[t.shape.length - 1] ?? 1;
 
 function requireFloat(name: string, ts: tf.TensorInfo[]): void {
-  for (const t of ts) if (t.dtype !== 'float32') throw new Error(`${name}: expected float32 tensors, got ${t.dtype}[${t.shape.join(',')}]`);
+  for (const t of ts)
+    if (t.dtype !== 'float32')
+      throw new Error(`${name}: expected float32 tensors, got ${t.dtype}[${t.shape.join(',')}]`);
 }
 
 const layerNorm: KernelFn = (args) => {
@@ -350,7 +483,16 @@ const layerNorm: KernelFn = (args) => {
   const backend = args.backend;
   const y = backend.makeOutput(x.shape, 'float32');
   if (prod(x.shape) > 0) {
-    lib().layerNorm(heapOf(backend), offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, beta), offsetOf(backend, y), prod(x.shape) / cols, cols, Number(args.attrs.eps));
+    lib().layerNorm(
+      heapOf(backend),
+      offsetOf(backend, x),
+      offsetOf(backend, gamma),
+      offsetOf(backend, beta),
+      offsetOf(backend, y),
+      prod(x.shape) / cols,
+      cols,
+      Number(args.attrs.eps),
+    );
   }
   return y;
 };
@@ -364,13 +506,28 @@ const layerNormGrad: KernelFn = (args) => {
   const dg = backend.makeOutput(gamma.shape, 'float32');
   const db = backend.makeOutput(gamma.shape, 'float32');
   const rows = cols ? prod(x.shape) / cols : 0;
-  lib().layerNormGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, dx), offsetOf(backend, dg), offsetOf(backend, db), rows, cols, Number(args.attrs.eps));
+  lib().layerNormGrad(
+    heapOf(backend),
+    offsetOf(backend, dy),
+    offsetOf(backend, x),
+    offsetOf(backend, gamma),
+    offsetOf(backend, dx),
+    offsetOf(backend, dg),
+    offsetOf(backend, db),
+    rows,
+    cols,
+    Number(args.attrs.eps),
+  );
   return [dx, dg, db];
 };
 
 function activationKind(attrs: Record<string, unknown>): number {
   const kind = FUSED_ACTIVATIONS[String(attrs.kind)];
-  if (kind === undefined) throw new Error(`${FUSED.activation}: unknown activation '${attrs.kind}' (expected one of ` + `${Object.keys(FUSED_ACTIVATIONS).join(', ')})`);
+  if (kind === undefined)
+    throw new Error(
+      `${FUSED.activation}: unknown activation '${attrs.kind}' (expected one of ` +
+        `${Object.keys(FUSED_ACTIVATIONS).join(', ')})`,
+    );
   return kind;
 }
 
@@ -390,7 +547,14 @@ const activationGrad: KernelFn = (args) => {
   const kind = activationKind(args.attrs);
   const backend = args.backend;
   const dx = backend.makeOutput(x.shape, 'float32');
-  lib().activationGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, dx), prod(x.shape), kind);
+  lib().activationGrad(
+    heapOf(backend),
+    offsetOf(backend, dy),
+    offsetOf(backend, x),
+    offsetOf(backend, dx),
+    prod(x.shape),
+    kind,
+  );
   return dx;
 };
 
@@ -400,7 +564,15 @@ const softmaxGrad: KernelFn = (args) => {
   const cols = lastAxis(y);
   const backend = args.backend;
   const dx = backend.makeOutput(y.shape, 'float32');
-  if (prod(y.shape) > 0) lib().softmaxGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, y), offsetOf(backend, dx), prod(y.shape) / cols, cols);
+  if (prod(y.shape) > 0)
+    lib().softmaxGrad(
+      heapOf(backend),
+      offsetOf(backend, dy),
+      offsetOf(backend, y),
+      offsetOf(backend, dx),
+      prod(y.shape) / cols,
+      cols,
+    );
   return dx;
 };
 
@@ -419,7 +591,13 @@ const maxPoolGrad: KernelFn = (args) => {
   const backend = args.backend;
   const dx = backend.makeOutput(input.shape, 'float32');
   if (prod(input.shape) > 0) {
-    lib().maxPoolGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, input), offsetOf(backend, dx), ...geometry(pi));
+    lib().maxPoolGrad(
+      heapOf(backend),
+      offsetOf(backend, dy),
+      offsetOf(backend, input),
+      offsetOf(backend, dx),
+      ...geometry(pi),
+    );
   }
   return dx;
 };
@@ -502,7 +680,10 @@ const tile: KernelFn = (args) => {
   const reps = args.attrs.reps as number[];
   if (!is4Byte(x) || x.shape.length === 0 || reps.length !== x.shape.length) return fallback('Tile', args);
   const backend = args.backend;
-  const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]), x.dtype);
+  const out = backend.makeOutput(
+    x.shape.map((d, i) => d * reps[i]),
+    x.dtype,
+  );
   if (prod(out.shape) > 0) lib().tile(heapOf(backend), offsetOf(backend, x), offsetOf(backend, out), x.shape, reps);
   return out;
 };
@@ -591,4 +772,3 @@ export const KERNELS: Record<string, KernelFn> = {
   [FUSED.attention]: attention,
   [FUSED.attentionGrad]: attentionGrad,
 };
-

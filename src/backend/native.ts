@@ -57,7 +57,11 @@ export function enableNativeKernels(): { enabled: boolean; reason: string } {
   const info = addon.info();
   const n = Object.keys(KERNELS).length;
   const threads = `${info.threads} thread${info.threads === 1 ? '' : 's'}`;
-  return done(true, `native kernels on (${n} kernels incl. fused LayerNorm and GELU, plus a fused AdamW step; GEMM: ` + `${info.gemm}, ${threads})`);
+  return done(
+    true,
+    `native kernels on (${n} kernels incl. fused LayerNorm and GELU, plus a fused AdamW step; GEMM: ` +
+      `${info.gemm}, ${threads})`,
+  );
 }
 
 /** Restore the wasm backend's own kernels (those it had before `enableNativeKernels`). */

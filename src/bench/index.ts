@@ -75,7 +75,11 @@ interface ModelSpec {
 
 const BENCH_VIT: ModelSpec = { label: 'bench-vit', model: 'bench-vit', overrides: {} };
 /** Each paper's main quick-scale model, as its experiments build it. */
-const QUICK: ModelSpec[] = MAIN_QUICK_MODELS.map((m) => ({ label: `${m.model}@quick`, model: m.model, overrides: m.overrides }));
+const QUICK: ModelSpec[] = MAIN_QUICK_MODELS.map((m) => ({
+  label: `${m.model}@quick`,
+  model: m.model,
+  overrides: m.overrides,
+}));
 
 function parse(argv: string[]): Opts {
   const o: Opts = {
@@ -106,33 +110,65 @@ function parse(argv: string[]): Opts {
     const takesValue = !['json', 'leak', 'no-torch'].includes(key);
     const val = eq >= 0 ? raw.slice(eq + 1) : takesValue ? argv[++i] : undefined;
     switch (key) {
-      case 'json': o.json = true; break;
-      case 'leak': o.leak = true; break;
-      case 'no-torch': o.torch = false; break;
+      case 'json':
+        o.json = true;
+        break;
+      case 'leak':
+        o.leak = true;
+        break;
+      case 'no-torch':
+        o.torch = false;
+        break;
       case 'models': {
-        const names = (val ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-        const specs = [BENCH_VIT, ...names.flatMap((n) => (n === 'quick' ? QUICK : [{ label: n, model: n, overrides: {} }]))];
+        const names = (val ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        const specs = [
+          BENCH_VIT,
+          ...names.flatMap((n) => (n === 'quick' ? QUICK : [{ label: n, model: n, overrides: {} }])),
+        ];
         o.models = specs.filter((m, i) => specs.findIndex((q) => q.label === m.label) === i);
         // unknown names fail here, with the list
         for (const m of o.models) createModel(m.model, m.overrides, { build: false });
         break;
       }
-      case 'steps': o.steps = Math.max(1, int(key, val)); break;
-      case 'warmup': o.warmup = int(key, val); break;
-      case 'rounds': o.rounds = Math.max(1, int(key, val)); break;
-      case 'batch': o.batch = Math.max(1, int(key, val)); break;
-      case 'cpu-steps': o.cpuSteps = int(key, val); break;
-      case 'leak-steps': o.leakSteps = Math.max(20, int(key, val)); break;
-      case 'leak-batch': o.leakBatch = Math.max(1, int(key, val)); break;
-      case 'threads': o.threads = (val ?? '').split(',').map((s) => Math.max(1, int(key, s))); break;
+      case 'steps':
+        o.steps = Math.max(1, int(key, val));
+        break;
+      case 'warmup':
+        o.warmup = int(key, val);
+        break;
+      case 'rounds':
+        o.rounds = Math.max(1, int(key, val));
+        break;
+      case 'batch':
+        o.batch = Math.max(1, int(key, val));
+        break;
+      case 'cpu-steps':
+        o.cpuSteps = int(key, val);
+        break;
+      case 'leak-steps':
+        o.leakSteps = Math.max(20, int(key, val));
+        break;
+      case 'leak-batch':
+        o.leakBatch = Math.max(1, int(key, val));
+        break;
+      case 'threads':
+        o.threads = (val ?? '').split(',').map((s) => Math.max(1, int(key, s)));
+        break;
       case 'engines': {
         o.engines = (val ?? '').split(',').map((s) => s.trim());
         const bad = o.engines.filter((e) => !ENGINES.includes(e));
-        if (bad.length) throw new Error(`--engines: unknown '${bad.join(', ')}' (expected some of ${ENGINES.join(', ')})`);
+        if (bad.length)
+          throw new Error(`--engines: unknown '${bad.join(', ')}' (expected some of ${ENGINES.join(', ')})`);
         break;
       }
       default:
-        throw new Error(`unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, ` + `--cpu-steps, --threads, --engines, --no-torch, --leak, --leak-steps, --leak-batch)`);
+        throw new Error(
+          `unknown option --${key} (expected --json, --models, --steps, --warmup, --rounds, --batch, ` +
+            `--cpu-steps, --threads, --engines, --no-torch, --leak, --leak-steps, --leak-batch)`,
+        );
     }
   }
   return o;
@@ -151,7 +187,12 @@ function wasmHeapBytes(): number | undefined {
 }
 
 /** Fixed batch shared by every engine: N(0,1) images and uniform labels from a seeded JS generator. */
-function makeBatch(batch: number, imageSize: number, channels: number, classes: number): { x: Float32Array; y: Int32Array } {
+function makeBatch(
+  batch: number,
+  imageSize: number,
+  channels: number,
+  classes: number,
+): { x: Float32Array; y: Int32Array } {
   const rng = new Rng(1234);
   const x = new Float32Array(batch * imageSize * imageSize * channels);
   for (let i = 0; i < x.length; i++) x[i] = rng.normal();
@@ -171,7 +212,10 @@ interface Measured {
  * `tf.variableGrads`, the kit's AdamW), with weight decay 0 and no clipping, i.e. Adam with lr 1e-3 like the PyTorch
  * reference. `step()` returns the loss; `dispose()` frees model, optimizer state and batch.
  */
-function stepper(spec: ModelSpec, batch: number): { step: () => number; dispose: () => void; peakTfBytes: () => number } {
+function stepper(
+  spec: ModelSpec,
+  batch: number,
+): { step: () => number; dispose: () => void; peakTfBytes: () => number } {
   const model = createModel(spec.model, spec.overrides, { seed: 0 });
   const c = model.config;
   const data = makeBatch(batch, c.imageSize, c.inChannels, c.numClasses);
@@ -241,7 +285,11 @@ function printTable(rows: BenchRow[]): void {
   const cells = rows.map((r) => cols.map(([, f]) => f(r)));
   const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  const line = (c: string[]) => c.map((s, i) => (numeric.has(i) ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((s, i) => (numeric.has(i) ? s.padStart(widths[i]) : s.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   console.log(line(cols.map(([h]) => h)));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const c of cells) console.log(line(c));
@@ -272,7 +320,8 @@ function leakCheck(o: Opts, say: (s: string) => void, emit: (obj: object) => voi
   };
   emit(result);
   say(
-    `leak check (${result.engine}, bench-vit, batch ${o.leakBatch}, ${o.leakSteps} steps): tensors ` + `${t0.tensors} → ${t1.tensors}, ` +
+    `leak check (${result.engine}, bench-vit, batch ${o.leakBatch}, ${o.leakSteps} steps): tensors ` +
+      `${t0.tensors} → ${t1.tensors}, ` +
       `tf bytes ${t0.bytes} → ${t1.bytes}, wasm heap ${t0.heap} → ${t1.heap}: ${ok ? 'flat' : 'GROWING'}`,
   );
   s.dispose();
@@ -307,7 +356,8 @@ export async function runBench(argv: string[]): Promise<void> {
   let peakNote = '';
   if (native.enabled) {
     peak = measureSgemmGflops(1);
-    peakNote = `single-thread sgemm peak ${peak.toFixed(1)} GFLOP/s ` + `(native ${nativeStatus().gemm}, [4096×96]·[96×288])`;
+    peakNote =
+      `single-thread sgemm peak ${peak.toFixed(1)} GFLOP/s ` + `(native ${nativeStatus().gemm}, [4096×96]·[96×288])`;
   }
 
   const torchPy = o.torch ? findTorchPython() : { missing: 'PyTorch twins skipped (--no-torch)' };
@@ -350,7 +400,11 @@ export async function runBench(argv: string[]): Promise<void> {
           }
           const steps = engine === 'cpu' ? o.cpuSteps : engine === 'wasm' ? Math.min(3, o.steps) : o.steps;
           const warmup = engine === 'cpu' || engine === 'wasm' ? Math.min(1, o.warmup) : o.warmup;
-          say(`  measuring ${m.label} on ` + `${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ` + `${round + 1}/${o.rounds} …`);
+          say(
+            `  measuring ${m.label} on ` +
+              `${engine}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}, round ` +
+              `${round + 1}/${o.rounds} …`,
+          );
           const r = measure(m, o.batch, warmup, steps);
           const img = (1000 * o.batch) / r.msPerStep;
           keep({
@@ -373,7 +427,10 @@ export async function runBench(argv: string[]): Promise<void> {
       const spec = twins.get(m.label);
       if (python && spec && !twinFailed.has(m.label)) {
         for (const threads of o.threads) {
-          say(`  measuring the PyTorch twin of ${m.label} (${threads} thread${threads > 1 ? 's' : ''}), round ` + `${round + 1}/${o.rounds} …`);
+          say(
+            `  measuring the PyTorch twin of ${m.label} (${threads} thread${threads > 1 ? 's' : ''}), round ` +
+              `${round + 1}/${o.rounds} …`,
+          );
           const t = runTwin(python, spec, { batch: o.batch, steps: o.steps, warmup: o.warmup, threads });
           if (typeof t === 'string') {
             notes.push(`${m.label}: ${t}`);
@@ -406,7 +463,8 @@ export async function runBench(argv: string[]): Promise<void> {
 
   const rows = [...best.values()];
   const torchBest = new Map<string, number>();
-  for (const r of rows) if (r.engine === 'pytorch') torchBest.set(r.model, Math.max(torchBest.get(r.model) ?? 0, r.img_per_s));
+  for (const r of rows)
+    if (r.engine === 'pytorch') torchBest.set(r.model, Math.max(torchBest.get(r.model) ?? 0, r.img_per_s));
   for (const r of rows) {
     const tb = torchBest.get(r.model);
     if (tb) r.ratio_to_torch = r.img_per_s / tb;
@@ -419,12 +477,22 @@ export async function runBench(argv: string[]): Promise<void> {
     if (peak) emit({ sgemm_peak_gflops_1thread: peak });
   } else {
     console.log('');
-    console.log(`Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} ` + `interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (plain wasm: 1 round, ` + `${Math.min(3, o.steps)} steps; cpu: 1 round, ${o.cpuSteps}).`);
-    console.log(`Machine: ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('node:os').cpus().length} ` + `cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`);
+    console.log(
+      `Training throughput, synthetic N(0,1) batch, Adam lr 1e-3, softmax cross-entropy; best of ${o.rounds} ` +
+        `interleaved round(s), ${o.warmup} warm-up + ${o.steps} timed steps (plain wasm: 1 round, ` +
+        `${Math.min(3, o.steps)} steps; cpu: 1 round, ${o.cpuSteps}).`,
+    );
+    console.log(
+      `Machine: ${require('node:os').cpus()[0]?.model ?? 'unknown CPU'}, ${require('node:os').cpus().length} ` +
+        `cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${peakNote}`,
+    );
     console.log('');
     printTable(rows);
     for (const n of notes) console.log(`note: ${n}`);
-    console.log('GFLOP/s counts 3 × inference MACs × 2 per image (forward + backward); memory columns are peaks seen ' + 'during the run.');
+    console.log(
+      'GFLOP/s counts 3 × inference MACs × 2 per image (forward + backward); memory columns are peaks seen ' +
+        'during the run.',
+    );
   }
   if (o.leak) {
     if (native.enabled) {

@@ -163,7 +163,11 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
       options: Object.fromEntries(
         Object.entries(flags).map(([k, f]) => [
           k,
-          { type: f.kind === 'boolean' ? ('boolean' as const) : ('string' as const), multiple: !!f.repeat, ...(k === 'help' ? { short: 'h' } : {}) },
+          {
+            type: f.kind === 'boolean' ? ('boolean' as const) : ('string' as const),
+            multiple: !!f.repeat,
+            ...(k === 'help' ? { short: 'h' } : {}),
+          },
         ]),
       ),
     });
@@ -197,7 +201,9 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
       );
     }
     if (pos.length < range.min) {
-      throw new UsageError(`needs ${range.names ?? spec.args ?? 'an argument'}; usage: lightvit ${spec.name} ${spec.args ?? ''} [options]`);
+      throw new UsageError(
+        `needs ${range.names ?? spec.args ?? 'an argument'}; usage: lightvit ${spec.name} ${spec.args ?? ''} [options]`,
+      );
     }
   }
   return {
@@ -206,7 +212,8 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
     str: (n) => (typeof values[n] === 'string' ? (values[n] as string) : undefined),
     num: (n) => (typeof values[n] === 'number' ? (values[n] as number) : undefined),
     bool: (n) => values[n] === true,
-    list: (n) => (Array.isArray(values[n]) ? (values[n] as string[]) : typeof values[n] === 'string' ? [values[n] as string] : []),
+    list: (n) =>
+      Array.isArray(values[n]) ? (values[n] as string[]) : typeof values[n] === 'string' ? [values[n] as string] : [],
   };
 }
 
@@ -223,7 +230,8 @@ export function commandHelp(spec: CommandSpec): string {
   return [
     spec.summary,
     '',
-    `Usage: lightvit ` + `${spec.name}${spec.args ? ` ${spec.args}` : ''}${Object.keys(spec.flags).length ? ' [options]' : ''}`,
+    `Usage: lightvit ` +
+      `${spec.name}${spec.args ? ` ${spec.args}` : ''}${Object.keys(spec.flags).length ? ' [options]' : ''}`,
     '',
     'Options:',
     ...rows.map(([l, r]) => `  ${l.padEnd(w)}  ${r}`),

@@ -62,8 +62,16 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
 
 /** Recipe and run settings have their own flags: `--set` is for model config keys only. */
 const SET_KEYS_WITH_FLAGS: Record<string, string> = {
-  lr: '--lr', learningRate: '--lr', epochs: '--epochs', epoch: '--epochs', batch: '--batch', batchSize: '--batch',
-  seed: '--seed', data: '--data', dataset: '--data', scale: '--scale',
+  lr: '--lr',
+  learningRate: '--lr',
+  epochs: '--epochs',
+  epoch: '--epochs',
+  batch: '--batch',
+  batchSize: '--batch',
+  seed: '--seed',
+  data: '--data',
+  dataset: '--data',
+  scale: '--scale',
 };
 
 const COMMANDS: Record<string, Command> = {
@@ -107,14 +115,26 @@ MACs of one 1-image inference forward pass: Linear, Conv and attention matmuls (
     flags: {
       data: { ...DATA, help: `${DATA.help} (default synth10)` },
       scale: SCALE,
-      set: { kind: 'string', value: 'key=value', repeat: true, help: 'override a model config key (lightvit params <model> --config)' },
-      epochs: { kind: 'int', value: 'N', min: 1, help: 'epochs (default: the scale\'s recipe)' },
-      batch: { kind: 'int', value: 'N', min: 1, help: 'batch size (default: the scale\'s recipe)' },
-      lr: { kind: 'number', value: 'X', positive: true, help: 'peak learning rate (default: the scale\'s recipe)' },
+      set: {
+        kind: 'string',
+        value: 'key=value',
+        repeat: true,
+        help: 'override a model config key (lightvit params <model> --config)',
+      },
+      epochs: { kind: 'int', value: 'N', min: 1, help: "epochs (default: the scale's recipe)" },
+      batch: { kind: 'int', value: 'N', min: 1, help: "batch size (default: the scale's recipe)" },
+      lr: { kind: 'number', value: 'X', positive: true, help: "peak learning rate (default: the scale's recipe)" },
       seed: SEED,
-      resume: { kind: 'boolean', help: 'continue this run\'s checkpoint (refused when it was trained with another configuration)' },
+      resume: {
+        kind: 'boolean',
+        help: "continue this run's checkpoint (refused when it was trained with another configuration)",
+      },
       out: { kind: 'string', value: 'FILE', help: 'results JSON (default data/results/train/<run>.json)' },
-      checkpoint: { kind: 'string', value: 'FILE', help: 'checkpoint file (default data/checkpoints/train/<run>.ckpt)' },
+      checkpoint: {
+        kind: 'string',
+        value: 'FILE',
+        help: 'checkpoint file (default data/checkpoints/train/<run>.ckpt)',
+      },
       backend: BACKEND,
     },
     notes: `A run is identified by model, resolved config, recipe, data and seed: <run> is
@@ -128,7 +148,13 @@ no evaluation). One process per run: a second one is refused with the pid of the
     summary: 'list datasets, download CIFAR/SVHN/Flowers/Fashion-MNIST (resumable, MD5-checked), generate synth',
     args: 'list | download <dataset> | synth',
     positionals: { min: 0, max: 2 },
-    flags: { mirror: { kind: 'string', value: 'URL|DIR', help: 'download from this mirror (URL base or folder; or LIGHTVIT_MIRROR)' } },
+    flags: {
+      mirror: {
+        kind: 'string',
+        value: 'URL|DIR',
+        help: 'download from this mirror (URL base or folder; or LIGHTVIT_MIRROR)',
+      },
+    },
     notes: `  lightvit data list
   lightvit data download cifar10|cifar100|svhn|flowers102|fashion-mnist [--mirror URL|DIR]
   lightvit data synth            (generate the embedded synthetic datasets now; otherwise done on first use)
@@ -191,7 +217,11 @@ Runs whose results are stored are skipped unless --force. Papers: ${paperList()}
     summary: "training img/s and memory of bench-vit and each paper's quick model per engine, vs PyTorch",
     flags: {
       json: JSON_FLAG,
-      models: { kind: 'string', value: 'bench-vit|quick|NAME,...', help: 'models to measure (default: bench-vit and quick)' },
+      models: {
+        kind: 'string',
+        value: 'bench-vit|quick|NAME,...',
+        help: 'models to measure (default: bench-vit and quick)',
+      },
       engines: { kind: 'string', value: 'cpu,wasm,wasm+native,tensorflow', help: 'engines to measure' },
       threads: { kind: 'string', value: '1,2', help: 'thread counts for the PyTorch twins and native kernels' },
       steps: { kind: 'int', value: 'N', min: 1, help: 'timed steps (default 10)' },
@@ -247,7 +277,8 @@ function usage(): string {
     ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`),
     '',
     'Global options: --backend tensorflow-gpu|tensorflow|wasm|cpu (or LIGHTVIT_BACKEND), LIGHTVIT_NATIVE=0 turns the',
-    `native kernels off, LIGHTVIT_SCALE=${SCALES.join('|')}, LIGHTVIT_DATA_DIR, LIGHTVIT_FIGURES_DIR, ` + `LIGHTVIT_CHROMIUM.`,
+    `native kernels off, LIGHTVIT_SCALE=${SCALES.join('|')}, LIGHTVIT_DATA_DIR, LIGHTVIT_FIGURES_DIR, ` +
+      `LIGHTVIT_CHROMIUM.`,
   ].join('\n');
 }
 
@@ -281,7 +312,9 @@ function checkSets(sets: string[], configKeys: readonly string[]): void {
     const key = s.slice(0, Math.max(0, s.indexOf('='))).trim();
     const flag = SET_KEYS_WITH_FLAGS[key];
     if (flag && !configKeys.includes(key)) {
-      throw new UsageError(`--set ${s}: '${key}' is not a model config key; use ${flag} ${s.slice(s.indexOf('=') + 1)}`);
+      throw new UsageError(
+        `--set ${s}: '${key}' is not a model config key; use ${flag} ${s.slice(s.indexOf('=') + 1)}`,
+      );
     }
   }
 }
@@ -303,7 +336,11 @@ async function cmdInfo(a: ParsedCommand): Promise<void> {
   console.log(`backend: ${b.name} (tfjs '${b.tfBackend}')`);
   for (const s of b.skipped) console.log(`  skipped ${s.name}: ${s.reason}`);
   if (b.native) console.log(`  ${b.native.reason}${b.native.enabled ? ' (LIGHTVIT_NATIVE=0 turns them off)' : ''}`);
-  console.log(`versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `versions: ${Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   console.log('extras:');
   type Extra = { found: boolean; path?: string; detail?: string; hint?: string; tslab?: boolean };
   for (const [k, v] of Object.entries(extras) as Array<[string, Extra]>) {
@@ -312,10 +349,14 @@ async function cmdInfo(a: ParsedCommand): Promise<void> {
       console.log(`            tslab kernel not registered — npm run notebook registers it`);
     }
   }
-  console.log(`  torch     ${'python' in torch ? `found ${torch.python} (PyTorch twins of npm run bench)` : `not found — ${torch.missing}`}`);
+  console.log(
+    `  torch     ${'python' in torch ? `found ${torch.python} (PyTorch twins of npm run bench)` : `not found — ${torch.missing}`}`,
+  );
   console.log(`datasets (${dataDir()}):`);
   for (const d of datasets) {
-    console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.detail}`);
+    console.log(
+      `  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ${d.synthetic ? '(synthetic) ' : ''}${d.detail}`,
+    );
   }
 }
 
@@ -326,13 +367,22 @@ async function cmdModels(a: ParsedCommand): Promise<void> {
   checkChoice('family', a.str('family'), [...new Set(all.map((m) => m.family.family))].sort());
   const ms = listModels({ family: a.str('family'), tag: a.str('tag') });
   if (a.bool('json')) {
-    const rows = ms.map((m) => ({ name: m.name, family: m.family.family, paper: m.family.paper, tags: m.tags, description: m.description }));
+    const rows = ms.map((m) => ({
+      name: m.name,
+      family: m.family.family,
+      paper: m.family.paper,
+      tags: m.tags,
+      description: m.description,
+    }));
     console.log(JSON.stringify(rows));
     return;
   }
   const w = Math.max(...ms.map((m) => m.name.length));
   for (const m of ms) {
-    console.log(`${m.name.padEnd(w)}  ${m.family.family.padEnd(12)} ` + `${m.description}${m.tags.length ? ` [${m.tags.join(', ')}]` : ''}`);
+    console.log(
+      `${m.name.padEnd(w)}  ${m.family.family.padEnd(12)} ` +
+        `${m.description}${m.tags.length ? ` [${m.tags.join(', ')}]` : ''}`,
+    );
   }
 }
 
@@ -365,7 +415,8 @@ async function cmdParams(a: ParsedCommand): Promise<void> {
     return;
   }
   const M = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(3)} G` : `${(n / 1e6).toFixed(3)} M`);
-  const active = out.activeParams !== out.params ? `  (active per image: ${out.activeParams.toLocaleString('en-US')})` : '';
+  const active =
+    out.activeParams !== out.params ? `  (active per image: ${out.activeParams.toLocaleString('en-US')})` : '';
   console.log(`${name}`);
   console.log(`  params              ${out.params.toLocaleString('en-US')}${active}`);
   console.log(`  MACs                ${M(out.macs)}  (FLOPs = 2×MACs = ${M(out.flops)})`);
@@ -413,7 +464,8 @@ async function cmdTrain(a: ParsedCommand): Promise<void> {
     const what = pretrain ? 'pre-training (MAE objective)' : 'training';
     const synth = trainDs.synthetic ? ' (synthetic data)' : '';
     console.error(
-      `${what} ${name} (${model.paramCount().toLocaleString('en-US')} params) on ${dataName}${synth}, scale ` + `${scale}, ` +
+      `${what} ${name} (${model.paramCount().toLocaleString('en-US')} params) on ${dataName}${synth}, scale ` +
+        `${scale}, ` +
         `backend ${b.name}, run ${fp}`,
     );
     const res = await train({
@@ -452,7 +504,9 @@ async function cmdTrain(a: ParsedCommand): Promise<void> {
     writeJsonAtomic(out, record);
     appendRecord(record);
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a');
-    const head = pretrain ? `MAE loss ${res.final.loss.toFixed(4)}` : `top-1 ${pct(res.final.top1)}  top-5 ${pct(res.final.top5)}`;
+    const head = pretrain
+      ? `MAE loss ${res.final.loss.toFixed(4)}`
+      : `top-1 ${pct(res.final.top1)}  top-5 ${pct(res.final.top5)}`;
     console.log(`${head}  ${res.imgPerS.toFixed(1)} img/s  ${res.wallTimeS.toFixed(1)} s${synth}`);
     console.log(`results: ${out}\ncheckpoint: ${ckpt}`);
   } finally {
@@ -478,7 +532,9 @@ async function otherConfigurations(ckpt: string, identity: Record<string, unknow
     try {
       const stored = readCheckpoint(path.join(path.dirname(ckpt), f)).meta.identity;
       const diff = stored ? identityDiff(stored, identity) : [];
-      console.error(`note: another configuration of this run has a checkpoint: ${f}${diff.length ? ` (${diff.join('; ')})` : ''}`);
+      console.error(
+        `note: another configuration of this run has a checkpoint: ${f}${diff.length ? ` (${diff.join('; ')})` : ''}`,
+      );
     } catch {
       /* not readable: not worth a word here */
     }
@@ -488,24 +544,32 @@ async function otherConfigurations(ckpt: string, identity: Record<string, unknow
 async function cmdData(a: ParsedCommand): Promise<void> {
   const sub = a.positional[0] ?? 'list';
   checkChoice('data subcommand', sub, ['list', 'download', 'synth']);
-  if (sub !== 'download' && a.positional.length > 1) throw new UsageError(`unexpected argument '${a.positional[1]}' after 'data ${sub}'`);
+  if (sub !== 'download' && a.positional.length > 1)
+    throw new UsageError(`unexpected argument '${a.positional[1]}' after 'data ${sub}'`);
   const data = await import('../data');
   if (sub === 'list') {
     console.log(`data folder: ${dataDir()}`);
     for (const d of data.datasetStatus()) {
-      console.log(`  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ` + `${d.synthetic ? '(synthetic) ' : ''}${d.path}  ${d.detail}`);
+      console.log(
+        `  ${d.name.padEnd(11)} ${d.present ? 'present' : 'absent '} ` +
+          `${d.synthetic ? '(synthetic) ' : ''}${d.path}  ${d.detail}`,
+      );
     }
     return;
   }
   if (sub === 'download') {
     const name = a.positional[1];
-    if (!name) throw new UsageError('lightvit data download needs a dataset: cifar10, cifar100, svhn, flowers102 or fashion-mnist');
+    if (!name)
+      throw new UsageError(
+        'lightvit data download needs a dataset: cifar10, cifar100, svhn, flowers102 or fashion-mnist',
+      );
     const { ProgressBar } = await import('../train/progress');
     const bar = new ProgressBar();
     const mb = (n: number) => (n / 1e6).toFixed(1);
     const where = await data.downloadDataset(name, {
       mirror: a.str('mirror'),
-      onProgress: (done: number, total: number) => bar.render(`download ${name}`, done, total, `${mb(done)}/${mb(total)} MB`),
+      onProgress: (done: number, total: number) =>
+        bar.render(`download ${name}`, done, total, `${mb(done)}/${mb(total)} MB`),
     });
     console.log(`${name} ready at ${where}`);
     return;
@@ -538,7 +602,8 @@ async function runExperiments(a: ParsedCommand, ids: string[], scale: Scale): Pr
   let before = 0;
   const overall = new ProgressBar({ intervalS: 30 });
   const t0 = Date.now();
-  const show = (n: number) => overall.render('overall', n, total, `${n}/${total} runs · ${fmtDuration((Date.now() - t0) / 1000)}`);
+  const show = (n: number) =>
+    overall.render('overall', n, total, `${n}/${total} runs · ${fmtDuration((Date.now() - t0) / 1000)}`);
   for (const e of exps) {
     const p = e.plan(scale);
     console.error(`\n▶ ${e.id}: ${e.title} — ${p.description} (${p.runs} runs, scale ${scale})`);
@@ -565,7 +630,11 @@ async function cmdReproduce(a: ParsedCommand): Promise<void> {
   const t0 = Date.now();
   const native = b.native?.enabled ? ' + native kernels' : '';
   console.error(`lightvit reproduce: ${exps.length} experiments at scale ${scale} on backend ${b.name}${native}`);
-  await runExperiments(a, exps.map((e) => e.id), scale);
+  await runExperiments(
+    a,
+    exps.map((e) => e.id),
+    scale,
+  );
   await cmdFigures(a);
   await cmdTable(a);
   await cmdClaims(a, scale);
@@ -593,7 +662,12 @@ async function cmdFigures(a: ParsedCommand): Promise<void> {
   const { renderAllFigures } = await import('../report/render');
   const { listExperiments } = await import('../experiments');
   const scale = a.str('scale') as Scale | undefined;
-  const res = await renderAllFigures({ experiments: listExperiments(), paper, scale, log: (m: string) => console.error(m) });
+  const res = await renderAllFigures({
+    experiments: listExperiments(),
+    paper,
+    scale,
+    log: (m: string) => console.error(m),
+  });
   for (const f of res.failed) console.error(`  figures of ${f.experiment} failed: ${f.error}`);
   console.error(`${res.specs.length} figures (${res.files.length} files) written under ${figuresDir()}`);
 }
@@ -626,9 +700,13 @@ async function cmdTable(a: ParsedCommand): Promise<void> {
     console.log('no stored results yet (lightvit reproduce, or lightvit run <experiment>)');
     return;
   }
-  const rows = summarize(recs, { groupBy: ['paper', 'experiment', 'variant', 'dataset', 'scale'], metrics: ['top1', 'params', 'macs'] });
+  const rows = summarize(recs, {
+    groupBy: ['paper', 'experiment', 'variant', 'dataset', 'scale'],
+    metrics: ['top1', 'params', 'macs'],
+  });
   console.log(toText(rows));
-  if (recs.some((r) => r.synthetic)) console.log("\nsynth10/synth100 rows are results on the embedded synthetic data, not the papers' numbers.");
+  if (recs.some((r) => r.synthetic))
+    console.log("\nsynth10/synth100 rows are results on the embedded synthetic data, not the papers' numbers.");
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -645,7 +723,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!c) {
     const near = nearest(cmd.replace(/^-+/, ''), Object.keys(COMMANDS));
     const what = cmd.startsWith('-') ? `option '${cmd}' before a command` : `command '${cmd}'`;
-    console.error(`lightvit: unknown ${what}${near ? ` (did you mean '${near}'?)` : ''}; expected one of: ` + `${Object.keys(COMMANDS).join(', ')}\n`);
+    console.error(
+      `lightvit: unknown ${what}${near ? ` (did you mean '${near}'?)` : ''}; expected one of: ` +
+        `${Object.keys(COMMANDS).join(', ')}\n`,
+    );
     console.error(usage());
     return 2;
   }

@@ -121,7 +121,11 @@ export function prepareBatch(ds: ImageDataset, indices: ArrayLike<number>, opts:
   if (ds.readImages) {
     // a streaming dataset: decode this batch's images, then run the same pipeline on them as an in-memory batch
     const local = materialise(ds, indices);
-    return prepareBatch(local, Int32Array.from({ length: indices.length }, (_, i) => i), opts);
+    return prepareBatch(
+      local,
+      Int32Array.from({ length: indices.length }, (_, i) => i),
+      opts,
+    );
   }
   const a = opts.augment;
   const evalCrop = a?.evalCropFraction ?? 1;

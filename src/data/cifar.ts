@@ -111,7 +111,9 @@ export function readCifar10(
       const off = r * recordBytes;
       const y = buf[off];
       if (y >= numClasses) {
-        throw new DataError(`${label} file ${f.file} record ${fmtInt(r)} has label ${y}; expected 0..${numClasses - 1}`);
+        throw new DataError(
+          `${label} file ${f.file} record ${fmtInt(r)} has label ${y}; expected 0..${numClasses - 1}`,
+        );
       }
       labels[n] = y;
       planarToHwc(buf, off + 1, images, n * CIFAR_PIXELS);
@@ -199,7 +201,12 @@ export function readCifar100(
 }
 
 /** Encode NHWC images + labels as CIFAR-10 records (used by the synth writer and the tests). */
-export function encodeCifar10Records(images: Uint8Array, labels: ArrayLike<number>, start = 0, count = labels.length): Uint8Array {
+export function encodeCifar10Records(
+  images: Uint8Array,
+  labels: ArrayLike<number>,
+  start = 0,
+  count = labels.length,
+): Uint8Array {
   const recordBytes = 1 + CIFAR_PIXELS;
   const out = new Uint8Array(count * recordBytes);
   for (let r = 0; r < count; r++) {
@@ -210,7 +217,11 @@ export function encodeCifar10Records(images: Uint8Array, labels: ArrayLike<numbe
 }
 
 /** Encode NHWC images + coarse/fine labels as CIFAR-100 records. */
-export function encodeCifar100Records(images: Uint8Array, coarse: ArrayLike<number>, fine: ArrayLike<number>): Uint8Array {
+export function encodeCifar100Records(
+  images: Uint8Array,
+  coarse: ArrayLike<number>,
+  fine: ArrayLike<number>,
+): Uint8Array {
   const recordBytes = 2 + CIFAR_PIXELS;
   const n = fine.length;
   const out = new Uint8Array(n * recordBytes);

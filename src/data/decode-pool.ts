@@ -85,7 +85,10 @@ export class DecodePool {
     this.flags = new Int32Array(sab, slots * this.per, slots);
     this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
     for (let t = 0; t < threads; t++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { imageModule: mod, sab, size, per: this.per, slots } });
+      const w = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { imageModule: mod, sab, size, per: this.per, slots },
+      });
       // idle workers must not keep the process alive
       w.unref();
       this.workers.push(w);

@@ -242,7 +242,9 @@ function request(url: string, headers: Record<string, string>, timeoutMs: number
       }
       resolve({ res, url });
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new TransferInterrupted(`no response from ${url} for ${timeoutMs / 1000} s`)));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new TransferInterrupted(`no response from ${url} for ${timeoutMs / 1000} s`)),
+    );
     req.on('error', (e) => {
       if (e instanceof DataError) reject(e);
       else if (UNREACHABLE_CODES.has((e as NodeJS.ErrnoException).code ?? '')) {
@@ -277,7 +279,9 @@ async function fetchToPart(
     if (!m || Number(m[1]) !== have) {
       res.resume();
       fs.rmSync(part, { force: true });
-      throw new TransferInterrupted(`server answered the resume of ${src.file} at byte ${have} with range '${res.headers['content-range']}'`);
+      throw new TransferInterrupted(
+        `server answered the resume of ${src.file} at byte ${have} with range '${res.headers['content-range']}'`,
+      );
     }
     append = true;
     total = m[2] === '*' ? 0 : Number(m[2]);
@@ -319,7 +323,9 @@ async function fetchToPart(
       res.destroy();
       out.end(() => reject(e));
     };
-    res.setTimeout(timeoutMs, () => fail(new TransferInterrupted(`download of ${src.file} stalled for ${timeoutMs / 1000} s`)));
+    res.setTimeout(timeoutMs, () =>
+      fail(new TransferInterrupted(`download of ${src.file} stalled for ${timeoutMs / 1000} s`)),
+    );
     res.on('data', (chunk: Buffer) => {
       received += chunk.length;
       done += chunk.length;
@@ -329,12 +335,18 @@ async function fetchToPart(
       }
       onProgress?.(done, total, src.file);
     });
-    res.on('aborted', () => fail(new TransferInterrupted(`connection closed during ${src.file} at ${fmtInt(done)} bytes`)));
+    res.on('aborted', () =>
+      fail(new TransferInterrupted(`connection closed during ${src.file} at ${fmtInt(done)} bytes`)),
+    );
     res.on('error', (e) => fail(new TransferInterrupted(`download of ${src.file} failed: ${e.message}`)));
     res.on('end', () => {
       if (failed) return;
       if (expectBody >= 0 && received < expectBody) {
-        fail(new TransferInterrupted(`connection closed during ${src.file} at ${fmtInt(done)} of ${fmtInt(have + expectBody)} bytes`));
+        fail(
+          new TransferInterrupted(
+            `connection closed during ${src.file} at ${fmtInt(done)} of ${fmtInt(have + expectBody)} bytes`,
+          ),
+        );
         return;
       }
       out.end(() => resolve());
@@ -462,7 +474,8 @@ async function fetchVerified(
   if (src.bytes !== undefined && v.size !== src.bytes && !v.ok) {
     fs.rmSync(part, { force: true });
     throw new DataError(
-      `downloaded ${src.file} is ${fmtInt(v.size)} bytes; expected ${fmtInt(src.bytes)} (deleted; run again to ` + `re-download)`,
+      `downloaded ${src.file} is ${fmtInt(v.size)} bytes; expected ${fmtInt(src.bytes)} (deleted; run again to ` +
+        `re-download)`,
     );
   }
   if (!v.ok) {
@@ -500,7 +513,10 @@ async function checkArchive(archive: string): Promise<void> {
     },
   });
   if (bad.length) {
-    throw new DataError(`archive ${path.basename(archive)} has entries that would be written outside its folder: ` + `${bad.slice(0, 5).join(', ')}; refusing to extract`);
+    throw new DataError(
+      `archive ${path.basename(archive)} has entries that would be written outside its folder: ` +
+        `${bad.slice(0, 5).join(', ')}; refusing to extract`,
+    );
   }
 }
 
@@ -518,7 +534,9 @@ export async function extractArchive(archive: string, targetDir: string): Promis
       await tar.x({ file: archive, cwd: tmp, strict: true, preservePaths: false, preserveOwner: false });
     } catch (e) {
       if (e instanceof DataError) throw e;
-      throw new DataError(`archive ${path.basename(archive)} could not be extracted (truncated or corrupt?): ${(e as Error).message}`);
+      throw new DataError(
+        `archive ${path.basename(archive)} could not be extracted (truncated or corrupt?): ${(e as Error).message}`,
+      );
     }
     const entries = fs.readdirSync(tmp);
     if (!entries.length) throw new DataError(`archive ${path.basename(archive)} is empty`);

@@ -46,7 +46,11 @@ export interface IndexedBatch extends Batch {
  * The images of a dataset (the first `maxImages`, or those of `order`) in fixed batches of `batchSize`, in
  * evaluation form (see evalBatch). The one loop the trainer's evaluation and the experiments' analyses share.
  */
-export function* evalBatches(model: SizedModel, ds: ImageDataset, opts: EvalBatchesOptions = {}): Generator<IndexedBatch> {
+export function* evalBatches(
+  model: SizedModel,
+  ds: ImageDataset,
+  opts: EvalBatchesOptions = {},
+): Generator<IndexedBatch> {
   const order = opts.order ?? Int32Array.from({ length: ds.labels.length }, (_, i) => i);
   const max = opts.maxImages ?? 0;
   const n = max > 0 ? Math.min(max, order.length) : order.length;

@@ -26,7 +26,10 @@ export function writeImageCache(file: string, images: Uint8Array, labels: Int32A
   head.write(MAGIC, 0, 'latin1');
   head.writeUInt32LE(labels.length, 8);
   head.writeUInt32LE(size, 12);
-  writeFileAtomic(file, Buffer.concat([head, Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength), Buffer.from(images)]));
+  writeFileAtomic(
+    file,
+    Buffer.concat([head, Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength), Buffer.from(images)]),
+  );
 }
 
 export function readImageCache(file: string, size: number): { images: Uint8Array; labels: Int32Array } | null {
@@ -40,18 +43,28 @@ export function readImageCache(file: string, size: number): { images: Uint8Array
   return { images: new Uint8Array(buf.subarray(16 + 4 * n)), labels };
 }
 
-export function loadFlowers102(root: string, split: 'train' | 'test' | 'val', opts: { imageSize?: number } = {}): ImageDataset {
+export function loadFlowers102(
+  root: string,
+  split: 'train' | 'test' | 'val',
+  opts: { imageSize?: number } = {},
+): ImageDataset {
   const size = opts.imageSize ?? 32;
-  if (!Number.isInteger(size) || size < 1) throw new DataError(`Flowers-102 imageSize ${size} is not a positive integer`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new DataError(`Flowers-102 imageSize ${size} is not a positive integer`);
   const cacheFile = path.join(root, 'cache', `${split}_${size}.bin`);
   let data = readImageCache(cacheFile, size);
   if (!data) {
     const need = (f: string) => {
       const p = path.join(root, f);
-      if (!fs.existsSync(p)) throw new DataError(`Flowers-102 file ${p} is missing; run \`lightvit data download flowers102\``);
+      if (!fs.existsSync(p))
+        throw new DataError(`Flowers-102 file ${p} is missing; run \`lightvit data download flowers102\``);
       return p;
     };
-    const labelsAll = matVar(readMat(fs.readFileSync(need('imagelabels.mat')), 'imagelabels.mat'), 'labels', 'imagelabels.mat').data;
+    const labelsAll = matVar(
+      readMat(fs.readFileSync(need('imagelabels.mat')), 'imagelabels.mat'),
+      'labels',
+      'imagelabels.mat',
+    ).data;
     const ids = matVar(readMat(fs.readFileSync(need('setid.mat')), 'setid.mat'), SPLIT_VAR[split], 'setid.mat').data;
     const n = ids.length;
     const images = new Uint8Array(n * size * size * 3);
@@ -59,7 +72,10 @@ export function loadFlowers102(root: string, split: 'train' | 'test' | 'val', op
     for (let i = 0; i < n; i++) {
       const id = Number(ids[i]);
       if (!Number.isInteger(id) || id < 1 || id > labelsAll.length) {
-        throw new DataError(`Flowers-102 setid.mat ${SPLIT_VAR[split]}[${i}] is ${id}; expected an image id in ` + `1..${fmtInt(labelsAll.length)}`);
+        throw new DataError(
+          `Flowers-102 setid.mat ${SPLIT_VAR[split]}[${i}] is ${id}; expected an image id in ` +
+            `1..${fmtInt(labelsAll.length)}`,
+        );
       }
       const y = Number(labelsAll[id - 1]);
       if (!Number.isInteger(y) || y < 1 || y > FLOWERS_CLASSES) {

@@ -47,11 +47,7 @@ export interface FolderOptions {
   maxClasses?: number;
 }
 
-export function loadImageFolder(
-  root: string,
-  split: 'train' | 'test' | 'val',
-  opts: FolderOptions = {},
-): ImageDataset {
+export function loadImageFolder(root: string, split: 'train' | 'test' | 'val', opts: FolderOptions = {}): ImageDataset {
   const size = opts.imageSize ?? 32;
   if (!Number.isInteger(size) || size < 1) throw new DataError(`imageSize ${size}; expected a positive integer`);
   const maxClasses = opts.maxClasses ?? 0;
@@ -60,9 +56,13 @@ export function loadImageFolder(
   }
   const abs = path.resolve(root);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
-    throw new DataError(`image folder ${abs} does not exist; expected a folder with one sub-folder of images per class`);
+    throw new DataError(
+      `image folder ${abs} does not exist; expected a folder with one sub-folder of images per class`,
+    );
   }
-  const hasSplits = fs.existsSync(path.join(abs, 'train')) && (fs.existsSync(path.join(abs, 'test')) || fs.existsSync(path.join(abs, 'val')));
+  const hasSplits =
+    fs.existsSync(path.join(abs, 'train')) &&
+    (fs.existsSync(path.join(abs, 'test')) || fs.existsSync(path.join(abs, 'val')));
   // ImageNet ships train/ and val/ only: its val/ is the test split
   const splitDir = split === 'test' && !fs.existsSync(path.join(abs, 'test')) ? 'val' : split;
   const dir = hasSplits ? path.join(abs, splitDir) : abs;
@@ -70,12 +70,16 @@ export function loadImageFolder(
   // class names come from train/ when splits exist, so labels agree across splits
   const all = classDirs(hasSplits ? path.join(abs, 'train') : abs);
   const classes = maxClasses > 0 ? all.slice(0, maxClasses) : all;
-  if (!classes.length) throw new DataError(`image folder ${dir} has no class sub-folders; expected <class>/<image>.jpg|png`);
+  if (!classes.length)
+    throw new DataError(`image folder ${dir} has no class sub-folders; expected <class>/<image>.jpg|png`);
   const items: Array<{ file: string; label: number }> = [];
   classes.forEach((cls, label) => {
     const cdir = path.join(dir, cls);
     if (!fs.existsSync(cdir)) return;
-    const files = fs.readdirSync(cdir).filter((f) => IMAGE_EXT.test(f)).sort();
+    const files = fs
+      .readdirSync(cdir)
+      .filter((f) => IMAGE_EXT.test(f))
+      .sort();
     files.forEach((f, k) => {
       if (!hasSplits && (split === 'test' || split === 'val') !== (k % 5 === 4)) return;
       items.push({ file: path.join(cdir, f), label });
@@ -96,7 +100,11 @@ export function loadImageFolder(
     prefetch = (indices) => {
       if (pool === undefined) {
         const slots = Math.max(16, Math.min(2048, 2 * indices.length));
-        pool = DecodePool.open(items.map((it) => it.file), size, slots);
+        pool = DecodePool.open(
+          items.map((it) => it.file),
+          size,
+          slots,
+        );
       }
       pool?.prefetch(indices);
     };

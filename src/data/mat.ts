@@ -38,7 +38,15 @@ const MX_CLASS: Record<number, string> = {
   15: 'uint64',
 };
 
-export type MatData = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+export type MatData =
+  | Uint8Array
+  | Int8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array;
 
 export interface MatArray {
   name: string;
@@ -58,14 +66,18 @@ interface Element {
 }
 
 function readElement(buf: Buffer, off: number, le: boolean, file: string): Element {
-  if (off + 8 > buf.length) throw new DataError(`MAT-file ${file} ends inside a data element tag at byte ${fmtInt(off)}`);
+  if (off + 8 > buf.length)
+    throw new DataError(`MAT-file ${file} ends inside a data element tag at byte ${fmtInt(off)}`);
   const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
   const first = u32(off);
   // small data element: size in the upper 16 bits, type in the lower 16, payload in the next 4 bytes
   if (first >>> 16 !== 0) {
     const type = first & 0xffff;
     const n = first >>> 16;
-    if (n > 4) throw new DataError(`MAT-file ${file} has a small data element of ${n} bytes at byte ${fmtInt(off)}; expected at most 4`);
+    if (n > 4)
+      throw new DataError(
+        `MAT-file ${file} has a small data element of ${n} bytes at byte ${fmtInt(off)}; expected at most 4`,
+      );
     return { type, body: buf.subarray(off + 4, off + 4 + n), next: off + 8 };
   }
   const n = u32(off + 4);
@@ -83,7 +95,8 @@ function readElement(buf: Buffer, off: number, le: boolean, file: string): Eleme
 
 function typed(type: number, body: Buffer, le: boolean, file: string): MatData {
   const copy = (bytesPer: number) => {
-    if (body.length % bytesPer) throw new DataError(`MAT-file ${file}: ${body.length} bytes is not a whole number of ${bytesPer}-byte values`);
+    if (body.length % bytesPer)
+      throw new DataError(`MAT-file ${file}: ${body.length} bytes is not a whole number of ${bytesPer}-byte values`);
     const b = Buffer.from(body); // aligned copy
     if (!le && bytesPer > 1) {
       if (bytesPer === 2) b.swap16();
@@ -140,14 +153,18 @@ function readMatrix(body: Buffer, le: boolean, file: string): MatArray | null {
   const data = typed(real.type, real.body, le, file);
   const count = dims.reduce((a, b) => a * b, 1);
   if (data.length !== count) {
-    throw new DataError(`MAT-file ${file} variable '${name}' holds ${fmtInt(data.length)} values; its dims [${dims.join('×')}] ` + `need ${fmtInt(count)}`);
+    throw new DataError(
+      `MAT-file ${file} variable '${name}' holds ${fmtInt(data.length)} values; its dims [${dims.join('×')}] ` +
+        `need ${fmtInt(count)}`,
+    );
   }
   return { name, className, dims, data };
 }
 
 /** Parse a level-5 MAT-file; returns its numeric variables by name. */
 export function readMat(buf: Buffer, file = 'file'): Map<string, MatArray> {
-  if (buf.length < 128) throw new DataError(`MAT-file ${file} is ${fmtInt(buf.length)} bytes; expected a 128-byte header and data`);
+  if (buf.length < 128)
+    throw new DataError(`MAT-file ${file} is ${fmtInt(buf.length)} bytes; expected a 128-byte header and data`);
   const head = buf.subarray(0, 116).toString('latin1');
   if (head.startsWith('\x89HDF') || buf.subarray(512, 516).toString('latin1') === '\x89HDF') {
     throw new DataError(`MAT-file ${file} is MATLAB v7.3 (HDF5); expected a level-5 MAT-file (save with -v7)`);
@@ -168,7 +185,9 @@ export function readMat(buf: Buffer, file = 'file'): Map<string, MatArray> {
         try {
           inner = zlib.inflateSync(el.body);
         } catch (e) {
-          throw new DataError(`MAT-file ${file} has a compressed element that does not inflate: ${(e as Error).message}`);
+          throw new DataError(
+            `MAT-file ${file} has a compressed element that does not inflate: ${(e as Error).message}`,
+          );
         }
         walk(inner);
       } else if (el.type === MI.MATRIX) {
@@ -185,7 +204,10 @@ export function readMat(buf: Buffer, file = 'file'): Map<string, MatArray> {
 /** One variable, with a clear error when it is absent. */
 export function matVar(vars: Map<string, MatArray>, name: string, file: string): MatArray {
   const v = vars.get(name);
-  if (!v) throw new DataError(`MAT-file ${file} has no variable '${name}'; it holds: ${[...vars.keys()].join(', ') || 'nothing numeric'}`);
+  if (!v)
+    throw new DataError(
+      `MAT-file ${file} has no variable '${name}'; it holds: ${[...vars.keys()].join(', ') || 'nothing numeric'}`,
+    );
   return v;
 }
 

@@ -204,9 +204,21 @@ export const ops = {
 
 /** timm's "increasing" RandAugment op names (rand-*-inc1), in timm's order. */
 export const RAND_OPS = [
-  'AutoContrast', 'Equalize', 'Invert', 'Rotate', 'PosterizeIncreasing', 'SolarizeIncreasing', 'SolarizeAdd',
-  'ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing', 'SharpnessIncreasing', 'ShearX', 'ShearY',
-  'TranslateXRel', 'TranslateYRel',
+  'AutoContrast',
+  'Equalize',
+  'Invert',
+  'Rotate',
+  'PosterizeIncreasing',
+  'SolarizeIncreasing',
+  'SolarizeAdd',
+  'ColorIncreasing',
+  'ContrastIncreasing',
+  'BrightnessIncreasing',
+  'SharpnessIncreasing',
+  'ShearX',
+  'ShearY',
+  'TranslateXRel',
+  'TranslateYRel',
 ] as const;
 export type RandOp = (typeof RAND_OPS)[number];
 
@@ -220,21 +232,51 @@ export function applyRandOp(img: U8Image, op: RandOp, mag: number, rng: Rng, fil
   const sign = () => (rng.next() < 0.5 ? -1 : 1);
   const t = mag / 10;
   switch (op) {
-    case 'AutoContrast': ops.autoContrast(img); return;
-    case 'Equalize': ops.equalize(img); return;
-    case 'Invert': ops.invert(img); return;
-    case 'Rotate': ops.rotate(img, sign() * 30 * t, fill); return;
-    case 'PosterizeIncreasing': ops.posterize(img, 4 - Math.floor(4 * t)); return;
-    case 'SolarizeIncreasing': ops.solarize(img, 256 - Math.floor(256 * t)); return;
-    case 'SolarizeAdd': ops.solarizeAdd(img, Math.floor(110 * t)); return;
-    case 'ColorIncreasing': ops.color(img, 1 + sign() * 0.9 * t); return;
-    case 'ContrastIncreasing': ops.contrast(img, 1 + sign() * 0.9 * t); return;
-    case 'BrightnessIncreasing': ops.brightness(img, 1 + sign() * 0.9 * t); return;
-    case 'SharpnessIncreasing': ops.sharpness(img, 1 + sign() * 0.9 * t); return;
-    case 'ShearX': ops.shearX(img, sign() * 0.3 * t, fill); return;
-    case 'ShearY': ops.shearY(img, sign() * 0.3 * t, fill); return;
-    case 'TranslateXRel': ops.translateX(img, sign() * 0.45 * t * img.w, fill); return;
-    case 'TranslateYRel': ops.translateY(img, sign() * 0.45 * t * img.h, fill); return;
+    case 'AutoContrast':
+      ops.autoContrast(img);
+      return;
+    case 'Equalize':
+      ops.equalize(img);
+      return;
+    case 'Invert':
+      ops.invert(img);
+      return;
+    case 'Rotate':
+      ops.rotate(img, sign() * 30 * t, fill);
+      return;
+    case 'PosterizeIncreasing':
+      ops.posterize(img, 4 - Math.floor(4 * t));
+      return;
+    case 'SolarizeIncreasing':
+      ops.solarize(img, 256 - Math.floor(256 * t));
+      return;
+    case 'SolarizeAdd':
+      ops.solarizeAdd(img, Math.floor(110 * t));
+      return;
+    case 'ColorIncreasing':
+      ops.color(img, 1 + sign() * 0.9 * t);
+      return;
+    case 'ContrastIncreasing':
+      ops.contrast(img, 1 + sign() * 0.9 * t);
+      return;
+    case 'BrightnessIncreasing':
+      ops.brightness(img, 1 + sign() * 0.9 * t);
+      return;
+    case 'SharpnessIncreasing':
+      ops.sharpness(img, 1 + sign() * 0.9 * t);
+      return;
+    case 'ShearX':
+      ops.shearX(img, sign() * 0.3 * t, fill);
+      return;
+    case 'ShearY':
+      ops.shearY(img, sign() * 0.3 * t, fill);
+      return;
+    case 'TranslateXRel':
+      ops.translateX(img, sign() * 0.45 * t * img.w, fill);
+      return;
+    case 'TranslateYRel':
+      ops.translateY(img, sign() * 0.45 * t * img.h, fill);
+      return;
   }
 }
 

@@ -21,7 +21,8 @@ export function decodeSvhnMat(buf: Buffer, file: string): { images: Uint8Array; 
   if (H !== 32 || W !== 32 || C !== 3) {
     throw new DataError(`SVHN file ${file}: X is [${X.dims.join('×')}]; expected [32×32×3×N]`);
   }
-  if (y.data.length !== N) throw new DataError(`SVHN file ${file}: y has ${fmtInt(y.data.length)} labels; X has ${fmtInt(N)} images`);
+  if (y.data.length !== N)
+    throw new DataError(`SVHN file ${file}: y has ${fmtInt(y.data.length)} labels; X has ${fmtInt(N)} images`);
   const images = new Uint8Array(N * H * W * C);
   const src = X.data;
   const plane = H * W;
@@ -40,13 +41,18 @@ export function decodeSvhnMat(buf: Buffer, file: string): { images: Uint8Array; 
   const labels = new Int32Array(N);
   for (let i = 0; i < N; i++) {
     const v = Number(y.data[i]);
-    if (!Number.isInteger(v) || v < 1 || v > 10) throw new DataError(`SVHN file ${file}: label ${i} is ${v}; expected 1..10`);
+    if (!Number.isInteger(v) || v < 1 || v > 10)
+      throw new DataError(`SVHN file ${file}: label ${i} is ${v}; expected 1..10`);
     labels[i] = v % 10;
   }
   return { images, labels };
 }
 
-export function loadSvhn(root: string, split: 'train' | 'test', opts: { expectCount?: number | null } = {}): ImageDataset {
+export function loadSvhn(
+  root: string,
+  split: 'train' | 'test',
+  opts: { expectCount?: number | null } = {},
+): ImageDataset {
   const name = `${split}_32x32.mat`;
   const file = path.join(root, name);
   if (!fs.existsSync(file)) throw new DataError(`SVHN file ${file} is missing; run \`lightvit data download svhn\``);

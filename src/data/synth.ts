@@ -182,7 +182,10 @@ export const SYNTH_TEXTURES: Array<{ name: string; tex: Texture }> = [
       return Math.min(Math.max(1.9 - Math.sqrt(dx * dx + dy * dy), 0), 1);
     },
   },
-  { name: 'checkered', tex: (x, y) => Math.min(Math.max(0.5 + 2 * Math.sin(0.8 * W * x) * Math.sin(0.8 * W * y), 0), 1) },
+  {
+    name: 'checkered',
+    tex: (x, y) => Math.min(Math.max(0.5 + 2 * Math.sin(0.8 * W * x) * Math.sin(0.8 * W * y), 0), 1),
+  },
   {
     name: 'grid',
     tex: (x, y) => {
@@ -230,7 +233,7 @@ function imageSeed(seed: number, split: 'train' | 'test', i: number): number {
   return (h ^ (h >>> 13)) | 0;
 }
 
-const clamp01 = (x: number) => (x < 0 ? 0 : Math.min(x , 1));
+const clamp01 = (x: number) => (x < 0 ? 0 : Math.min(x, 1));
 
 /**
  * Draw one image (HWC uint8 at out[offset..]) of `shape` filled with `texture` under random nuisances from `rng`.
@@ -280,8 +283,8 @@ export function renderSynthImage(
   const bg = randomColour(rng);
   const ga = rng.uniform(0, 2 * Math.PI);
   const gAmp = rng.uniform(0, style.gradient);
-  const gx = Math.cos(ga) * gAmp / S;
-  const gy = Math.sin(ga) * gAmp / S;
+  const gx = (Math.cos(ga) * gAmp) / S;
+  const gy = (Math.sin(ga) * gAmp) / S;
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const g = (x - S / 2) * gx + (y - S / 2) * gy;
@@ -329,7 +332,8 @@ export function renderSynthImage(
   // lightens it (towards whichever end is further from the foreground), so the texture shows on any colour.
   let fg = randomColour(rng);
   const lumBg = luminance(bg[0], bg[1], bg[2]);
-  for (let tries = 0; tries < 20 && Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < style.contrast; tries++) fg = randomColour(rng);
+  for (let tries = 0; tries < 20 && Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < style.contrast; tries++)
+    fg = randomColour(rng);
   if (Math.abs(luminance(fg[0], fg[1], fg[2]) - lumBg) < style.contrast) {
     const shift = lumBg > 128 ? -(style.contrast + 40) : style.contrast + 40;
     fg = [fg[0] + shift, fg[1] + shift, fg[2] + shift];
@@ -468,7 +472,10 @@ function writeSynth(dir: string, spec: SynthSpec, seed: number): void {
       trainFiles.push({ file, records });
     }
     fs.writeFileSync(path.join(sub, 'test_batch.bin'), encodeCifar10Records(test.images, test.labels));
-    fs.writeFileSync(path.join(sub, 'batches.meta.txt'), `${SYNTH10_CLASSES.map((_, c) => synth10Name(c)).join('\n')}\n`);
+    fs.writeFileSync(
+      path.join(sub, 'batches.meta.txt'),
+      `${SYNTH10_CLASSES.map((_, c) => synth10Name(c)).join('\n')}\n`,
+    );
     files = { train: trainFiles, test: [{ file: 'test_batch.bin', records: spec.testCount }] };
   } else {
     const sub = path.join(dir, CIFAR100_DIR);
@@ -479,7 +486,10 @@ function writeSynth(dir: string, spec: SynthSpec, seed: number): void {
     const fine: string[] = [];
     for (const s of SYNTH_SHAPES) for (const t of SYNTH_TEXTURES) fine.push(`${t.name} ${s.name}`);
     fs.writeFileSync(path.join(sub, 'fine_label_names.txt'), `${fine.join('\n')}\n`);
-    files = { train: [{ file: 'train.bin', records: spec.trainCount }], test: [{ file: 'test.bin', records: spec.testCount }] };
+    files = {
+      train: [{ file: 'train.bin', records: spec.trainCount }],
+      test: [{ file: 'test.bin', records: spec.testCount }],
+    };
   }
   const manifest: SynthManifest = {
     name: spec.name,
@@ -499,7 +509,11 @@ function writeSynth(dir: string, spec: SynthSpec, seed: number): void {
  * into a temporary sibling folder and renamed into place, so readers never see a half-written dataset, and two
  * processes racing both end with the same complete folder.
  */
-export function ensureSynth(dataDir: string, name: 'synth10' | 'synth100', seed = SYNTH_SEED): { root: string; manifest: SynthManifest } {
+export function ensureSynth(
+  dataDir: string,
+  name: 'synth10' | 'synth100',
+  seed = SYNTH_SEED,
+): { root: string; manifest: SynthManifest } {
   const root = synthRoot(dataDir, name);
   const have = readManifest(root);
   if (have && have.version === SYNTH_VERSION && have.seed === seed) return { root, manifest: have };
@@ -529,7 +543,8 @@ export function ensureSynth(dataDir: string, name: 'synth10' | 'synth100', seed 
     throw e;
   }
   const manifest = readManifest(root);
-  if (!manifest) throw new DataError(`synthetic dataset ${name} was written to ${root} but its manifest.json is unreadable`);
+  if (!manifest)
+    throw new DataError(`synthetic dataset ${name} was written to ${root} but its manifest.json is unreadable`);
   return { root, manifest };
 }
 

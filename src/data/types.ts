@@ -69,6 +69,7 @@ export function imagesAt(d: ImageDataset, indices: ArrayLike<number>): Uint8Arra
   if (d.readImages) return d.readImages(indices);
   const per = d.imageSize * d.imageSize * d.channels;
   const out = new Uint8Array(indices.length * per);
-  for (let k = 0; k < indices.length; k++) out.set(d.images.subarray(indices[k] * per, (indices[k] + 1) * per), k * per);
+  for (let k = 0; k < indices.length; k++)
+    out.set(d.images.subarray(indices[k] * per, (indices[k] + 1) * per), k * per);
   return out;
 }

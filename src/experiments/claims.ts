@@ -127,7 +127,16 @@ export function claimRows(records: ResultRecord[], opts: { paper?: string; scale
       const bRuns = here.filter((r) => inArm(r, c.b));
       if (!aRuns.length || !bRuns.length) continue;
       const { effect, std, seeds } = claimEffect(aRuns, bRuns, c.metric);
-      rows.push({ paper: c.paper, claim: c.claim, dataset, scale, seeds, effect, std, verdict: verdictOf(effect, std, seeds) });
+      rows.push({
+        paper: c.paper,
+        claim: c.claim,
+        dataset,
+        scale,
+        seeds,
+        effect,
+        std,
+        verdict: verdictOf(effect, std, seeds),
+      });
     }
   }
   return rows;
@@ -135,7 +144,8 @@ export function claimRows(records: ResultRecord[], opts: { paper?: string; scale
 
 /** The claims table as text (one line per row), as `lightvit claims` prints it. */
 export function formatClaims(rows: ClaimRow[]): string {
-  if (!rows.length) return 'no claims can be evaluated yet: no stored runs of the claims\' experiments (run `npm start`)';
+  if (!rows.length)
+    return "no claims can be evaluated yet: no stored runs of the claims' experiments (run `npm start`)";
   const fmt = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)}` : 'n/a');
   const cells = rows.map((r) => [
     r.paper,
@@ -160,6 +170,17 @@ export function formatClaims(rows: ClaimRow[]): string {
 /** JSON form: exactly the fields of ClaimRow, one object per line. */
 export function claimsJsonLines(rows: ClaimRow[]): string {
   return rows
-    .map((r) => JSON.stringify({ paper: r.paper, claim: r.claim, dataset: r.dataset, scale: r.scale, seeds: r.seeds, effect: r.effect, std: r.std, verdict: r.verdict }))
+    .map((r) =>
+      JSON.stringify({
+        paper: r.paper,
+        claim: r.claim,
+        dataset: r.dataset,
+        scale: r.scale,
+        seeds: r.seeds,
+        effect: r.effect,
+        std: r.std,
+        verdict: r.verdict,
+      }),
+    )
     .join('\n');
 }

@@ -44,11 +44,26 @@ export interface RunSpec {
   /** Custom objective (MAE); default label-smoothed cross-entropy. */
   lossFn?: LossFn;
   /** Initialise from a checkpoint (fine-tuning): a file, and how to map/skip parameter names. */
-  initFrom?: string | { file: string; map?: (p: string) => string | null; allowMissing?: (p: string) => boolean; ignoreUnexpected?: boolean };
+  initFrom?:
+    | string
+    | {
+        file: string;
+        map?: (p: string) => string | null;
+        allowMissing?: (p: string) => boolean;
+        ignoreUnexpected?: boolean;
+      };
   /** Extra analysis after training; what it returns is stored in record.extra. */
-  analyse?: (model: ClassifierModel, test: ImageDataset, val?: ImageDataset) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  analyse?: (
+    model: ClassifierModel,
+    test: ImageDataset,
+    val?: ImageDataset,
+  ) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Extra metrics for record.metrics computed after training (e.g. router accuracy). */
-  metrics?: (model: ClassifierModel, test: ImageDataset, val?: ImageDataset) => Promise<Record<string, number>> | Record<string, number>;
+  metrics?: (
+    model: ClassifierModel,
+    test: ImageDataset,
+    val?: ImageDataset,
+  ) => Promise<Record<string, number>> | Record<string, number>;
   /** Skip the test-set evaluation (pre-training objectives). */
   noEval?: boolean;
   /**
@@ -106,7 +121,11 @@ export function datasetAvailable(ctx: Pick<ExperimentRunContext, 'preferReal' | 
 export function standInLine(ctx: Pick<ExperimentRunContext, 'preferReal' | 'data'>, wanted: string): string {
   const used = datasetFor(ctx, wanted);
   if (!used || used === wanted) return '';
-  const why = ctx.data ? 'forced by --data' : present(wanted) ? 'real data refused (--synth)' : `${wanted} is not downloaded`;
+  const why = ctx.data
+    ? 'forced by --data'
+    : present(wanted)
+      ? 'real data refused (--synth)'
+      : `${wanted} is not downloaded`;
   const kind = used.startsWith('synth') ? 'synthetic data' : 'real data';
   return `  ${used} (${kind}) stands in for ${wanted}: ${why}`;
 }
@@ -123,7 +142,11 @@ export function seedsFor(ctx: Pick<ExperimentRunContext, 'scale' | 'seed'>, n = 
 
 const cache = new Map<string, Promise<ImageDataset>>();
 /** Datasets are loaded once per process and shared by every run. */
-export function cachedDataset(name: string, split: 'train' | 'test', load: RunSpec['load'] = {}): Promise<ImageDataset> {
+export function cachedDataset(
+  name: string,
+  split: 'train' | 'test',
+  load: RunSpec['load'] = {},
+): Promise<ImageDataset> {
   const key = `${name}|${split}|${JSON.stringify(load)}`;
   if (!cache.has(key)) cache.set(key, loadDataset(name, split, load));
   return cache.get(key)!;
@@ -138,7 +161,10 @@ export function cachedHoldout(
 ): Promise<{ train: ImageDataset; val: ImageDataset }> {
   const key = `${name}|${fraction}|${JSON.stringify(load)}`;
   if (!splits.has(key)) {
-    splits.set(key, cachedDataset(name, 'train', load).then((ds) => holdoutSplit(ds, { fraction, seed: 0 })));
+    splits.set(
+      key,
+      cachedDataset(name, 'train', load).then((ds) => holdoutSplit(ds, { fraction, seed: 0 })),
+    );
   }
   return splits.get(key)!;
 }
@@ -147,16 +173,35 @@ export function cachedHoldout(
  * Identity of a run: experiment, variant, scale, dataset, seed, and a fingerprint of what was trained (model,
  * overrides, recipe), so that changing a recipe or a model default re-runs instead of reusing a stale result.
  */
-export function recordKey(experiment: string, variant: string, scale: Scale, dataset: string, seed: number, fingerprint = ''): string {
+export function recordKey(
+  experiment: string,
+  variant: string,
+  scale: Scale,
+  dataset: string,
+  seed: number,
+  fingerprint = '',
+): string {
   return `${experiment}|${variant}|${scale}|${dataset}|${seed}${fingerprint ? `|${fingerprint}` : ''}`;
 }
 
 /** Short stable hash of a JSON-able value (one implementation, in src/report/record.ts). */
 export { fingerprint };
 
-export function checkpointPath(experiment: string, variant: string, dataset: string, scale: Scale, seed: number, fp = ''): string {
+export function checkpointPath(
+  experiment: string,
+  variant: string,
+  dataset: string,
+  scale: Scale,
+  seed: number,
+  fp = '',
+): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
-  return path.join(dataDir(), 'checkpoints', safe(experiment), `${safe(variant)}-${safe(dataset)}-${scale}-s${seed}${fp ? `-${fp}` : ''}.ckpt`);
+  return path.join(
+    dataDir(),
+    'checkpoints',
+    safe(experiment),
+    `${safe(variant)}-${safe(dataset)}-${scale}-s${seed}${fp ? `-${fp}` : ''}.ckpt`,
+  );
 }
 
 export function kitVersions(): Record<string, string> {
@@ -174,8 +219,14 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
   const scale = ctx.scale;
   const seed = spec.seed ?? ctx.seed;
   const dataset = datasetFor(ctx, spec.dataset);
-  if (!dataset) throw new Error(`${spec.experiment}: dataset '${spec.dataset}' is not downloaded (lightvit data download ${spec.dataset})`);
-  const recipe: Recipe = { ...defaultRecipe(scale), ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : spec.recipe ?? {}) };
+  if (!dataset)
+    throw new Error(
+      `${spec.experiment}: dataset '${spec.dataset}' is not downloaded (lightvit data download ${spec.dataset})`,
+    );
+  const recipe: Recipe = {
+    ...defaultRecipe(scale),
+    ...(typeof spec.recipe === 'function' ? spec.recipe(scale) : (spec.recipe ?? {})),
+  };
   const [fullTrain, testDs] = await Promise.all([
     cachedDataset(dataset, 'train', spec.load),
     cachedDataset(dataset, 'test', spec.load),
@@ -189,7 +240,7 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     config: resolveConfig(spec.model, overrides),
     recipe,
     holdout: spec.holdout ?? 0,
-    initFrom: typeof spec.initFrom === 'string' ? spec.initFrom : spec.initFrom?.file ?? null,
+    initFrom: typeof spec.initFrom === 'string' ? spec.initFrom : (spec.initFrom?.file ?? null),
     ...(spec.load ? { load: spec.load } : {}),
   });
   const key = recordKey(spec.experiment, spec.variant, scale, dataset, seed, fp);
@@ -245,7 +296,10 @@ export async function runClassifier(ctx: ExperimentRunContext, spec: RunSpec): P
     appendRecord(rec);
     ctx.onRunDone?.();
     const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
-    ctx.log(`  ${spec.variant} on ${dataset}${trainDs.synthetic ? ' (synthetic data)' : ''}: top-1 ` + `${pct(metrics.top1)}, ${(metrics.params / 1e6).toFixed(3)}M params, ${result.wallTimeS.toFixed(1)} s`);
+    ctx.log(
+      `  ${spec.variant} on ${dataset}${trainDs.synthetic ? ' (synthetic data)' : ''}: top-1 ` +
+        `${pct(metrics.top1)}, ${(metrics.params / 1e6).toFixed(3)}M params, ${result.wallTimeS.toFixed(1)} s`,
+    );
     return rec;
   } finally {
     model.dispose();
@@ -266,7 +320,13 @@ export async function runReference(
 ): Promise<void> {
   for (const seed of o.seeds ?? seedsFor(ctx)) {
     await runClassifier(ctx, {
-      experiment: o.experiment, paper: o.paper, variant: LINEAR_REFERENCE, model: 'linear', dataset: o.dataset, seed, holdout: o.holdout,
+      experiment: o.experiment,
+      paper: o.paper,
+      variant: LINEAR_REFERENCE,
+      model: 'linear',
+      dataset: o.dataset,
+      seed,
+      holdout: o.holdout,
       analyse: () => ({ role: 'reference' }),
     });
   }

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { officialRecipe } from '../train/recipes';
 import { registerExperiment, registerPaper } from './registry';
 import {
-  runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, runReference, referenceLines, withoutReference, type RunSpec,
+  runClassifier,
+  datasetFor,
+  standInLine,
+  seedsFor,
+  HEADLINE_SEEDS,
+  runReference,
+  referenceLines,
+  withoutReference,
+  type RunSpec,
 } from './common';
 import { registerClaim } from './claims';
 import { registerImagenetStudy } from './imagenet';
@@ -17,7 +25,12 @@ import { scatterAccVs, ablationBars, heatmap, barChart, caption } from '../repor
 import { recordValue } from '../report/table';
 import { LocalVisionNet, SwinBlock, DWSpatialBlock } from '../models/dwnet';
 import { DWConv } from '../nn/dwconv';
-import { attentionByOffset, connectivityFigure, depthwiseKernels, figureOneConnectivity } from '../analysis/connectivity';
+import {
+  attentionByOffset,
+  connectivityFigure,
+  depthwiseKernels,
+  figureOneConnectivity,
+} from '../analysis/connectivity';
 
 /**
  * Experiments of "Demystifying Local Vision Transformer" (arXiv 2106.04263) on 32×32 images:
@@ -43,11 +56,30 @@ const DYNAMIC = 'dwnet.dynamic';
 export function dwnetScaleOverrides(scale: Scale): Record<string, unknown> {
   switch (scale) {
     case 'smoke':
-      return { patchSize: 4, embedDim: 16, depths: [1, 1], numHeads: [1, 2], groupChannels: [1, 2], windowSize: 4, kernelSize: 3, dropPath: 0 };
+      return {
+        patchSize: 4,
+        embedDim: 16,
+        depths: [1, 1],
+        numHeads: [1, 2],
+        groupChannels: [1, 2],
+        windowSize: 4,
+        kernelSize: 3,
+        dropPath: 0,
+      };
     case 'quick':
       // kernel = window (the paper compares a 7×7 window with a 7×7 kernel): 3×3 on maps of 6² and 3², so the
       // input is resized to 24×24
-      return { imageSize: 24, patchSize: 4, embedDim: 32, depths: [2, 2], numHeads: [1, 2], groupChannels: [1, 2], windowSize: 3, kernelSize: 3, dropPath: 0.05 };
+      return {
+        imageSize: 24,
+        patchSize: 4,
+        embedDim: 32,
+        depths: [2, 2],
+        numHeads: [1, 2],
+        groupChannels: [1, 2],
+        windowSize: 3,
+        kernelSize: 3,
+        dropPath: 0.05,
+      };
     case 'paper':
       // the *-mini presets with window = kernel = 5: maps 20², 10², 5² from a 40×40 input (CIFAR upsampled)
       return { imageSize: 40, windowSize: 5, kernelSize: 5 };
@@ -55,8 +87,12 @@ export function dwnetScaleOverrides(scale: Scale): Record<string, unknown> {
 }
 
 function standIn(scale: Scale): string {
-  if (scale === 'paper') return ' Models: the *-mini presets at 40×40 (patch 2, stages 20²/10²/5², C = 32, window = DW kernel = 5).';
-  const what = scale === 'smoke' ? '32×32, patch 4, C = 16, depths 1-1, window 4, kernel 3' : '24×24, patch 4 (maps 6², 3²), C = 32, depths 2-2, window = DW kernel = 3';
+  if (scale === 'paper')
+    return ' Models: the *-mini presets at 40×40 (patch 2, stages 20²/10²/5², C = 32, window = DW kernel = 5).';
+  const what =
+    scale === 'smoke'
+      ? '32×32, patch 4, C = 16, depths 1-1, window 4, kernel 3'
+      : '24×24, patch 4 (maps 6², 3²), C = 32, depths 2-2, window = DW kernel = 3';
   return ` Models: scaled-down stand-ins at the ${scale} scale (${what}), not the paper's sizes.`;
 }
 
@@ -88,10 +124,30 @@ export function blockArms(): DwnetArm[] {
 
 export function sharingArms(): DwnetArm[] {
   return [
-    { variant: 'DW conv: per-channel kernels', model: 'dwnet-mini', overrides: {}, labels: { operator: 'DW conv', sharing: 'per channel' } },
-    { variant: 'DW conv: kernel shared per head', model: 'dwnet-mini', overrides: { dwSharing: 'head' }, labels: { operator: 'DW conv', sharing: 'shared within a head' } },
-    { variant: 'local attention: per-head weights', model: 'localvit-mini', overrides: {}, labels: { operator: 'local attention', sharing: 'shared within a head' } },
-    { variant: 'local attention: per-channel weights', model: 'localvit-mini', overrides: { attnWeights: 'channel' }, labels: { operator: 'local attention', sharing: 'per channel' } },
+    {
+      variant: 'DW conv: per-channel kernels',
+      model: 'dwnet-mini',
+      overrides: {},
+      labels: { operator: 'DW conv', sharing: 'per channel' },
+    },
+    {
+      variant: 'DW conv: kernel shared per head',
+      model: 'dwnet-mini',
+      overrides: { dwSharing: 'head' },
+      labels: { operator: 'DW conv', sharing: 'shared within a head' },
+    },
+    {
+      variant: 'local attention: per-head weights',
+      model: 'localvit-mini',
+      overrides: {},
+      labels: { operator: 'local attention', sharing: 'shared within a head' },
+    },
+    {
+      variant: 'local attention: per-channel weights',
+      model: 'localvit-mini',
+      overrides: { attnWeights: 'channel' },
+      labels: { operator: 'local attention', sharing: 'per channel' },
+    },
   ];
 }
 
@@ -114,7 +170,11 @@ export function dynamicArms(): DwnetArm[] {
 
 /** Throughput settings per scale: batch, warm-up and timed passes (paper: the official 50 + 30 passes). */
 function throughputPlan(scale: Scale): { batch: number; warmup: number; timed: number } {
-  return scale === 'smoke' ? { batch: 8, warmup: 1, timed: 1 } : scale === 'quick' ? { batch: 32, warmup: 2, timed: 5 } : { batch: 128, warmup: 50, timed: 30 };
+  return scale === 'smoke'
+    ? { batch: 8, warmup: 1, timed: 1 }
+    : scale === 'quick'
+      ? { batch: 32, warmup: 2, timed: 5 }
+      : { batch: 128, warmup: 50, timed: 30 };
 }
 
 function testBatch(model: ClassifierModel, test: ImageDataset, n: number): tf.Tensor4D {
@@ -135,7 +195,14 @@ export function measureThroughput(model: ClassifierModel, test: ImageDataset, sc
   const infer = () => tf.tidy(() => void model.forward(x, makeCtx({ training: false })).dataSync());
   const trainStep = () =>
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => model.forward(x, makeCtx({ training: true, seed: 1 })).square().mean() as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          model
+            .forward(x, makeCtx({ training: true, seed: 1 }))
+            .square()
+            .mean() as tf.Scalar,
+        vars,
+      );
       value.dataSync();
       tf.dispose(Object.values(grads));
     });
@@ -146,7 +213,10 @@ export function measureThroughput(model: ClassifierModel, test: ImageDataset, sc
     return (batch * timed) / ((performance.now() - t0) / 1000);
   };
   // training-mode passes move the BatchNorm running statistics: keep the trained ones
-  const bnState = model.namedParams().filter(([, p]) => !p.trainable).map(([, p]) => [p, p.value.clone()] as const);
+  const bnState = model
+    .namedParams()
+    .filter(([, p]) => !p.trainable)
+    .map(([, p]) => [p, p.value.clone()] as const);
   try {
     return { inferImgPerS: time(infer), trainImgPerS: time(trainStep), throughputBatch: batch };
   } finally {
@@ -170,7 +240,8 @@ function spatialWeights(model: ClassifierModel, test: ImageDataset): Record<stri
       x.dispose();
     }
   }
-  if (block instanceof DWSpatialBlock && block.attn2conv.conv instanceof DWConv) return { dwKernels: depthwiseKernels(block.attn2conv.conv, 8) };
+  if (block instanceof DWSpatialBlock && block.attn2conv.conv instanceof DWConv)
+    return { dwKernels: depthwiseKernels(block.attn2conv.conv, 8) };
   return {};
 }
 
@@ -185,27 +256,29 @@ async function runArms(
   if (line) ctx.log(line);
   const dataset = datasetFor(ctx, wanted);
   const base = dwnetScaleOverrides(ctx.scale);
-  for (const seed of opts.seeds ?? [ctx.seed]) for (const arm of arms) {
-    const spec: RunSpec = {
-      experiment,
-      paper: PAPER,
-      variant: arm.variant,
-      model: arm.model,
-      overrides: { ...base, ...arm.overrides },
-      dataset,
-      seed,
-      recipe: dwnetRecipe,
-      metrics: opts.throughput ? (m, test) => measureThroughput(m, test, ctx.scale) : undefined,
-      analyse: (m, test) => ({ ...arm.labels, ...(opts.weights ? spatialWeights(m, test) : {}) }),
-    };
-    await runClassifier(ctx, spec);
-  }
+  for (const seed of opts.seeds ?? [ctx.seed])
+    for (const arm of arms) {
+      const spec: RunSpec = {
+        experiment,
+        paper: PAPER,
+        variant: arm.variant,
+        model: arm.model,
+        overrides: { ...base, ...arm.overrides },
+        dataset,
+        seed,
+        recipe: dwnetRecipe,
+        metrics: opts.throughput ? (m, test) => measureThroughput(m, test, ctx.scale) : undefined,
+        analyse: (m, test) => ({ ...arm.labels, ...(opts.weights ? spatialWeights(m, test) : {}) }),
+      };
+      await runClassifier(ctx, spec);
+    }
 }
 
 registerClaim({
   id: 'dwnet.dw-vs-local',
   paper: PAPER,
-  claim: 'Depth-wise convolution (kernel = window) in place of local window attention, same network, is on par or better',
+  claim:
+    'Depth-wise convolution (kernel = window) in place of local window attention, same network, is on par or better',
   experiment: BLOCKS,
   a: 'DW conv',
   b: 'local attention',
@@ -222,7 +295,15 @@ registerClaim({
 /** Readable axis title for bars grouped by a record field. */
 function withXTitle(fig: FigureSpec, title: string): FigureSpec {
   const layout = fig.layout as Record<string, Record<string, unknown>>;
-  return { ...fig, layout: { ...layout, xaxis: { ...layout.xaxis, title: { text: title }, tickangle: 0 }, margin: { ...(layout.margin ?? {}), b: 90 }, width: 900 } };
+  return {
+    ...fig,
+    layout: {
+      ...layout,
+      xaxis: { ...layout.xaxis, title: { text: title }, tickangle: 0 },
+      margin: { ...(layout.margin ?? {}), b: 90 },
+      width: 900,
+    },
+  };
 }
 
 function scaleOf(records: ResultRecord[]): Scale {
@@ -251,11 +332,17 @@ registerExperiment({
   title: 'Local attention vs DW conv vs dynamic DW conv on one macro-architecture (accuracy, params, MACs, throughput)',
   plan: (scale) => ({
     runs: 5 * (scale === 'smoke' ? 1 : HEADLINE_SEEDS),
-    description: `local attention, DW, D-DW and I-D-DW models, ${scale === 'smoke' ? 1 : HEADLINE_SEEDS} seed(s) each, on ` + `CIFAR-100 at paper scale, CIFAR-10 below (or what stands in)`,
+    description:
+      `local attention, DW, D-DW and I-D-DW models, ${scale === 'smoke' ? 1 : HEADLINE_SEEDS} seed(s) each, on ` +
+      `CIFAR-100 at paper scale, CIFAR-10 below (or what stands in)`,
   }),
   async run(ctx) {
     await runArms(ctx, BLOCKS, blockArms(), { throughput: true, weights: true, seeds: seedsFor(ctx) });
-    await runReference(ctx, { experiment: BLOCKS, paper: PAPER, dataset: datasetFor(ctx, ctx.scale === 'paper' ? 'cifar100' : 'cifar10') });
+    await runReference(ctx, {
+      experiment: BLOCKS,
+      paper: PAPER,
+      dataset: datasetFor(ctx, ctx.scale === 'paper' ? 'cifar100' : 'cifar10'),
+    });
   },
   figures(all) {
     const records = withoutReference(all);
@@ -271,7 +358,10 @@ registerExperiment({
         references: lines,
         xTitle: 'spatial block',
         title: 'Four spatial blocks on one macro-architecture: top-1',
-        caption: `Top-1 of the same network with local window attention, DW conv (kernel = window), or dynamic DW conv ` + `(D-DW per image, I-D-DW per position); error bars one standard deviation over seeds; dashed: a linear ` + `classifier on raw pixels with the same images and budget.${note}`,
+        caption:
+          `Top-1 of the same network with local window attention, DW conv (kernel = window), or dynamic DW conv ` +
+          `(D-DW per image, I-D-DW per position); error bars one standard deviation over seeds; dashed: a linear ` +
+          `classifier on raw pixels with the same images and budget.${note}`,
       }),
       scatterAccVs({
         id: 'dwnet-acc-vs-params',
@@ -280,7 +370,9 @@ registerExperiment({
         x: 'params',
         groupBy: 'variant',
         title: 'Four spatial blocks on one macro-architecture: top-1 vs parameters',
-        caption: `Top-1 accuracy against parameters for local attention (Swin-style), DW conv, homogeneous (D-DW) and ` + `inhomogeneous (I-D-DW) dynamic DW conv.${note}`,
+        caption:
+          `Top-1 accuracy against parameters for local attention (Swin-style), DW conv, homogeneous (D-DW) and ` +
+          `inhomogeneous (I-D-DW) dynamic DW conv.${note}`,
       }),
       scatterAccVs({
         id: 'dwnet-acc-vs-macs',
@@ -337,7 +429,10 @@ registerExperiment({
             zTitle: 'mean attention weight',
             records: [attn],
             title: `Trained local attention, stage 1 block 1, head ${h}: mean weight by relative offset`,
-            caption: `Mean attention weight a_ij by offset j − i within a window, averaged over queries and 32 test ` + `images, of the trained local-attention model; compare with the learned DW ` + `kernels.${standIn(attn.scale)}`,
+            caption:
+              `Mean attention weight a_ij by offset j − i within a window, averaged over queries and 32 test ` +
+              `images, of the trained local-attention model; compare with the learned DW ` +
+              `kernels.${standIn(attn.scale)}`,
           }),
         ),
       );
@@ -350,20 +445,23 @@ registerExperiment({
       const z = Array.from({ length: k }, (_, i) => ks.flatMap((kk, c) => [...(c > 0 ? [NaN] : []), ...kk[i]]));
       const amax = Math.max(...ks.flat(2).map(Math.abs));
       const fig = heatmap({
-          id: 'dwnet-dw-kernels',
-          paper: PAPER,
-          z,
-          xTitle: `channels 0–${ks.length - 1} (${k}×${k} kernel each)`,
-          yTitle: 'kernel row',
-          zTitle: 'weight',
-          colorscale: 'RdBu',
-          showValues: false,
-          records: [dw],
-          title: 'Learned depth-wise kernels, stage 1 block 1',
-          caption: `The static ${k}×${k} kernels of the first channels of the trained DW model: one fixed weight per ` + `offset and channel, shared by all positions, vs attention's per-window, per-head, input-dependent ` + `weights.${standIn(dw.scale)}`,
-          zmin: -amax,
-          zmax: amax,
-        });
+        id: 'dwnet-dw-kernels',
+        paper: PAPER,
+        z,
+        xTitle: `channels 0–${ks.length - 1} (${k}×${k} kernel each)`,
+        yTitle: 'kernel row',
+        zTitle: 'weight',
+        colorscale: 'RdBu',
+        showValues: false,
+        records: [dw],
+        title: 'Learned depth-wise kernels, stage 1 block 1',
+        caption:
+          `The static ${k}×${k} kernels of the first channels of the trained DW model: one fixed weight per ` +
+          `offset and channel, shared by all positions, vs attention's per-window, per-head, input-dependent ` +
+          `weights.${standIn(dw.scale)}`,
+        zmin: -amax,
+        zmax: amax,
+      });
       const layout = fig.layout as Record<string, Record<string, unknown>>;
       figs.push({
         ...fig,
@@ -371,7 +469,14 @@ registerExperiment({
           ...layout,
           height: 320,
           width: 900,
-          xaxis: { ...layout.xaxis, type: 'linear', tickvals: ks.map((_, c) => c * (k + 1) + (k - 1) / 2), ticktext: ks.map((_, c) => `ch ${c}`), showgrid: false, zeroline: false },
+          xaxis: {
+            ...layout.xaxis,
+            type: 'linear',
+            tickvals: ks.map((_, c) => c * (k + 1) + (k - 1) / 2),
+            ticktext: ks.map((_, c) => `ch ${c}`),
+            showgrid: false,
+            zeroline: false,
+          },
           yaxis: { ...layout.yaxis, type: 'linear', scaleanchor: 'x', showgrid: false, zeroline: false },
         },
       });
@@ -385,18 +490,29 @@ registerExperiment({
   id: SHARING,
   paper: PAPER,
   title: 'Weight sharing across channels: DW kernels shared within a head; attention weights per channel',
-  plan: () => ({ runs: 4, description: 'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 at paper scale, ' + 'CIFAR-10 below (synthetic when not downloaded)' }),
+  plan: () => ({
+    runs: 4,
+    description:
+      'DW conv and local attention, each with per-channel and per-head weights, on CIFAR-100 at paper scale, ' +
+      'CIFAR-10 below (synthetic when not downloaded)',
+  }),
   run: (ctx) => runArms(ctx, SHARING, sharingArms()),
   figures(records) {
     return [
-      withXTitle(ablationBars({
-        id: 'dwnet-weight-sharing',
-        records,
-        groupBy: ['extra.operator', 'extra.sharing'],
-        metric: 'top1',
-        title: 'Weight sharing across channels: top-1',
-        caption: `Top-1 accuracy of DW conv and local attention when the spatial weights are per channel or shared by ` + `the channels of a head (DW: one kernel per head-sized group; attention: heads of one channel for ` + `per-channel weights).${standIn(scaleOf(records))}`,
-      }), 'spatial operator'),
+      withXTitle(
+        ablationBars({
+          id: 'dwnet-weight-sharing',
+          records,
+          groupBy: ['extra.operator', 'extra.sharing'],
+          metric: 'top1',
+          title: 'Weight sharing across channels: top-1',
+          caption:
+            `Top-1 accuracy of DW conv and local attention when the spatial weights are per channel or shared by ` +
+            `the channels of a head (DW: one kernel per head-sized group; attention: heads of one channel for ` +
+            `per-channel weights).${standIn(scaleOf(records))}`,
+        }),
+        'spatial operator',
+      ),
     ];
   },
 });
@@ -404,19 +520,31 @@ registerExperiment({
 registerExperiment({
   id: DYNAMIC,
   paper: PAPER,
-  title: 'Dynamic weight: static vs homogeneous vs inhomogeneous dynamic DW conv, with and without SE, vs local attention',
-  plan: () => ({ runs: 8, description: 'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 at paper scale, CIFAR-10 ' + 'below (synthetic when not downloaded)' }),
+  title:
+    'Dynamic weight: static vs homogeneous vs inhomogeneous dynamic DW conv, with and without SE, vs local attention',
+  plan: () => ({
+    runs: 8,
+    description:
+      'DW, D-DW, I-D-DW and local attention, each with and without SE, on CIFAR-100 at paper scale, CIFAR-10 ' +
+      'below (synthetic when not downloaded)',
+  }),
   run: (ctx) => runArms(ctx, DYNAMIC, dynamicArms()),
   figures(records) {
     return [
-      withXTitle(ablationBars({
-        id: 'dwnet-dynamic-weight',
-        records,
-        groupBy: ['extra.weights', 'extra.se'],
-        metric: 'top1',
-        title: 'Dynamic weight and SE: top-1',
-        caption: `Top-1 accuracy of static, homogeneous dynamic (per image) and inhomogeneous dynamic (per position) ` + `DW conv and of local attention, each without and with a squeeze-and-excitation block on the spatial ` + `branch.${standIn(scaleOf(records))}`,
-      }), 'spatial weights'),
+      withXTitle(
+        ablationBars({
+          id: 'dwnet-dynamic-weight',
+          records,
+          groupBy: ['extra.weights', 'extra.se'],
+          metric: 'top1',
+          title: 'Dynamic weight and SE: top-1',
+          caption:
+            `Top-1 accuracy of static, homogeneous dynamic (per image) and inhomogeneous dynamic (per position) ` +
+            `DW conv and of local attention, each without and with a squeeze-and-excitation block on the spatial ` +
+            `branch.${standIn(scaleOf(records))}`,
+        }),
+        'spatial weights',
+      ),
       scatterAccVs({
         id: 'dwnet-dynamic-acc-vs-params',
         records,
@@ -424,7 +552,9 @@ registerExperiment({
         groupBy: 'extra.se',
         labelBy: 'extra.weights',
         title: 'Dynamic weight and SE: top-1 vs parameters',
-        caption: `Top-1 against parameters: the homogeneous generator (C/4 → C·k²) costs most ` + `parameters.${standIn(scaleOf(records))}`,
+        caption:
+          `Top-1 against parameters: the homogeneous generator (C/4 → C·k²) costs most ` +
+          `parameters.${standIn(scaleOf(records))}`,
       }),
     ];
   },
@@ -450,8 +580,14 @@ registerImagenetStudy({
       if (scale === 'smoke') return { variant: o.label, model: `${o.family}-test`, overrides: { windowSize: 7 } };
       // quick: the *-mini macro-architecture at 56² (patch 4: maps 14², 7²), window = DW kernel = 7 as in the paper
       const overrides = {
-        patchSize: 4, embedDim: 32, depths: [2, 2], numHeads: [1, 2], groupChannels: [1, 2], windowSize: 7,
-        kernelSize: 7, dropPath: 0.05,
+        patchSize: 4,
+        embedDim: 32,
+        depths: [2, 2],
+        numHeads: [1, 2],
+        groupChannels: [1, 2],
+        windowSize: 7,
+        kernelSize: 7,
+        dropPath: 0.05,
       };
       return { variant: o.label, model: `${o.family}-mini`, overrides };
     }),

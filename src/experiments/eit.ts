@@ -4,14 +4,31 @@ import type { Recipe } from '../train/types';
 import type { FigureSpec, ResultRecord } from '../report/types';
 import { registerExperiment, registerPaper } from './registry';
 import {
-  runClassifier, datasetFor, standInLine, seedsFor, HEADLINE_SEEDS, runReference, referenceLines, withoutReference, type RunSpec,
+  runClassifier,
+  datasetFor,
+  standInLine,
+  seedsFor,
+  HEADLINE_SEEDS,
+  runReference,
+  referenceLines,
+  withoutReference,
+  type RunSpec,
 } from './common';
 import { registerClaim } from './claims';
 import { registerImagenetStudy } from './imagenet';
 import type { ExperimentRunContext } from './types';
 import { convChannelSplit, CONV_SCHEDULES } from '../models/eit';
 import { analyseTokenModel, type TokenModelStats } from '../analysis/attention-stats';
-import { scatterAccVs, ablationBars, heatmap, lineChart, barChart, pointCloud, caption, type PointSeries } from '../report/figures';
+import {
+  scatterAccVs,
+  ablationBars,
+  heatmap,
+  lineChart,
+  barChart,
+  pointCloud,
+  caption,
+  type PointSeries,
+} from '../report/figures';
 import { recordValue } from '../report/table';
 
 /**
@@ -45,7 +62,12 @@ export function eitArms(scale: Scale): EitArm[] {
       return [
         { variant: 'EIT', model: 'eit-cifar', overrides: TINY, kind: 'eit' },
         { variant: 'ViT', model: 'vit-eit-baseline', overrides: TINY, kind: 'vit' },
-        { variant: 'ResNet-8', model: 'resnet20-cifar', overrides: { stemChannels: 8, widths: [8, 16, 32], blocks: [1, 1, 1] }, kind: 'resnet' },
+        {
+          variant: 'ResNet-8',
+          model: 'resnet20-cifar',
+          overrides: { stemChannels: 8, widths: [8, 16, 32], blocks: [1, 1, 1] },
+          kind: 'resnet',
+        },
       ];
     case 'quick':
       return [
@@ -80,8 +102,12 @@ function eitRecipe(scale: Scale): Partial<Recipe> {
   return {};
 }
 
-const analyse = (scale: Scale) => (model: Parameters<NonNullable<RunSpec['analyse']>>[0], test: Parameters<NonNullable<RunSpec['analyse']>>[1]) =>
-  ({ ...analyseTokenModel(model, test, { maxImages: scale === 'smoke' ? 8 : scale === 'quick' ? 64 : 256 }) }) as Record<string, unknown>;
+const analyse =
+  (scale: Scale) =>
+  (model: Parameters<NonNullable<RunSpec['analyse']>>[0], test: Parameters<NonNullable<RunSpec['analyse']>>[1]) =>
+    ({
+      ...analyseTokenModel(model, test, { maxImages: scale === 'smoke' ? 8 : scale === 'quick' ? 64 : 256 }),
+    }) as Record<string, unknown>;
 
 /**
  * Dataset of the ablation and analysis runs: CIFAR-100 at paper scale (the released code's 32×32 path); CIFAR-10
@@ -99,8 +125,14 @@ function partitions(records: ResultRecord[]): Array<{ suffix: string; records: R
 
 function standIn(scale: Scale): string {
   if (scale === 'paper') return '';
-  const models = scale === 'quick' ? 'small CPU stand-ins (EIT/ViT: C 64, depth 4, 4 heads; ResNet-20)' : 'tiny smoke-test stand-ins';
-  return ` Models are ${models} for the paper's EIT-CIFAR (C 250, depth 5, 10 heads), its ViT baseline and ` + 'ResNet-18/56.';
+  const models =
+    scale === 'quick'
+      ? 'small CPU stand-ins (EIT/ViT: C 64, depth 4, 4 heads; ResNet-20)'
+      : 'tiny smoke-test stand-ins';
+  return (
+    ` Models are ${models} for the paper's EIT-CIFAR (C 250, depth 5, 10 heads), its ViT baseline and ` +
+    'ResNet-18/56.'
+  );
 }
 
 /**
@@ -144,7 +176,9 @@ registerClaim({
 registerClaim({
   id: 'eit.projection-largest-gain',
   paper: PAPER,
-  claim: "The conv + max-pool patch projection is EIT's largest single gain: EIT loses more without it than without " + "decreasing conv",
+  claim:
+    "The conv + max-pool patch projection is EIT's largest single gain: EIT loses more without it than without " +
+    'decreasing conv',
   experiment: 'eit.ablation',
   a: 'P·noT·nopos',
   b: 'noP·T·nopos',
@@ -152,7 +186,8 @@ registerClaim({
 registerClaim({
   id: 'eit.decreasing-conv-adds',
   paper: PAPER,
-  claim: 'Decreasing convolution adds to the conv + max-pool projection: EIT (both) beats EIT with the projection alone',
+  claim:
+    'Decreasing convolution adds to the conv + max-pool projection: EIT (both) beats EIT with the projection alone',
   experiment: 'eit.ablation',
   a: 'P·T·nopos',
   b: 'P·noT·nopos',
@@ -193,7 +228,14 @@ registerExperiment({
       for (const arm of eitArms(ctx.scale))
         for (const seed of armSeeds(ctx, arm.kind !== 'resnet')) {
           await runClassifier(ctx, {
-            experiment: SMALL, paper: PAPER, variant: arm.variant, model: arm.model, overrides: arm.overrides, dataset, seed, recipe: eitRecipe,
+            experiment: SMALL,
+            paper: PAPER,
+            variant: arm.variant,
+            model: arm.model,
+            overrides: arm.overrides,
+            dataset,
+            seed,
+            recipe: eitRecipe,
           });
         }
       await runReference(ctx, { experiment: SMALL, paper: PAPER, dataset });
@@ -216,7 +258,9 @@ registerExperiment({
           labelBy: 'variant',
           references: lines,
           title: `EIT vs ViT vs ResNet on ${ds}: top-1 vs parameters`,
-          caption: `Top-1 accuracy against parameters (log scale) for EIT, a ViT of the same width, depth and heads ` + `(4×4 patches, position embedding) and CIFAR ResNets.${scaleNote}`,
+          caption:
+            `Top-1 accuracy against parameters (log scale) for EIT, a ViT of the same width, depth and heads ` +
+            `(4×4 patches, position embedding) and CIFAR ResNets.${scaleNote}`,
         }),
       );
     }
@@ -287,7 +331,8 @@ registerExperiment({
     return {
       runs,
       description:
-        `${cells.length} cells of the EIT_P × EIT_T × position-embedding ` + `grid${scale === 'paper' ? ' + 2 conv schedules' : ''} on ` +
+        `${cells.length} cells of the EIT_P × EIT_T × position-embedding ` +
+        `grid${scale === 'paper' ? ' + 2 conv schedules' : ''} on ` +
         `${ablationDataset(scale)} (or what stands in); the cells of the claims ${seeds} seed(s)`,
     };
   },
@@ -298,18 +343,18 @@ registerExperiment({
     if (line) ctx.log(line);
     for (const cell of ablationCellsAt(ctx.scale))
       for (const seed of armSeeds(ctx, CLAIM_CELLS.includes(cell.variant))) {
-      await runClassifier(ctx, {
-        seed,
-        experiment: ABL,
-        paper: PAPER,
-        variant: cell.variant,
-        model: base.model,
-        overrides: { ...base.overrides, ...cell.overrides },
-        dataset: ablationDataset(ctx.scale),
-        recipe: eitRecipe,
-        analyse: analyse(ctx.scale),
-      });
-    }
+        await runClassifier(ctx, {
+          seed,
+          experiment: ABL,
+          paper: PAPER,
+          variant: cell.variant,
+          model: base.model,
+          overrides: { ...base.overrides, ...cell.overrides },
+          dataset: ablationDataset(ctx.scale),
+          recipe: eitRecipe,
+          analyse: analyse(ctx.scale),
+        });
+      }
   },
   figures(records) {
     const figs = partitions(records).flatMap((p) => ablationFigures(p.records, p.suffix));
@@ -330,9 +375,14 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
       [false, true],
       [false, false],
     ];
-    const mean = (rs: ResultRecord[]) => (rs.length ? (100 * rs.reduce((s, r) => s + r.metrics.top1, 0)) / rs.length : NaN);
+    const mean = (rs: ResultRecord[]) =>
+      rs.length ? (100 * rs.reduce((s, r) => s + r.metrics.top1, 0)) / rs.length : NaN;
     const z = rows.map(([p, t]) =>
-      [false, true].map((pos) => mean(grid.filter((r) => r.config.eitP === p && r.config.eitT === t && (r.config.posEmbed === 'learned') === pos))),
+      [false, true].map((pos) =>
+        mean(
+          grid.filter((r) => r.config.eitP === p && r.config.eitT === t && (r.config.posEmbed === 'learned') === pos),
+        ),
+      ),
     );
     const gridMap = heatmap({
       id: `eit-ablation-grid-${suffix}`,
@@ -343,7 +393,9 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
       y: rows.map(([p, t]) => `EIT_P ${onOff(p)}, EIT_T ${onOff(t)}`),
       zTitle: 'Top-1 (%)',
       title: 'EIT ablation grid: top-1 accuracy (%)',
-      caption: `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position ` + `embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
+      caption:
+        `Top-1 accuracy of each ablation cell (mean over seeds). Top-left is EIT as published (no position ` +
+        `embedding); bottom-right is a plain ViT with 4×4 patches and position embedding.${note}`,
     });
     // room for the row labels
     gridMap.layout.margin = { l: 170, r: 30, t: 60, b: 60 };
@@ -356,11 +408,15 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
         metric: 'top1',
         baseline: 'noP·noT·pos',
         title: 'EIT ablations: top-1 per cell',
-        caption: `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos ` + `= learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
+        caption:
+          `Top-1 per ablation cell (P = EIT_P conv + max-pool projection, T = EIT_T decreasing convolution, pos ` +
+          `= learned position embedding); the dashed line is the ViT-like cell noP·noT·pos.${note}`,
       }),
     );
   }
-  const sched = records.filter((r) => r.variant.startsWith('schedule:') || r.variant === 'P·T·nopos' || r.variant === 'P·noT·nopos');
+  const sched = records.filter(
+    (r) => r.variant.startsWith('schedule:') || r.variant === 'P·T·nopos' || r.variant === 'P·noT·nopos',
+  );
   if (sched.length) {
     const label = (r: ResultRecord) => (r.config.eitT === false ? 'none' : String(r.config.convSchedule));
     figs.push(
@@ -371,7 +427,9 @@ function ablationFigures(records: ResultRecord[], suffix: string): FigureSpec[] 
         metric: 'top1',
         baseline: 'none',
         title: 'Conv-channel schedule of EIT_T: top-1',
-        caption: `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, ` + `increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
+        caption:
+          `Top-1 with the conv branch's channel share decreasing with depth (paper), constant at one half, ` +
+          `increasing, or absent (all attention); EIT_P on, no position embedding.${note}`,
       }),
     );
   }
@@ -405,8 +463,16 @@ export function channelSplitFigure(): FigureSpec {
 }
 
 /** Conv-channel share per block under each schedule, at a model's width (a schedule × block heat map). */
-export function scheduleSplitFigure(records: ResultRecord[], embedDim: number, numHeads: number, depth: number, suffix = ''): FigureSpec {
-  const z = CONV_SCHEDULES.map((s) => convChannelSplit(embedDim, numHeads, depth, s).map((b) => (100 * b.conv) / embedDim));
+export function scheduleSplitFigure(
+  records: ResultRecord[],
+  embedDim: number,
+  numHeads: number,
+  depth: number,
+  suffix = '',
+): FigureSpec {
+  const z = CONV_SCHEDULES.map((s) =>
+    convChannelSplit(embedDim, numHeads, depth, s).map((b) => (100 * b.conv) / embedDim),
+  );
   return heatmap({
     id: suffix ? `eit-schedules-split-${suffix}` : 'eit-schedules-split',
     paper: PAPER,
@@ -418,7 +484,9 @@ export function scheduleSplitFigure(records: ResultRecord[], embedDim: number, n
     zmin: 0,
     zmax: 100,
     title: `Conv-channel share per block by schedule (C = ${embedDim}, ${numHeads} heads, depth ${depth})`,
-    caption: `Share of each block's channels given to the depth-wise conv branch under each schedule, for the trained ` + `model's width.`,
+    caption:
+      `Share of each block's channels given to the depth-wise conv branch under each schedule, for the trained ` +
+      `model's width.`,
   });
 }
 
@@ -431,7 +499,12 @@ registerExperiment({
   paper: PAPER,
   title: 'Attention distance per head and high-frequency share of token maps per layer, EIT vs ViT',
   plan(scale) {
-    return { runs: 2, description: `EIT and its ViT baseline on ${ablationDataset(scale)} (synthetic stand-in when not downloaded), ` + `analysed after training` };
+    return {
+      runs: 2,
+      description:
+        `EIT and its ViT baseline on ${ablationDataset(scale)} (synthetic stand-in when not downloaded), ` +
+        `analysed after training`,
+    };
   },
   async run(ctx) {
     for (const arm of eitArms(ctx.scale).filter((a) => a.kind !== 'resnet')) {
@@ -516,7 +589,10 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
     xTitle: 'Layer (0 = patch embedding, i = after block i)',
     yTitle: 'High-frequency energy share (%)',
     title: 'High-frequency share of the token maps per layer',
-    caption: `Share of the 2-D DFT energy of each channel's ${st0.grid}×${st0.grid} token map outside radius ` + `${st0.radius} of the Nyquist band, pooled over channels and ${st0.images} test images; dotted: each map's ` + `mean removed first.${note}`,
+    caption:
+      `Share of the 2-D DFT energy of each channel's ${st0.grid}×${st0.grid} token map outside radius ` +
+      `${st0.radius} of the Nyquist band, pooled over channels and ${st0.images} test images; dotted: each map's ` +
+      `mean removed first.${note}`,
   });
   // the spread of head distances per layer: the later revision's "multi-head diversity"
   const spread = lineChart({
@@ -541,7 +617,10 @@ export function analysisFigures(records: ResultRecord[], suffix = ''): FigureSpe
 
 /** Grouping helper for notebooks: a record's ablation switches as text. */
 export function ablationLabel(r: ResultRecord): string {
-  return `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ` + `${recordValue(r, 'config.posEmbed')}`;
+  return (
+    `EIT_P ${onOff(recordValue(r, 'config.eitP'))}, EIT_T ${onOff(recordValue(r, 'config.eitT'))}, pos ` +
+    `${recordValue(r, 'config.posEmbed')}`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -554,7 +633,15 @@ registerImagenetStudy({
   arms: (scale) => {
     if (scale === 'paper') {
       // DeiT-Ti's sizes (12 × 192, 3 heads, patch 16) in the kit's ViT baseline, with EIT's initialisation
-      const deitTi = { patchSize: 16, embedDim: 192, depth: 12, numHeads: 3, dropout: 0, attnDropout: 0, dropPath: 0.1 };
+      const deitTi = {
+        patchSize: 16,
+        embedDim: 192,
+        depth: 12,
+        numHeads: 3,
+        dropout: 0,
+        attnDropout: 0,
+        dropPath: 0.1,
+      };
       return [
         { variant: 'ViT (DeiT-Ti sizes)', model: 'vit-eit-baseline', overrides: deitTi },
         { variant: 'EIT-Mini', model: 'eit-mini' },

@@ -137,7 +137,10 @@ export function registerImagenetStudy(study: ImagenetStudy): Experiment {
     title: `${study.title} on ImageNet (paper scale: the ImageNet-1k models and recipe)`,
     plan: (scale) => ({
       runs: study.arms(scale).length,
-      description: `${study.arms(scale).map((a) => a.variant).join(', ')} on an ImageNet-style folder`,
+      description: `${study
+        .arms(scale)
+        .map((a) => a.variant)
+        .join(', ')} on an ImageNet-style folder`,
     }),
     async run(ctx) {
       const arms = study.arms(ctx.scale);

@@ -13,6 +13,7 @@ export * from './types';
 export * from './claims';
 
 /** Each paper's main quick-scale model (name + overrides), in registration order: what `lightvit bench` measures. */
-export const MAIN_QUICK_MODELS: ReadonlyArray<{ paper: string; model: string; overrides: Record<string, unknown> }> = listPapers()
-  .filter((p) => p.mainQuickModel)
-  .map((p) => ({ paper: p.arxiv, model: p.mainQuickModel!.model, overrides: p.mainQuickModel!.overrides }));
+export const MAIN_QUICK_MODELS: ReadonlyArray<{ paper: string; model: string; overrides: Record<string, unknown> }> =
+  listPapers()
+    .filter((p) => p.mainQuickModel)
+    .map((p) => ({ paper: p.arxiv, model: p.mainQuickModel!.model, overrides: p.mainQuickModel!.overrides }));

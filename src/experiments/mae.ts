@@ -8,13 +8,30 @@ import type { FigureSpec, ResultRecord } from '../report/types';
 import { createModel } from '../models';
 import { registerExperiment, registerPaper } from './registry';
 import {
-  runClassifier, datasetFor, datasetAvailable, cachedDataset, defaultRecipe, seedsFor, standInLine, HEADLINE_SEEDS, runReference,
-  referenceLines, withoutReference,
+  runClassifier,
+  datasetFor,
+  datasetAvailable,
+  cachedDataset,
+  defaultRecipe,
+  seedsFor,
+  standInLine,
+  HEADLINE_SEEDS,
+  runReference,
+  referenceLines,
+  withoutReference,
 } from './common';
 import { registerClaim } from './claims';
 import type { ExperimentRunContext } from './types';
 import { maeLossFn, fineTuneInit, reconstructionSamples, type ReconSamples } from '../train/mae';
-import { imageGrid, lineChart, barChart, caption, type BarSeries, type GridImage, type PointSeries } from '../report/figures';
+import {
+  imageGrid,
+  lineChart,
+  barChart,
+  caption,
+  type BarSeries,
+  type GridImage,
+  type PointSeries,
+} from '../report/figures';
 
 /**
  * MAE pre-training on small images (Tan, arXiv 2402.03752) and mmLiT pre-training + transfer (arXiv 2407.17783).
@@ -52,21 +69,30 @@ export function pretrainerName(enc: Encoder): string {
 /** Encoder overrides that make the scale's stand-in (none at paper scale). */
 export function encoderOverrides(enc: Encoder, scale: Scale): Record<string, unknown> {
   if (scale === 'paper') return {};
-  if (enc === 'vit') return scale === 'smoke' ? { embedDim: 32, depth: 2, numHeads: 2 } : { embedDim: 64, depth: 4, numHeads: 2 };
+  if (enc === 'vit')
+    return scale === 'smoke' ? { embedDim: 32, depth: 2, numHeads: 2 } : { embedDim: 64, depth: 4, numHeads: 2 };
   return { imageSize: 36, patchSize: 6, depth: 3 };
 }
 
 function decoderOverrides(enc: Encoder, scale: Scale): Record<string, unknown> {
   if (scale === 'paper') return {};
-  if (enc === 'vit') return scale === 'smoke' ? { decoderDim: 32, decoderHeads: 2, decoderDepth: 1 } : { decoderDim: 64, decoderHeads: 2, decoderDepth: 1 };
+  if (enc === 'vit')
+    return scale === 'smoke'
+      ? { decoderDim: 32, decoderHeads: 2, decoderDepth: 1 }
+      : { decoderDim: 64, decoderHeads: 2, decoderDepth: 1 };
   return { decoderDepth: 1 };
 }
 
 export function standInNote(scale: Scale, records: ResultRecord[] = []): string {
   const ran = ranNote(records);
-  if (scale === 'paper') return ` Models: mae-vit (12 × 192, FFN 2×, 36×36 / patch 6) and the mLiT presets (36×36 / patch 3); decoder 2 ` + `blocks.${ran}`;
+  if (scale === 'paper')
+    return (
+      ` Models: mae-vit (12 × 192, FFN 2×, 36×36 / patch 6) and the mLiT presets (36×36 / patch 3); decoder 2 ` +
+      `blocks.${ran}`
+    );
   return (
-    ` Models are ${scale}-scale stand-ins: mae-vit ${scale === 'smoke' ? '2 × 32' : '4 × 64'} and mLiT with ` + `the presets' widths but 3 blocks, ` +
+    ` Models are ${scale}-scale stand-ins: mae-vit ${scale === 'smoke' ? '2 × 32' : '4 × 64'} and mLiT with ` +
+    `the presets' widths but 3 blocks, ` +
     `both at 36×36 / patch 6 (36 patches), a 1-block decoder.${ran}`
   );
 }
@@ -75,14 +101,30 @@ export function standInNote(scale: Scale, records: ResultRecord[] = []): string 
 function ranNote(records: ResultRecord[]): string {
   const part = (rs: ResultRecord[], what: string): string => {
     if (!rs.length) return '';
-    const epochs = [...new Set(rs.map((r) => (typeof r.extra?.epochs === 'number' ? (r.extra.epochs as number) : r.history?.length ?? 0)).filter((e) => e > 0))].sort((a, b) => a - b);
-    const images = [...new Set(rs.map((r) => r.extra?.trainSubset).filter((n): n is number => typeof n === 'number' && n > 0))].sort((a, b) => a - b);
+    const epochs = [
+      ...new Set(
+        rs
+          .map((r) => (typeof r.extra?.epochs === 'number' ? (r.extra.epochs as number) : (r.history?.length ?? 0)))
+          .filter((e) => e > 0),
+      ),
+    ].sort((a, b) => a - b);
+    const images = [
+      ...new Set(rs.map((r) => r.extra?.trainSubset).filter((n): n is number => typeof n === 'number' && n > 0)),
+    ].sort((a, b) => a - b);
     const ep = epochs.length ? `${epochs.join('/')} epoch${epochs.length === 1 && epochs[0] === 1 ? '' : 's'}` : '';
-    const im = images.length ? `${images.map((n) => n.toLocaleString('en-US')).join('/')} training images` : 'the full training set';
+    const im = images.length
+      ? `${images.map((n) => n.toLocaleString('en-US')).join('/')} training images`
+      : 'the full training set';
     return ep ? `${what}: ${ep} on ${im}` : '';
   };
-  const pre = part(records.filter((r) => r.extra?.role === 'pretrain'), 'pre-training');
-  const cls = part(records.filter((r) => r.extra?.role !== 'pretrain'), 'fine-tuning / from scratch');
+  const pre = part(
+    records.filter((r) => r.extra?.role === 'pretrain'),
+    'pre-training',
+  );
+  const cls = part(
+    records.filter((r) => r.extra?.role !== 'pretrain'),
+    'fine-tuning / from scratch',
+  );
   const both = [pre, cls].filter(Boolean);
   return both.length ? ` Ran: ${both.join('; ')}.` : '';
 }
@@ -104,7 +146,12 @@ function recipeOf(scale: Scale, part: Partial<Recipe>): Recipe {
 }
 
 function sharedCheckpoint(label: string, scale: Scale, seed: number): string {
-  return path.join(dataDir(), 'checkpoints', 'mae-shared', `${label.replace(/[^A-Za-z0-9._-]+/g, '_')}-${scale}-s${seed}.ckpt`);
+  return path.join(
+    dataDir(),
+    'checkpoints',
+    'mae-shared',
+    `${label.replace(/[^A-Za-z0-9._-]+/g, '_')}-${scale}-s${seed}.ckpt`,
+  );
 }
 
 export interface PretrainArm {
@@ -118,8 +165,16 @@ export interface PretrainArm {
 
 const DEFAULT_ARM: PretrainArm = { maskRatio: 0.75, visibleWeight: 0.1 };
 
-async function trainSubsetFor(ctx: ExperimentRunContext, dataset: string, base: Partial<Recipe>, fraction: number): Promise<number> {
-  const full = base.trainSubset || recipeOf(ctx.scale, base).trainSubset || (await cachedDataset(datasetFor(ctx, dataset), 'train')).labels.length;
+async function trainSubsetFor(
+  ctx: ExperimentRunContext,
+  dataset: string,
+  base: Partial<Recipe>,
+  fraction: number,
+): Promise<number> {
+  const full =
+    base.trainSubset ||
+    recipeOf(ctx.scale, base).trainSubset ||
+    (await cachedDataset(datasetFor(ctx, dataset), 'train')).labels.length;
   return fraction >= 1 ? full : Math.max(16, Math.round(full * fraction));
 }
 
@@ -131,7 +186,15 @@ interface Run {
 /** MAE pre-training of `enc` on `dataset` (checkpoint shared by every experiment that needs the same run). */
 async function pretrain(
   ctx: ExperimentRunContext,
-  o: { experiment: string; enc: Encoder; dataset: string; arm?: PretrainArm; variant: string; extra?: Record<string, unknown>; atInit?: boolean },
+  o: {
+    experiment: string;
+    enc: Encoder;
+    dataset: string;
+    arm?: PretrainArm;
+    variant: string;
+    extra?: Record<string, unknown>;
+    atInit?: boolean;
+  },
 ): Promise<Run> {
   const arm = { ...DEFAULT_ARM, ...(o.arm ?? {}) };
   const base = pretrainRecipe(ctx.scale);
@@ -139,8 +202,17 @@ async function pretrain(
   const fraction = arm.fraction ?? 1;
   const trainSubset = await trainSubsetFor(ctx, o.dataset, base, fraction);
   const ds = datasetFor(ctx, o.dataset);
-  const file = sharedCheckpoint(`pre-${o.enc}-${ds}-m${arm.maskRatio}-v${arm.visibleWeight}-e${epochs}-n${trainSubset}`, ctx.scale, ctx.seed);
-  const overrides = { ...encoderOverrides(o.enc, ctx.scale), ...decoderOverrides(o.enc, ctx.scale), maskRatio: arm.maskRatio, visibleWeight: arm.visibleWeight };
+  const file = sharedCheckpoint(
+    `pre-${o.enc}-${ds}-m${arm.maskRatio}-v${arm.visibleWeight}-e${epochs}-n${trainSubset}`,
+    ctx.scale,
+    ctx.seed,
+  );
+  const overrides = {
+    ...encoderOverrides(o.enc, ctx.scale),
+    ...decoderOverrides(o.enc, ctx.scale),
+    maskRatio: arm.maskRatio,
+    visibleWeight: arm.visibleWeight,
+  };
   const spec = {
     experiment: o.experiment,
     paper: PAPER,
@@ -152,9 +224,17 @@ async function pretrain(
     lossFn: maeLossFn(),
     noEval: true,
     checkpoint: file,
-    analyse: (model: Parameters<typeof reconstructionSamples>[0], test: Parameters<typeof reconstructionSamples>[1]) => {
+    analyse: (
+      model: Parameters<typeof reconstructionSamples>[0],
+      test: Parameters<typeof reconstructionSamples>[1],
+    ) => {
       const extra: Record<string, unknown> = {
-        role: 'pretrain', encoder: o.enc, epochs, trainSubset, ...arm, ...(o.extra ?? {}),
+        role: 'pretrain',
+        encoder: o.enc,
+        epochs,
+        trainSubset,
+        ...arm,
+        ...(o.extra ?? {}),
         reconstructions: reconstructionSamples(model, test, { indices: [0, 1, 2] }),
       };
       if (o.atInit) {
@@ -177,7 +257,15 @@ async function pretrain(
 /** Fine-tune (or train from scratch when `from` is null) the classifier of `enc` on `dataset`. */
 async function classify(
   ctx: ExperimentRunContext,
-  o: { experiment: string; enc: Encoder; dataset: string; from: string | null; variant: string; fraction?: number; extra?: Record<string, unknown> },
+  o: {
+    experiment: string;
+    enc: Encoder;
+    dataset: string;
+    from: string | null;
+    variant: string;
+    fraction?: number;
+    extra?: Record<string, unknown>;
+  },
 ): Promise<ResultRecord> {
   const base = finetuneRecipe(ctx.scale);
   const trainSubset = await trainSubsetFor(ctx, o.dataset, base, o.fraction ?? 1);
@@ -194,27 +282,44 @@ async function classify(
     recipe: { ...base, trainSubset },
     initFrom: o.from ? fineTuneInit(o.from) : undefined,
     checkpoint: sharedCheckpoint(`${origin}-on-${ds}-e${epochs}-n${trainSubset}`, ctx.scale, ctx.seed),
-    analyse: () => ({ role: o.from ? 'finetune' : 'scratch', encoder: o.enc, trainSubset, fraction: o.fraction ?? 1, ...(o.extra ?? {}) }),
+    analyse: () => ({
+      role: o.from ? 'finetune' : 'scratch',
+      encoder: o.enc,
+      trainSubset,
+      fraction: o.fraction ?? 1,
+      ...(o.extra ?? {}),
+    }),
   });
 }
 
 const role = (r: ResultRecord) => (r.extra?.role as string) ?? '';
 const pct = (v: number) => Math.round(1000 * v) / 10;
-const uniq = <T,>(xs: T[]) => [...new Set(xs)];
+const uniq = <T>(xs: T[]) => [...new Set(xs)];
 const DS_LABEL: Record<string, string> = {
-  cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', synth10: 'CIFAR-10 stand-in (synth10)', synth100: 'CIFAR-100 stand-in (synth100)',
-  svhn: 'SVHN', flowers102: 'Flowers-102', 'fashion-mnist': 'Fashion-MNIST (real data, stands in for CIFAR-10)',
+  cifar10: 'CIFAR-10',
+  cifar100: 'CIFAR-100',
+  synth10: 'CIFAR-10 stand-in (synth10)',
+  synth100: 'CIFAR-100 stand-in (synth100)',
+  svhn: 'SVHN',
+  flowers102: 'Flowers-102',
+  'fashion-mnist': 'Fashion-MNIST (real data, stands in for CIFAR-10)',
 };
 const dsLabel = (d: string) => DS_LABEL[d] ?? d;
 /** The real dataset a record's dataset stands for (synth10 → cifar10). */
-const standsFor = (d: string) => ({ synth10: 'cifar10', synth100: 'cifar100' } as Record<string, string>)[d] ?? d;
+const standsFor = (d: string) => (({ synth10: 'cifar10', synth100: 'cifar100' }) as Record<string, string>)[d] ?? d;
 
 // ───────────────────────────── shared figures ─────────────────────────────
 
 /** Grouped bars of top-1 (%) by x label and arm, with optional "reported" stars. */
 function armBars(o: {
-  id: string; title: string; records: ResultRecord[]; x: (r: ResultRecord) => string; arm: (r: ResultRecord) => string;
-  xTitle: string; captionText: string; reported?: Array<{ x: string; y: number; label: string }>;
+  id: string;
+  title: string;
+  records: ResultRecord[];
+  x: (r: ResultRecord) => string;
+  arm: (r: ResultRecord) => string;
+  xTitle: string;
+  captionText: string;
+  reported?: Array<{ x: string; y: number; label: string }>;
   /** Dashed horizontal lines (value: accuracy as a fraction), e.g. the linear reference. */
   lines?: Array<{ label: string; value: number }>;
 }): FigureSpec {
@@ -262,21 +367,42 @@ function pretrainCurves(id: string, records: ResultRecord[], title: string, note
   const pre = records.filter((r) => role(r) === 'pretrain' && r.history?.length);
   if (!pre.length) return null;
   return lineChart({
-    id, paper: PAPER, title, records: pre,
-    series: pre.map((r) => ({ name: `${r.variant} (${r.dataset})`, x: r.history!.map((h) => h.epoch), y: r.history!.map((h) => h.trainLoss) })),
+    id,
+    paper: PAPER,
+    title,
+    records: pre,
+    series: pre.map((r) => ({
+      name: `${r.variant} (${r.dataset})`,
+      x: r.history!.map((h) => h.epoch),
+      y: r.history!.map((h) => h.trainLoss),
+    })),
     xTitle: 'Pre-training epoch',
     yTitle: 'MAE loss (masked MSE + discount × visible MSE, normalised pixel units²)',
-    caption: `Training loss of MAE pre-training per epoch (mean over the epoch's steps; includes the mLiT routers' ` + `balancing loss).${note}`,
+    caption:
+      `Training loss of MAE pre-training per epoch (mean over the epoch's steps; includes the mLiT routers' ` +
+      `balancing loss).${note}`,
   });
 }
 
-const gridImage = (pixels: number[], s: ReconSamples, label: string): GridImage => ({ pixels: Uint8Array.from(pixels), width: s.size, height: s.size, channels: s.channels as 1 | 3, label });
+const gridImage = (pixels: number[], s: ReconSamples, label: string): GridImage => ({
+  pixels: Uint8Array.from(pixels),
+  width: s.size,
+  height: s.size,
+  channels: s.channels as 1 | 3,
+  label,
+});
 
 /**
  * Rows: sample images; columns: original, masked input, then the reconstructions (visible patches pasted) of each
  * stage.
  */
-function reconGrid(id: string, title: string, stages: Array<{ label: string; samples: ReconSamples }>, records: ResultRecord[], note: string): FigureSpec | null {
+function reconGrid(
+  id: string,
+  title: string,
+  stages: Array<{ label: string; samples: ReconSamples }>,
+  records: ResultRecord[],
+  note: string,
+): FigureSpec | null {
   if (!stages.length) return null;
   const first = stages[0].samples;
   const images: GridImage[] = [];
@@ -289,8 +415,17 @@ function reconGrid(id: string, title: string, stages: Array<{ label: string; sam
     }
   });
   return imageGrid({
-    id, paper: PAPER, title, images, columns: 2 + stages.length, records, cellPx: 80,
-    caption: `${title}: original test image, the input with the masked patches blanked (the encoder sees only the ` + `rest), and the decoder's reconstruction of the masked patches with the visible ones pasted back. Mask ` + `fixed (seed 2024), evaluation mode.${note}`,
+    id,
+    paper: PAPER,
+    title,
+    images,
+    columns: 2 + stages.length,
+    records,
+    cellPx: 80,
+    caption:
+      `${title}: original test image, the input with the masked patches blanked (the encoder sees only the ` +
+      `rest), and the decoder's reconstruction of the masked patches with the visible ones pasted back. Mask ` +
+      `fixed (seed 2024), evaluation mode.${note}`,
   });
 }
 
@@ -306,12 +441,18 @@ function scratchTargets(scale: Scale): string[] {
 /** The other dataset of a target, pre-trained on for the cross-dataset arm (the other CIFAR, or its stand-in). */
 const otherSlot = (target: string) => (target === 'cifar10' ? 'cifar100' : 'cifar10');
 
-const ARM = { scratch: 'from scratch', same: 'MAE pre-trained, same dataset', cross: 'MAE pre-trained, other dataset' } as const;
+const ARM = {
+  scratch: 'from scratch',
+  same: 'MAE pre-trained, same dataset',
+  cross: 'MAE pre-trained, other dataset',
+} as const;
 
 registerClaim({
   id: 'mae.pretrained-vs-scratch',
   paper: PAPER,
-  claim: 'MAE pre-training on the same images, then fine-tuning, beats training from scratch with the same ' + 'fine-tuning budget',
+  claim:
+    'MAE pre-training on the same images, then fine-tuning, beats training from scratch with the same ' +
+    'fine-tuning budget',
   experiment: SCRATCH,
   a: ARM.same,
   b: ARM.scratch,
@@ -351,7 +492,8 @@ registerExperiment({
     return {
       runs: seeds * (scale === 'paper' ? 2 + targets * 4 : 6),
       description:
-        `per seed (${seeds}): MAE pre-training on the target and on the other dataset, fine-tuning from each, ` + `and training ` +
+        `per seed (${seeds}): MAE pre-training on the target and on the other dataset, fine-tuning from each, ` +
+        `and training ` +
         `from scratch, on ${scratchTargets(scale).join(' and ')} (or what stands in)`,
     };
   },
@@ -366,7 +508,13 @@ registerExperiment({
       const pretrained = async (slot: string) => {
         const ds = datasetFor(c, slot);
         if (!files.has(ds)) {
-          const run = await pretrain(c, { experiment: SCRATCH, enc: 'vit', dataset: slot, variant: `MAE pre-training on ${ds}`, extra: { pretrainDataset: ds } });
+          const run = await pretrain(c, {
+            experiment: SCRATCH,
+            enc: 'vit',
+            dataset: slot,
+            variant: `MAE pre-training on ${ds}`,
+            extra: { pretrainDataset: ds },
+          });
           files.set(ds, run.file);
         }
         return { ds, file: files.get(ds)! };
@@ -374,10 +522,29 @@ registerExperiment({
       for (const target of scratchTargets(ctx.scale)) {
         const same = await pretrained(target);
         const cross = await pretrained(otherSlot(target));
-        await classify(c, { experiment: SCRATCH, enc: 'vit', dataset: target, from: null, variant: ARM.scratch, extra: { arm: ARM.scratch } });
-        await classify(c, { experiment: SCRATCH, enc: 'vit', dataset: target, from: same.file, variant: ARM.same, extra: { arm: ARM.same, pretrainDataset: same.ds } });
         await classify(c, {
-          experiment: SCRATCH, enc: 'vit', dataset: target, from: cross.file, variant: ARM.cross, extra: { arm: `MAE pre-trained on ${cross.ds}`, pretrainDataset: cross.ds },
+          experiment: SCRATCH,
+          enc: 'vit',
+          dataset: target,
+          from: null,
+          variant: ARM.scratch,
+          extra: { arm: ARM.scratch },
+        });
+        await classify(c, {
+          experiment: SCRATCH,
+          enc: 'vit',
+          dataset: target,
+          from: same.file,
+          variant: ARM.same,
+          extra: { arm: ARM.same, pretrainDataset: same.ds },
+        });
+        await classify(c, {
+          experiment: SCRATCH,
+          enc: 'vit',
+          dataset: target,
+          from: cross.file,
+          variant: ARM.cross,
+          extra: { arm: `MAE pre-trained on ${cross.ds}`, pretrainDataset: cross.ds },
         });
         await runReference(c, { experiment: SCRATCH, paper: PAPER, dataset: datasetFor(c, target), seeds: [seed] });
       }
@@ -393,18 +560,34 @@ registerExperiment({
       .map((d) => ({ x: dsLabel(d), y: REPORTED_TOP1[standsFor(d)], label: `${REPORTED_TOP1[standsFor(d)]}` }));
     const figs: Array<FigureSpec | null> = [
       armBars({
-        id: 'mae-scratch-vs-pretrained', title: 'mae-vit: from scratch vs MAE pre-trained then fine-tuned', records: cls,
-        x: (r) => dsLabel(r.dataset), arm: (r) => String(r.extra?.arm ?? r.variant), xTitle: 'Fine-tuning dataset', reported, lines,
+        id: 'mae-scratch-vs-pretrained',
+        title: 'mae-vit: from scratch vs MAE pre-trained then fine-tuned',
+        records: cls,
+        x: (r) => dsLabel(r.dataset),
+        arm: (r) => String(r.extra?.arm ?? r.variant),
+        xTitle: 'Fine-tuning dataset',
+        reported,
+        lines,
         captionText:
-          'Top-1 after fine-tuning, by pre-training: none (from scratch), MAE on the same dataset, MAE on the ' + 'other CIFAR. ' +
-          'Stars: top-1 reported by 2402.03752 after MAE pre-training (96.41 CIFAR-10, 78.27 CIFAR-100; paper ' + 'recipe, real CIFAR, [PwC]), not trained here.' + note,
+          'Top-1 after fine-tuning, by pre-training: none (from scratch), MAE on the same dataset, MAE on the ' +
+          'other CIFAR. ' +
+          'Stars: top-1 reported by 2402.03752 after MAE pre-training (96.41 CIFAR-10, 78.27 CIFAR-100; paper ' +
+          'recipe, real CIFAR, [PwC]), not trained here.' +
+          note,
       }),
       pretrainCurves('mae-pretrain-loss', records, 'MAE pre-training loss of mae-vit', note),
       // the caption's data note describes the run shown, not every run of the experiment (the cross-dataset arm's
       // synthetic pre-training would otherwise label a real-data reconstruction "synthetic data")
-      reconGrid('mae-reconstructions', 'MAE reconstructions after pre-training',
-        shownRecon.map((r) => ({ label: `after ${r.extra!.epochs} ep (${r.dataset})`, samples: r.extra!.reconstructions as ReconSamples })),
-        shownRecon, note),
+      reconGrid(
+        'mae-reconstructions',
+        'MAE reconstructions after pre-training',
+        shownRecon.map((r) => ({
+          label: `after ${r.extra!.epochs} ep (${r.dataset})`,
+          samples: r.extra!.reconstructions as ReconSamples,
+        })),
+        shownRecon,
+        note,
+      ),
     ];
     return figs.filter((f): f is FigureSpec => !!f);
   },
@@ -442,8 +625,12 @@ export function ablationArms(scale: Scale): AblationArm[] {
   const lengths = pretrainLengths(scale);
   const full = ablationLength(scale);
   const arms: AblationArm[] = lengths.map((e) => ({ group: 'length', arm: { ...DEFAULT_ARM, epochs: e } }));
-  for (const m of MASK_RATIOS) if (m !== DEFAULT_ARM.maskRatio) arms.push({ group: 'mask ratio', arm: { ...DEFAULT_ARM, maskRatio: m, epochs: full } });
-  for (const v of DISCOUNTS) if (v !== DEFAULT_ARM.visibleWeight) arms.push({ group: 'discount', arm: { ...DEFAULT_ARM, visibleWeight: v, epochs: full } });
+  for (const m of MASK_RATIOS)
+    if (m !== DEFAULT_ARM.maskRatio)
+      arms.push({ group: 'mask ratio', arm: { ...DEFAULT_ARM, maskRatio: m, epochs: full } });
+  for (const v of DISCOUNTS)
+    if (v !== DEFAULT_ARM.visibleWeight)
+      arms.push({ group: 'discount', arm: { ...DEFAULT_ARM, visibleWeight: v, epochs: full } });
   return arms;
 }
 
@@ -451,16 +638,40 @@ registerExperiment({
   id: ABLATIONS,
   paper: PAPER,
   title: '2402.03752: pre-training length, mask ratio and visible-patch discount (fine-tuned top-1)',
-  plan: (scale) => ({ runs: 2 * ablationArms(scale).length, description: 'mae-vit on CIFAR-10 (synthetic stand-in when not downloaded): each arm pre-trains then fine-tunes' }),
+  plan: (scale) => ({
+    runs: 2 * ablationArms(scale).length,
+    description: 'mae-vit on CIFAR-10 (synthetic stand-in when not downloaded): each arm pre-trains then fine-tunes',
+  }),
   async run(ctx) {
     const arms = ablationArms(ctx.scale);
     const full = ablationLength(ctx.scale);
     for (const a of arms) {
       const label = `e${a.arm.epochs} m${a.arm.maskRatio} v${a.arm.visibleWeight}`;
       const isDefault = a.arm.maskRatio === DEFAULT_ARM.maskRatio && a.arm.visibleWeight === DEFAULT_ARM.visibleWeight;
-      const extra = { group: a.group, epochs: a.arm.epochs, maskRatio: a.arm.maskRatio, visibleWeight: a.arm.visibleWeight, isDefault: isDefault && a.arm.epochs === full };
-      const pre = await pretrain(ctx, { experiment: ABLATIONS, enc: 'vit', dataset: 'cifar10', arm: a.arm, variant: `pre-train ${label}`, extra, atInit: a.group === 'length' && a.arm.epochs === full });
-      await classify(ctx, { experiment: ABLATIONS, enc: 'vit', dataset: 'cifar10', from: pre.file, variant: `fine-tune ${label}`, extra });
+      const extra = {
+        group: a.group,
+        epochs: a.arm.epochs,
+        maskRatio: a.arm.maskRatio,
+        visibleWeight: a.arm.visibleWeight,
+        isDefault: isDefault && a.arm.epochs === full,
+      };
+      const pre = await pretrain(ctx, {
+        experiment: ABLATIONS,
+        enc: 'vit',
+        dataset: 'cifar10',
+        arm: a.arm,
+        variant: `pre-train ${label}`,
+        extra,
+        atInit: a.group === 'length' && a.arm.epochs === full,
+      });
+      await classify(ctx, {
+        experiment: ABLATIONS,
+        enc: 'vit',
+        dataset: 'cifar10',
+        from: pre.file,
+        variant: `fine-tune ${label}`,
+        extra,
+      });
     }
   },
   figures(records) {
@@ -470,7 +681,11 @@ registerExperiment({
       // the default arm (main length, 0.75, 0.1) belongs to every group
       const rs = ft.filter((r) => r.extra?.group === group || (group !== 'length' && r.extra?.isDefault));
       const pts = uniq(rs.map((r) => Number(r.extra?.[key]))).sort((a, b) => a - b);
-      return { x: pts, y: pts.map((p) => pct(mean(rs.filter((r) => Number(r.extra?.[key]) === p).map((r) => r.metrics.top1)))), rs };
+      return {
+        x: pts,
+        y: pts.map((p) => pct(mean(rs.filter((r) => Number(r.extra?.[key]) === p).map((r) => r.metrics.top1)))),
+        rs,
+      };
     };
     const figs: Array<FigureSpec | null> = [];
     for (const [group, key, xTitle, id] of [
@@ -480,12 +695,21 @@ registerExperiment({
     ] as const) {
       const s = series(group, key);
       if (!s.rs.length) continue;
-      figs.push(lineChart({
-        id, paper: PAPER, title: `Fine-tuned top-1 vs ${xTitle.toLowerCase()}`, records: s.rs,
-        series: [{ name: 'MAE pre-trained, fine-tuned', x: s.x, y: s.y }],
-        xTitle, yTitle: 'Top-1 accuracy (%)',
-        caption: `Top-1 of mae-vit after MAE pre-training and fine-tuning, varying the ${group} (others at mask 0.75, ` + `discount 0.1, ${ablationLength(records[0]?.scale ?? 'paper')} pre-training epochs). One seed per ` + `point.${note}`,
-      }));
+      figs.push(
+        lineChart({
+          id,
+          paper: PAPER,
+          title: `Fine-tuned top-1 vs ${xTitle.toLowerCase()}`,
+          records: s.rs,
+          series: [{ name: 'MAE pre-trained, fine-tuned', x: s.x, y: s.y }],
+          xTitle,
+          yTitle: 'Top-1 accuracy (%)',
+          caption:
+            `Top-1 of mae-vit after MAE pre-training and fine-tuning, varying the ${group} (others at mask 0.75, ` +
+            `discount 0.1, ${ablationLength(records[0]?.scale ?? 'paper')} pre-training epochs). One seed per ` +
+            `point.${note}`,
+        }),
+      );
     }
     const lengthPre = records
       .filter((r) => role(r) === 'pretrain' && r.extra?.group === 'length')
@@ -493,8 +717,17 @@ registerExperiment({
     const stages: Array<{ label: string; samples: ReconSamples }> = [];
     const init = lengthPre.find((r) => r.extra?.reconstructionsAtInit);
     if (init) stages.push({ label: 'at init', samples: init.extra!.reconstructionsAtInit as ReconSamples });
-    for (const r of lengthPre) stages.push({ label: `${r.extra!.epochs} ep`, samples: r.extra!.reconstructions as ReconSamples });
-    figs.push(reconGrid('mae-reconstructions-by-length', 'MAE reconstructions by pre-training length', stages, lengthPre, ` Each column after a separate pre-training run of that length (cosine schedule to the end).${note}`));
+    for (const r of lengthPre)
+      stages.push({ label: `${r.extra!.epochs} ep`, samples: r.extra!.reconstructions as ReconSamples });
+    figs.push(
+      reconGrid(
+        'mae-reconstructions-by-length',
+        'MAE reconstructions by pre-training length',
+        stages,
+        lengthPre,
+        ` Each column after a separate pre-training run of that length (cosine schedule to the end).${note}`,
+      ),
+    );
     figs.push(pretrainCurves('mae-ablation-pretrain-loss', records, 'MAE pre-training loss per arm', note));
     return figs.filter((f): f is FigureSpec => !!f);
   },
@@ -515,27 +748,67 @@ registerExperiment({
   id: SAMPLE,
   paper: PAPER,
   title: '2402.03752: sample efficiency — fraction of the training set, MAE pre-trained vs scratch',
-  plan: (scale) => ({ runs: 3 * fractions(scale).length, description: 'mae-vit on CIFAR-10 (synthetic stand-in when not downloaded): for each fraction, MAE pre-train + ' + 'fine-tune on it, and scratch on it' }),
+  plan: (scale) => ({
+    runs: 3 * fractions(scale).length,
+    description:
+      'mae-vit on CIFAR-10 (synthetic stand-in when not downloaded): for each fraction, MAE pre-train + ' +
+      'fine-tune on it, and scratch on it',
+  }),
   async run(ctx) {
     for (const f of fractions(ctx.scale)) {
       const extra = { fraction: f };
-      const pre = await pretrain(ctx, { experiment: SAMPLE, enc: 'vit', dataset: 'cifar10', arm: { ...DEFAULT_ARM, fraction: f }, variant: `pre-train ${f}`, extra });
-      await classify(ctx, { experiment: SAMPLE, enc: 'vit', dataset: 'cifar10', from: pre.file, fraction: f, variant: `pre-trained ${f}`, extra: { ...extra, arm: 'MAE pre-trained' } });
-      await classify(ctx, { experiment: SAMPLE, enc: 'vit', dataset: 'cifar10', from: null, fraction: f, variant: `scratch ${f}`, extra: { ...extra, arm: 'from scratch' } });
+      const pre = await pretrain(ctx, {
+        experiment: SAMPLE,
+        enc: 'vit',
+        dataset: 'cifar10',
+        arm: { ...DEFAULT_ARM, fraction: f },
+        variant: `pre-train ${f}`,
+        extra,
+      });
+      await classify(ctx, {
+        experiment: SAMPLE,
+        enc: 'vit',
+        dataset: 'cifar10',
+        from: pre.file,
+        fraction: f,
+        variant: `pre-trained ${f}`,
+        extra: { ...extra, arm: 'MAE pre-trained' },
+      });
+      await classify(ctx, {
+        experiment: SAMPLE,
+        enc: 'vit',
+        dataset: 'cifar10',
+        from: null,
+        fraction: f,
+        variant: `scratch ${f}`,
+        extra: { ...extra, arm: 'from scratch' },
+      });
     }
   },
   figures(records) {
     const note = standInNote(records[0]?.scale ?? 'paper', records);
     const cls = records.filter((r) => role(r) !== 'pretrain');
     const series = uniq(cls.map((r) => String(r.extra?.arm))).map((arm) => {
-      const rs = cls.filter((r) => r.extra?.arm === arm).sort((a, b) => Number(a.extra!.trainSubset) - Number(b.extra!.trainSubset));
+      const rs = cls
+        .filter((r) => r.extra?.arm === arm)
+        .sort((a, b) => Number(a.extra!.trainSubset) - Number(b.extra!.trainSubset));
       return { name: arm, x: rs.map((r) => Number(r.extra!.trainSubset)), y: rs.map((r) => pct(r.metrics.top1)) };
     });
-    return [lineChart({
-      id: 'mae-sample-efficiency', paper: PAPER, title: 'Sample efficiency: top-1 vs training images', records: cls, series, logX: true,
-      xTitle: 'Training images used for pre-training and fine-tuning (log scale)', yTitle: 'Top-1 accuracy (%)',
-      caption: `Top-1 with a fraction of the training set: MAE pre-training and fine-tuning both on that fraction, ` + `against training from scratch on it ([S]: MAE is "highly sample-efficient").${note}`,
-    })];
+    return [
+      lineChart({
+        id: 'mae-sample-efficiency',
+        paper: PAPER,
+        title: 'Sample efficiency: top-1 vs training images',
+        records: cls,
+        series,
+        logX: true,
+        xTitle: 'Training images used for pre-training and fine-tuning (log scale)',
+        yTitle: 'Top-1 accuracy (%)',
+        caption:
+          `Top-1 with a fraction of the training set: MAE pre-training and fine-tuning both on that fraction, ` +
+          `against training from scratch on it ([S]: MAE is "highly sample-efficient").${note}`,
+      }),
+    ];
   },
 });
 
@@ -553,14 +826,30 @@ registerExperiment({
   title: '2407.17783: mLiT-XXS/XS/S with and without MAE pre-training (mmLiT)',
   plan: (scale) => ({
     runs: 3 * mmlitSizes(scale).length,
-    description: `${mmlitSizes(scale).map((e) => `mLiT-${e.slice(5).toUpperCase()}`).join(', ')} on CIFAR-10 (or what stands in): MAE pre-train + fine-tune vs scratch`,
+    description: `${mmlitSizes(scale)
+      .map((e) => `mLiT-${e.slice(5).toUpperCase()}`)
+      .join(', ')} on CIFAR-10 (or what stands in): MAE pre-train + fine-tune vs scratch`,
   }),
   async run(ctx) {
     for (const enc of mmlitSizes(ctx.scale)) {
       const name = `mLiT-${enc.slice(5).toUpperCase()}`;
       const pre = await pretrain(ctx, { experiment: MMLIT, enc, dataset: 'cifar10', variant: `pre-train ${name}` });
-      await classify(ctx, { experiment: MMLIT, enc, dataset: 'cifar10', from: pre.file, variant: `m${name} (MAE pre-trained)`, extra: { arm: 'MAE pre-trained (mmLiT)', size: name } });
-      await classify(ctx, { experiment: MMLIT, enc, dataset: 'cifar10', from: null, variant: `${name} (scratch)`, extra: { arm: 'from scratch (mLiT)', size: name } });
+      await classify(ctx, {
+        experiment: MMLIT,
+        enc,
+        dataset: 'cifar10',
+        from: pre.file,
+        variant: `m${name} (MAE pre-trained)`,
+        extra: { arm: 'MAE pre-trained (mmLiT)', size: name },
+      });
+      await classify(ctx, {
+        experiment: MMLIT,
+        enc,
+        dataset: 'cifar10',
+        from: null,
+        variant: `${name} (scratch)`,
+        extra: { arm: 'from scratch (mLiT)', size: name },
+      });
     }
   },
   figures(records) {
@@ -568,14 +857,31 @@ registerExperiment({
     const cls = records.filter((r) => role(r) !== 'pretrain');
     const figs: Array<FigureSpec | null> = [
       armBars({
-        id: 'mmlit-pretrained-vs-scratch', title: 'mLiT with and without MAE pre-training', records: cls,
-        x: (r) => `${r.extra?.size} (${(r.metrics.params / 1e6).toFixed(2)}M)`, arm: (r) => String(r.extra?.arm), xTitle: 'Variant (parameters)',
-        captionText: 'Top-1 of each mLiT variant trained from scratch and after MAE pre-training (encoder-space mask ' + 'tokens, router noise and balancing loss on) then fine-tuning. P1 reports no per-variant numbers ' + 'that could be recovered [?].' + note,
+        id: 'mmlit-pretrained-vs-scratch',
+        title: 'mLiT with and without MAE pre-training',
+        records: cls,
+        x: (r) => `${r.extra?.size} (${(r.metrics.params / 1e6).toFixed(2)}M)`,
+        arm: (r) => String(r.extra?.arm),
+        xTitle: 'Variant (parameters)',
+        captionText:
+          'Top-1 of each mLiT variant trained from scratch and after MAE pre-training (encoder-space mask ' +
+          'tokens, router noise and balancing loss on) then fine-tuning. P1 reports no per-variant numbers ' +
+          'that could be recovered [?].' +
+          note,
       }),
       pretrainCurves('mmlit-pretrain-loss', records, 'mmLiT MAE pre-training loss', note),
-      reconGrid('mmlit-reconstructions', 'mmLiT reconstructions after pre-training',
-        records.filter((r) => role(r) === 'pretrain' && r.extra?.reconstructions).map((r) => ({ label: r.variant.replace('pre-train ', ''), samples: r.extra!.reconstructions as ReconSamples })),
-        records, note),
+      reconGrid(
+        'mmlit-reconstructions',
+        'mmLiT reconstructions after pre-training',
+        records
+          .filter((r) => role(r) === 'pretrain' && r.extra?.reconstructions)
+          .map((r) => ({
+            label: r.variant.replace('pre-train ', ''),
+            samples: r.extra!.reconstructions as ReconSamples,
+          })),
+        records,
+        note,
+      ),
     ];
     return figs.filter((f): f is FigureSpec => !!f);
   },
@@ -590,9 +896,19 @@ registerExperiment({
   id: TRANSFER,
   paper: PAPER,
   title: '2407.17783: mmLiT-XXS pre-trained on CIFAR-100, fine-tuned on CIFAR-10, SVHN, Flowers-102 vs scratch',
-  plan: () => ({ runs: 1 + 2 * TRANSFER_TARGETS.length, description: 'MAE pre-training on CIFAR-100 (synthetic stand-in), then each downloaded target: fine-tune vs scratch' }),
+  plan: () => ({
+    runs: 1 + 2 * TRANSFER_TARGETS.length,
+    description:
+      'MAE pre-training on CIFAR-100 (synthetic stand-in), then each downloaded target: fine-tune vs scratch',
+  }),
   async run(ctx) {
-    const pre = await pretrain(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: 'cifar100', variant: 'pre-train mmLiT-XXS on cifar100', extra: { pretrainDataset: 'cifar100' } });
+    const pre = await pretrain(ctx, {
+      experiment: TRANSFER,
+      enc: 'mlit-xxs',
+      dataset: 'cifar100',
+      variant: 'pre-train mmLiT-XXS on cifar100',
+      extra: { pretrainDataset: 'cifar100' },
+    });
     for (const target of TRANSFER_TARGETS) {
       if (!datasetAvailable(ctx, target)) {
         ctx.log(`  ${target}: not downloaded, skipped (lightvit data download ${target})`);
@@ -600,8 +916,22 @@ registerExperiment({
         ctx.onRunDone?.();
         continue;
       }
-      await classify(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: target, from: pre.file, variant: `MAE pre-trained on ${datasetFor(ctx, 'cifar100')} → ${datasetFor(ctx, target)}`, extra: { arm: `MAE pre-trained on ${datasetFor(ctx, 'cifar100')}`, target: datasetFor(ctx, target) } });
-      await classify(ctx, { experiment: TRANSFER, enc: 'mlit-xxs', dataset: target, from: null, variant: `scratch ${datasetFor(ctx, target)}`, extra: { arm: 'from scratch', target: datasetFor(ctx, target) } });
+      await classify(ctx, {
+        experiment: TRANSFER,
+        enc: 'mlit-xxs',
+        dataset: target,
+        from: pre.file,
+        variant: `MAE pre-trained on ${datasetFor(ctx, 'cifar100')} → ${datasetFor(ctx, target)}`,
+        extra: { arm: `MAE pre-trained on ${datasetFor(ctx, 'cifar100')}`, target: datasetFor(ctx, target) },
+      });
+      await classify(ctx, {
+        experiment: TRANSFER,
+        enc: 'mlit-xxs',
+        dataset: target,
+        from: null,
+        variant: `scratch ${datasetFor(ctx, target)}`,
+        extra: { arm: 'from scratch', target: datasetFor(ctx, target) },
+      });
     }
   },
   figures(records) {
@@ -616,31 +946,56 @@ registerExperiment({
       return v.length ? pct(mean(v)).toFixed(1) : '—';
     };
     const table: FigureSpec = {
-      id: 'mmlit-transfer-table', paper: PAPER, title: 'Transfer: top-1 (%) by target dataset',
-      caption: caption(cls, `Top-1 (%) of mLiT-XXS on each target, from scratch and fine-tuned from MAE pre-training on CIFAR-100 ` + `([S]: pre-training on CIFAR-100 improves transfer).${src}${note}`),
-      data: [{
-        type: 'table',
-        header: { values: ['Target dataset', ...arms, 'Δ (pre-trained − scratch)'], align: 'left', fill: { color: '#eee' } },
-        cells: {
-          values: [
-            targets.map(dsLabel),
-            ...arms.map((a) => targets.map((d) => cell(d, a))),
-            targets.map((d) => {
-              const [a, b] = [cell(d, arms.find((x) => /pre-trained/.test(x)) ?? ''), cell(d, arms.find((x) => /scratch/.test(x)) ?? '')];
-              return a === '—' || b === '—' ? '—' : (Number(a) - Number(b)).toFixed(1);
-            }),
-          ],
-          align: 'left',
+      id: 'mmlit-transfer-table',
+      paper: PAPER,
+      title: 'Transfer: top-1 (%) by target dataset',
+      caption: caption(
+        cls,
+        `Top-1 (%) of mLiT-XXS on each target, from scratch and fine-tuned from MAE pre-training on CIFAR-100 ` +
+          `([S]: pre-training on CIFAR-100 improves transfer).${src}${note}`,
+      ),
+      data: [
+        {
+          type: 'table',
+          header: {
+            values: ['Target dataset', ...arms, 'Δ (pre-trained − scratch)'],
+            align: 'left',
+            fill: { color: '#eee' },
+          },
+          cells: {
+            values: [
+              targets.map(dsLabel),
+              ...arms.map((a) => targets.map((d) => cell(d, a))),
+              targets.map((d) => {
+                const [a, b] = [
+                  cell(d, arms.find((x) => /pre-trained/.test(x)) ?? ''),
+                  cell(d, arms.find((x) => /scratch/.test(x)) ?? ''),
+                ];
+                return a === '—' || b === '—' ? '—' : (Number(a) - Number(b)).toFixed(1);
+              }),
+            ],
+            align: 'left',
+          },
         },
-      }],
-      layout: { title: { text: 'Transfer: top-1 (%) by target dataset' }, width: 820, height: 160 + 40 * targets.length },
+      ],
+      layout: {
+        title: { text: 'Transfer: top-1 (%) by target dataset' },
+        width: 820,
+        height: 160 + 40 * targets.length,
+      },
     };
     return [
       table,
       armBars({
-        id: 'mmlit-transfer-bars', title: 'Transfer from CIFAR-100 MAE pre-training vs scratch', records: cls,
-        x: (r) => dsLabel(r.dataset), arm: (r) => String(r.extra?.arm), xTitle: 'Target dataset',
-        captionText: `Top-1 of mLiT-XXS on each target dataset, from scratch and after MAE pre-training on CIFAR-100 then ` + `fine-tuning (full fine-tune).${src}${note}`,
+        id: 'mmlit-transfer-bars',
+        title: 'Transfer from CIFAR-100 MAE pre-training vs scratch',
+        records: cls,
+        x: (r) => dsLabel(r.dataset),
+        arm: (r) => String(r.extra?.arm),
+        xTitle: 'Target dataset',
+        captionText:
+          `Top-1 of mLiT-XXS on each target dataset, from scratch and after MAE pre-training on CIFAR-100 then ` +
+          `fine-tuning (full fine-tune).${src}${note}`,
       }),
     ];
   },

@@ -8,8 +8,16 @@ import type { ClassifierModel } from '../models/registry';
 import { routingKeys } from '../nn/moe';
 import { registerExperiment, registerPaper } from './registry';
 import {
-  runClassifier, datasetFor, standInLine, seedsFor as runSeeds, cachedDataset, HEADLINE_SEEDS, runReference, referenceLines,
-  withoutReference, type RunSpec,
+  runClassifier,
+  datasetFor,
+  standInLine,
+  seedsFor as runSeeds,
+  cachedDataset,
+  HEADLINE_SEEDS,
+  runReference,
+  referenceLines,
+  withoutReference,
+  type RunSpec,
 } from './common';
 import { registerClaim } from './claims';
 import { resolveConfig } from '../models';
@@ -43,9 +51,12 @@ export function mlitScaleOverrides(scale: Scale): Record<string, unknown> {
 }
 
 function standIn(scale: Scale): string {
-  if (scale === 'paper') return ' Models: the paper\'s presets (docs/mlit.md §2.1) at 36×36, patch 3.';
+  if (scale === 'paper') return " Models: the paper's presets (docs/mlit.md §2.1) at 36×36, patch 3.";
   const what = scale === 'quick' ? '32×32 input, patch 4 (65 tokens)' : '32×32 input, patch 8 (17 tokens)';
-  return ` Models are CPU stand-ins for the paper's presets: the preset's width, heads, groups and hidden sizes ` + `first/last, but 3 blocks (experts 3/4/5), ${what}.`;
+  return (
+    ` Models are CPU stand-ins for the paper's presets: the preset's width, heads, groups and hidden sizes ` +
+    `first/last, but 3 blocks (experts 3/4/5), ${what}.`
+  );
 }
 
 /** Recipes. P1's recipe was not recovered [?]: paper scale uses the kit's paper recipe (AdamW 1e-3, 200 epochs). */
@@ -79,8 +90,15 @@ function mlitConfig(size: Size, scale: Scale, numClasses: number, extra: Record<
  */
 export function matchedVitOverrides(c: MlitConfig): Record<string, unknown> {
   const base: Partial<VitConfig> = {
-    imageSize: c.imageSize, patchSize: c.patchSize, numClasses: c.numClasses, depth: c.depth, numHeads: c.numHeads,
-    mlpRatio: 2, patchOrder: 'chw', layerNormEps: 1e-5, pool: 'cls',
+    imageSize: c.imageSize,
+    patchSize: c.patchSize,
+    numClasses: c.numClasses,
+    depth: c.depth,
+    numHeads: c.numHeads,
+    mlpRatio: 2,
+    patchOrder: 'chw',
+    layerNormEps: 1e-5,
+    pool: 'cls',
   };
   const target = mlitClosedFormParams(c);
   let best = { d: c.numHeads, diff: Infinity };
@@ -130,8 +148,13 @@ export interface RoutingStats {
 }
 
 /** Evaluate a trained mLiT on (up to maxImages of) a dataset and summarise where its routers send tokens. */
-export function analyseRouting(model: ClassifierModel, data: ImageDataset, opts: { maxImages?: number; batchSize?: number } = {}): RoutingStats {
-  if (!(model instanceof Mlit)) throw new Error(`analyseRouting needs an mLiT model; got ${model.modelName || model.constructor.name}`);
+export function analyseRouting(
+  model: ClassifierModel,
+  data: ImageDataset,
+  opts: { maxImages?: number; batchSize?: number } = {},
+): RoutingStats {
+  if (!(model instanceof Mlit))
+    throw new Error(`analyseRouting needs an mLiT model; got ${model.modelName || model.constructor.name}`);
   const n = Math.min(data.labels.length, opts.maxImages ?? 256);
   const bs = opts.batchSize ?? 32;
   const C = data.numClasses;
@@ -220,7 +243,13 @@ export function loadImbalance(r: RoutingStats): number[] {
  * unless
  * named): not Tan's table and not ours; drawn as "reported" markers.
  */
-export const REPORTED_LIGHTWEIGHT: Array<{ label: string; params: number; macs: number; cifar10: number; cifar100: number }> = [
+export const REPORTED_LIGHTWEIGHT: Array<{
+  label: string;
+  params: number;
+  macs: number;
+  cifar10: number;
+  cifar100: number;
+}> = [
   { label: 'ViT-Lite-7/4', params: 3.717e6, macs: 0.239e9, cifar10: 91.38, cifar100: 69.75 },
   { label: 'ViT-Lite-6/4', params: 3.191e6, macs: 0.205e9, cifar10: 90.94, cifar100: 69.2 },
   { label: 'CVT-7/4', params: 3.717e6, macs: 0.236e9, cifar10: 92.43, cifar100: 73.01 },
@@ -266,7 +295,9 @@ export function denseFfnOverrides(c: MlitConfig): Record<string, unknown> {
   const es = mlitExperts(c);
   const hidden = mlitHiddenSizes(c).map((h, i) => {
     const E = es[i];
-    const moe = c.shareVW2 ? E * (m + 1) * h + (2 * m + 1) * h + m + 2 * m * E : E * (m + 1) * h + E * ((2 * m + 1) * h + m) + 2 * m * E;
+    const moe = c.shareVW2
+      ? E * (m + 1) * h + (2 * m + 1) * h + m + 2 * m * E
+      : E * (m + 1) * h + E * ((2 * m + 1) * h + m) + 2 * m * E;
     return Math.max(1, Math.round((moe - 3 * m) / (3 * m + 2)));
   });
   return { hiddenSizes: hidden, expertsPerBlock: new Array(c.depth).fill(1), topK: 1, auxWeight: 0 };
@@ -280,7 +311,8 @@ const armLabel = {
 registerClaim({
   id: 'mlit.moe-vs-dense',
   paper: PAPER,
-  claim: 'mLiT-XXS with its MoE of SwiGLU experts (V, W2 shared) beats the same mLiT with a dense FFN of equal parameters',
+  claim:
+    'mLiT-XXS with its MoE of SwiGLU experts (V, W2 shared) beats the same mLiT with a dense FFN of equal parameters',
   experiment: SCRATCH,
   a: armLabel.moe('xxs'),
   b: armLabel.dense('xxs'),
@@ -315,7 +347,8 @@ registerExperiment({
       runs: ds.length * (sizes.length * (2 * seeds + vitSeeds) + seeds),
       description:
         `mLiT-${sizes.map((z) => z.toUpperCase()).join('/')} with MoE and with a dense FFN of equal parameters, ` +
-        `${seeds} seed(s) each, plus a generic dense ViT of matched parameters, on ${ds.join(' and ')} (or ` + `what stands in)`,
+        `${seeds} seed(s) each, plus a generic dense ViT of matched parameters, on ${ds.join(' and ')} (or ` +
+        `what stands in)`,
     };
   },
   async run(ctx) {
@@ -331,11 +364,19 @@ registerExperiment({
         const seeds = runSeeds(ctx);
         for (const seed of seeds) {
           await runClassifier(ctx, {
-            ...common, seed, variant: armLabel.moe(size), model: `mlit-${size}`, overrides: base,
+            ...common,
+            seed,
+            variant: armLabel.moe(size),
+            model: `mlit-${size}`,
+            overrides: base,
             analyse: () => ({ arm: 'mLiT (MoE)' }),
           });
           await runClassifier(ctx, {
-            ...common, seed, variant: armLabel.dense(size), model: `mlit-${size}`, overrides: { ...base, ...denseFfnOverrides(c) },
+            ...common,
+            seed,
+            variant: armLabel.dense(size),
+            model: `mlit-${size}`,
+            overrides: { ...base, ...denseFfnOverrides(c) },
             analyse: () => ({ arm: 'mLiT, dense FFN (equal params)' }),
           });
         }
@@ -344,7 +385,11 @@ registerExperiment({
         const vit = matchedVitOverrides(c);
         for (const seed of ctx.scale === 'paper' ? seeds : seeds.slice(0, 1)) {
           await runClassifier(ctx, {
-            ...common, seed, variant: `ViT-${size.toUpperCase()} (generic dense, d${vit.embedDim})`, model: 'vit', overrides: vit,
+            ...common,
+            seed,
+            variant: `ViT-${size.toUpperCase()} (generic dense, d${vit.embedDim})`,
+            model: 'vit',
+            overrides: vit,
             analyse: () => ({ arm: 'generic dense ViT (FFN 2×, matched params)' }),
           });
         }
@@ -361,8 +406,14 @@ registerExperiment({
       const note = standIn(recs[0]?.scale ?? 'paper');
       const stars = references(ds, 'params').length > 0;
       const refNote =
-        (stars ? ' Stars: reported CIFAR top-1 of other lightweight transformers (CCT paper, 200 epochs; ' + 'docs/mlit.md), not trained here' + (recs.some((r) => r.synthetic) ? ' and not comparable with synthetic-data accuracies.' : '.') : '') +
-        (lines.length ? ' Dashed: a linear classifier on raw pixels trained on the same images with the same budget.' : '');
+        (stars
+          ? ' Stars: reported CIFAR top-1 of other lightweight transformers (CCT paper, 200 epochs; ' +
+            'docs/mlit.md), not trained here' +
+            (recs.some((r) => r.synthetic) ? ' and not comparable with synthetic-data accuracies.' : '.')
+          : '') +
+        (lines.length
+          ? ' Dashed: a linear classifier on raw pixels trained on the same images with the same budget.'
+          : '');
       figs.push(
         ablationBars({
           id: `mlit-scratch-bars-${ds}`,
@@ -372,7 +423,10 @@ registerExperiment({
           metric: 'top1',
           references: lines,
           title: `mLiT: MoE vs the same model with a dense FFN of equal parameters (${ds})`,
-          caption: `Top-1 of mLiT with its MoE of SwiGLU experts (V, W2 shared), of the same mLiT whose MoE is one ` + `dense SwiGLU FFN widened to the same parameter count, and of a generic dense ViT of matched ` + `parameters (which also differs in block order, attention and initialisation).${note}${refNote}`,
+          caption:
+            `Top-1 of mLiT with its MoE of SwiGLU experts (V, W2 shared), of the same mLiT whose MoE is one ` +
+            `dense SwiGLU FFN widened to the same parameter count, and of a generic dense ViT of matched ` +
+            `parameters (which also differs in block order, attention and initialisation).${note}${refNote}`,
         }),
       );
       for (const x of ['params', 'macs'] as const) {
@@ -385,7 +439,11 @@ registerExperiment({
             groupBy: 'extra.arm',
             references: [...references(ds, x), ...lines],
             title: `mLiT vs dense ViT from scratch: top-1 vs ${x === 'params' ? 'parameters' : 'MACs'} (${ds})`,
-            caption: `Top-1 accuracy against ` + `${x === 'params' ? 'trainable parameters' : 'inference MACs (k = 2 experts per token)'} for ` + `mLiT-XXS/XS/S and dense ViTs (FFN 2×) with the same depth and about the same parameter ` + `count.${note}${refNote}`,
+            caption:
+              `Top-1 accuracy against ` +
+              `${x === 'params' ? 'trainable parameters' : 'inference MACs (k = 2 experts per token)'} for ` +
+              `mLiT-XXS/XS/S and dense ViTs (FFN 2×) with the same depth and about the same parameter ` +
+              `count.${note}${refNote}`,
           }),
         );
       }
@@ -423,7 +481,11 @@ function allAblationArms(scale: Scale, numClasses: number): AblationArm[] {
   return [
     { variant: 'default', group: 'default', overrides: {} },
     { variant: 'private V/W2', group: 'sharing', overrides: { shareVW2: false } },
-    { variant: `constant hidden ${hConst}`, group: 'hidden schedule', overrides: { hiddenSizes: new Array(base.depth).fill(hConst) } },
+    {
+      variant: `constant hidden ${hConst}`,
+      group: 'hidden schedule',
+      overrides: { hiddenSizes: new Array(base.depth).fill(hConst) },
+    },
     { variant: 'constant 4 experts', group: 'expert schedule', overrides: { expertsStart: 4, expertsStep: 0 } },
     { variant: 'GQA groups 1 (MQA)', group: 'attention', overrides: { kvGroups: 1 } },
     { variant: 'GQA groups 6 (MHA)', group: 'attention', overrides: { kvGroups: 6 } },
@@ -434,18 +496,26 @@ function allAblationArms(scale: Scale, numClasses: number): AblationArm[] {
 }
 
 const routingAnalyse = (scale: Scale, maxImages?: number) => (model: ClassifierModel, test: ImageDataset) => {
-  const r = analyseRouting(model, test, { maxImages: maxImages ?? (scale === 'smoke' ? 16 : scale === 'quick' ? 200 : 1000) });
+  const r = analyseRouting(model, test, {
+    maxImages: maxImages ?? (scale === 'smoke' ? 16 : scale === 'quick' ? 200 : 1000),
+  });
   return { routing: r, loadCv2: loadImbalance(r) } as Record<string, unknown>;
 };
 
 registerExperiment({
   id: ABLATIONS,
   paper: PAPER,
-  title: 'mLiT ablations: shared V/W2, depth-wise hidden, staged experts, GQA groups, top-k, balancing loss, block order',
+  title:
+    'mLiT ablations: shared V/W2, depth-wise hidden, staged experts, GQA groups, top-k, balancing loss, block order',
   plan(scale) {
     const arms = mlitAblationArms(scale);
     const seeds = seedsFor(scale, 0).length;
-    return { runs: arms.length * seeds, description: `${arms.length} variants of XXS × ${seeds} seeds on ${mlitAblationDataset(scale)} (synthetic when not ` + `downloaded)` };
+    return {
+      runs: arms.length * seeds,
+      description:
+        `${arms.length} variants of XXS × ${seeds} seeds on ${mlitAblationDataset(scale)} (synthetic when not ` +
+        `downloaded)`,
+    };
   },
   async run(ctx) {
     for (const seed of seedsFor(ctx.scale, ctx.seed))
@@ -465,7 +535,12 @@ registerExperiment({
       }
   },
   figures(all) {
-    return uniq(all.map((r) => r.dataset)).flatMap((ds) => ablationFigures(all.filter((r) => r.dataset === ds), ds));
+    return uniq(all.map((r) => r.dataset)).flatMap((ds) =>
+      ablationFigures(
+        all.filter((r) => r.dataset === ds),
+        ds,
+      ),
+    );
   },
 });
 
@@ -481,7 +556,10 @@ function ablationFigures(records: ResultRecord[], ds: string): FigureSpec[] {
       metric: 'top1',
       baseline: 'default',
       title: 'mLiT-XXS ablations: top-1 accuracy',
-      caption: `Top-1 of each variant of mLiT-XXS; the dashed line is the default (shared V/W2, depth-wise hidden ` + `81→27, experts 3/4/5, GQA 6/3, top-2, balancing loss on, LN-then-residual). "constant hidden" has the ` + `default's parameter count.${note}`,
+      caption:
+        `Top-1 of each variant of mLiT-XXS; the dashed line is the default (shared V/W2, depth-wise hidden ` +
+        `81→27, experts 3/4/5, GQA 6/3, top-2, balancing loss on, LN-then-residual). "constant hidden" has the ` +
+        `default's parameter count.${note}`,
     }),
     ablationBars({
       id: 'mlit-ablations-params',
@@ -503,13 +581,19 @@ function ablationFigures(records: ResultRecord[], ds: string): FigureSpec[] {
         paper: PAPER,
         records: withLoad,
         title: 'Expert load imbalance per block (CV² of the load)',
-        caption: `CV² of the share of token assignments per expert in each block (0 = balanced), mean over seeds, for ` + `each variant; compare "aux loss off" with "default".${note}`,
+        caption:
+          `CV² of the share of token assignments per expert in each block (0 = balanced), mean over seeds, for ` +
+          `each variant; compare "aux loss off" with "default".${note}`,
         xTitle: 'Block',
         yTitle: 'CV² of expert load (unitless)',
         series: variants.map((v) => {
           const rs = withLoad.filter((r) => r.variant === v).map((r) => (r.extra as { loadCv2: number[] }).loadCv2);
           const L = rs[0].length;
-          return { name: v, x: Array.from({ length: L }, (_, i) => i), y: Array.from({ length: L }, (_, i) => rs.reduce((s, a) => s + a[i], 0) / rs.length) };
+          return {
+            name: v,
+            x: Array.from({ length: L }, (_, i) => i),
+            y: Array.from({ length: L }, (_, i) => rs.reduce((s, a) => s + a[i], 0) / rs.length),
+          };
         }),
       }),
     );
@@ -526,7 +610,12 @@ registerExperiment({
   paper: PAPER,
   title: 'mLiT router statistics: expert load per block, class × expert routing, router entropy',
   plan(scale) {
-    return { runs: 1, description: `train the default XXS on ${mlitAblationDataset(scale)} (synthetic when not downloaded) and analyse its ` + `routers` };
+    return {
+      runs: 1,
+      description:
+        `train the default XXS on ${mlitAblationDataset(scale)} (synthetic when not downloaded) and analyse its ` +
+        `routers`,
+    };
   },
   async run(ctx) {
     await runClassifier(ctx, {
@@ -567,7 +656,10 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
       paper: PAPER,
       records: [rec],
       title: 'Expert load per block (share of token assignments)',
-      caption: `Share of the top-${r.topK} token→expert assignments each expert receives in each block of ` + `${trainedName(rec.variant)}, over ${r.images} test images × ${r.tokensPerImage} tokens; blank cells: ` + `the block has fewer experts (staged 3/4/5). Uniform would be 1/E.${note}`,
+      caption:
+        `Share of the top-${r.topK} token→expert assignments each expert receives in each block of ` +
+        `${trainedName(rec.variant)}, over ${r.images} test images × ${r.tokensPerImage} tokens; blank cells: ` +
+        `the block has fewer experts (staged 3/4/5). Uniform would be 1/E.${note}`,
       z: r.layers.map((l) => experts.map((_, e) => (e < l.experts ? l.load[e] : NaN))),
       x: experts,
       y: r.layers.map((_, i) => `block ${i} (${r.layers[i].experts} experts)`),
@@ -585,7 +677,9 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
         paper: PAPER,
         records: [rec],
         title: `Class × expert routing, block ${li}`,
-        caption: `For each class, the share of its images' token assignments that block ${li}'s router sends to each ` + `expert (rows sum to 1), ${trainedName(rec.variant)}.${note}`,
+        caption:
+          `For each class, the share of its images' token assignments that block ${li}'s router sends to each ` +
+          `expert (rows sum to 1), ${trainedName(rec.variant)}.${note}`,
         z: l.classExpert,
         x: experts.slice(0, l.experts),
         y: r.classNames,
@@ -603,12 +697,19 @@ export function routingFigures(rec: RoutingRun): FigureSpec[] {
       paper: PAPER,
       records: [rec],
       title: 'Router entropy per block',
-      caption: `Mean entropy of the router's softmax over all E experts (divided by log E: 1 = uniform, 0 = one expert) ` + `and of the top-${r.topK} gates (divided by log ${r.topK}), per block.${note}`,
+      caption:
+        `Mean entropy of the router's softmax over all E experts (divided by log E: 1 = uniform, 0 = one expert) ` +
+        `and of the top-${r.topK} gates (divided by log ${r.topK}), per block.${note}`,
       xTitle: 'Block',
       yTitle: 'Normalised entropy (unitless)',
       series: [
         { name: 'router softmax over E / log E', x: r.layers.map((_, i) => i), y: r.layers.map((l) => l.entropyNorm) },
-        { name: `top-${r.topK} gates / log ${r.topK}`, x: r.layers.map((_, i) => i), y: r.layers.map((l) => (r.topK > 1 ? l.gateEntropy / Math.log(r.topK) : 0)), dash: 'dot' },
+        {
+          name: `top-${r.topK} gates / log ${r.topK}`,
+          x: r.layers.map((_, i) => i),
+          y: r.layers.map((l) => (r.topK > 1 ? l.gateEntropy / Math.log(r.topK) : 0)),
+          dash: 'dot',
+        },
       ],
     }),
   );

@@ -9,12 +9,26 @@ import { MobileVmoe, VMOE_GRID, gridLabel } from '../models/mobile-vmoe';
 import { evaluate } from '../train/trainer';
 import { countMacs } from '../analysis/count';
 import {
-  adjustedRandIndex, clusterConfusion, confusionGraph, mergeCoarse, randomBalancedGroups, superClassCount, type Matrix,
+  adjustedRandIndex,
+  clusterConfusion,
+  confusionGraph,
+  mergeCoarse,
+  randomBalancedGroups,
+  superClassCount,
+  type Matrix,
 } from '../analysis/superclass';
 import { scatterAccVs, heatmap, lineChart, ablationBars, barChart, graphFigure } from '../report/figures';
 import { caption } from '../report/figures';
 import {
-  cachedDataset, datasetFor, runClassifier, seedsFor, standInLine, HEADLINE_SEEDS, runReference, referenceLines, withoutReference,
+  cachedDataset,
+  datasetFor,
+  runClassifier,
+  seedsFor,
+  standInLine,
+  HEADLINE_SEEDS,
+  runReference,
+  referenceLines,
+  withoutReference,
   type RunSpec,
 } from './common';
 import { registerClaim } from './claims';
@@ -49,7 +63,11 @@ interface Arch {
 
 function scalingGrid(scale: Scale): Arch[] {
   if (scale === 'paper') return VMOE_GRID.map((g) => ({ depth: g.depth, dim: g.dim, heads: g.heads }));
-  if (scale === 'quick') return [{ depth: 6, dim: 64, heads: 2, extra: { patchSize: 8 } }, { depth: 4, dim: 32, heads: 2, extra: { patchSize: 8 } }];
+  if (scale === 'quick')
+    return [
+      { depth: 6, dim: 64, heads: 2, extra: { patchSize: 8 } },
+      { depth: 4, dim: 32, heads: 2, extra: { patchSize: 8 } },
+    ];
   return [{ depth: 2, dim: 16, heads: 2, extra: { patchSize: 8 } }];
 }
 
@@ -60,7 +78,13 @@ function ablationArch(scale: Scale): Arch {
   return { depth: 3, dim: 16, heads: 2, extra: { patchSize: 8 } };
 }
 
-const archOverrides = (a: Arch) => ({ depth: a.depth, embedDim: a.dim, numHeads: a.heads, mlpRatio: 4, ...(a.extra ?? {}) });
+const archOverrides = (a: Arch) => ({
+  depth: a.depth,
+  embedDim: a.dim,
+  numHeads: a.heads,
+  mlpRatio: 4,
+  ...(a.extra ?? {}),
+});
 const archLabel = (a: Arch) => gridLabel(a.depth, a.dim) + (a.extra?.patchSize ? `/p${a.extra.patchSize}` : '');
 
 /** Recipe changes per scale (smoke and quick: the kit's default budgets, src/train/recipes.ts). */
@@ -72,7 +96,10 @@ function recipeFor(scale: Scale) {
 /** Fine class → super-class for E experts: the dataset's coarse classes, merged consecutively when E < #coarse. */
 function officialSuperClasses(ds: ImageDataset, experts: number): number[] {
   if (!ds.fineToCoarse || !ds.numCoarse) {
-    throw new Error(`dataset ${ds.name} has no super-classes; Mobile V-MoE's super-class router needs CIFAR-100 or synth100 ` + `(or a confusion-clustered map)`);
+    throw new Error(
+      `dataset ${ds.name} has no super-classes; Mobile V-MoE's super-class router needs CIFAR-100 or synth100 ` +
+        `(or a confusion-clustered map)`,
+    );
   }
   return mergeCoarse(ds.fineToCoarse, ds.numCoarse, experts);
 }
@@ -113,7 +140,10 @@ async function superClassPlan(ctx: ExperimentRunContext, experiment: string, arc
     const experts = Math.min(10, ds.numCoarse);
     return { source: 'official', experts, groups: (e) => officialSuperClasses(ds, e) };
   }
-  const dense = await runClassifier(ctx, denseSpec(ctx, experiment, 'dense', arch, { seed: ctx.seed, analyse: confusionOnVal }));
+  const dense = await runClassifier(
+    ctx,
+    denseSpec(ctx, experiment, 'dense', arch, { seed: ctx.seed, analyse: confusionOnVal }),
+  );
   const confusion = dense.extra?.confusion as Matrix;
   const experts = superClassCount(confusion, { minK: 2, maxK: Math.min(5, Math.floor(ds.numClasses / 2)) });
   const clusters = clusterConfusion(confusion, experts, { seed: 0 });
@@ -121,13 +151,22 @@ async function superClassPlan(ctx: ExperimentRunContext, experiment: string, arc
     `  super-classes from the dense model's confusion on the validation hold-out: E = ${experts} ` +
       `(${clusters.assignment.map((g, c) => `${ds.classNames[c]}→${g}`).join(', ')})`,
   );
-  return { source: 'confusion', experts, confusion, groups: (e) => (e === experts ? clusters.assignment : clusterConfusion(confusion, e, { seed: 0 }).assignment) };
+  return {
+    source: 'confusion',
+    experts,
+    confusion,
+    groups: (e) => (e === experts ? clusters.assignment : clusterConfusion(confusion, e, { seed: 0 }).assignment),
+  };
 }
 
 /** The dense model's confusion matrix on the validation hold-out (what super-classes are fitted on). */
 const confusionOnVal: NonNullable<RunSpec['analyse']> = (m, _test, val) => {
-  if (!val) throw new Error('Mobile V-MoE: the confusion of the dense model needs the validation hold-out (holdout option)');
-  return { confusion: evaluate(m, val, { confusion: true }).confusion, confusionOn: `validation hold-out (${val.labels.length} images)` };
+  if (!val)
+    throw new Error('Mobile V-MoE: the confusion of the dense model needs the validation hold-out (holdout option)');
+  return {
+    confusion: evaluate(m, val, { confusion: true }).confusion,
+    confusionOn: `validation hold-out (${val.labels.length} images)`,
+  };
 };
 
 const evalImages = (scale: Scale) => (scale === 'smoke' ? 64 : scale === 'quick' ? 1000 : 0);
@@ -212,34 +251,52 @@ function armOf(r: ResultRecord): ArmKind {
   return r.model.startsWith('vmoe') ? 'moe' : 'dense';
 }
 
-function moeSpec(ctx: ExperimentRunContext, experiment: string, variant: string, arch: Arch, overrides: Record<string, unknown>): RunSpec {
-  return withExtra({
-    experiment,
-    paper: PAPER,
-    variant,
-    model: 'vmoe-6x64',
-    overrides: { ...archOverrides(arch), ...overrides },
-    dataset: vmoeDataset(ctx),
-    holdout: HOLDOUT,
-    recipe: recipeFor,
-    metrics: routerMetrics(ctx.scale),
-    analyse: routingAnalysis(ctx.scale),
-  }, { arm: 'moe' satisfies ArmKind });
+function moeSpec(
+  ctx: ExperimentRunContext,
+  experiment: string,
+  variant: string,
+  arch: Arch,
+  overrides: Record<string, unknown>,
+): RunSpec {
+  return withExtra(
+    {
+      experiment,
+      paper: PAPER,
+      variant,
+      model: 'vmoe-6x64',
+      overrides: { ...archOverrides(arch), ...overrides },
+      dataset: vmoeDataset(ctx),
+      holdout: HOLDOUT,
+      recipe: recipeFor,
+      metrics: routerMetrics(ctx.scale),
+      analyse: routingAnalysis(ctx.scale),
+    },
+    { arm: 'moe' satisfies ArmKind },
+  );
 }
 
-function denseSpec(ctx: ExperimentRunContext, experiment: string, variant: string, arch: Arch, extra: Partial<RunSpec> = {}): RunSpec {
-  return withExtra({
-    experiment,
-    paper: PAPER,
-    variant,
-    model: 'vit-6x64',
-    overrides: archOverrides(arch),
-    dataset: vmoeDataset(ctx),
-    holdout: HOLDOUT,
-    recipe: recipeFor,
-    metrics: routerMetrics(ctx.scale),
-    ...extra,
-  }, { arm: 'dense' satisfies ArmKind });
+function denseSpec(
+  ctx: ExperimentRunContext,
+  experiment: string,
+  variant: string,
+  arch: Arch,
+  extra: Partial<RunSpec> = {},
+): RunSpec {
+  return withExtra(
+    {
+      experiment,
+      paper: PAPER,
+      variant,
+      model: 'vit-6x64',
+      overrides: archOverrides(arch),
+      dataset: vmoeDataset(ctx),
+      holdout: HOLDOUT,
+      recipe: recipeFor,
+      metrics: routerMetrics(ctx.scale),
+      ...extra,
+    },
+    { arm: 'dense' satisfies ArmKind },
+  );
 }
 
 /** Records of one experiment at the largest scale present (figures never mix scales). */
@@ -253,7 +310,8 @@ function latest(records: ResultRecord[], id: string): ResultRecord[] {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const metricOf = (rs: ResultRecord[], variant: string, m: string) => mean(rs.filter((r) => r.variant === variant && Number.isFinite(r.metrics[m])).map((r) => r.metrics[m]));
+const metricOf = (rs: ResultRecord[], variant: string, m: string) =>
+  mean(rs.filter((r) => r.variant === variant && Number.isFinite(r.metrics[m])).map((r) => r.metrics[m]));
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. Dense vs MoE across the L×D grid (Fig. 1)
@@ -302,11 +360,15 @@ registerExperiment({
   plan: (scale) => ({
     runs:
       (scale === 'smoke' ? 1 : HEADLINE_SEEDS) +
-      scalingGrid(scale).reduce((n, _, i) => n + 2 * (i === 0 || scale === 'paper' ? (scale === 'smoke' ? 1 : HEADLINE_SEEDS) : 1), 0),
+      scalingGrid(scale).reduce(
+        (n, _, i) => n + 2 * (i === 0 || scale === 'paper' ? (scale === 'smoke' ? 1 : HEADLINE_SEEDS) : 1),
+        0,
+      ),
     description:
       scale === 'paper'
-        ? 'the paper\'s 8 L×D sizes, dense and MoE (E = 10, k = 1, last 2 blocks), CIFAR-100'
-        : `a reduced grid of narrow models (${scalingGrid(scale).map(archLabel).join(', ')}) as scaled-down ` + `stand-ins for the paper's grid`,
+        ? "the paper's 8 L×D sizes, dense and MoE (E = 10, k = 1, last 2 blocks), CIFAR-100"
+        : `a reduced grid of narrow models (${scalingGrid(scale).map(archLabel).join(', ')}) as scaled-down ` +
+          `stand-ins for the paper's grid`,
   }),
   async run(ctx) {
     logStandIn(ctx);
@@ -318,9 +380,26 @@ registerExperiment({
       const seeds = i === 0 || ctx.scale === 'paper' ? seedsFor(ctx) : seedsFor(ctx).slice(0, 1);
       for (const seed of seeds) {
         const main = i === 0;
-        const dense = { ...denseSpec(ctx, SCALING, `dense ${archLabel(a)}`, a, main && plan.confusion ? { analyse: confusionOnVal } : {}), seed };
+        const dense = {
+          ...denseSpec(
+            ctx,
+            SCALING,
+            `dense ${archLabel(a)}`,
+            a,
+            main && plan.confusion ? { analyse: confusionOnVal } : {},
+          ),
+          seed,
+        };
         await runClassifier(ctx, main ? withClaimArm(dense, 'dense (main size)') : dense);
-        const moe = { ...moeSpec(ctx, SCALING, `MoE ${archLabel(a)}`, a, { numExperts: E, moeLayers: Math.min(2, a.depth), topK: 1, superClassOf: plan.groups(E) }), seed };
+        const moe = {
+          ...moeSpec(ctx, SCALING, `MoE ${archLabel(a)}`, a, {
+            numExperts: E,
+            moeLayers: Math.min(2, a.depth),
+            topK: 1,
+            superClassOf: plan.groups(E),
+          }),
+          seed,
+        };
         await runClassifier(ctx, main ? withClaimArm(moe, 'MoE (main size)') : moe);
       }
     }
@@ -329,7 +408,11 @@ registerExperiment({
   figures(records) {
     const mine = latest(records, SCALING);
     const lines = referenceLines(mine);
-    const rs = withoutReference(mine).map((r) => ({ ...r, variant: r.variant.replace(/^(dense|MoE) /, ''), config: { ...r.config, kind: armOf(r) === 'moe' ? 'Mobile V-MoE' : 'dense ViT' } }));
+    const rs = withoutReference(mine).map((r) => ({
+      ...r,
+      variant: r.variant.replace(/^(dense|MoE) /, ''),
+      config: { ...r.config, kind: armOf(r) === 'moe' ? 'Mobile V-MoE' : 'dense ViT' },
+    }));
     if (!rs.length) return [];
     const figs: FigureSpec[] = [
       scatterAccVs({
@@ -341,12 +424,15 @@ registerExperiment({
         groupBy: 'config.kind',
         labelBy: 'variant',
         title: 'Top-1 vs inference MACs: dense ViT and Mobile V-MoE (Fig. 1)',
-        caption: 'Each point is labelled L×D (depth × width); the MoE has the dense model\'s active MACs plus a D·E ' + 'router. The paper\'s "FLOPs" are 2 × MACs',
+        caption:
+          "Each point is labelled L×D (depth × width); the MoE has the dense model's active MACs plus a D·E " +
+          'router. The paper\'s "FLOPs" are 2 × MACs',
       }),
     ];
     // Fig. 3a as a chart: Δ accuracy of the MoE over its dense twin per size
     const labels = [...new Set(rs.map((r) => r.variant))];
-    const dense = (l: string) => mean(rs.filter((r) => r.variant === l && armOf(r) === 'dense').map((r) => r.metrics.top1));
+    const dense = (l: string) =>
+      mean(rs.filter((r) => r.variant === l && armOf(r) === 'dense').map((r) => r.metrics.top1));
     const moe = (l: string) => mean(rs.filter((r) => r.variant === l && armOf(r) === 'moe').map((r) => r.metrics.top1));
     figs.push(
       barChart({
@@ -416,9 +502,15 @@ function ablationRuns(scale: Scale, baseE: number): AblationRun[] {
   const full: AblationRun[] = [
     { sweep: 'dense', value: 'dense', overrides: {} },
     { sweep: 'base', value: ABLATION_BASE, overrides: {} },
-    ...eSweep.filter((e) => e !== baseE).map((e) => ({ sweep: 'E' as const, value: `E=${e}`, swept: e, overrides: { numExperts: e } })),
-    ...[1, 4, 6].filter((l) => l <= depth && (scale === 'paper' || l === 4)).map((l) => ({ sweep: 'L' as const, value: `L=${l}`, swept: l, overrides: { moeLayers: l } })),
-    ...[2, 3, 5].filter((k) => k <= baseE && (scale === 'paper' || k === 2)).map((k) => ({ sweep: 'k' as const, value: `k=${k}`, swept: k, overrides: { topK: k } })),
+    ...eSweep
+      .filter((e) => e !== baseE)
+      .map((e) => ({ sweep: 'E' as const, value: `E=${e}`, swept: e, overrides: { numExperts: e } })),
+    ...[1, 4, 6]
+      .filter((l) => l <= depth && (scale === 'paper' || l === 4))
+      .map((l) => ({ sweep: 'L' as const, value: `L=${l}`, swept: l, overrides: { moeLayers: l } })),
+    ...[2, 3, 5]
+      .filter((k) => k <= baseE && (scale === 'paper' || k === 2))
+      .map((k) => ({ sweep: 'k' as const, value: `k=${k}`, swept: k, overrides: { topK: k } })),
     ...Object.entries(ROUTING_OVERRIDES)
       .slice(1)
       .map(([v, o]) => ({ sweep: 'routing' as const, value: v, overrides: o })),
@@ -463,7 +555,9 @@ registerExperiment({
       description:
         scale === 'paper'
           ? 'ViT-Tiny (12×192): E ∈ {2,5,10,20}, L ∈ {1,2,4,6}, k ∈ {1,2,3,5}, 3 routing strategies, + dense'
-          : `a subset (one other E, L=4, k=2, both routing baselines, base, dense) on a ` + `${archLabel(ablationArch(scale))} stand-in for ViT-Tiny; base and end-to-end per-image routing ` + `${seeds} seed(s)`,
+          : `a subset (one other E, L=4, k=2, both routing baselines, base, dense) on a ` +
+            `${archLabel(ablationArch(scale))} stand-in for ViT-Tiny; base and end-to-end per-image routing ` +
+            `${seeds} seed(s)`,
     };
   },
   async run(ctx) {
@@ -473,11 +567,20 @@ registerExperiment({
     for (const r of ablationRuns(ctx.scale, plan.experts))
       for (const seed of inRoutingClaim(r) || ctx.scale === 'paper' ? seedsFor(ctx) : seedsFor(ctx).slice(0, 1)) {
         if (r.sweep === 'dense') {
-          await runClassifier(ctx, { ...denseSpec(ctx, ABLATIONS, 'dense', a, plan.confusion ? { analyse: confusionOnVal } : {}), seed });
+          await runClassifier(ctx, {
+            ...denseSpec(ctx, ABLATIONS, 'dense', a, plan.confusion ? { analyse: confusionOnVal } : {}),
+            seed,
+          });
           continue;
         }
         const e = (r.overrides.numExperts as number | undefined) ?? plan.experts;
-        const overrides = { numExperts: plan.experts, moeLayers: 2, topK: 1, ...r.overrides, superClassOf: plan.groups(e) };
+        const overrides = {
+          numExperts: plan.experts,
+          moeLayers: 2,
+          topK: 1,
+          ...r.overrides,
+          superClassOf: plan.groups(e),
+        };
         const fields = { sweep: r.sweep, ...(r.swept !== undefined ? { sweptValue: r.swept } : {}) };
         await runClassifier(ctx, withExtra({ ...moeSpec(ctx, ABLATIONS, r.value, a, overrides), seed }, fields));
       }
@@ -495,7 +598,9 @@ registerExperiment({
         const at = sweptOf(r);
         if (at?.sweep === key && !swept.has(r.variant)) swept.set(r.variant, at.value);
       }
-      const pts = [{ v: baseValue, variant: base }, ...[...swept].map(([variant, v]) => ({ v, variant }))].sort((p, q) => p.v - q.v);
+      const pts = [{ v: baseValue, variant: base }, ...[...swept].map(([variant, v]) => ({ v, variant }))].sort(
+        (p, q) => p.v - q.v,
+      );
       const present = pts.filter((p) => rs.some((r) => r.variant === p.variant));
       if (present.length < 2) return;
       figs.push(
@@ -504,12 +609,24 @@ registerExperiment({
           paper: PAPER,
           records: rs,
           title: `${fig}: ${SWEEP_TITLES[key]}`,
-          caption: `Top-1 gain of the MoE over the dense model of the same size (percentage points) and router accuracy ` + `(super-class top-1 of the router, %), as ${key} varies (others: E=${baseCfg.numExperts ?? 10}, L=2, ` + `k=1, super-class router)`,
+          caption:
+            `Top-1 gain of the MoE over the dense model of the same size (percentage points) and router accuracy ` +
+            `(super-class top-1 of the router, %), as ${key} varies (others: E=${baseCfg.numExperts ?? 10}, L=2, ` +
+            `k=1, super-class router)`,
           xTitle: key,
           yTitle: 'percentage points / %',
           series: [
-            { name: 'Δ top-1 vs dense (pp)', x: present.map((p) => p.v), y: present.map((p) => 100 * (metricOf(rs, p.variant, 'top1') - dense)) },
-            { name: 'router accuracy (%)', x: present.map((p) => p.v), y: present.map((p) => 100 * metricOf(rs, p.variant, 'routerTop1')), dash: 'dot' },
+            {
+              name: 'Δ top-1 vs dense (pp)',
+              x: present.map((p) => p.v),
+              y: present.map((p) => 100 * (metricOf(rs, p.variant, 'top1') - dense)),
+            },
+            {
+              name: 'router accuracy (%)',
+              x: present.map((p) => p.v),
+              y: present.map((p) => 100 * metricOf(rs, p.variant, 'routerTop1')),
+              dash: 'dot',
+            },
           ],
         }),
       );
@@ -519,7 +636,11 @@ registerExperiment({
     sweep('k', Number(baseCfg.topK ?? 1), 'Fig. 3d');
     const routing = rs
       .filter((r) => r.variant === base || r.variant in ROUTING_OVERRIDES)
-      .map((r) => ({ ...r, variant: r.variant === base ? 'super-class / image' : r.variant, metrics: { ...r.metrics, [GAIN]: 100 * (r.metrics.top1 - dense) } }));
+      .map((r) => ({
+        ...r,
+        variant: r.variant === base ? 'super-class / image' : r.variant,
+        metrics: { ...r.metrics, [GAIN]: 100 * (r.metrics.top1 - dense) },
+      }));
     if (routing.length) {
       const bars = ablationBars({
         id: 'vmoe-ablation-routing',
@@ -529,7 +650,9 @@ registerExperiment({
         metric: GAIN,
         title: 'Fig. 3e: routing strategy, top-1 gain over dense',
         caption:
-          'Top-1 of each MoE minus the dense model of the same size (percentage points; the paper: +2.72 pp ' + 'super-class per image, +1.87 end-to-end per image, +3.15 per token on ImageNet ViT-Tiny). Per-token ' + 'routing may load every expert for one image',
+          'Top-1 of each MoE minus the dense model of the same size (percentage points; the paper: +2.72 pp ' +
+          'super-class per image, +1.87 end-to-end per image, +3.15 per token on ImageNet ViT-Tiny). Per-token ' +
+          'routing may load every expert for one image',
       });
       figs.push(bars);
     }
@@ -549,7 +672,9 @@ registerExperiment({
           yTitle: 'super-class (test images)',
           zTitle: '% of images',
           title: 'Which expert each super-class is routed to (super-class router, first MoE block)',
-          caption: 'Share of the test images of each super-class routed to each expert; a trained super-class router ' + 'puts the mass on the diagonal',
+          caption:
+            'Share of the test images of each super-class routed to each expert; a trained super-class router ' +
+            'puts the mass on the diagonal',
           zmin: 0,
           zmax: 100,
         }),
@@ -594,12 +719,14 @@ const SUPERCLASSES = 'mobile-vmoe.superclasses';
 registerExperiment({
   id: SUPERCLASSES,
   paper: PAPER,
-  title: 'Super-classes: clusters of a dense model\'s confusion graph vs the dataset\'s own (or random) groups (Sec. 2.2)',
+  title:
+    "Super-classes: clusters of a dense model's confusion graph vs the dataset's own (or random) groups (Sec. 2.2)",
   plan: (scale) => ({
     runs: 3,
     description:
-      `dense ${archLabel(ablationArch(scale))} → confusion on the validation hold-out → spectral clustering ` + `into E balanced ` +
-      'groups, then an MoE routed by those groups and one routed by the dataset\'s super-classes ' +
+      `dense ${archLabel(ablationArch(scale))} → confusion on the validation hold-out → spectral clustering ` +
+      `into E balanced ` +
+      "groups, then an MoE routed by those groups and one routed by the dataset's super-classes " +
       '(random balanced groups ' +
       'when it has none)',
   }),
@@ -610,14 +737,22 @@ registerExperiment({
     const denseRec = await runClassifier(ctx, denseSpec(ctx, SUPERCLASSES, 'dense', a, { analyse: confusionOnVal }));
     const confusion = denseRec.extra?.confusion as Matrix;
     const hasOfficial = !!(ds.fineToCoarse && ds.numCoarse);
-    const E = hasOfficial ? Math.min(10, ds.numCoarse!) : superClassCount(confusion, { minK: 2, maxK: Math.min(5, Math.floor(ds.numClasses / 2)) });
+    const E = hasOfficial
+      ? Math.min(10, ds.numCoarse!)
+      : superClassCount(confusion, { minK: 2, maxK: Math.min(5, Math.floor(ds.numClasses / 2)) });
     const clusters = clusterConfusion(confusion, E, { seed: 0 });
     const control = hasOfficial ? officialSuperClasses(ds, E) : randomBalancedGroups(ds.numClasses, E, 0);
     const controlLabel = hasOfficial ? 'official super-classes' : 'random balanced groups';
     const ari = adjustedRandIndex(clusters.assignment, control);
-    ctx.log(`  confusion clusters (E = ${E}): ARI vs ${controlLabel} ${ari.toFixed(3)}; within-cluster confusion ` + `${clusters.withinConfusion.toFixed(3)}`);
+    ctx.log(
+      `  confusion clusters (E = ${E}): ARI vs ${controlLabel} ${ari.toFixed(3)}; within-cluster confusion ` +
+        `${clusters.withinConfusion.toFixed(3)}`,
+    );
     await runClassifier(ctx, moeSpec(ctx, SUPERCLASSES, controlLabel, a, { numExperts: E, superClassOf: control }));
-    const rec = moeSpec(ctx, SUPERCLASSES, 'confusion super-classes', a, { numExperts: E, superClassOf: clusters.assignment });
+    const rec = moeSpec(ctx, SUPERCLASSES, 'confusion super-classes', a, {
+      numExperts: E,
+      superClassOf: clusters.assignment,
+    });
     const analyse = rec.analyse!;
     const graph = confusionGraph(confusion);
     rec.analyse = async (m, test, val) => ({
@@ -648,15 +783,22 @@ registerExperiment({
         baseline: 'dense',
         title: 'Super-class source: official vs confusion-clustered',
         caption:
-          `Top-1 of the dense model and of MoEs (E = ${clu?.config.numExperts ?? '?'}) whose router learns ` + `${String(clu?.extra?.control ?? 'the official super-classes')} or super-classes clustered from the ` + `dense model's confusion on the validation hold-out` +
-          (clu ? `; ARI(clusters, ${String(clu.extra?.control ?? 'official')}) = ${(clu.extra!.ari as number).toFixed(3)}` : ''),
+          `Top-1 of the dense model and of MoEs (E = ${clu?.config.numExperts ?? '?'}) whose router learns ` +
+          `${String(clu?.extra?.control ?? 'the official super-classes')} or super-classes clustered from the ` +
+          `dense model's confusion on the validation hold-out` +
+          (clu
+            ? `; ARI(clusters, ${String(clu.extra?.control ?? 'official')}) = ${(clu.extra!.ari as number).toFixed(3)}`
+            : ''),
       }),
     );
     if (dense && clu) {
       const c = dense.extra!.confusion as Matrix;
       const g = confusionGraph(c);
       const assign = clu.extra!.clusters as number[];
-      const order = assign.map((s, i) => ({ s, i })).sort((p, q) => p.s - q.s || p.i - q.i).map((p) => p.i);
+      const order = assign
+        .map((s, i) => ({ s, i }))
+        .sort((p, q) => p.s - q.s || p.i - q.i)
+        .map((p) => p.i);
       // class names where the run stored them (they read better than indices: 'Trouser' next to 'Dress'), with
       // the cluster each class fell into
       const names = clu.extra?.classNames as string[] | undefined;
@@ -672,8 +814,14 @@ registerExperiment({
           xTitle: 'class [cluster], grouped by cluster',
           yTitle: 'class [cluster], grouped by cluster',
           zTitle: 'confusion rate (%)',
-          title: `Confusion graph of the dense model, classes ordered by the ${clu.config.numExperts} spectral ` + `clusters`,
-          caption: `Symmetrised confusion rates (A = (C + Cᵀ)/2 of row-normalised confusions, zero diagonal); blocks on ` + `the diagonal are the clusters. ARI vs official = ${(clu.extra!.ari as number).toFixed(3)}; ` + `confusion mass within clusters ${(100 * (clu.extra!.withinConfusion as number)).toFixed(1)}% vs ` + `${(100 * (clu.extra!.withinConfusionOfficial as number)).toFixed(1)}% for the official groups`,
+          title:
+            `Confusion graph of the dense model, classes ordered by the ${clu.config.numExperts} spectral ` +
+            `clusters`,
+          caption:
+            `Symmetrised confusion rates (A = (C + Cᵀ)/2 of row-normalised confusions, zero diagonal); blocks on ` +
+            `the diagonal are the clusters. ARI vs official = ${(clu.extra!.ari as number).toFixed(3)}; ` +
+            `confusion mass within clusters ${(100 * (clu.extra!.withinConfusion as number)).toFixed(1)}% vs ` +
+            `${(100 * (clu.extra!.withinConfusionOfficial as number)).toFixed(1)}% for the official groups`,
           showValues: false,
         }),
       );
@@ -686,17 +834,22 @@ registerExperiment({
 function withinFraction(g: Matrix, assign: number[]): number {
   let inside = 0;
   let total = 0;
-  g.forEach((row, i) => row.forEach((v, j) => {
-    total += v;
-    if (assign[i] === assign[j]) inside += v;
-  }));
+  g.forEach((row, i) =>
+    row.forEach((v, j) => {
+      total += v;
+      if (assign[i] === assign[j]) inside += v;
+    }),
+  );
   return total > 0 ? inside / total : 0;
 }
 
 /** The confusion graph drawn: classes on a circle grouped by cluster, the strongest confusions as edges. */
 function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord[]): FigureSpec {
   const n = g.length;
-  const order = assign.map((s, i) => ({ s, i })).sort((p, q) => p.s - q.s || p.i - q.i).map((p) => p.i);
+  const order = assign
+    .map((s, i) => ({ s, i }))
+    .sort((p, q) => p.s - q.s || p.i - q.i)
+    .map((p) => p.i);
   const pos = new Array<[number, number]>(n);
   order.forEach((i, r) => {
     const t = (2 * Math.PI * r) / n;
@@ -732,8 +885,26 @@ function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord
 
 /** Categorical colours for up to 20 clusters (Tableau 20). */
 const CLUSTER_COLOURS = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+  '#aec7e8',
+  '#ffbb78',
+  '#98df8a',
+  '#ff9896',
+  '#c5b0d5',
+  '#c49c94',
+  '#f7b6d2',
+  '#c7c7c7',
+  '#dbdb8d',
+  '#9edae5',
 ];
 
 // ---------------------------------------------------------------------------------------------------------------

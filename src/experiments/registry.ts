@@ -10,9 +10,11 @@ const EXPERIMENTS = new Map<string, Experiment>();
 
 /** Register a paper (once, in its experiments file). Its id must be new and look like 'mobile-vmoe'. */
 export function registerPaper(p: PaperSpec): PaperSpec {
-  if (!/^[a-z][a-z0-9-]*$/.test(p.id)) throw new Error(`paper id '${p.id}': expected lower-case letters, digits and '-', e.g. 'mobile-vmoe'`);
+  if (!/^[a-z][a-z0-9-]*$/.test(p.id))
+    throw new Error(`paper id '${p.id}': expected lower-case letters, digits and '-', e.g. 'mobile-vmoe'`);
   if (PAPER_SPECS.has(p.id)) throw new Error(`paper '${p.id}' registered twice`);
-  if (!/\.ipynb$/.test(p.notebook)) throw new Error(`paper '${p.id}': notebook '${p.notebook}' should be a file name ending in .ipynb`);
+  if (!/\.ipynb$/.test(p.notebook))
+    throw new Error(`paper '${p.id}': notebook '${p.notebook}' should be a file name ending in .ipynb`);
   PAPER_SPECS.set(p.id, p);
   return p;
 }
@@ -31,7 +33,10 @@ export function getPaper(id: string): PaperSpec {
 export function registerExperiment(e: Experiment): Experiment {
   if (EXPERIMENTS.has(e.id)) throw new Error(`experiment '${e.id}' registered twice`);
   if (!PAPER_SPECS.has(e.paper)) {
-    throw new Error(`experiment '${e.id}': paper '${e.paper}' is not registered (call registerPaper({ id: '${e.paper}', ... ` + `}) first)`);
+    throw new Error(
+      `experiment '${e.id}': paper '${e.paper}' is not registered (call registerPaper({ id: '${e.paper}', ... ` +
+        `}) first)`,
+    );
   }
   EXPERIMENTS.set(e.id, e);
   return e;

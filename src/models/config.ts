@@ -49,9 +49,17 @@ function coerce(model: string, key: string, raw: unknown, like: ConfigValue, cho
     throw bad('true or false');
   }
   if (Array.isArray(like)) {
-    const arr = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s) : [raw];
+    const arr = Array.isArray(raw)
+      ? raw
+      : typeof raw === 'string'
+        ? raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s)
+        : [raw];
     const nums = arr.map(Number);
-    if (nums.some((n) => !Number.isFinite(n))) throw bad(`a comma-separated list of numbers (default ${like.join(',')})`);
+    if (nums.some((n) => !Number.isFinite(n)))
+      throw bad(`a comma-separated list of numbers (default ${like.join(',')})`);
     return nums;
   }
   const s = String(raw);
@@ -90,17 +98,22 @@ export const check = {
   positiveInt(model: string, c: object, ...keys: string[]) {
     for (const k of keys) {
       const v = (c as Record<string, unknown>)[k];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${model}: ${k}=${v} must be a positive integer`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+        throw new ConfigError(`${model}: ${k}=${v} must be a positive integer`);
     }
   },
   divisible(model: string, c: object, key: string, by: string) {
     const a = (c as Record<string, number>)[key];
     const b = (c as Record<string, number>)[by];
-    if (a % b !== 0) throw new ConfigError(`${model}: ${key}=${a} is not divisible by ${by}=${b}; expected ${key} to be a multiple of ${by}`);
+    if (a % b !== 0)
+      throw new ConfigError(
+        `${model}: ${key}=${a} is not divisible by ${by}=${b}; expected ${key} to be a multiple of ${by}`,
+      );
   },
   range(model: string, c: object, key: string, lo: number, hi: number) {
     const v = (c as Record<string, number>)[key];
-    if (!(v >= lo && v <= hi)) throw new ConfigError(`${model}: ${key}=${v} is out of range; expected ${lo} ≤ ${key} ≤ ${hi}`);
+    if (!(v >= lo && v <= hi))
+      throw new ConfigError(`${model}: ${key}=${v} is out of range; expected ${lo} ≤ ${key} ≤ ${hi}`);
   },
   that(cond: boolean, message: string) {
     if (!cond) throw new ConfigError(message);

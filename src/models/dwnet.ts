@@ -96,7 +96,11 @@ export class PatchEmbed extends Module {
     ctx.macs?.add('conv', b * (h / p) * (w / p) * this.dim * k);
     return tf.tidy(() => {
       // weight [p, p, in, C] flattened row-major matches patchify's (row, column, channel) patch layout
-      const t = tf.fused.matMul({ a: patchify(x, p, 'hwc').reshape([-1, k]) as tf.Tensor2D, b: this.weight.value.reshape([k, this.dim]) as tf.Tensor2D, bias: this.bias.value });
+      const t = tf.fused.matMul({
+        a: patchify(x, p, 'hwc').reshape([-1, k]) as tf.Tensor2D,
+        b: this.weight.value.reshape([k, this.dim]) as tf.Tensor2D,
+        bias: this.bias.value,
+      });
       return t.reshape([b, h / p, w / p, this.dim]) as tf.Tensor4D;
     });
   }
@@ -133,7 +137,11 @@ export class PatchMerging extends Module {
 }
 
 function makeMlp(c: DwnetConfig, dim: number): Mlp {
-  return new Mlp(dim, Math.round(c.mlpRatio * dim), { activation: 'gelu', dropout: c.dropout, weightInit: truncLinear });
+  return new Mlp(dim, Math.round(c.mlpRatio * dim), {
+    activation: 'gelu',
+    dropout: c.dropout,
+    weightInit: truncLinear,
+  });
 }
 
 /** Swin block (local attention): x + DropPath(W-MSA/SW-MSA(LN(x))), then x + DropPath(MLP(LN(x))). */
@@ -155,7 +163,11 @@ export class SwinBlock extends Module {
     this.norm1 = this.child('norm1', new LayerNorm(dim, c.layerNormEps));
     this.attn = this.child(
       'attn',
-      new WindowAttention(dim, heads, window, { projDropout: c.dropout, weightInit: truncLinear, relativePositionBias: c.relativePositionBias }),
+      new WindowAttention(dim, heads, window, {
+        projDropout: c.dropout,
+        weightInit: truncLinear,
+        relativePositionBias: c.relativePositionBias,
+      }),
     );
     this.se = c.se ? this.child('se', new SqueezeExcite(dim, c.seReduction)) : null;
     this.norm2 = this.child('norm2', new LayerNorm(dim, c.layerNormEps));
@@ -191,8 +203,16 @@ export class DWBlock extends Module {
     this.conv0 = this.child('conv0', new Linear(dim, dim, { bias: false }));
     this.bn0 = this.child('bn0', new BatchNorm(dim));
     if (c.block === 'ddw') this.conv = this.child('conv', new DynamicDWConv(dim, k, { reduction: c.dynamicReduction }));
-    else if (c.block === 'iddw') this.conv = this.child('conv', new InhomogeneousDWConv(dim, k, c.groupChannels[stage], { reduction: c.dynamicReduction }));
-    else this.conv = this.child('conv', new DWConv(dim, k, { groupChannels: c.dwSharing === 'head' ? dim / c.numHeads[stage] : 1 }));
+    else if (c.block === 'iddw')
+      this.conv = this.child(
+        'conv',
+        new InhomogeneousDWConv(dim, k, c.groupChannels[stage], { reduction: c.dynamicReduction }),
+      );
+    else
+      this.conv = this.child(
+        'conv',
+        new DWConv(dim, k, { groupChannels: c.dwSharing === 'head' ? dim / c.numHeads[stage] : 1 }),
+      );
     this.bn = this.child('bn', new BatchNorm(dim));
     this.conv2 = this.child('conv2', new Linear(dim, dim, { bias: false }));
     this.bn2 = this.child('bn2', new BatchNorm(dim));
@@ -251,15 +271,20 @@ export class Stage extends Module {
     this.blocks = this.children(
       'blocks',
       dprs.map((dpr, j) =>
-        c.block === 'attn' ? new SwinBlock(c, dim, headsOf(c, stage), window, j % 2 === 1 ? shift : 0, dpr) : new DWSpatialBlock(c, dim, stage, dpr),
+        c.block === 'attn'
+          ? new SwinBlock(c, dim, headsOf(c, stage), window, j % 2 === 1 ? shift : 0, dpr)
+          : new DWSpatialBlock(c, dim, stage, dpr),
       ),
     );
-    this.downsample = stage < c.depths.length - 1 ? this.child('downsample', new PatchMerging(dim, c.layerNormEps)) : null;
+    this.downsample =
+      stage < c.depths.length - 1 ? this.child('downsample', new PatchMerging(dim, c.layerNormEps)) : null;
   }
   forward(x: tf.Tensor4D, ctx: Ctx, stage: number): tf.Tensor4D {
     return tf.tidy(() => {
       let h = x;
-      this.blocks.forEach((b, j) => (h = b instanceof SwinBlock ? b.forward(h, ctx, `attn.${stage}.${j}`) : b.forward(h, ctx)));
+      this.blocks.forEach(
+        (b, j) => (h = b instanceof SwinBlock ? b.forward(h, ctx, `attn.${stage}.${j}`) : b.forward(h, ctx)),
+      );
       return this.downsample ? this.downsample.forward(h, ctx) : h;
     });
   }
@@ -289,7 +314,10 @@ export class LocalVisionNet extends ClassifierModel<DwnetConfig> {
     );
     const features = c.embedDim * 2 ** (c.depths.length - 1);
     this.norm = this.child('norm', new LayerNorm(features, c.layerNormEps));
-    this.head = this.child('head', new Linear(features, c.numClasses, { weightInit: truncLinear(), biasInit: init.zeros() }));
+    this.head = this.child(
+      'head',
+      new Linear(features, c.numClasses, { weightInit: truncLinear(), biasInit: init.zeros() }),
+    );
   }
 
   /** Final feature map after the last stage and the final LayerNorm: [B, h, w, 8C]. */
@@ -366,7 +394,9 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
     attnWeights: ATTN_WEIGHTS,
   },
   docs: {
-    block: "spatial block: 'attn' (Swin local attention), 'dw' (DWNet), 'ddw' (homogeneous dynamic), 'iddw' " + "(inhomogeneous dynamic)",
+    block:
+      "spatial block: 'attn' (Swin local attention), 'dw' (DWNet), 'ddw' (homogeneous dynamic), 'iddw' " +
+      '(inhomogeneous dynamic)',
     patchSize: 'side of the conv patch embedding (stride = kernel)',
     embedDim: 'channels C of the first stage (doubling per stage)',
     depths: 'blocks per stage, e.g. 2,2,6,2',
@@ -379,29 +409,76 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
     se: 'squeeze-and-excitation on the spatial branch output',
   },
   validate(c, name) {
-    check.positiveInt(name, c, 'imageSize', 'inChannels', 'numClasses', 'patchSize', 'embedDim', 'windowSize', 'kernelSize', 'dynamicReduction', 'seReduction');
+    check.positiveInt(
+      name,
+      c,
+      'imageSize',
+      'inChannels',
+      'numClasses',
+      'patchSize',
+      'embedDim',
+      'windowSize',
+      'kernelSize',
+      'dynamicReduction',
+      'seReduction',
+    );
     check.divisible(name, c, 'imageSize', 'patchSize');
-    check.that(c.depths.length >= 1 && c.depths.every((d) => Number.isInteger(d) && d >= 1), `${name}: depths=${c.depths.join(',')} must be positive integers`);
+    check.that(
+      c.depths.length >= 1 && c.depths.every((d) => Number.isInteger(d) && d >= 1),
+      `${name}: depths=${c.depths.join(',')} must be positive integers`,
+    );
     const n = c.depths.length;
-    check.that(c.numHeads.length === n, `${name}: numHeads=${c.numHeads.join(',')} has ${c.numHeads.length} entries; expected one per stage ` + `(${n}, depths=${c.depths.join(',')})`);
-    check.that(c.kernelSize % 2 === 1, `${name}: kernelSize=${c.kernelSize} must be odd (padding k//2 keeps the map size)`);
+    check.that(
+      c.numHeads.length === n,
+      `${name}: numHeads=${c.numHeads.join(',')} has ${c.numHeads.length} entries; expected one per stage ` +
+        `(${n}, depths=${c.depths.join(',')})`,
+    );
+    check.that(
+      c.kernelSize % 2 === 1,
+      `${name}: kernelSize=${c.kernelSize} must be odd (padding k//2 keeps the map size)`,
+    );
     check.that(c.mlpRatio > 0, `${name}: mlpRatio=${c.mlpRatio} must be > 0`);
     check.range(name, c, 'dropPath', 0, 0.99);
     check.range(name, c, 'dropout', 0, 0.99);
     const res = stageResolutions(c);
     res.forEach((r, i) => {
       const dim = c.embedDim * 2 ** i;
-      check.that(Number.isInteger(r) && r >= 1, `${name}: stage ${i} resolution ${r} is not a whole number; ` + `imageSize/patchSize=${c.imageSize / c.patchSize} must be divisible by 2^${n - 1}`);
-      if (i < n - 1) check.that(r % 2 === 0, `${name}: stage ${i} map ${r}×${r} is odd; PatchMerging needs even sides (imageSize=${c.imageSize}, ` + `patchSize=${c.patchSize}, ${n} stages)`);
-      check.that(Number.isInteger(c.numHeads[i]) && c.numHeads[i] >= 1 && dim % c.numHeads[i] === 0, `${name}: stage ${i} width ${dim} is not divisible by numHeads[${i}]=${c.numHeads[i]}`);
+      check.that(
+        Number.isInteger(r) && r >= 1,
+        `${name}: stage ${i} resolution ${r} is not a whole number; ` +
+          `imageSize/patchSize=${c.imageSize / c.patchSize} must be divisible by 2^${n - 1}`,
+      );
+      if (i < n - 1)
+        check.that(
+          r % 2 === 0,
+          `${name}: stage ${i} map ${r}×${r} is odd; PatchMerging needs even sides (imageSize=${c.imageSize}, ` +
+            `patchSize=${c.patchSize}, ${n} stages)`,
+        );
+      check.that(
+        Number.isInteger(c.numHeads[i]) && c.numHeads[i] >= 1 && dim % c.numHeads[i] === 0,
+        `${name}: stage ${i} width ${dim} is not divisible by numHeads[${i}]=${c.numHeads[i]}`,
+      );
       if (c.block === 'attn') {
-        check.that(r <= c.windowSize || r % c.windowSize === 0, `${name}: stage ${i} map ${r}×${r} is not divisible by windowSize=${c.windowSize}`);
+        check.that(
+          r <= c.windowSize || r % c.windowSize === 0,
+          `${name}: stage ${i} map ${r}×${r} is not divisible by windowSize=${c.windowSize}`,
+        );
       }
       if (c.block === 'iddw') {
-        check.that(c.groupChannels.length === n, `${name}: groupChannels=${c.groupChannels.join(',')} has ${c.groupChannels.length} entries; expected ${n}`);
-        check.that(dim % c.groupChannels[i] === 0, `${name}: stage ${i} width ${dim} is not divisible by groupChannels[${i}]=${c.groupChannels[i]}`);
+        check.that(
+          c.groupChannels.length === n,
+          `${name}: groupChannels=${c.groupChannels.join(',')} has ${c.groupChannels.length} entries; expected ${n}`,
+        );
+        check.that(
+          dim % c.groupChannels[i] === 0,
+          `${name}: stage ${i} width ${dim} is not divisible by groupChannels[${i}]=${c.groupChannels[i]}`,
+        );
       }
-      if (c.block !== 'attn') check.that(Math.floor(dim / c.dynamicReduction) >= 1 || c.block === 'dw', `${name}: stage ${i} width ${dim} / dynamicReduction=${c.dynamicReduction} leaves no hidden channel`);
+      if (c.block !== 'attn')
+        check.that(
+          Math.floor(dim / c.dynamicReduction) >= 1 || c.block === 'dw',
+          `${name}: stage ${i} width ${dim} / dynamicReduction=${c.dynamicReduction} leaves no hidden channel`,
+        );
     });
   },
   create: (c) => new LocalVisionNet(c),
@@ -419,17 +496,59 @@ export const dwnetFamily: ModelFamily<DwnetConfig> = {
 };
 
 // ---- Paper presets (224×224, ImageNet-1k); parameter counts pinned in test/dwnet.test.ts (docs/dwnet.md §2) ----
-const TINY = { embedDim: 96, depths: [2, 2, 6, 2], numHeads: [3, 6, 12, 24], groupChannels: [3, 6, 12, 24], dropPath: 0.2 };
-const BASE = { embedDim: 128, depths: [2, 2, 18, 2], numHeads: [4, 8, 16, 32], groupChannels: [4, 8, 16, 32], dropPath: 0.5 };
+const TINY = {
+  embedDim: 96,
+  depths: [2, 2, 6, 2],
+  numHeads: [3, 6, 12, 24],
+  groupChannels: [3, 6, 12, 24],
+  dropPath: 0.2,
+};
+const BASE = {
+  embedDim: 128,
+  depths: [2, 2, 18, 2],
+  numHeads: [4, 8, 16, 32],
+  groupChannels: [4, 8, 16, 32],
+  dropPath: 0.5,
+};
 const paper = { tags: ['paper'] };
-registerModel('dwnet-tiny', dwnetFamily, { ...TINY, block: 'dw' }, { description: 'DWNet-T: Swin-T with 7×7 depth-wise conv blocks (24.17M)', ...paper });
-registerModel('ddwnet-tiny', dwnetFamily, { ...TINY, block: 'ddw' }, { description: 'D-DWNet-T: homogeneous dynamic depth-wise conv (51.13M)', ...paper });
-registerModel('iddwnet-tiny', dwnetFamily, { ...TINY, block: 'iddw' }, { description: 'I-D-DWNet-T: inhomogeneous dynamic depth-wise conv, 32 groups (26.24M)', ...paper });
+registerModel(
+  'dwnet-tiny',
+  dwnetFamily,
+  { ...TINY, block: 'dw' },
+  { description: 'DWNet-T: Swin-T with 7×7 depth-wise conv blocks (24.17M)', ...paper },
+);
+registerModel(
+  'ddwnet-tiny',
+  dwnetFamily,
+  { ...TINY, block: 'ddw' },
+  { description: 'D-DWNet-T: homogeneous dynamic depth-wise conv (51.13M)', ...paper },
+);
+registerModel(
+  'iddwnet-tiny',
+  dwnetFamily,
+  { ...TINY, block: 'iddw' },
+  { description: 'I-D-DWNet-T: inhomogeneous dynamic depth-wise conv, 32 groups (26.24M)', ...paper },
+);
 registerModel('dwnet-base', dwnetFamily, { ...BASE, block: 'dw' }, { description: 'DWNet-B (74.35M)', ...paper });
 registerModel('ddwnet-base', dwnetFamily, { ...BASE, block: 'ddw' }, { description: 'D-DWNet-B (161.60M)', ...paper });
-registerModel('iddwnet-base', dwnetFamily, { ...BASE, block: 'iddw' }, { description: 'I-D-DWNet-B (80.25M)', ...paper });
-registerModel('swin-tiny', dwnetFamily, { ...TINY, block: 'attn' }, { description: 'Swin-T: the local-attention counterpart of DWNet-T (28.29M)', ...paper });
-registerModel('swin-base', dwnetFamily, { ...BASE, block: 'attn' }, { description: 'Swin-B: the local-attention counterpart of DWNet-B (87.77M)', ...paper });
+registerModel(
+  'iddwnet-base',
+  dwnetFamily,
+  { ...BASE, block: 'iddw' },
+  { description: 'I-D-DWNet-B (80.25M)', ...paper },
+);
+registerModel(
+  'swin-tiny',
+  dwnetFamily,
+  { ...TINY, block: 'attn' },
+  { description: 'Swin-T: the local-attention counterpart of DWNet-T (28.29M)', ...paper },
+);
+registerModel(
+  'swin-base',
+  dwnetFamily,
+  { ...BASE, block: 'attn' },
+  { description: 'Swin-B: the local-attention counterpart of DWNet-B (87.77M)', ...paper },
+);
 
 // ---- 32×32 CPU variants (docs/dwnet.md §2): patch 2, three stages 16², 8², 4²; head width 32; window 4, kernel 5 ----
 const MINI = {
@@ -444,10 +563,30 @@ const MINI = {
   kernelSize: 5,
   dropPath: 0.1,
 };
-registerModel('localvit-mini', dwnetFamily, { ...MINI, block: 'attn' }, { description: 'Swin-style local attention at 32×32 (window 4), the baseline of the *-mini DW models' });
-registerModel('dwnet-mini', dwnetFamily, { ...MINI, block: 'dw' }, { description: 'DWNet at 32×32: 5×5 depth-wise conv blocks' });
-registerModel('ddwnet-mini', dwnetFamily, { ...MINI, block: 'ddw' }, { description: 'D-DWNet at 32×32: per-image dynamic 5×5 depth-wise kernels' });
-registerModel('iddwnet-mini', dwnetFamily, { ...MINI, block: 'iddw' }, { description: 'I-D-DWNet at 32×32: per-position dynamic 5×5 kernels, 32 groups' });
+registerModel(
+  'localvit-mini',
+  dwnetFamily,
+  { ...MINI, block: 'attn' },
+  { description: 'Swin-style local attention at 32×32 (window 4), the baseline of the *-mini DW models' },
+);
+registerModel(
+  'dwnet-mini',
+  dwnetFamily,
+  { ...MINI, block: 'dw' },
+  { description: 'DWNet at 32×32: 5×5 depth-wise conv blocks' },
+);
+registerModel(
+  'ddwnet-mini',
+  dwnetFamily,
+  { ...MINI, block: 'ddw' },
+  { description: 'D-DWNet at 32×32: per-image dynamic 5×5 depth-wise kernels' },
+);
+registerModel(
+  'iddwnet-mini',
+  dwnetFamily,
+  { ...MINI, block: 'iddw' },
+  { description: 'I-D-DWNet at 32×32: per-position dynamic 5×5 kernels, 32 groups' },
+);
 
 // ---- tiny test variants: 8×8 input, two stages (4², 2²), a shifted window in stage 0 ----
 const TEST = {
@@ -464,7 +603,22 @@ const TEST = {
   dropPath: 0,
 };
 const test = { tags: ['test'] };
-registerModel('localvit-test', dwnetFamily, { ...TEST, block: 'attn' }, { description: 'tiny Swin-style model for tests', ...test });
+registerModel(
+  'localvit-test',
+  dwnetFamily,
+  { ...TEST, block: 'attn' },
+  { description: 'tiny Swin-style model for tests', ...test },
+);
 registerModel('dwnet-test', dwnetFamily, { ...TEST, block: 'dw' }, { description: 'tiny DWNet for tests', ...test });
-registerModel('ddwnet-test', dwnetFamily, { ...TEST, block: 'ddw' }, { description: 'tiny D-DWNet for tests', ...test });
-registerModel('iddwnet-test', dwnetFamily, { ...TEST, block: 'iddw' }, { description: 'tiny I-D-DWNet for tests', ...test });
+registerModel(
+  'ddwnet-test',
+  dwnetFamily,
+  { ...TEST, block: 'ddw' },
+  { description: 'tiny D-DWNet for tests', ...test },
+);
+registerModel(
+  'iddwnet-test',
+  dwnetFamily,
+  { ...TEST, block: 'iddw' },
+  { description: 'tiny I-D-DWNet for tests', ...test },
+);

@@ -86,7 +86,9 @@ export function eitSplit(c: EitConfig): EitSplit[] {
 }
 
 /** Side of the square token grid the patch projection produces. */
-export function eitGridSize(c: Pick<EitConfig, 'imageSize' | 'eitP' | 'kernelSize' | 'strideSize' | 'poolSize' | 'patchSize'>): number {
+export function eitGridSize(
+  c: Pick<EitConfig, 'imageSize' | 'eitP' | 'kernelSize' | 'strideSize' | 'poolSize' | 'patchSize'>,
+): number {
   if (!c.eitP) return Math.floor(c.imageSize / c.patchSize);
   const convOut = Math.floor((c.imageSize + 2 * Math.floor(c.kernelSize / 2) - c.kernelSize) / c.strideSize) + 1;
   return Math.floor(convOut / c.poolSize);
@@ -131,7 +133,13 @@ export class EitConvBranch extends Module {
     readonly rate: number,
   ) {
     super();
-    this.dw = this.child('dw', new DepthwiseConv2d(channels, kernel, { bias: false, weightInit: init.kaimingNormalFanOut(channels * kernel * kernel) }));
+    this.dw = this.child(
+      'dw',
+      new DepthwiseConv2d(channels, kernel, {
+        bias: false,
+        weightInit: init.kaimingNormalFanOut(channels * kernel * kernel),
+      }),
+    );
   }
   /** x: [B, 1 + g², c] with the class token first. */
   forward(x: tf.Tensor3D, ctx: Ctx): tf.Tensor3D {
@@ -176,7 +184,10 @@ export class EitBlock extends Module {
           )
         : null;
     this.norm2 = this.child('norm2', new LayerNorm(C, c.layerNormEps));
-    this.mlp = this.child('mlp', new Mlp(C, Math.floor(C * c.mlpRatio), { activation: 'gelu', dropout: c.dropout, weightInit: linearInit }));
+    this.mlp = this.child(
+      'mlp',
+      new Mlp(C, Math.floor(C * c.mlpRatio), { activation: 'gelu', dropout: c.dropout, weightInit: linearInit }),
+    );
   }
 
   forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string): tf.Tensor3D {
@@ -211,7 +222,10 @@ export class Eit extends ClassifierModel<EitConfig> implements TokenModel {
     this.split = eitSplit(c);
     this.patchEmbed = this.child('patch_embed', new EitPatchProjection(c));
     this.clsToken = this.param('cls_token', [1, 1, C], init.truncNormal(0.02), { decay: false });
-    this.posEmbed = c.posEmbed === 'learned' ? this.param('pos_embed', [1, this.gridSize ** 2 + 1, C], init.truncNormal(0.02), { decay: false }) : null;
+    this.posEmbed =
+      c.posEmbed === 'learned'
+        ? this.param('pos_embed', [1, this.gridSize ** 2 + 1, C], init.truncNormal(0.02), { decay: false })
+        : null;
     // stochastic depth rises linearly from 0 to dropPath over the blocks (torch.linspace)
     this.blocks = this.children(
       'blocks',
@@ -219,8 +233,12 @@ export class Eit extends ClassifierModel<EitConfig> implements TokenModel {
     );
     this.norm = this.child('norm', new LayerNorm(C, c.layerNormEps));
     const R = c.representationSize;
-    this.preLogits = R > 0 ? this.child('pre_logits', new Linear(C, R, { weightInit: linearInit(), biasInit: init.zeros() })) : null;
-    this.head = this.child('head', new Linear(R > 0 ? R : C, c.numClasses, { weightInit: linearInit(), biasInit: init.zeros() }));
+    this.preLogits =
+      R > 0 ? this.child('pre_logits', new Linear(C, R, { weightInit: linearInit(), biasInit: init.zeros() })) : null;
+    this.head = this.child(
+      'head',
+      new Linear(R > 0 ? R : C, c.numClasses, { weightInit: linearInit(), biasInit: init.zeros() }),
+    );
   }
 
   get tokenGeometry(): TokenGeometry {
@@ -301,15 +319,38 @@ export const eitFamily: ModelFamily<EitConfig> = {
     poolSize: 'EIT_P max-pool window and stride P',
     patchSize: 'patchify kernel and stride when eitP is off (the code uses poolSize; 4 at CIFAR)',
     eitT: "EIT_T: depth-wise conv beside attention (off: all attention, same as convSchedule='none')",
-    convSchedule: "channels given to the conv branch per block: 'decreasing' (paper), 'constant-half', 'increasing', 'none'",
+    convSchedule:
+      "channels given to the conv branch per block: 'decreasing' (paper), 'constant-half', 'increasing', 'none'",
     convKernel: 'EIT_T depth-wise kernel (3 in the code)',
-    posEmbed: "'none' (paper default) or 'learned' (ablation; sized to the real grid, where the code's grid_size would " + "say 18×18 at 224)",
+    posEmbed:
+      "'none' (paper default) or 'learned' (ablation; sized to the real grid, where the code's grid_size would " +
+      'say 18×18 at 224)',
     representationSize: 'pre-logits width (0 = off, as the training script)',
   },
   validate(c, name) {
-    check.positiveInt(name, c, 'imageSize', 'inChannels', 'numClasses', 'embedDim', 'depth', 'numHeads', 'kernelSize', 'strideSize', 'poolSize', 'patchSize', 'convKernel');
-    check.that(Number.isInteger(c.representationSize) && c.representationSize >= 0, `${name}: representationSize=${c.representationSize} must be 0 (off) or a positive integer`);
-    check.that(c.convKernel % 2 === 1, `${name}: convKernel=${c.convKernel} must be odd (the EIT_T conv keeps the grid size with padding k//2)`);
+    check.positiveInt(
+      name,
+      c,
+      'imageSize',
+      'inChannels',
+      'numClasses',
+      'embedDim',
+      'depth',
+      'numHeads',
+      'kernelSize',
+      'strideSize',
+      'poolSize',
+      'patchSize',
+      'convKernel',
+    );
+    check.that(
+      Number.isInteger(c.representationSize) && c.representationSize >= 0,
+      `${name}: representationSize=${c.representationSize} must be 0 (off) or a positive integer`,
+    );
+    check.that(
+      c.convKernel % 2 === 1,
+      `${name}: convKernel=${c.convKernel} must be odd (the EIT_T conv keeps the grid size with padding k//2)`,
+    );
     check.range(name, c, 'dropout', 0, 0.99);
     check.range(name, c, 'attnDropout', 0, 0.99);
     check.range(name, c, 'dropPath', 0, 0.99);
@@ -319,14 +360,18 @@ export const eitFamily: ModelFamily<EitConfig> = {
     check.that(
       g >= 1,
       c.eitP
-        ? `${name}: imageSize=${c.imageSize} with kernelSize=${c.kernelSize}, strideSize=${c.strideSize}, ` + `poolSize=${c.poolSize} leaves no tokens; expected a conv output of at least poolSize pixels`
+        ? `${name}: imageSize=${c.imageSize} with kernelSize=${c.kernelSize}, strideSize=${c.strideSize}, ` +
+            `poolSize=${c.poolSize} leaves no tokens; expected a conv output of at least poolSize pixels`
         : `${name}: imageSize=${c.imageSize} is smaller than patchSize=${c.patchSize}`,
     );
     eitSplit(c).forEach((s, i) => {
       check.that(
         s.attn >= c.numHeads && s.attn % c.numHeads === 0,
-        `${name}: convSchedule='${c.convSchedule}' gives block ${i} ${s.attn} attention channels for ` + `numHeads=${c.numHeads}; ` +
-          `expected a positive multiple of numHeads (needs embedDim // numHeads = ` + `${Math.floor(c.embedDim / c.numHeads)} ≥ depth = ${c.depth} for 'decreasing'/'increasing', ≥ 2 for ` + `'constant-half')`,
+        `${name}: convSchedule='${c.convSchedule}' gives block ${i} ${s.attn} attention channels for ` +
+          `numHeads=${c.numHeads}; ` +
+          `expected a positive multiple of numHeads (needs embedDim // numHeads = ` +
+          `${Math.floor(c.embedDim / c.numHeads)} ≥ depth = ${c.depth} for 'decreasing'/'increasing', ≥ 2 for ` +
+          `'constant-half')`,
       );
     });
   },
@@ -345,51 +390,114 @@ export const eitFamily: ModelFamily<EitConfig> = {
       blocks += C * H + H + H * C + C; // MLP
     }
     return (
-      c.inChannels * C * k * k + C + // patch projection conv
+      c.inChannels * C * k * k +
+      C + // patch projection conv
       C + // class token
       (c.posEmbed === 'learned' ? (g * g + 1) * C : 0) +
       blocks +
       2 * C + // final norm
       (R > 0 ? C * R + R : 0) +
-      (R > 0 ? R : C) * c.numClasses + c.numClasses
+      (R > 0 ? R : C) * c.numClasses +
+      c.numClasses
     );
   },
 };
 
-const IMAGENET = { imageSize: 224, numClasses: 1000, kernelSize: 16, strideSize: 4, poolSize: 3, patchSize: 16, dropout: 0, attnDropout: 0, dropPath: 0 };
+const IMAGENET = {
+  imageSize: 224,
+  numClasses: 1000,
+  kernelSize: 16,
+  strideSize: 4,
+  poolSize: 3,
+  patchSize: 16,
+  dropout: 0,
+  attnDropout: 0,
+  dropPath: 0,
+};
 
-registerModel('eit-cifar', eitFamily, {}, {
-  description: 'EIT3/1/4 for 32×32 images (C 250, depth 5, 10 heads, 8×8 tokens): 3,079,010 params for 10 classes',
-  tags: ['paper'],
-});
-registerModel('eit-mini', eitFamily, { ...IMAGENET, embedDim: 250, depth: 5, numHeads: 10 }, {
-  description: 'EIT16/4/3-Mini at 224² (19×19 tokens): 3,512,750 params, 1.73G MACs without attention matmuls',
-  tags: ['paper'],
-});
-registerModel('eit-tiny', eitFamily, { ...IMAGENET, embedDim: 330, depth: 8, numHeads: 10 }, {
-  description: 'EIT16/4/3-Tiny at 224²: 8,927,230 params, 3.84G MACs',
-  tags: ['paper'],
-});
-registerModel('eit-base', eitFamily, { ...IMAGENET, embedDim: 400, depth: 10, numHeads: 16 }, {
-  description: 'EIT16/4/3-Base at 224²: 15,972,280 params, 6.52G MACs',
-  tags: ['paper'],
-});
-registerModel('eit-large', eitFamily, { ...IMAGENET, embedDim: 464, depth: 12, numHeads: 16 }, {
-  description: 'EIT16/4/3-Large at 224²: 25,305,592 params, 10.0G MACs',
-  tags: ['paper'],
-});
-registerModel('eit-cifar-small', eitFamily, { embedDim: 64, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 }, {
-  description: 'CPU stand-in for eit-cifar (C 64, depth 4, 4 heads, split (16,48) (32,32) (48,16) (64,0); same EIT_P 3/1/4)',
-});
-registerModel('eit-test', eitFamily, { imageSize: 8, embedDim: 16, depth: 2, numHeads: 2, poolSize: 2, dropout: 0, attnDropout: 0, dropPath: 0 }, {
-  description: 'tiny EIT for tests (4×4 tokens, split (8, 8) then (16, 0))',
-  tags: ['test'],
-});
+registerModel(
+  'eit-cifar',
+  eitFamily,
+  {},
+  {
+    description: 'EIT3/1/4 for 32×32 images (C 250, depth 5, 10 heads, 8×8 tokens): 3,079,010 params for 10 classes',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'eit-mini',
+  eitFamily,
+  { ...IMAGENET, embedDim: 250, depth: 5, numHeads: 10 },
+  {
+    description: 'EIT16/4/3-Mini at 224² (19×19 tokens): 3,512,750 params, 1.73G MACs without attention matmuls',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'eit-tiny',
+  eitFamily,
+  { ...IMAGENET, embedDim: 330, depth: 8, numHeads: 10 },
+  {
+    description: 'EIT16/4/3-Tiny at 224²: 8,927,230 params, 3.84G MACs',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'eit-base',
+  eitFamily,
+  { ...IMAGENET, embedDim: 400, depth: 10, numHeads: 16 },
+  {
+    description: 'EIT16/4/3-Base at 224²: 15,972,280 params, 6.52G MACs',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'eit-large',
+  eitFamily,
+  { ...IMAGENET, embedDim: 464, depth: 12, numHeads: 16 },
+  {
+    description: 'EIT16/4/3-Large at 224²: 25,305,592 params, 10.0G MACs',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'eit-cifar-small',
+  eitFamily,
+  { embedDim: 64, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 },
+  {
+    description:
+      'CPU stand-in for eit-cifar (C 64, depth 4, 4 heads, split (16,48) (32,32) (48,16) (64,0); same EIT_P 3/1/4)',
+  },
+);
+registerModel(
+  'eit-test',
+  eitFamily,
+  { imageSize: 8, embedDim: 16, depth: 2, numHeads: 2, poolSize: 2, dropout: 0, attnDropout: 0, dropPath: 0 },
+  {
+    description: 'tiny EIT for tests (4×4 tokens, split (8, 8) then (16, 0))',
+    tags: ['test'],
+  },
+);
 registerModel(
   'eit-ablation-test',
   eitFamily,
-  { imageSize: 8, embedDim: 12, depth: 3, numHeads: 2, eitP: false, patchSize: 2, posEmbed: 'learned', convSchedule: 'constant-half', dropout: 0, attnDropout: 0, dropPath: 0 },
-  { description: 'tiny EIT for tests with the ablation switches (patchify, position embedding, constant-half split)', tags: ['test'] },
+  {
+    imageSize: 8,
+    embedDim: 12,
+    depth: 3,
+    numHeads: 2,
+    eitP: false,
+    patchSize: 2,
+    posEmbed: 'learned',
+    convSchedule: 'constant-half',
+    dropout: 0,
+    attnDropout: 0,
+    dropPath: 0,
+  },
+  {
+    description: 'tiny EIT for tests with the ablation switches (patchify, position embedding, constant-half split)',
+    tags: ['test'],
+  },
 );
 
 /**
@@ -399,12 +507,29 @@ registerModel(
  * so the comparison is about architecture; `--set weightInit=trunc-normal` gives timm's ViT init instead.
  */
 const VIT_BASELINE: Partial<VitConfig> = {
-  imageSize: 32, patchSize: 4, embedDim: 250, depth: 5, numHeads: 10, mlpRatio: 4, pool: 'cls', posEmbed: 'learned',
-  dropout: 0.2, attnDropout: 0.15, dropPath: 0.2, layerNormEps: 1e-6, weightInit: 'eit',
+  imageSize: 32,
+  patchSize: 4,
+  embedDim: 250,
+  depth: 5,
+  numHeads: 10,
+  mlpRatio: 4,
+  pool: 'cls',
+  posEmbed: 'learned',
+  dropout: 0.2,
+  attnDropout: 0.15,
+  dropPath: 0.2,
+  layerNormEps: 1e-6,
+  weightInit: 'eit',
 };
 registerModel('vit-eit-baseline', vitFamily, VIT_BASELINE, {
-  description: "ViT baseline of EIT's small-dataset comparison (C 250, depth 5, 10 heads, patch 4, pos-emb): 3,798,010 params",
+  description:
+    "ViT baseline of EIT's small-dataset comparison (C 250, depth 5, 10 heads, patch 4, pos-emb): 3,798,010 params",
 });
-registerModel('vit-eit-baseline-small', vitFamily, { ...VIT_BASELINE, embedDim: 64, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 }, {
-  description: 'CPU stand-in for vit-eit-baseline, matching eit-cifar-small (C 64, depth 4, 4 heads)',
-});
+registerModel(
+  'vit-eit-baseline-small',
+  vitFamily,
+  { ...VIT_BASELINE, embedDim: 64, depth: 4, numHeads: 4, dropout: 0, attnDropout: 0, dropPath: 0.1 },
+  {
+    description: 'CPU stand-in for vit-eit-baseline, matching eit-cifar-small (C 64, depth 4, 4 heads)',
+  },
+);

@@ -35,14 +35,30 @@ export const linearFamily: ModelFamily<LinearConfig> = {
     inChannels: 'input channels',
   },
   validate(c, name) {
-    check.that(Number.isInteger(c.imageSize) && c.imageSize >= 1, `${name}: imageSize=${c.imageSize} must be a positive integer`);
-    check.that(Number.isInteger(c.numClasses) && c.numClasses >= 2, `${name}: numClasses=${c.numClasses} must be an integer ≥ 2`);
+    check.that(
+      Number.isInteger(c.imageSize) && c.imageSize >= 1,
+      `${name}: imageSize=${c.imageSize} must be a positive integer`,
+    );
+    check.that(
+      Number.isInteger(c.numClasses) && c.numClasses >= 2,
+      `${name}: numClasses=${c.numClasses} must be an integer ≥ 2`,
+    );
   },
   create: (c) => new LinearClassifier(c),
   closedFormParams: (c) => (c.imageSize * c.imageSize * c.inChannels + 1) * c.numClasses,
 };
 
-registerModel('linear', linearFamily, {}, {
-  description: 'linear classifier on raw pixels (32×32×3 → classes): the reference line of quick-scale figures',
-});
-registerModel('linear-test', linearFamily, { imageSize: 8 }, { description: 'tiny linear classifier for tests', tags: ['test'] });
+registerModel(
+  'linear',
+  linearFamily,
+  {},
+  {
+    description: 'linear classifier on raw pixels (32×32×3 → classes): the reference line of quick-scale figures',
+  },
+);
+registerModel(
+  'linear-test',
+  linearFamily,
+  { imageSize: 8 },
+  { description: 'tiny linear classifier for tests', tags: ['test'] },
+);

@@ -3,7 +3,16 @@ import { type Ctx, Module, type Param, addAux } from '../nn/module';
 import { Linear, LayerNorm, Mlp, type Activation, dropPath } from '../nn/layers';
 import { MultiHeadAttention } from '../nn/attention';
 import { unpatchify, type PatchOrder } from '../nn/patch';
-import { MaeDecoder, type MaeDecoderOptions, type PatchMask, gatherPatches, maeDecoderParams, maeLoss, randomPatchMask, visibleCount } from '../nn/mae';
+import {
+  MaeDecoder,
+  type MaeDecoderOptions,
+  type PatchMask,
+  gatherPatches,
+  maeDecoderParams,
+  maeLoss,
+  randomPatchMask,
+  visibleCount,
+} from '../nn/mae';
 import { tidyObject } from '../nn/moe';
 import { type BaseConfig, check, type OneOf } from './config';
 import { ClassifierModel, type ModelFamily, registerModel } from './registry';
@@ -65,13 +74,29 @@ export class MaeVitBlock extends Module {
   ) {
     super();
     this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
-    this.attn = this.child('attn', new MultiHeadAttention(c.embedDim, c.numHeads, { qkvBias: c.bias, projBias: c.bias, attnDropout: c.attnDropout, projDropout: c.dropout }));
+    this.attn = this.child(
+      'attn',
+      new MultiHeadAttention(c.embedDim, c.numHeads, {
+        qkvBias: c.bias,
+        projBias: c.bias,
+        attnDropout: c.attnDropout,
+        projDropout: c.dropout,
+      }),
+    );
     this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
-    this.mlp = this.child('mlp', new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation, dropout: c.dropout }));
+    this.mlp = this.child(
+      'mlp',
+      new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), {
+        bias: c.bias,
+        activation: c.activation,
+        dropout: c.dropout,
+      }),
+    );
   }
   forward(x: tf.Tensor3D, ctx: Ctx, key?: string): tf.Tensor3D {
     return tf.tidy(() => {
-      const attn = (xn: tf.Tensor3D) => dropPath(this.attn.forward(xn, ctx, key), this.dropPathRate, ctx) as tf.Tensor3D;
+      const attn = (xn: tf.Tensor3D) =>
+        dropPath(this.attn.forward(xn, ctx, key), this.dropPathRate, ctx) as tf.Tensor3D;
       const h = attentionResidual(this.c.blockOrder, x, this.norm1, attn);
       return h.add(dropPath(this.mlp.forward(this.norm2.forward(h), ctx), this.dropPathRate, ctx)) as tf.Tensor3D;
     });
@@ -101,7 +126,10 @@ export class MaeVit extends TokenEncoder<MaeVitConfig> implements MaeEncoder {
   constructor(c: MaeVitConfig) {
     super(c, { patchBias: c.patchBias, posEmbedStd: c.posEmbedStd });
     const rate = (i: number) => (c.depth > 1 ? (c.dropPath * i) / (c.depth - 1) : 0);
-    this.blocks = this.children('blocks', Array.from({ length: c.depth }, (_, i) => new MaeVitBlock(c, rate(i))));
+    this.blocks = this.children(
+      'blocks',
+      Array.from({ length: c.depth }, (_, i) => new MaeVitBlock(c, rate(i))),
+    );
     this.norm = this.child('norm', new LayerNorm(c.embedDim, c.layerNormEps));
     this.head = this.child('head', new Linear(c.embedDim, c.numClasses, { bias: c.bias }));
   }
@@ -124,7 +152,15 @@ export function maeVitClosedFormParams(c: MaeVitConfig): number {
   const b = c.bias ? 1 : 0;
   const N = (c.imageSize / c.patchSize) ** 2;
   const block = 4 * D + (3 * D * D + 3 * b * D) + (D * D + b * D) + (D * H + b * H) + (H * D + b * D);
-  return c.inChannels * c.patchSize ** 2 * D + (c.patchBias ? D : 0) + (N + 1) * D + c.depth * block + 2 * D + D * c.numClasses + b * c.numClasses;
+  return (
+    c.inChannels * c.patchSize ** 2 * D +
+    (c.patchBias ? D : 0) +
+    (N + 1) * D +
+    c.depth * block +
+    2 * D +
+    D * c.numClasses +
+    b * c.numClasses
+  );
 }
 
 /**
@@ -136,7 +172,9 @@ export function maeVitClosedFormMacs(c: MaeVitConfig): number {
   const H = Math.round(c.mlpRatio * D);
   const N = (c.imageSize / c.patchSize) ** 2;
   const T = N + 1;
-  return N * c.inChannels * c.patchSize ** 2 * D + c.depth * (T * (4 * D * D + 2 * D * H) + 2 * T * T * D) + D * c.numClasses;
+  return (
+    N * c.inChannels * c.patchSize ** 2 * D + c.depth * (T * (4 * D * D + 2 * D * H) + 2 * T * T * D) + D * c.numClasses
+  );
 }
 
 export const maeVitFamily: ModelFamily<MaeVitConfig> = {
@@ -192,14 +230,26 @@ export const maeVitFamily: ModelFamily<MaeVitConfig> = {
   closedFormParams: maeVitClosedFormParams,
 };
 
-registerModel('mae-vit', maeVitFamily, {}, {
-  description: 'plain ViT of 2402.03752: 12 blocks, width 192, FFN 2×, 3 heads, 36×36 / patch 6 (3.59M params, 0.138 ' + 'GMACs, 10 classes)',
-  tags: ['paper'],
-});
-registerModel('mae-vit-test', maeVitFamily, { imageSize: 8, patchSize: 2, embedDim: 8, depth: 2, numHeads: 2 }, {
-  description: 'tiny 2402.03752 ViT for tests (16 patches)',
-  tags: ['test'],
-});
+registerModel(
+  'mae-vit',
+  maeVitFamily,
+  {},
+  {
+    description:
+      'plain ViT of 2402.03752: 12 blocks, width 192, FFN 2×, 3 heads, 36×36 / patch 6 (3.59M params, 0.138 ' +
+      'GMACs, 10 classes)',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'mae-vit-test',
+  maeVitFamily,
+  { imageSize: 8, patchSize: 2, embedDim: 8, depth: 2, numHeads: 2 },
+  {
+    description: 'tiny 2402.03752 ViT for tests (16 patches)',
+    tags: ['test'],
+  },
+);
 
 // ───────────────────────────── the MAE pre-trainer ─────────────────────────────
 
@@ -335,7 +385,10 @@ export class MaePretrainer<E extends BaseConfig = BaseConfig> extends Classifier
         { visible: r.targetVisible, masked: r.targetMasked },
         { visibleWeight: this.mae.visibleWeight, normPix: this.mae.normPixLoss },
       );
-      return { loss: parts.loss, aux: r.aux && auxWeight > 0 ? r.aux.mul(auxWeight) : null } as unknown as tf.TensorContainer;
+      return {
+        loss: parts.loss,
+        aux: r.aux && auxWeight > 0 ? r.aux.mul(auxWeight) : null,
+      } as unknown as tf.TensorContainer;
     }) as unknown as { loss: tf.Scalar; aux: tf.Scalar | null };
     tf.dispose([r.predVisible, r.predMasked, r.targetVisible, r.targetMasked, ...(r.aux ? [r.aux] : [])]);
     if (out.aux) addAux(ctx, 'moe_balance', out.aux);
@@ -386,7 +439,9 @@ export function maeFamilyOf<E extends BaseConfig>(
     family: 'mae',
     paper: '2402.03752',
     defaults: { ...encoderFamily.defaults, ...MAE_DEFAULTS, ...(opts.defaults ?? {}) } as MaeConfig<E>,
-    choices: { ...(encoderFamily.choices ?? {}), maskTokenSpace: MASK_TOKEN_SPACES } as ModelFamily<MaeConfig<E>>['choices'],
+    choices: { ...(encoderFamily.choices ?? {}), maskTokenSpace: MASK_TOKEN_SPACES } as ModelFamily<
+      MaeConfig<E>
+    >['choices'],
     docs: {
       ...(encoderFamily.docs ?? {}),
       maskRatio: 'fraction of patches masked per image (0.75)',
@@ -409,7 +464,11 @@ export function maeFamilyOf<E extends BaseConfig>(
       const N = (c.imageSize / (c as unknown as { patchSize: number }).patchSize) ** 2;
       visibleCount(N, c.maskRatio);
       if (c.maskTokenSpace === 'encoder') {
-        check.that(opts.encoderHasMaskEmbed(encoder), `${name}: maskTokenSpace='encoder' needs an encoder with MaskEmbed (mLiT: maeExtras=true); expected ` + `'decoder' or 'auto'`);
+        check.that(
+          opts.encoderHasMaskEmbed(encoder),
+          `${name}: maskTokenSpace='encoder' needs an encoder with MaskEmbed (mLiT: maeExtras=true); expected ` +
+            `'decoder' or 'auto'`,
+        );
       }
     },
     create: (c) => new MaePretrainer<E>(c, encoderFamily),
@@ -430,23 +489,53 @@ export const maePretrainMlitFamily = maeFamilyOf(mlitFamily, {
   defaults: { maeExtras: true, decoderDim: 108, decoderHeads: 6 },
 });
 
-registerModel('mae-vit-pretrain', maePretrainVitFamily, {}, {
-  description: 'MAE pre-training of mae-vit: mask 0.75, decoder 2 × 128 (4 heads), loss masked + 0.1 · visible MSE',
-  tags: ['paper', 'pretrain'],
-});
-registerModel('mae-vit-pretrain-test', maePretrainVitFamily, { imageSize: 8, patchSize: 2, embedDim: 8, depth: 2, numHeads: 2, decoderDim: 8, decoderHeads: 2, decoderDepth: 1 }, {
-  description: 'tiny MAE pre-trainer of mae-vit-test (for tests)',
-  tags: ['pretrain'],
-});
-for (const size of ['xxs', 'xs', 's'] as const) {
-  registerModel(`mmlit-${size}-pretrain`, maePretrainMlitFamily, { ...MLIT_PRESETS[size] } as Partial<MaeConfig<MlitConfig>>, {
-    description: `mmLiT-${size.toUpperCase()} MAE pre-training: mlit-${size} encoder with MaskEmbed/OutProj, decoder 2 × ` + `108 (6 heads)`,
+registerModel(
+  'mae-vit-pretrain',
+  maePretrainVitFamily,
+  {},
+  {
+    description: 'MAE pre-training of mae-vit: mask 0.75, decoder 2 × 128 (4 heads), loss masked + 0.1 · visible MSE',
     tags: ['paper', 'pretrain'],
-  });
+  },
+);
+registerModel(
+  'mae-vit-pretrain-test',
+  maePretrainVitFamily,
+  { imageSize: 8, patchSize: 2, embedDim: 8, depth: 2, numHeads: 2, decoderDim: 8, decoderHeads: 2, decoderDepth: 1 },
+  {
+    description: 'tiny MAE pre-trainer of mae-vit-test (for tests)',
+    tags: ['pretrain'],
+  },
+);
+for (const size of ['xxs', 'xs', 's'] as const) {
+  registerModel(
+    `mmlit-${size}-pretrain`,
+    maePretrainMlitFamily,
+    { ...MLIT_PRESETS[size] } as Partial<MaeConfig<MlitConfig>>,
+    {
+      description:
+        `mmLiT-${size.toUpperCase()} MAE pre-training: mlit-${size} encoder with MaskEmbed/OutProj, decoder 2 × ` +
+        `108 (6 heads)`,
+      tags: ['paper', 'pretrain'],
+    },
+  );
 }
 registerModel(
   'mmlit-test-pretrain',
   maePretrainMlitFamily,
-  { imageSize: 8, patchSize: 2, embedDim: 12, depth: 3, numHeads: 4, kvGroups: 2, hiddenFirst: 9, hiddenLast: 3, outProj: 12, decoderDim: 12, decoderHeads: 2, decoderDepth: 1 } as Partial<MaeConfig<MlitConfig>>,
+  {
+    imageSize: 8,
+    patchSize: 2,
+    embedDim: 12,
+    depth: 3,
+    numHeads: 4,
+    kvGroups: 2,
+    hiddenFirst: 9,
+    hiddenLast: 3,
+    outProj: 12,
+    decoderDim: 12,
+    decoderHeads: 2,
+    decoderDepth: 1,
+  } as Partial<MaeConfig<MlitConfig>>,
   { description: 'tiny mmLiT pre-trainer of mlit-test (for tests)', tags: ['pretrain'] },
 );

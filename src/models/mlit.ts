@@ -67,7 +67,10 @@ export interface MlitConfig extends BaseConfig {
 /** h_i = h_last + floor((L−1−i)·(h_first − h_last)/(L−1)), i = 0 … L−1 (author's code, docs/mlit.md §2.2). */
 export function depthwiseHidden(depth: number, hFirst: number, hLast: number): number[] {
   if (depth === 1) return [hFirst];
-  return Array.from({ length: depth }, (_, i) => hLast + Math.floor(((depth - 1 - i) * (hFirst - hLast)) / (depth - 1)));
+  return Array.from(
+    { length: depth },
+    (_, i) => hLast + Math.floor(((depth - 1 - i) * (hFirst - hLast)) / (depth - 1)),
+  );
 }
 
 /** Start with `start` experts and add `step` after every ceil(L/stages) blocks (author's code: 3, +1, 3 stages). */
@@ -81,7 +84,9 @@ export function mlitHiddenSizes(c: MlitConfig): number[] {
 }
 
 export function mlitExperts(c: MlitConfig): number[] {
-  return c.expertsPerBlock.length > 0 ? c.expertsPerBlock : stagedExperts(c.depth, c.expertsStart, c.expertsStep, c.expertStages);
+  return c.expertsPerBlock.length > 0
+    ? c.expertsPerBlock
+    : stagedExperts(c.depth, c.expertsStart, c.expertsStep, c.expertStages);
 }
 
 /** Transformer-MoE block. Returns the block output and its balancing loss (training only). */
@@ -97,7 +102,10 @@ export class MlitBlock extends Module {
   ) {
     super();
     this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
-    this.attn = this.child('attn', new GroupedQueryAttention(c.embedDim, c.numHeads, c.kvGroups, { bias: false, projDropout: c.dropout }));
+    this.attn = this.child(
+      'attn',
+      new GroupedQueryAttention(c.embedDim, c.numHeads, c.kvGroups, { bias: false, projDropout: c.dropout }),
+    );
     this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
     this.moe = this.child(
       'moe',
@@ -236,7 +244,12 @@ export interface BudgetRow {
  * Where an mLiT's parameters go (summed over blocks), and what the same blocks would cost with private V/W2 per
  * expert and with the plain 2× GELU FFN of P2's ViT (2·m·2m + 3m per block) instead of the MoE. Closed form.
  */
-export function mlitParamBudget(c: MlitConfig): { rows: BudgetRow[]; total: number; ffnIfPrivateVW2: number; ffnIfDense2x: number } {
+export function mlitParamBudget(c: MlitConfig): {
+  rows: BudgetRow[];
+  total: number;
+  ffnIfPrivateVW2: number;
+  ffnIfDense2x: number;
+} {
   const m = c.embedDim;
   const T = (c.imageSize / c.patchSize) ** 2 + 1;
   const kv = (c.kvGroups * m) / c.numHeads;
@@ -252,7 +265,10 @@ export function mlitParamBudget(c: MlitConfig): { rows: BudgetRow[]; total: numb
     { component: `attention K and V (${c.kvGroups} groups)`, params: L * 2 * kv * m },
     { component: 'routers W_g, W_noise', params: sum((_, e) => 2 * m * e) },
     { component: 'private W_e (+ bias) of all experts', params: sum((h, e) => e * (m * h + h)) },
-    { component: c.shareVW2 ? 'shared V, W2 (+ biases)' : 'private V, W2 (+ biases)', params: sum((h, e) => (c.shareVW2 ? 1 : e) * (2 * m * h + h + m)) },
+    {
+      component: c.shareVW2 ? 'shared V, W2 (+ biases)' : 'private V, W2 (+ biases)',
+      params: sum((h, e) => (c.shareVW2 ? 1 : e) * (2 * m * h + h + m)),
+    },
     { component: 'head', params: m * c.numClasses + c.numClasses },
   ];
   if (c.maeExtras) rows.push({ component: 'MAE-only OutProj, MaskEmbed', params: m * c.outProj + m });
@@ -328,27 +344,57 @@ export const mlitFamily: ModelFamily<MlitConfig> = {
     maeExtras: "include the MAE encoder's OutProj and MaskEmbed",
   },
   validate(c, name) {
-    check.positiveInt(name, c, 'imageSize', 'inChannels', 'numClasses', 'patchSize', 'embedDim', 'depth', 'numHeads', 'kvGroups', 'topK', 'expertStages', 'outProj');
+    check.positiveInt(
+      name,
+      c,
+      'imageSize',
+      'inChannels',
+      'numClasses',
+      'patchSize',
+      'embedDim',
+      'depth',
+      'numHeads',
+      'kvGroups',
+      'topK',
+      'expertStages',
+      'outProj',
+    );
     check.divisible(name, c, 'imageSize', 'patchSize');
     check.divisible(name, c, 'embedDim', 'numHeads');
     check.divisible(name, c, 'numHeads', 'kvGroups');
     check.range(name, c, 'dropout', 0, 0.99);
     check.range(name, c, 'headDropout', 0, 0.99);
-    check.that(c.auxWeight >= 0 && c.balanceCoef >= 0, `${name}: auxWeight=${c.auxWeight}, balanceCoef=${c.balanceCoef} must be ≥ 0`);
+    check.that(
+      c.auxWeight >= 0 && c.balanceCoef >= 0,
+      `${name}: auxWeight=${c.auxWeight}, balanceCoef=${c.balanceCoef} must be ≥ 0`,
+    );
     if (c.hiddenSizes.length > 0) {
-      check.that(c.hiddenSizes.length === c.depth, `${name}: hiddenSizes has ${c.hiddenSizes.length} entries; expected depth=${c.depth}`);
+      check.that(
+        c.hiddenSizes.length === c.depth,
+        `${name}: hiddenSizes has ${c.hiddenSizes.length} entries; expected depth=${c.depth}`,
+      );
     } else {
       check.positiveInt(name, c, 'hiddenFirst', 'hiddenLast');
     }
-    for (const h of mlitHiddenSizes(c)) check.that(Number.isInteger(h) && h > 0, `${name}: hidden size ${h} must be a positive integer`);
+    for (const h of mlitHiddenSizes(c))
+      check.that(Number.isInteger(h) && h > 0, `${name}: hidden size ${h} must be a positive integer`);
     if (c.expertsPerBlock.length > 0) {
-      check.that(c.expertsPerBlock.length === c.depth, `${name}: expertsPerBlock has ${c.expertsPerBlock.length} entries; expected depth=${c.depth}`);
+      check.that(
+        c.expertsPerBlock.length === c.depth,
+        `${name}: expertsPerBlock has ${c.expertsPerBlock.length} entries; expected depth=${c.depth}`,
+      );
     }
     for (const e of mlitExperts(c)) {
-      check.that(Number.isInteger(e) && e >= c.topK, `${name}: a block has ${e} experts with topK=${c.topK}; expected integer expert counts ≥ topK`);
+      check.that(
+        Number.isInteger(e) && e >= c.topK,
+        `${name}: a block has ${e} experts with topK=${c.topK}; expected integer expert counts ≥ topK`,
+      );
     }
     if (!c.shareVW2) {
-      check.that(c.moeDispatch !== 'slots' && c.moeDispatch !== 'fused', `${name}: moeDispatch='${c.moeDispatch}' needs shareVW2=true; expected 'auto', 'dense' or 'sparse'`);
+      check.that(
+        c.moeDispatch !== 'slots' && c.moeDispatch !== 'fused',
+        `${name}: moeDispatch='${c.moeDispatch}' needs shareVW2=true; expected 'auto', 'dense' or 'sparse'`,
+      );
     }
   },
   create: (c) => new Mlit(c),
@@ -363,7 +409,8 @@ export const MLIT_PRESETS: Record<'xxs' | 'xs' | 's', Partial<MlitConfig>> = {
 };
 
 registerModel('mlit-xxs', mlitFamily, MLIT_PRESETS.xxs, {
-  description: 'mLiT-XXS: m 108, 9 blocks, GQA 6/3, hidden 81→27, experts 3/4/5, top-2 (649,547 params at 36/3, 10 classes)',
+  description:
+    'mLiT-XXS: m 108, 9 blocks, GQA 6/3, hidden 81→27, experts 3/4/5, top-2 (649,547 params at 36/3, 10 classes)',
   tags: ['paper'],
 });
 registerModel('mlit-xs', mlitFamily, MLIT_PRESETS.xs, {
@@ -377,6 +424,16 @@ registerModel('mlit-s', mlitFamily, MLIT_PRESETS.s, {
 registerModel(
   'mlit-test',
   mlitFamily,
-  { imageSize: 8, patchSize: 4, embedDim: 12, depth: 3, numHeads: 4, kvGroups: 2, hiddenFirst: 9, hiddenLast: 3, outProj: 12 },
+  {
+    imageSize: 8,
+    patchSize: 4,
+    embedDim: 12,
+    depth: 3,
+    numHeads: 4,
+    kvGroups: 2,
+    hiddenFirst: 9,
+    hiddenLast: 3,
+    outProj: 12,
+  },
   { description: 'tiny mLiT for tests (3 blocks with 3/4/5 experts)', tags: ['test'] },
 );

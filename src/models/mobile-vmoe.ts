@@ -79,7 +79,13 @@ export class MoeVitBlock extends Module {
     this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
     this.attn = this.child(
       'attn',
-      new MultiHeadAttention(c.embedDim, c.numHeads, { qkvBias: c.bias, projBias: c.bias, attnDropout: c.attnDropout, projDropout: c.dropout, weightInit: wi }),
+      new MultiHeadAttention(c.embedDim, c.numHeads, {
+        qkvBias: c.bias,
+        projBias: c.bias,
+        attnDropout: c.attnDropout,
+        projDropout: c.dropout,
+        weightInit: wi,
+      }),
     );
     this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
     if (c.routing === 'token') {
@@ -102,7 +108,13 @@ export class MoeVitBlock extends Module {
   }
   /** `route`: the per-image routing decision (ignored by per-token blocks). */
   forward(x: tf.Tensor3D, ctx: Ctx, route: Routing | null, recordKey?: string): tf.Tensor3D {
-    x = x.add(dropPath(this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, recordKey && `attn.${recordKey}`), this.dropPathRate, ctx));
+    x = x.add(
+      dropPath(
+        this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, recordKey && `attn.${recordKey}`),
+        this.dropPathRate,
+        ctx,
+      ),
+    );
     const h = this.norm2.forward(x) as tf.Tensor3D;
     const y = this.tokenMoe
       ? this.tokenMoe.forward(h, ctx, this.c.dispatch as Dispatch, recordKey && `moe.token.${recordKey}`)
@@ -128,7 +140,8 @@ export class MobileVmoe extends VitTokenClassifier<MobileVmoeConfig> {
       Array.from({ length: nDense }, (_, i) => new VitBlock(c, dp(i))),
     );
     // Fig. 2c: a single per-image router after the last dense block
-    this.router = c.routing === 'token' ? null : this.child('router', new Router(c.embedDim, c.numExperts, { weightInit: wi }));
+    this.router =
+      c.routing === 'token' ? null : this.child('router', new Router(c.embedDim, c.numExperts, { weightInit: wi }));
     this.moeBlocks = this.children(
       'moe_blocks',
       Array.from({ length: c.moeLayers }, (_, j) => new MoeVitBlock(c, dp(nDense + j))),
@@ -197,7 +210,8 @@ export class MobileVmoe extends VitTokenClassifier<MobileVmoeConfig> {
       if (c.routing === 'superclass-image') {
         // Sec. 2.2: L = L_C + λ·L_g, L_g = CE(router softmax, super-class); no balancing loss
         const sc = this.superClassTargets(ctx);
-        if (sc && c.routerLossWeight > 0) addAux(ctx, 'router_ce', superClassRouterLoss(r.logits, sc).mul(c.routerLossWeight) as tf.Scalar);
+        if (sc && c.routerLossWeight > 0)
+          addAux(ctx, 'router_ce', superClassRouterLoss(r.logits, sc).mul(c.routerLossWeight) as tf.Scalar);
       } else if (c.balanceWeight > 0) {
         addAux(ctx, 'moe_balance', balanceLoss(r).mul(c.balanceWeight) as tf.Scalar);
       }
@@ -225,7 +239,11 @@ export class MobileVmoe extends VitTokenClassifier<MobileVmoeConfig> {
 
   /** Per-image router probabilities [B, E] (eval mode); throws for per-token routing, which has no per-image router. */
   routerProbs(x: tf.Tensor4D): tf.Tensor2D {
-    if (!this.router) throw new ConfigError(`${this.modelName || 'mobile-vmoe'}: routing='token' has no per-image router; routerProbs needs a ` + `per-image routing`);
+    if (!this.router)
+      throw new ConfigError(
+        `${this.modelName || 'mobile-vmoe'}: routing='token' has no per-image router; routerProbs needs a ` +
+          `per-image routing`,
+      );
     return tf.tidy(() => {
       const ctx = makeCtx({ training: false });
       return tf.softmax(this.routerLogits(this.denseTrunk(x, ctx), ctx)) as tf.Tensor2D;
@@ -249,7 +267,10 @@ export class MobileVmoe extends VitTokenClassifier<MobileVmoeConfig> {
     const c = this.config;
     const b = x.shape[0];
     const recs = new Map<string, Int32Array>();
-    const ctx = makeCtx({ training: false, record: (key, v) => key.startsWith('moe.') && recs.set(key, v.dataSync() as Int32Array) });
+    const ctx = makeCtx({
+      training: false,
+      record: (key, v) => key.startsWith('moe.') && recs.set(key, v.dataSync() as Int32Array),
+    });
     tf.tidy(() => {
       this.forward(x, ctx);
     });
@@ -319,8 +340,14 @@ export const mobileVmoeFamily: ModelFamily<MobileVmoeConfig> = {
   validate(c, name) {
     vitFamily.validate(c, name);
     check.positiveInt(name, c, 'numExperts', 'moeLayers', 'topK');
-    check.that(c.moeLayers <= c.depth, `${name}: moeLayers=${c.moeLayers} exceeds depth=${c.depth}; expected 1 ≤ moeLayers ≤ depth`);
-    check.that(c.topK <= c.numExperts, `${name}: topK=${c.topK} exceeds numExperts=${c.numExperts}; expected 1 ≤ topK ≤ numExperts`);
+    check.that(
+      c.moeLayers <= c.depth,
+      `${name}: moeLayers=${c.moeLayers} exceeds depth=${c.depth}; expected 1 ≤ moeLayers ≤ depth`,
+    );
+    check.that(
+      c.topK <= c.numExperts,
+      `${name}: topK=${c.topK} exceeds numExperts=${c.numExperts}; expected 1 ≤ topK ≤ numExperts`,
+    );
     check.that(
       !(c.routing !== 'token' && c.routerInput === 'cls' && c.pool !== 'cls'),
       `${name}: routerInput='cls' needs a class token but pool='${c.pool}'; set pool='cls' or routerInput='mean'`,
@@ -334,7 +361,10 @@ export const mobileVmoeFamily: ModelFamily<MobileVmoeConfig> = {
       `${name}: superClassOf has ${m.length} entries; expected 0 (use coarse labels) or numClasses=${c.numClasses}`,
     );
     const bad = m.findIndex((s) => !Number.isInteger(s) || s < 0 || s >= c.numExperts);
-    check.that(bad < 0, `${name}: superClassOf[${bad}]=${m[bad]} is not a super-class in [0, numExperts=${c.numExperts})`);
+    check.that(
+      bad < 0,
+      `${name}: superClassOf[${bad}]=${m[bad]} is not a super-class in [0, numExperts=${c.numExperts})`,
+    );
   },
   create: (c) => new MobileVmoe(c),
   closedFormParams(c) {
@@ -366,26 +396,64 @@ export const gridLabel = (depth: number, dim: number) => `${depth}x${dim}`;
 
 for (const g of VMOE_GRID) {
   const label = gridLabel(g.depth, g.dim);
-  const base = { imageSize: 32, patchSize: 4, numClasses: 100, embedDim: g.dim, depth: g.depth, numHeads: g.heads, mlpRatio: 4 };
+  const base = {
+    imageSize: 32,
+    patchSize: 4,
+    numClasses: 100,
+    embedDim: g.dim,
+    depth: g.depth,
+    numHeads: g.heads,
+    mlpRatio: 4,
+  };
   registerModel(`vit-${label}`, vitFamily, base, {
     description: `dense ViT ${g.depth}×${g.dim} (Mobile V-MoE Fig. 1 grid; patch 4, MLP 4×, CIFAR-100)`,
     tags: ['paper'],
   });
-  registerModel(`vmoe-${label}`, mobileVmoeFamily, { ...base, numExperts: 10, moeLayers: 2, topK: 1 }, {
-    description: `Mobile V-MoE ${g.depth}×${g.dim}: last 2 blocks MoE, E = 10, k = 1, per-image super-class router`,
-    tags: ['paper'],
-  });
+  registerModel(
+    `vmoe-${label}`,
+    mobileVmoeFamily,
+    { ...base, numExperts: 10, moeLayers: 2, topK: 1 },
+    {
+      description: `Mobile V-MoE ${g.depth}×${g.dim}: last 2 blocks MoE, E = 10, k = 1, per-image super-class router`,
+      tags: ['paper'],
+    },
+  );
 }
 
-const TINY = { imageSize: 8, patchSize: 4, numClasses: 10, embedDim: 8, depth: 2, numHeads: 2, mlpRatio: 2, numExperts: 3, moeLayers: 1 };
+const TINY = {
+  imageSize: 8,
+  patchSize: 4,
+  numClasses: 10,
+  embedDim: 8,
+  depth: 2,
+  numHeads: 2,
+  mlpRatio: 2,
+  numExperts: 3,
+  moeLayers: 1,
+};
 // PyTorch-default init: with zero router biases the 8-wide router's top-1 margins are below the gradient check's
 // finite-difference step, which then flips experts
-registerModel('vmoe-test', mobileVmoeFamily, { ...TINY, topK: 1, weightInit: 'torch' }, {
-  description: 'tiny per-image super-class MoE for tests',
-  tags: ['test'],
-});
-registerModel('vmoe-e2e-test', mobileVmoeFamily, { ...TINY, routing: 'e2e-image', topK: 2, routerInput: 'mean' }, {
-  description: 'tiny per-image end-to-end MoE (k = 2, mean-pooled router input) for tests',
-  tags: ['test'],
-});
-registerModel('vmoe-token-test', mobileVmoeFamily, { ...TINY, routing: 'token', topK: 2 }, { description: 'tiny per-token V-MoE for tests', tags: ['test'] });
+registerModel(
+  'vmoe-test',
+  mobileVmoeFamily,
+  { ...TINY, topK: 1, weightInit: 'torch' },
+  {
+    description: 'tiny per-image super-class MoE for tests',
+    tags: ['test'],
+  },
+);
+registerModel(
+  'vmoe-e2e-test',
+  mobileVmoeFamily,
+  { ...TINY, routing: 'e2e-image', topK: 2, routerInput: 'mean' },
+  {
+    description: 'tiny per-image end-to-end MoE (k = 2, mean-pooled router input) for tests',
+    tags: ['test'],
+  },
+);
+registerModel(
+  'vmoe-token-test',
+  mobileVmoeFamily,
+  { ...TINY, routing: 'token', topK: 2 },
+  { description: 'tiny per-token V-MoE for tests', tags: ['test'] },
+);

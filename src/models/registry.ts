@@ -59,7 +59,13 @@ export function registerModel<C extends BaseConfig>(
   opts: { description: string; tags?: string[] },
 ): void {
   if (REGISTRY.has(name)) throw new Error(`model '${name}' registered twice`);
-  REGISTRY.set(name, { name, family, preset: preset as Record<string, unknown>, description: opts.description, tags: opts.tags ?? [] });
+  REGISTRY.set(name, {
+    name,
+    family,
+    preset: preset as Record<string, unknown>,
+    description: opts.description,
+    tags: opts.tags ?? [],
+  });
 }
 
 export function listModels(filter?: { tag?: string; family?: string }): RegisteredModel[] {
@@ -75,7 +81,10 @@ export function getModelEntry(name: string): RegisteredModel {
 }
 
 /** The full, validated config a name + overrides resolve to. */
-export function resolveConfig<C extends BaseConfig = BaseConfig>(name: string, overrides: Record<string, unknown> = {}): C {
+export function resolveConfig<C extends BaseConfig = BaseConfig>(
+  name: string,
+  overrides: Record<string, unknown> = {},
+): C {
   const entry = getModelEntry(name);
   const withPreset = applyOverrides(name, entry.family.defaults, entry.preset, entry.family.choices);
   const c = applyOverrides(name, withPreset, overrides, entry.family.choices) as C;
@@ -99,4 +108,3 @@ export function createModel<C extends BaseConfig = BaseConfig>(
   if (opts.build !== false) m.build(opts.seed ?? 0);
   return m;
 }
-

@@ -47,12 +47,21 @@ export class BasicBlock extends Module {
     readonly shortcut: string,
   ) {
     super();
-    this.conv1 = this.child('conv1', new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false, weightInit: convInit(cout, 3) }));
+    this.conv1 = this.child(
+      'conv1',
+      new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false, weightInit: convInit(cout, 3) }),
+    );
     this.bn1 = this.child('bn1', new BatchNorm(cout));
-    this.conv2 = this.child('conv2', new Conv2d(cout, cout, 3, { stride: 1, padding: 1, bias: false, weightInit: convInit(cout, 3) }));
+    this.conv2 = this.child(
+      'conv2',
+      new Conv2d(cout, cout, 3, { stride: 1, padding: 1, bias: false, weightInit: convInit(cout, 3) }),
+    );
     this.bn2 = this.child('bn2', new BatchNorm(cout));
     const reshape = stride !== 1 || cin !== cout;
-    this.proj = reshape && shortcut === 'B' ? this.child('shortcut', new Conv2d(cin, cout, 1, { stride, bias: false, weightInit: convInit(cout, 1) })) : null;
+    this.proj =
+      reshape && shortcut === 'B'
+        ? this.child('shortcut', new Conv2d(cin, cout, 1, { stride, bias: false, weightInit: convInit(cout, 1) }))
+        : null;
     this.projBn = this.proj ? this.child('shortcut_bn', new BatchNorm(cout)) : null;
   }
 
@@ -63,7 +72,12 @@ export class BasicBlock extends Module {
     if (this.stride !== 1) s = tf.avgPool(s, 1, this.stride, 'valid');
     if (this.cout !== this.cin) {
       const extra = this.cout - this.cin;
-      s = tf.pad(s, [[0, 0], [0, 0], [0, 0], [Math.floor(extra / 2), extra - Math.floor(extra / 2)]]);
+      s = tf.pad(s, [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [Math.floor(extra / 2), extra - Math.floor(extra / 2)],
+      ]);
     }
     return s;
   }
@@ -84,7 +98,12 @@ export class ResNet extends ClassifierModel<ResNetConfig> {
     super(c);
     this.stem = this.child(
       'conv1',
-      new Conv2d(c.inChannels, c.stemChannels, c.stemKernel, { stride: c.stemStride, padding: Math.floor(c.stemKernel / 2), bias: false, weightInit: convInit(c.stemChannels, c.stemKernel) }),
+      new Conv2d(c.inChannels, c.stemChannels, c.stemKernel, {
+        stride: c.stemStride,
+        padding: Math.floor(c.stemKernel / 2),
+        bias: false,
+        weightInit: convInit(c.stemChannels, c.stemKernel),
+      }),
     );
     this.stemBn = this.child('bn1', new BatchNorm(c.stemChannels));
     const blocks: BasicBlock[] = [];
@@ -102,7 +121,22 @@ export class ResNet extends ClassifierModel<ResNetConfig> {
   forward(x: tf.Tensor4D, ctx: Ctx): tf.Tensor2D {
     return tf.tidy(() => {
       let h = tf.relu(this.stemBn.forward(this.stem.forward(x, ctx), ctx)) as tf.Tensor4D;
-      if (this.config.stemPool) h = tf.maxPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], -Infinity), 3, 2, 'valid');
+      if (this.config.stemPool)
+        h = tf.maxPool(
+          tf.pad(
+            h,
+            [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ],
+            -Infinity,
+          ),
+          3,
+          2,
+          'valid',
+        );
       for (const b of this.layers) h = b.forward(h, ctx);
       return this.fc.forward(h.mean([1, 2]), ctx) as tf.Tensor2D;
     });
@@ -138,7 +172,8 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
     check.positiveInt(name, c, 'imageSize', 'inChannels', 'numClasses', 'stemChannels', 'stemKernel', 'stemStride');
     check.that(
       c.widths.length > 0 && c.widths.length === c.blocks.length,
-      `${name}: widths=[${c.widths}] and blocks=[${c.blocks}] must be non-empty lists of the same length (one ` + `entry per stage)`,
+      `${name}: widths=[${c.widths}] and blocks=[${c.blocks}] must be non-empty lists of the same length (one ` +
+        `entry per stage)`,
     );
     check.that(
       [...c.widths, ...c.blocks].every((v) => Number.isInteger(v) && v > 0),
@@ -147,7 +182,11 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
     if (c.shortcut === 'A') {
       let cin = c.stemChannels;
       for (const w of c.widths) {
-        check.that(w >= cin, `${name}: shortcut='A' pads channels with zeros, so widths must not shrink; got ${cin} → ${w} (use ` + `shortcut='B')`);
+        check.that(
+          w >= cin,
+          `${name}: shortcut='A' pads channels with zeros, so widths must not shrink; got ${cin} → ${w} (use ` +
+            `shortcut='B')`,
+        );
         cin = w;
       }
     }
@@ -171,25 +210,58 @@ export const resnetFamily: ModelFamily<ResNetConfig> = {
   },
 };
 
-registerModel('resnet56-cifar', resnetFamily, {}, {
-  description: 'ResNet-56, CIFAR form (He et al.): 3×9 basic blocks at 16/32/64, option-A shortcuts, 853,018 params for ' + '10 classes',
-  tags: ['paper'],
-});
-registerModel('resnet56-cifar-b', resnetFamily, { shortcut: 'B' }, {
-  description: 'ResNet-56 with option-B projection shortcuts: 855,770 params for 10 classes',
-});
-registerModel('resnet18-cifar', resnetFamily, { stemChannels: 64, widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2], shortcut: 'B' }, {
-  description: 'ResNet-18, CIFAR form (3×3 stem, no max-pool, projection shortcuts): 11,173,962 params for 10 classes',
-  tags: ['paper'],
-});
-registerModel('resnet20-cifar', resnetFamily, { blocks: [3, 3, 3] }, {
-  description: 'ResNet-20 (He et al. CIFAR, option A): 269,722 params; CPU stand-in for the ResNet baselines',
-});
-registerModel('resnet-test', resnetFamily, { imageSize: 8, stemChannels: 4, widths: [4, 8], blocks: [1, 1] }, {
-  description: 'tiny option-A ResNet for tests',
-  tags: ['test'],
-});
-registerModel('resnet-b-test', resnetFamily, { imageSize: 8, stemChannels: 4, widths: [4, 8], blocks: [1, 1], shortcut: 'B', stemPool: true }, {
-  description: 'tiny option-B ResNet with stem max-pool for tests',
-  tags: ['test'],
-});
+registerModel(
+  'resnet56-cifar',
+  resnetFamily,
+  {},
+  {
+    description:
+      'ResNet-56, CIFAR form (He et al.): 3×9 basic blocks at 16/32/64, option-A shortcuts, 853,018 params for ' +
+      '10 classes',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'resnet56-cifar-b',
+  resnetFamily,
+  { shortcut: 'B' },
+  {
+    description: 'ResNet-56 with option-B projection shortcuts: 855,770 params for 10 classes',
+  },
+);
+registerModel(
+  'resnet18-cifar',
+  resnetFamily,
+  { stemChannels: 64, widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2], shortcut: 'B' },
+  {
+    description:
+      'ResNet-18, CIFAR form (3×3 stem, no max-pool, projection shortcuts): 11,173,962 params for 10 classes',
+    tags: ['paper'],
+  },
+);
+registerModel(
+  'resnet20-cifar',
+  resnetFamily,
+  { blocks: [3, 3, 3] },
+  {
+    description: 'ResNet-20 (He et al. CIFAR, option A): 269,722 params; CPU stand-in for the ResNet baselines',
+  },
+);
+registerModel(
+  'resnet-test',
+  resnetFamily,
+  { imageSize: 8, stemChannels: 4, widths: [4, 8], blocks: [1, 1] },
+  {
+    description: 'tiny option-A ResNet for tests',
+    tags: ['test'],
+  },
+);
+registerModel(
+  'resnet-b-test',
+  resnetFamily,
+  { imageSize: 8, stemChannels: 4, widths: [4, 8], blocks: [1, 1], shortcut: 'B', stemPool: true },
+  {
+    description: 'tiny option-B ResNet with stem max-pool for tests',
+    tags: ['test'],
+  },
+);

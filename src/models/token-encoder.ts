@@ -25,7 +25,12 @@ export type BlockOrder = (typeof BLOCK_ORDERS)[number];
  * The attention half of a block. 'pre-norm': `x + f(LN(x))`; 'ln-then-residual' (author's code, docs/mlit.md §2.4):
  * `LN(x) + f(LN(x))`, the residual stream restarting from the normalised tensor.
  */
-export function attentionResidual(order: BlockOrder, x: tf.Tensor3D, norm: LayerNorm, f: (xn: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
+export function attentionResidual(
+  order: BlockOrder,
+  x: tf.Tensor3D,
+  norm: LayerNorm,
+  f: (xn: tf.Tensor3D) => tf.Tensor3D,
+): tf.Tensor3D {
   const xn = norm.forward(x) as tf.Tensor3D;
   return (order === 'ln-then-residual' ? xn : x).add(f(xn));
 }
@@ -62,7 +67,9 @@ export abstract class TokenEncoder<C extends TokenEncoderConfig> extends Classif
     this.numPatches = (c.imageSize / c.patchSize) ** 2;
     const pdim = c.inChannels * c.patchSize ** 2;
     this.patchEmbed = this.child('patch_embed', new Linear(pdim, c.embedDim, { bias: opts.patchBias }));
-    this.posEmbed = this.param('pos_embed', [this.numPatches + 1, c.embedDim], init.normal(opts.posEmbedStd), { decay: false });
+    this.posEmbed = this.param('pos_embed', [this.numPatches + 1, c.embedDim], init.normal(opts.posEmbedStd), {
+      decay: false,
+    });
   }
 
   /** Number of blocks `runBlock` accepts. */
@@ -96,7 +103,12 @@ export abstract class TokenEncoder<C extends TokenEncoderConfig> extends Classif
    * The encoder's input tokens: `Proj(patch) + PosEmbed(index)`, then the class token last when `withClass`.
    * patches: [B, n, C·p²]; positions: [B, n] int32 grid indices, or null for all N patches in grid order.
    */
-  embed(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts: { withClass?: boolean } = {}): tf.Tensor3D {
+  embed(
+    patches: tf.Tensor3D,
+    positions: tf.Tensor2D | null,
+    ctx: Ctx,
+    opts: { withClass?: boolean } = {},
+  ): tf.Tensor3D {
     const [b, n] = patches.shape;
     const m = this.config.embedDim;
     return tf.tidy(() => {
@@ -104,7 +116,10 @@ export abstract class TokenEncoder<C extends TokenEncoderConfig> extends Classif
       if (positions) t = t.add(this.positionRows(positions));
       else {
         if (n !== this.numPatches) {
-          throw new Error(`${this.constructor.name}.encode: ${n} patches without positions; expected all ${this.numPatches} ` + `(or pass positions)`);
+          throw new Error(
+            `${this.constructor.name}.encode: ${n} patches without positions; expected all ${this.numPatches} ` +
+              `(or pass positions)`,
+          );
         }
         t = t.add(this.posEmbed.value.slice([0, 0], [n, m]));
       }
@@ -122,7 +137,12 @@ export abstract class TokenEncoder<C extends TokenEncoderConfig> extends Classif
    * Encode a set of patches with their grid positions (the MAE entry point): `embed`, the blocks, the final
    * LayerNorm. The routers' balancing loss is returned (summed over blocks), not added to ctx.
    */
-  encode(patches: tf.Tensor3D, positions: tf.Tensor2D | null, ctx: Ctx, opts: { withClass?: boolean } = {}): EncoderOutput {
+  encode(
+    patches: tf.Tensor3D,
+    positions: tf.Tensor2D | null,
+    ctx: Ctx,
+    opts: { withClass?: boolean } = {},
+  ): EncoderOutput {
     return tidyObject((): EncoderOutput => {
       let t = this.embed(patches, positions, ctx, opts);
       let aux: tf.Scalar | null = null;

@@ -77,16 +77,29 @@ export class VitBlock extends Module {
     this.norm1 = this.child('norm1', new LayerNorm(c.embedDim, c.layerNormEps));
     this.attn = this.child(
       'attn',
-      new MultiHeadAttention(c.embedDim, c.numHeads, { qkvBias: c.bias, projBias: c.bias, attnDropout: c.attnDropout, projDropout: c.dropout, weightInit: wi }),
+      new MultiHeadAttention(c.embedDim, c.numHeads, {
+        qkvBias: c.bias,
+        projBias: c.bias,
+        attnDropout: c.attnDropout,
+        projDropout: c.dropout,
+        weightInit: wi,
+      }),
     );
     this.norm2 = this.child('norm2', new LayerNorm(c.embedDim, c.layerNormEps));
     this.mlp = this.child(
       'mlp',
-      new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), { bias: c.bias, activation: c.activation, dropout: c.dropout, weightInit: wi }),
+      new Mlp(c.embedDim, Math.round(c.mlpRatio * c.embedDim), {
+        bias: c.bias,
+        activation: c.activation,
+        dropout: c.dropout,
+        weightInit: wi,
+      }),
     );
   }
   forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string): tf.Tensor3D {
-    x = x.add(dropPath(this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, recordKey), this.dropPathRate, ctx));
+    x = x.add(
+      dropPath(this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, ctx, recordKey), this.dropPathRate, ctx),
+    );
     return x.add(dropPath(this.mlp.forward(this.norm2.forward(x), ctx), this.dropPathRate, ctx));
   }
 }
@@ -105,10 +118,17 @@ export abstract class VitTokenClassifier<C extends VitConfig> extends Classifier
     const n = (c.imageSize / c.patchSize) ** 2;
     const pdim = c.patchSize * c.patchSize * c.inChannels;
     const biasInit = vitBiasInit(c.weightInit);
-    this.patchEmbed = this.child('patch_embed', new Linear(pdim, c.embedDim, { bias: c.bias, weightInit: patchEmbedInit(c, pdim), biasInit }));
-    this.clsToken = c.pool === 'cls' ? this.param('cls_token', [1, 1, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
+    this.patchEmbed = this.child(
+      'patch_embed',
+      new Linear(pdim, c.embedDim, { bias: c.bias, weightInit: patchEmbedInit(c, pdim), biasInit }),
+    );
+    this.clsToken =
+      c.pool === 'cls' ? this.param('cls_token', [1, 1, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
     const tokens = n + (c.pool === 'cls' ? 1 : 0);
-    this.posEmbed = c.posEmbed === 'learned' ? this.param('pos_embed', [1, tokens, c.embedDim], init.truncNormal(0.02), { decay: false }) : null;
+    this.posEmbed =
+      c.posEmbed === 'learned'
+        ? this.param('pos_embed', [1, tokens, c.embedDim], init.truncNormal(0.02), { decay: false })
+        : null;
   }
 
   /** Patch tokens (+ class token first) with position embedding: [B, T, D]. */
@@ -220,32 +240,56 @@ export const vitFamily: ModelFamily<VitConfig> = {
     const b = c.bias ? 1 : 0;
     const block = 4 * D + (3 * D * D + b * 3 * D) + (D * D + b * D) + (D * H + b * H) + (H * D + b * D);
     return (
-      c.patchSize ** 2 * c.inChannels * D + b * D +
+      c.patchSize ** 2 * c.inChannels * D +
+      b * D +
       (c.pool === 'cls' ? D : 0) +
       (c.posEmbed === 'learned' ? n * D : 0) +
       c.depth * block +
       (c.finalNorm ? 2 * D : 0) +
-      D * c.numClasses + b * c.numClasses
+      D * c.numClasses +
+      b * c.numClasses
     );
   },
 };
 
 registerModel('vit', vitFamily, {}, { description: 'plain ViT baseline (6×192, patch 4, MLP 2×) at 32×32' });
-registerModel('vit-tiny-test', vitFamily, { imageSize: 8, patchSize: 4, embedDim: 8, depth: 2, numHeads: 2 }, {
-  description: 'tiny ViT for tests',
-  tags: ['test'],
-});
-registerModel('vit-mean-test', vitFamily, { imageSize: 8, patchSize: 2, embedDim: 8, depth: 1, numHeads: 2, pool: 'mean', bias: false }, {
-  description: 'tiny mean-pooled, bias-free ViT for tests',
-  tags: ['test'],
-});
+registerModel(
+  'vit-tiny-test',
+  vitFamily,
+  { imageSize: 8, patchSize: 4, embedDim: 8, depth: 2, numHeads: 2 },
+  {
+    description: 'tiny ViT for tests',
+    tags: ['test'],
+  },
+);
+registerModel(
+  'vit-mean-test',
+  vitFamily,
+  { imageSize: 8, patchSize: 2, embedDim: 8, depth: 1, numHeads: 2, pool: 'mean', bias: false },
+  {
+    description: 'tiny mean-pooled, bias-free ViT for tests',
+    tags: ['test'],
+  },
+);
 /** The throughput benchmark model: the PyTorch reference architecture `npm run bench` runs; 456,384 parameters. */
 registerModel(
   'bench-vit',
   vitFamily,
   {
-    imageSize: 32, patchSize: 4, embedDim: 96, depth: 6, numHeads: 3, mlpRatio: 2, bias: false, pool: 'mean',
-    posEmbed: 'learned', finalNorm: false, activation: 'gelu-sigmoid', dropPath: 0, layerNormEps: 1e-5, weightInit: 'torch',
+    imageSize: 32,
+    patchSize: 4,
+    embedDim: 96,
+    depth: 6,
+    numHeads: 3,
+    mlpRatio: 2,
+    bias: false,
+    pool: 'mean',
+    posEmbed: 'learned',
+    finalNorm: false,
+    activation: 'gelu-sigmoid',
+    dropPath: 0,
+    layerNormEps: 1e-5,
+    weightInit: 'torch',
   },
   { description: 'benchmark ViT: same architecture as the PyTorch reference script (456,384 params)', tags: ['bench'] },
 );

@@ -65,8 +65,14 @@ export class MultiHeadAttention extends Module {
     super();
     const wi = opts.weightInit;
     const bi = opts.biasInit ?? (wi ? init.zeros() : undefined);
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim), biasInit: bi }));
-    this.proj = this.child('proj', new Linear(dim, opts.outDim ?? dim, { bias: opts.projBias ?? true, weightInit: wi?.(dim), biasInit: bi }));
+    this.qkv = this.child(
+      'qkv',
+      new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim), biasInit: bi }),
+    );
+    this.proj = this.child(
+      'proj',
+      new Linear(dim, opts.outDim ?? dim, { bias: opts.projBias ?? true, weightInit: wi?.(dim), biasInit: bi }),
+    );
   }
 
   forward(x: tf.Tensor3D, ctx: Ctx, recordKey?: string, bias?: tf.Tensor): tf.Tensor3D {
@@ -82,7 +88,9 @@ export class MultiHeadAttention extends Module {
       return dropout(this.proj.forward(o, ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;
     }
     // split q, k, v along axis 2 before the head transpose: three rank-4 transposes are much cheaper on wasm than one rank-5
-    const [q, k, v] = tf.split(qkv, 3, 2).map((u) => u.reshape([b, t, this.heads, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
+    const [q, k, v] = tf
+      .split(qkv, 3, 2)
+      .map((u) => u.reshape([b, t, this.heads, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D);
     const o = scaledDotProductAttention(q, k, v, ctx, { dropout: this.opts.attnDropout, recordKey, bias });
     return dropout(this.proj.forward(mergeHeads(o), ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;
   }

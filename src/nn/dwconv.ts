@@ -56,7 +56,12 @@ export class DWConv extends Module {
     if (gc === 1) return w;
     const k = this.kernel;
     // channel c = g·gc + j uses kernel g
-    return tf.tidy(() => w.reshape([k * k * this.groups, 1]).tile([1, gc]).reshape([k, k, this.channels, 1]));
+    return tf.tidy(() =>
+      w
+        .reshape([k * k * this.groups, 1])
+        .tile([1, gc])
+        .reshape([k, k, this.channels, 1]),
+    );
   }
 
   aggregate(v: tf.Tensor4D, w: tf.Tensor4D, ctx?: Ctx): tf.Tensor4D {
@@ -94,7 +99,8 @@ export class DynamicDWConv extends Module {
     checkOddKernel(kernel, 'DynamicDWConv');
     const r = opts.reduction ?? 4;
     const hidden = Math.floor(channels / r);
-    if (hidden < 1) throw new ConfigError(`DynamicDWConv: channels=${channels} / reduction=${r} leaves no hidden channel`);
+    if (hidden < 1)
+      throw new ConfigError(`DynamicDWConv: channels=${channels} / reduction=${r} leaves no hidden channel`);
     this.reduce = this.child('conv1', new Linear(channels, hidden, { bias: false }));
     this.bn = this.child('bn', new BatchNorm(hidden));
     this.expand = this.child('conv2', new Linear(hidden, channels * kernel * kernel));
@@ -109,7 +115,10 @@ export class DynamicDWConv extends Module {
       const pooled = x.mean([1, 2]);
       const h = tf.relu(this.bn.forward(this.reduce.forward(pooled, ctx), ctx));
       // output channel index c·k² + t (official layout) → [B, C, k²] → [B, k², C]
-      return this.expand.forward(h, ctx).reshape([b, this.channels, k * k]).transpose([0, 2, 1]) as tf.Tensor3D;
+      return this.expand
+        .forward(h, ctx)
+        .reshape([b, this.channels, k * k])
+        .transpose([0, 2, 1]) as tf.Tensor3D;
     });
   }
 
@@ -120,8 +129,14 @@ export class DynamicDWConv extends Module {
     return tf.tidy(() => {
       const folded = v.transpose([1, 2, 0, 3]).reshape([1, h, wd, b * c]) as tf.Tensor4D;
       // [B, k², C] → [k², B·C] → [k, k, B·C, 1]: channel b·C + c gets image b's kernel of channel c
-      const kernel = w.reshape([b, k * k, c]).transpose([1, 0, 2]).reshape([k, k, b * c, 1]) as tf.Tensor4D;
-      const y = tf.depthwiseConv2d(folded, kernel, 1, 'same').reshape([h, wd, b, c]).transpose([2, 0, 1, 3]) as tf.Tensor4D;
+      const kernel = w
+        .reshape([b, k * k, c])
+        .transpose([1, 0, 2])
+        .reshape([k, k, b * c, 1]) as tf.Tensor4D;
+      const y = tf
+        .depthwiseConv2d(folded, kernel, 1, 'same')
+        .reshape([h, wd, b, c])
+        .transpose([2, 0, 1, 3]) as tf.Tensor4D;
       return this.bias ? (y.add(this.bias.value) as tf.Tensor4D) : y;
     });
   }
@@ -153,12 +168,15 @@ export class InhomogeneousDWConv extends Module {
     super();
     checkOddKernel(kernel, 'InhomogeneousDWConv');
     if (!Number.isInteger(groupChannels) || groupChannels < 1 || channels % groupChannels !== 0) {
-      throw new ConfigError(`InhomogeneousDWConv: groupChannels=${groupChannels} must be a positive divisor of channels=${channels}`);
+      throw new ConfigError(
+        `InhomogeneousDWConv: groupChannels=${groupChannels} must be a positive divisor of channels=${channels}`,
+      );
     }
     this.groups = channels / groupChannels;
     const r = opts.reduction ?? 4;
     const hidden = Math.floor(channels / r);
-    if (hidden < 1) throw new ConfigError(`InhomogeneousDWConv: channels=${channels} / reduction=${r} leaves no hidden channel`);
+    if (hidden < 1)
+      throw new ConfigError(`InhomogeneousDWConv: channels=${channels} / reduction=${r} leaves no hidden channel`);
     this.reduce = this.child('conv1', new Linear(channels, hidden));
     this.bn = this.child('bn', new BatchNorm(hidden));
     this.expand = this.child('conv2', new Linear(hidden, this.groups * kernel * kernel));
@@ -223,9 +241,22 @@ export function involution(v: tf.Tensor4D, w: tf.Tensor, k: number): tf.Tensor4D
   const p = Math.floor(k / 2);
   const n = b * h * wd;
   // per-offset weight maps [n, G, 1], and the k² shifted views of a zero-padded map as [n, G, gc]
-  const maps = (wt: tf.Tensor) => tf.unstack(wt.reshape([n * g, k * k]).transpose([1, 0]).reshape([k * k, n, g, 1]));
-  const view = (padded: tf.Tensor, i: number, j: number) => padded.slice([0, i, j, 0], [b, h, wd, c]).reshape([n, g, gc]);
-  const pad = (t: tf.Tensor) => tf.pad(t, [[0, 0], [p, p], [p, p], [0, 0]]);
+  const maps = (wt: tf.Tensor) =>
+    tf.unstack(
+      wt
+        .reshape([n * g, k * k])
+        .transpose([1, 0])
+        .reshape([k * k, n, g, 1]),
+    );
+  const view = (padded: tf.Tensor, i: number, j: number) =>
+    padded.slice([0, i, j, 0], [b, h, wd, c]).reshape([n, g, gc]);
+  const pad = (t: tf.Tensor) =>
+    tf.pad(t, [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ]);
   /** Σ_t f(t), freeing each term and partial sum as soon as it is used. */
   const sumOver = (f: (i: number, j: number) => tf.Tensor): tf.Tensor => {
     let acc: tf.Tensor | null = null;
@@ -259,13 +290,19 @@ export function involution(v: tf.Tensor4D, w: tf.Tensor, k: number): tf.Tensor4D
           const ms2 = maps(ws);
           // dv: each offset's contribution dy ⊙ w_t lands k//2 − (i, j) away (transposed correlation)
           const dvPadded = sumOver((i, j) =>
-            tf.pad(dy3.mul(ms2[i * k + j]).reshape([b, h, wd, c]), [[0, 0], [i, 2 * p - i], [j, 2 * p - j], [0, 0]]),
+            tf.pad(dy3.mul(ms2[i * k + j]).reshape([b, h, wd, c]), [
+              [0, 0],
+              [i, 2 * p - i],
+              [j, 2 * p - j],
+              [0, 0],
+            ]),
           );
           const dv = dvPadded.slice([0, p, p, 0], [b, h, wd, c]);
           // dw_t[g] = Σ_{c ∈ g} dy ⊙ view_t
           const pv = pad(vs);
           const cols: tf.Tensor[] = [];
-          for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cols.push(tf.tidy(() => dy3.mul(view(pv, i, j)).sum(2)));
+          for (let i = 0; i < k; i++)
+            for (let j = 0; j < k; j++) cols.push(tf.tidy(() => dy3.mul(view(pv, i, j)).sum(2)));
           const dw = tf.stack(cols, 2).reshape(ws.shape);
           return [dv, dw];
         });

@@ -15,7 +15,9 @@ export function hasKernel(name: string): boolean {
 }
 
 function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] {
-  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as
+    | tf.Tensor
+    | tf.Tensor[];
 }
 
 // Gradients of the fused kernels. Every output of the gradient kernel is computed at once; each closure hands back
@@ -33,7 +35,9 @@ tf.registerGradient({
 tf.registerGradient({
   kernelName: FUSED.activation,
   inputsToSave: ['x'],
-  gradFunc: (dy, saved, attrs) => ({ x: () => runKernel(FUSED.activationGrad, { dy: dy as tf.Tensor, x: saved[0] }, attrs) as tf.Tensor }),
+  gradFunc: (dy, saved, attrs) => ({
+    x: () => runKernel(FUSED.activationGrad, { dy: dy as tf.Tensor, x: saved[0] }, attrs) as tf.Tensor,
+  }),
 });
 
 tf.registerGradient({
@@ -117,15 +121,28 @@ export function batchNormTrain(
   }
   const axes = x.shape.map((_, i) => i).slice(0, -1);
   const { mean, variance } = tf.moments(x, axes);
-  return { y: x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta), mean, variance };
+  return {
+    y: x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(eps)))
+      .mul(gamma)
+      .add(beta),
+    mean,
+    variance,
+  };
 }
 
 /** LayerNorm over the last axis: (x − mean)/√(var + eps)·γ + β, with the biased variance. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  if (x.dtype === 'float32' && hasKernel(FUSED.layerNorm)) return runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor;
+  if (x.dtype === 'float32' && hasKernel(FUSED.layerNorm))
+    return runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor;
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta);
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(eps)))
+      .mul(gamma)
+      .add(beta);
   });
 }
 
@@ -133,7 +150,8 @@ export type Activation = 'gelu' | 'gelu-sigmoid' | 'relu' | 'silu';
 
 /** GELU (exact, erf), GELU's sigmoid approximation x·σ(1.702x), ReLU, SiLU. */
 export function activate(x: tf.Tensor, kind: Activation): tf.Tensor {
-  if (kind !== 'relu' && x.dtype === 'float32' && hasKernel(FUSED.activation)) return runKernel(FUSED.activation, { x }, { kind }) as tf.Tensor;
+  if (kind !== 'relu' && x.dtype === 'float32' && hasKernel(FUSED.activation))
+    return runKernel(FUSED.activation, { x }, { kind }) as tf.Tensor;
   switch (kind) {
     case 'gelu':
       return tf.tidy(() => x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5));

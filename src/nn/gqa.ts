@@ -34,8 +34,15 @@ export class GroupedQueryAttention extends Module {
     readonly opts: GqaOptions = {},
   ) {
     super();
-    if (dim % heads !== 0) throw new ConfigError(`GQA: dim=${dim} is not divisible by heads=${heads}; expected dim to be a multiple of heads`);
-    if (heads % groups !== 0) throw new ConfigError(`GQA: heads=${heads} is not divisible by groups=${groups}; expected 1 ≤ groups ≤ heads with heads a ` + `multiple of groups`);
+    if (dim % heads !== 0)
+      throw new ConfigError(
+        `GQA: dim=${dim} is not divisible by heads=${heads}; expected dim to be a multiple of heads`,
+      );
+    if (heads % groups !== 0)
+      throw new ConfigError(
+        `GQA: heads=${heads} is not divisible by groups=${groups}; expected 1 ≤ groups ≤ heads with heads a ` +
+          `multiple of groups`,
+      );
     this.headDim = dim / heads;
     const bias = opts.bias ?? false;
     const wi = opts.weightInit;
@@ -54,13 +61,21 @@ export class GroupedQueryAttention extends Module {
       const d = this.headDim;
       // Queries of one group stacked along the token axis, [B, G, r·T, d], so every group's r query heads meet the
       // group's single K/V with one batched matmul instead of tiling K and V r times.
-      const q = this.q.forward(x, ctx).reshape([b, t, this.heads, d]).transpose([0, 2, 1, 3]).reshape([b, g, r * t, d]);
+      const q = this.q
+        .forward(x, ctx)
+        .reshape([b, t, this.heads, d])
+        .transpose([0, 2, 1, 3])
+        .reshape([b, g, r * t, d]);
       const k = this.k.forward(x, ctx).reshape([b, t, g, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
       const v = this.v.forward(x, ctx).reshape([b, t, g, d]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
       ctx.macs?.add('attention', 2 * b * this.heads * t * t * d);
       const probs = tf.softmax(tf.matMul(q as tf.Tensor4D, k, false, true).mul(1 / Math.sqrt(d)));
       if (ctx.record && recordKey) ctx.record(recordKey, probs.reshape([b, this.heads, t, t]));
-      const o = tf.matMul(probs as tf.Tensor4D, v).reshape([b, this.heads, t, d]).transpose([0, 2, 1, 3]).reshape([b, t, this.dim]);
+      const o = tf
+        .matMul(probs as tf.Tensor4D, v)
+        .reshape([b, this.heads, t, d])
+        .transpose([0, 2, 1, 3])
+        .reshape([b, t, this.dim]);
       return dropout(this.proj.forward(o, ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;
     });
   }

@@ -36,12 +36,18 @@ export interface Routing {
  */
 export function topKGating(logits: tf.Tensor2D, k: number, normalise: GateNormalise, ctx: Ctx, noise = 0): Routing {
   const [n, e] = logits.shape;
-  if (!Number.isInteger(k) || k < 1 || k > e) throw new ConfigError(`topK=${k} is not valid for ${e} experts; expected 1 ≤ topK ≤ numExperts`);
+  if (!Number.isInteger(k) || k < 1 || k > e)
+    throw new ConfigError(`topK=${k} is not valid for ${e} experts; expected 1 ≤ topK ≤ numExperts`);
   let l = logits;
   if (noise > 0 && ctx.training) l = l.add(tf.randomNormal([n, e], 0, noise, 'float32', ctx.rng.int()));
   const probs = tf.softmax(l) as tf.Tensor2D;
   const topIdx = tf.tidy(() => tf.topk(probs, k).indices.dataSync() as Int32Array);
-  const mask = tf.tidy(() => tf.oneHot(tf.tensor2d(topIdx, [n, k], 'int32'), e).sum(1).asType('float32'));
+  const mask = tf.tidy(() =>
+    tf
+      .oneHot(tf.tensor2d(topIdx, [n, k], 'int32'), e)
+      .sum(1)
+      .asType('float32'),
+  );
   let gates = probs.mul(mask) as tf.Tensor2D;
   if (normalise === 'topk') gates = gates.div(gates.sum(1, true)) as tf.Tensor2D;
   return { logits, probs, gates, topIdx: Int32Array.from(topIdx), k };
@@ -138,7 +144,8 @@ export function superClassRouterLoss(logits: tf.Tensor2D, superClass: tf.Tensor1
   if (max >= e) {
     throw new ConfigError(
       `super-class label ${max} ≥ numExperts=${e}; the super-class router needs one expert per super-class ` +
-        '(set numExperts to the number of super-classes, or pass a fine→super-class map with as many groups as ' + 'experts)',
+        '(set numExperts to the number of super-classes, or pass a fine→super-class map with as many groups as ' +
+        'experts)',
     );
   }
   return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(superClass.asType('int32'), e), logits) as tf.Scalar);
@@ -213,7 +220,8 @@ export class TokenMoeMlp extends Module {
     const [b, t, d] = x.shape;
     const rows = x.reshape([b * t, d]) as tf.Tensor2D;
     const r = topKGating(this.router.logits(rows, ctx), this.opts.topK, this.opts.gateNormalise, ctx, this.opts.noise);
-    if (ctx.training && this.opts.balanceWeight > 0) addAux(ctx, 'moe_balance', balanceLoss(r).mul(this.opts.balanceWeight) as tf.Scalar);
+    if (ctx.training && this.opts.balanceWeight > 0)
+      addAux(ctx, 'moe_balance', balanceLoss(r).mul(this.opts.balanceWeight) as tf.Scalar);
     if (ctx.record && recordKey) ctx.record(recordKey, tf.tensor3d(r.topIdx, [b, t, r.k], 'int32'));
     return this.mlps.forward(rows, r, ctx, dispatch).reshape([b, t, d]) as tf.Tensor3D;
   }

@@ -14,7 +14,8 @@ export class Linear extends Module {
   ) {
     super();
     this.weight = this.param('weight', [inFeatures, outFeatures], opts.weightInit ?? init.torchDefault(inFeatures));
-    this.bias = opts.bias === false ? null : this.param('bias', [outFeatures], opts.biasInit ?? init.torchDefault(inFeatures));
+    this.bias =
+      opts.bias === false ? null : this.param('bias', [outFeatures], opts.biasInit ?? init.torchDefault(inFeatures));
   }
 
   forward(x: tf.Tensor, ctx?: Ctx): tf.Tensor {
@@ -73,7 +74,11 @@ export class BatchNorm extends Module {
       });
       return y;
     }
-    return x.sub(this.runningMean.value).mul(tf.rsqrt(this.runningVar.value.add(eps))).mul(this.gamma.value).add(this.beta.value);
+    return x
+      .sub(this.runningMean.value)
+      .mul(tf.rsqrt(this.runningVar.value.add(eps)))
+      .mul(this.gamma.value)
+      .add(this.beta.value);
   }
 }
 
@@ -85,17 +90,36 @@ export class Conv2d extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernel: number,
-    readonly opts: { stride?: number; padding?: number | 'same' | 'valid'; bias?: boolean; weightInit?: InitFn; biasInit?: InitFn } = {},
+    readonly opts: {
+      stride?: number;
+      padding?: number | 'same' | 'valid';
+      bias?: boolean;
+      weightInit?: InitFn;
+      biasInit?: InitFn;
+    } = {},
   ) {
     super();
     const fanIn = inChannels * kernel * kernel;
-    this.weight = this.param('weight', [kernel, kernel, inChannels, outChannels], opts.weightInit ?? init.torchDefault(fanIn));
-    this.bias = opts.bias === false ? null : this.param('bias', [outChannels], opts.biasInit ?? init.torchDefault(fanIn));
+    this.weight = this.param(
+      'weight',
+      [kernel, kernel, inChannels, outChannels],
+      opts.weightInit ?? init.torchDefault(fanIn),
+    );
+    this.bias =
+      opts.bias === false ? null : this.param('bias', [outChannels], opts.biasInit ?? init.torchDefault(fanIn));
   }
   forward(x: tf.Tensor4D, ctx?: Ctx): tf.Tensor4D {
     const stride = this.opts.stride ?? 1;
     const pad = this.opts.padding ?? 0;
-    const xin = typeof pad === 'number' && pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const xin =
+      typeof pad === 'number' && pad > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ])
+        : x;
     const mode = pad === 'same' ? 'same' : 'valid';
     let y = tf.conv2d(xin, this.weight.value as tf.Tensor4D, stride, mode);
     if (this.bias) y = y.add(this.bias.value);
@@ -122,7 +146,15 @@ export class DepthwiseConv2d extends Module {
   forward(x: tf.Tensor4D, ctx?: Ctx): tf.Tensor4D {
     const stride = this.opts.stride ?? 1;
     const pad = this.opts.padding ?? Math.floor(this.kernel / 2);
-    const xin = typeof pad === 'number' && pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const xin =
+      typeof pad === 'number' && pad > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ])
+        : x;
     let y = tf.depthwiseConv2d(xin, this.weight.value as tf.Tensor4D, stride, pad === 'same' ? 'same' : 'valid');
     if (this.bias) y = y.add(this.bias.value);
     const [, oh, ow] = y.shape;
@@ -156,12 +188,28 @@ export class Mlp extends Module {
   constructor(
     dim: number,
     hidden: number,
-    readonly opts: { bias?: boolean; activation?: Activation; dropout?: number; weightInit?: (fanIn: number) => InitFn; outDim?: number } = {},
+    readonly opts: {
+      bias?: boolean;
+      activation?: Activation;
+      dropout?: number;
+      weightInit?: (fanIn: number) => InitFn;
+      outDim?: number;
+    } = {},
   ) {
     super();
     const wi = opts.weightInit;
-    this.fc1 = this.child('fc1', new Linear(dim, hidden, { bias: opts.bias, weightInit: wi?.(dim), biasInit: wi ? init.zeros() : undefined }));
-    this.fc2 = this.child('fc2', new Linear(hidden, opts.outDim ?? dim, { bias: opts.bias, weightInit: wi?.(hidden), biasInit: wi ? init.zeros() : undefined }));
+    this.fc1 = this.child(
+      'fc1',
+      new Linear(dim, hidden, { bias: opts.bias, weightInit: wi?.(dim), biasInit: wi ? init.zeros() : undefined }),
+    );
+    this.fc2 = this.child(
+      'fc2',
+      new Linear(hidden, opts.outDim ?? dim, {
+        bias: opts.bias,
+        weightInit: wi?.(hidden),
+        biasInit: wi ? init.zeros() : undefined,
+      }),
+    );
   }
   forward(x: tf.Tensor, ctx: Ctx): tf.Tensor {
     const h = dropout(activate(this.fc1.forward(x, ctx), this.opts.activation ?? 'gelu'), this.opts.dropout ?? 0, ctx);

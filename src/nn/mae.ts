@@ -14,9 +14,13 @@ import { ConfigError } from '../util/errors';
 
 /** Visible patches per image: ⌊N·(1 − r)⌋ (docs/mae.md §3). The epsilon absorbs float error (10·(1 − 0.9) = 0.999…). */
 export function visibleCount(numPatches: number, maskRatio: number): number {
-  if (!(maskRatio >= 0 && maskRatio < 1)) throw new ConfigError(`maskRatio=${maskRatio} is out of range; expected 0 ≤ maskRatio < 1`);
+  if (!(maskRatio >= 0 && maskRatio < 1))
+    throw new ConfigError(`maskRatio=${maskRatio} is out of range; expected 0 ≤ maskRatio < 1`);
   const n = Math.floor(numPatches * (1 - maskRatio) + 1e-9);
-  if (n < 1) throw new ConfigError(`maskRatio=${maskRatio} leaves no visible patch of ${numPatches}; expected ⌊N·(1 − maskRatio)⌋ ≥ 1`);
+  if (n < 1)
+    throw new ConfigError(
+      `maskRatio=${maskRatio} leaves no visible patch of ${numPatches}; expected ⌊N·(1 − maskRatio)⌋ ≥ 1`,
+    );
   return n;
 }
 
@@ -68,7 +72,11 @@ export function normalizePatches(t: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
     const p = t.shape[2];
     const mean = t.mean(-1, true);
-    const variance = t.sub(mean).square().sum(-1, true).div(Math.max(1, p - 1));
+    const variance = t
+      .sub(mean)
+      .square()
+      .sum(-1, true)
+      .div(Math.max(1, p - 1));
     return t.sub(mean).div(variance.add(1e-6).sqrt()) as tf.Tensor3D;
   });
 }
@@ -158,7 +166,10 @@ export class MaeDecoder extends Module {
     this.embed = this.child('embed', new Linear(o.inDim, o.dim));
     this.maskToken = o.maskToken ? this.param('mask_token', [o.dim], init.normal(0.02), { decay: false }) : null;
     this.posEmbed = this.param('pos_embed', [o.numPatches + 1, o.dim], init.normal(0.02), { decay: false });
-    this.blocks = this.children('blocks', Array.from({ length: o.depth }, () => new MaeDecoderBlock(o.dim, o.heads, o.mlpRatio, eps)));
+    this.blocks = this.children(
+      'blocks',
+      Array.from({ length: o.depth }, () => new MaeDecoderBlock(o.dim, o.heads, o.mlpRatio, eps)),
+    );
     this.norm = this.child('norm', new LayerNorm(o.dim, eps));
     this.pred = this.child('pred', new Linear(o.dim, o.patchDim));
   }
@@ -170,11 +181,17 @@ export class MaeDecoder extends Module {
    */
   forward(tokens: tf.Tensor3D, positions: tf.Tensor2D, numMask: number, ctx: Ctx): tf.Tensor3D {
     const [b, t] = tokens.shape;
-    if (positions.shape[1] !== t + numMask) throw new Error(`MaeDecoder: ${positions.shape[1]} positions; expected tokens + masked = ${t} + ${numMask}`);
-    if (numMask > 0 && !this.maskToken) throw new Error('MaeDecoder: masked positions given but this decoder has no mask token (maskToken: false)');
+    if (positions.shape[1] !== t + numMask)
+      throw new Error(`MaeDecoder: ${positions.shape[1]} positions; expected tokens + masked = ${t} + ${numMask}`);
+    if (numMask > 0 && !this.maskToken)
+      throw new Error('MaeDecoder: masked positions given but this decoder has no mask token (maskToken: false)');
     return tf.tidy(() => {
       let h = this.embed.forward(tokens, ctx) as tf.Tensor3D;
-      if (numMask > 0) h = tf.concat([h, tf.tile(this.maskToken!.value.reshape([1, 1, this.o.dim]), [b, numMask, 1]) as tf.Tensor3D], 1);
+      if (numMask > 0)
+        h = tf.concat(
+          [h, tf.tile(this.maskToken!.value.reshape([1, 1, this.o.dim]), [b, numMask, 1]) as tf.Tensor3D],
+          1,
+        );
       const pe = tf.gather(this.posEmbed.value, positions.reshape([-1])).reshape([b, t + numMask, this.o.dim]);
       h = h.add(pe) as tf.Tensor3D;
       for (const blk of this.blocks) h = blk.forward(h, ctx);
@@ -188,5 +205,14 @@ export function maeDecoderParams(o: MaeDecoderOptions): number {
   const d = o.dim;
   const h = Math.round(o.mlpRatio * d);
   const block = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * h + h) + (h * d + d);
-  return o.inDim * d + d + (o.maskToken ? d : 0) + (o.numPatches + 1) * d + o.depth * block + 2 * d + d * o.patchDim + o.patchDim;
+  return (
+    o.inDim * d +
+    d +
+    (o.maskToken ? d : 0) +
+    (o.numPatches + 1) * d +
+    o.depth * block +
+    2 * d +
+    d * o.patchDim +
+    o.patchDim
+  );
 }

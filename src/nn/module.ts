@@ -17,7 +17,10 @@ const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 export const init = {
   zeros: (): InitFn => (s) => new Float32Array(sizeOf(s)),
   ones: (): InitFn => (s) => new Float32Array(sizeOf(s)).fill(1),
-  constant: (v: number): InitFn => (s) => new Float32Array(sizeOf(s)).fill(v),
+  constant:
+    (v: number): InitFn =>
+    (s) =>
+      new Float32Array(sizeOf(s)).fill(v),
   normal:
     (std = 1, mean = 0): InitFn =>
     (s, rng) => {
@@ -75,7 +78,8 @@ export class Param {
     opts: ParamOptions = {},
   ) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d <= 0) throw new ConfigError(`parameter shape [${shape.join(', ')}] has a non-positive or fractional dimension`);
+      if (!Number.isInteger(d) || d <= 0)
+        throw new ConfigError(`parameter shape [${shape.join(', ')}] has a non-positive or fractional dimension`);
     }
     this.size = sizeOf(shape);
     this.decay = opts.decay ?? shape.length >= 2;

@@ -65,7 +65,11 @@ export function cvSquared(v: tf.Tensor1D): tf.Scalar {
   if (n <= 1) return tf.scalar(0);
   return tf.tidy(() => {
     const mean = v.mean();
-    const variance = v.sub(mean).square().sum().div(n - 1);
+    const variance = v
+      .sub(mean)
+      .square()
+      .sum()
+      .div(n - 1);
     return variance.div(mean.square().add(1e-10)) as tf.Scalar;
   });
 }
@@ -90,7 +94,9 @@ export class NoisyTopKRouter extends Module {
   ) {
     super();
     if (!(Number.isInteger(topK) && topK >= 1 && topK <= numExperts)) {
-      throw new ConfigError(`router: topK=${topK} with numExperts=${numExperts}; expected an integer 1 ≤ topK ≤ numExperts`);
+      throw new ConfigError(
+        `router: topK=${topK} with numExperts=${numExperts}; expected an integer 1 ≤ topK ≤ numExperts`,
+      );
     }
     this.wg = this.param('w_gate', [dim, numExperts], init.normal(1));
     this.wNoise = this.param('w_noise', [dim, numExperts], init.normal(1));
@@ -113,7 +119,9 @@ export class NoisyTopKRouter extends Module {
       let sigma: tf.Tensor2D | null = null;
       if (noisy) {
         // H(x)_i = x·W_g + ε·(softplus(x·W_noise) + eps), ε ~ N(0, 1)  (Shazeer eq. 4)
-        sigma = tf.softplus(tf.matMul(x, this.wNoise.value as tf.Tensor2D)).add(this.opts.noiseEps ?? 0.01) as tf.Tensor2D;
+        sigma = tf
+          .softplus(tf.matMul(x, this.wNoise.value as tf.Tensor2D))
+          .add(this.opts.noiseEps ?? 0.01) as tf.Tensor2D;
         logits = clean.add(tf.randomNormal(clean.shape, 0, 1, 'float32', ctx.rng.int()).mul(sigma));
       }
       // tfjs has no gradient for TopK: the chosen indices are read back (off the tape) and the values are taken
@@ -144,7 +152,9 @@ export class NoisyTopKRouter extends Module {
         } else {
           load = inTopK.sum(0) as tf.Tensor1D;
         }
-        loss = cvSquared(importance).add(cvSquared(load)).mul(this.opts.balanceCoef ?? 0.01) as tf.Scalar;
+        loss = cvSquared(importance)
+          .add(cvSquared(load))
+          .mul(this.opts.balanceCoef ?? 0.01) as tf.Scalar;
       }
       return { topIdx, topGates, gates, clean, loss };
     });
@@ -193,7 +203,9 @@ export class SwiGLUExperts extends Module {
     const [n] = x.shape;
     const [h, E] = [this.hidden, this.numExperts];
     return tf.tidy(() => {
-      const u = activate(tf.fused.matMul({ a: x, b: this.w.value as tf.Tensor2D, bias: this.b.value }), 'silu').reshape([n, E, h]);
+      const u = activate(tf.fused.matMul({ a: x, b: this.w.value as tf.Tensor2D, bias: this.b.value }), 'silu').reshape(
+        [n, E, h],
+      );
       const g = this.vShared
         ? this.vShared.forward(x).reshape([n, 1, h])
         : tf.fused.matMul({ a: x, b: this.vPriv!.value as tf.Tensor2D, bias: this.bvPriv!.value }).reshape([n, E, h]);
@@ -205,8 +217,11 @@ export class SwiGLUExperts extends Module {
   outputAll(hAll: tf.Tensor3D): tf.Tensor3D {
     const [n, E, h] = hAll.shape;
     return tf.tidy(() => {
-      if (this.w2Shared) return this.w2Shared.forward(hAll.reshape([n * E, h])).reshape([n, E, this.dim]) as tf.Tensor3D;
-      const y = tf.matMul(hAll.transpose([1, 0, 2]) as tf.Tensor3D, this.w2Priv!.value as tf.Tensor3D).add(this.b2Priv!.value);
+      if (this.w2Shared)
+        return this.w2Shared.forward(hAll.reshape([n * E, h])).reshape([n, E, this.dim]) as tf.Tensor3D;
+      const y = tf
+        .matMul(hAll.transpose([1, 0, 2]) as tf.Tensor3D, this.w2Priv!.value as tf.Tensor3D)
+        .add(this.b2Priv!.value);
       return y.transpose([1, 0, 2]) as tf.Tensor3D;
     });
   }
@@ -219,7 +234,11 @@ export class SwiGLUExperts extends Module {
       const u = activate(linear(this.w.value.slice([0, e * h], [m, h]), this.b.value.slice([e * h], [h]), x), 'silu');
       if (this.vShared) return this.w2Shared!.forward(u.mul(this.vShared.forward(x))) as tf.Tensor2D;
       const hid = u.mul(linear(this.vPriv!.value.slice([0, e * h], [m, h]), this.bvPriv!.value.slice([e * h], [h]), x));
-      return linear(this.w2Priv!.value.slice([e, 0, 0], [1, h, m]).reshape([h, m]), this.b2Priv!.value.slice([e, 0, 0], [1, 1, m]).reshape([m]), hid) as tf.Tensor2D;
+      return linear(
+        this.w2Priv!.value.slice([e, 0, 0], [1, h, m]).reshape([h, m]),
+        this.b2Priv!.value.slice([e, 0, 0], [1, 1, m]).reshape([m]),
+        hid,
+      ) as tf.Tensor2D;
     });
   }
 
@@ -281,7 +300,9 @@ export class MoeLayer extends Module {
     if (d === 'auto' && this.opts.numExperts === 1) return shared ? 'fused' : 'dense';
     if (d === 'auto') return shared ? (training ? 'slots' : 'fused') : 'dense';
     if (!shared && (d === 'slots' || d === 'fused')) {
-      throw new ConfigError(`MoE: dispatch='${d}' needs shared V/W2 (shareVW2=true); use 'dense' or 'sparse' with private V/W2`);
+      throw new ConfigError(
+        `MoE: dispatch='${d}' needs shared V/W2 (shareVW2=true); use 'dense' or 'sparse' with private V/W2`,
+      );
     }
     return d;
   }
@@ -311,7 +332,10 @@ export class MoeLayer extends Module {
       } else if (mode === 'slots') {
         const hAll = this.experts.hiddenAll(x2);
         const idxCols = tf.unstack(r.topIdx, 1);
-        const hSlots = tf.stack(idxCols.map((c) => hAll.mul(tf.oneHot(c, E).toFloat().expandDims(2)).sum(1)), 1) as tf.Tensor3D; // [N, k, h]
+        const hSlots = tf.stack(
+          idxCols.map((c) => hAll.mul(tf.oneHot(c, E).toFloat().expandDims(2)).sum(1)),
+          1,
+        ) as tf.Tensor3D; // [N, k, h]
         const out = dropout(this.experts.w2Shared!.forward(hSlots.reshape([n * k, h])).reshape([n, k, m]), rate, ctx);
         y = out.mul(r.topGates.expandDims(2)).sum(1) as tf.Tensor2D;
       } else {
@@ -334,7 +358,10 @@ export class MoeLayer extends Module {
     let offset = 0;
     for (let e = 0; e < E; e++) {
       if (rows[e].length === 0) continue;
-      const tokens = tf.tensor1d(rows[e].map((p) => Math.floor(p / k)), 'int32');
+      const tokens = tf.tensor1d(
+        rows[e].map((p) => Math.floor(p / k)),
+        'int32',
+      );
       outs.push(dropout(this.experts.expert(e, tf.gather(x2, tokens)), rate, ctx) as tf.Tensor2D);
       rows[e].forEach((p, j) => (where[p] = offset + j));
       offset += rows[e].length;

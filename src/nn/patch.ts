@@ -18,16 +18,29 @@ export function patchify(x: tf.Tensor4D, p: number, order: PatchOrder = 'hwc'): 
     // [B·gh, p, gw, p·C] → [B·gh, gw, p, p·C]
     const t = x.reshape([b * gh, p, gw, p * c]).transpose([0, 2, 1, 3]);
     if (order === 'hwc') return t.reshape([b, gh * gw, p * p * c]) as tf.Tensor3D;
-    return t.reshape([b * gh * gw, p * p, c]).transpose([0, 2, 1]).reshape([b, gh * gw, c * p * p]) as tf.Tensor3D;
+    return t
+      .reshape([b * gh * gw, p * p, c])
+      .transpose([0, 2, 1])
+      .reshape([b, gh * gw, c * p * p]) as tf.Tensor3D;
   });
 }
 
 /** Inverse of `patchify`: [B, N, p·p·C] → [B, H, W, C]. */
-export function unpatchify(t: tf.Tensor3D, p: number, gridH: number, gridW: number, c: number, order: PatchOrder = 'hwc'): tf.Tensor4D {
+export function unpatchify(
+  t: tf.Tensor3D,
+  p: number,
+  gridH: number,
+  gridW: number,
+  c: number,
+  order: PatchOrder = 'hwc',
+): tf.Tensor4D {
   const b = t.shape[0];
   return tf.tidy(() => {
     let u: tf.Tensor = t;
     if (order === 'chw') u = t.reshape([b * gridH * gridW, c, p * p]).transpose([0, 2, 1]);
-    return u.reshape([b * gridH, gridW, p, p * c]).transpose([0, 2, 1, 3]).reshape([b, gridH * p, gridW * p, c]) as tf.Tensor4D;
+    return u
+      .reshape([b * gridH, gridW, p, p * c])
+      .transpose([0, 2, 1, 3])
+      .reshape([b, gridH * p, gridW * p, c]) as tf.Tensor4D;
   });
 }

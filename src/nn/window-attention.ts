@@ -85,7 +85,8 @@ export function shiftedWindowMask(h: number, wd: number, w: number, shift: numbe
       const win = a * nWw + bw;
       const lab = new Int32Array(n);
       for (let t = 0; t < n; t++) lab[t] = label[(a * w + Math.floor(t / w)) * wd + bw * w + (t % w)];
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) mask[(win * n + i) * n + j] = lab[i] === lab[j] ? 0 : -100;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) mask[(win * n + i) * n + j] = lab[i] === lab[j] ? 0 : -100;
     }
   }
   return mask;
@@ -118,14 +119,27 @@ export class WindowAttention extends Module {
   ) {
     super();
     if (dim % heads !== 0) throw new ConfigError(`WindowAttention: dim=${dim} is not divisible by heads=${heads}`);
-    if (!Number.isInteger(window) || window < 1) throw new ConfigError(`WindowAttention: window=${window} must be a positive integer`);
+    if (!Number.isInteger(window) || window < 1)
+      throw new ConfigError(`WindowAttention: window=${window} must be a positive integer`);
     const wi = opts.weightInit;
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true, weightInit: wi?.(dim), biasInit: wi ? init.zeros() : undefined }));
-    this.proj = this.child('proj', new Linear(dim, dim, { weightInit: wi?.(dim), biasInit: wi ? init.zeros() : undefined }));
+    this.qkv = this.child(
+      'qkv',
+      new Linear(dim, 3 * dim, {
+        bias: opts.qkvBias ?? true,
+        weightInit: wi?.(dim),
+        biasInit: wi ? init.zeros() : undefined,
+      }),
+    );
+    this.proj = this.child(
+      'proj',
+      new Linear(dim, dim, { weightInit: wi?.(dim), biasInit: wi ? init.zeros() : undefined }),
+    );
     this.relBiasTable =
       opts.relativePositionBias === false
         ? null
-        : this.param('relative_position_bias_table', [(2 * window - 1) ** 2, heads], init.truncNormal(0.02), { decay: false });
+        : this.param('relative_position_bias_table', [(2 * window - 1) ** 2, heads], init.truncNormal(0.02), {
+            decay: false,
+          });
   }
 
   /** Additive bias [1 or nW, heads, N, N] for windows of side `w` (≤ this.window): relative position + shift mask. */
@@ -136,7 +150,10 @@ export class WindowAttention extends Module {
       const m = (2 * this.window - 1) ** 2;
       // one-hot matmul instead of gather: differentiable on every backend
       const onehot = tf.tensor2d(relativeOneHot(w, this.window), [n * n, m]);
-      bias = tf.matMul(onehot, this.relBiasTable.value as tf.Tensor2D).transpose([1, 0]).reshape([1, this.heads, n, n]);
+      bias = tf
+        .matMul(onehot, this.relBiasTable.value as tf.Tensor2D)
+        .transpose([1, 0])
+        .reshape([1, this.heads, n, n]);
     }
     if (mask) {
       const mt = tf.tensor4d(mask, [nW, 1, n, n]);
@@ -158,12 +175,21 @@ export class WindowAttention extends Module {
   }
 
   /** softmax(q kᵀ/√d + B_rel + mask) per head (Swin Eq. 4). q, k: [B·nW, N, C]. */
-  private attend(q3: tf.Tensor3D, k3: tf.Tensor3D, ctx: Ctx, w: number, mask: Float32Array | null, recordKey?: string): tf.Tensor4D {
+  private attend(
+    q3: tf.Tensor3D,
+    k3: tf.Tensor3D,
+    ctx: Ctx,
+    w: number,
+    mask: Float32Array | null,
+    recordKey?: string,
+  ): tf.Tensor4D {
     const [bw, n] = q3.shape;
     const d = this.dim / this.heads;
     return tf.tidy(() => {
       ctx.macs?.add('attention', bw * this.heads * n * n * d);
-      let logits = tf.matMul(splitHeads(q3, this.heads), splitHeads(k3, this.heads), false, true).mul(1 / Math.sqrt(d)) as tf.Tensor4D;
+      let logits = tf
+        .matMul(splitHeads(q3, this.heads), splitHeads(k3, this.heads), false, true)
+        .mul(1 / Math.sqrt(d)) as tf.Tensor4D;
       const nW = mask ? mask.length / (n * n) : 1;
       const bias = this.bias(w, mask, nW);
       if (bias) {
@@ -201,7 +227,11 @@ export class WindowAttention extends Module {
       const mask = s > 0 ? cachedMask(h, wd, w, s) : null;
       const [q, k, v] = this.splitQkv(this.qkv.forward(xw, ctx) as tf.Tensor3D);
       const a = this.attend(q, k, ctx, w, mask, recordKey);
-      const y = dropout(this.proj.forward(this.aggregate(v, a, ctx), ctx), this.opts.projDropout ?? 0, ctx) as tf.Tensor3D;
+      const y = dropout(
+        this.proj.forward(this.aggregate(v, a, ctx), ctx),
+        this.opts.projDropout ?? 0,
+        ctx,
+      ) as tf.Tensor3D;
       return cyclicShift(windowReverse(y, w, h, wd), s);
     });
   }
@@ -210,11 +240,14 @@ export class WindowAttention extends Module {
 /** Swin's rule for small maps: if min(H, W) ≤ window, one window covering the map and no shift. */
 export function effectiveWindow(h: number, wd: number, window: number, shift: number): { w: number; s: number } {
   if (Math.min(h, wd) <= window) {
-    if (h !== wd) throw new ConfigError(`window attention: a ${h}×${wd} map smaller than window ${window} must be square`);
+    if (h !== wd)
+      throw new ConfigError(`window attention: a ${h}×${wd} map smaller than window ${window} must be square`);
     return { w: h, s: 0 };
   }
   if (h % window !== 0 || wd % window !== 0) {
-    throw new ConfigError(`window attention: feature map ${h}×${wd} is not divisible by window ${window}; expected multiples of ${window}`);
+    throw new ConfigError(
+      `window attention: feature map ${h}×${wd} is not divisible by window ${window}; expected multiples of ${window}`,
+    );
   }
   return { w: window, s: shift };
 }

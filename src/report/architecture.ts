@@ -56,7 +56,9 @@ interface TreeView {
 function view(model: Module): TreeView {
   return {
     modules: new Map(model.namedModules()),
-    params: model.namedParams().map(([p, q]) => ({ path: p, shape: [...q.shape], size: q.size, trainable: q.trainable })),
+    params: model
+      .namedParams()
+      .map(([p, q]) => ({ path: p, shape: [...q.shape], size: q.size, trainable: q.trainable })),
   };
 }
 
@@ -82,7 +84,7 @@ function childPaths(v: TreeView, prefix: string): string[] {
 
 function kindOf(v: TreeView, p: string): string {
   const m = v.modules.get(p);
-  return m ? m.constructor.name : p.split('.').pop() ?? p;
+  return m ? m.constructor.name : (p.split('.').pop() ?? p);
 }
 
 const shapeText = (s: number[]) => s.join('×');
@@ -100,47 +102,78 @@ function describe(v: TreeView, p: string, c: Config): string {
   const kind = kindOf(v, p);
   const own = v.params.filter((q) => under(p)(q.path) && q.trainable);
   const shapes = (names: string[]) =>
-    names.map((n) => [n, weightsOf(v, p, n)] as const).filter(([, s]) => s).map(([n, s]) => `${n.replace(/\.weight$/, '')} ${shapeText(s!)}`).join(', ');
+    names
+      .map((n) => [n, weightsOf(v, p, n)] as const)
+      .filter(([, s]) => s)
+      .map(([n, s]) => `${n.replace(/\.weight$/, '')} ${shapeText(s!)}`)
+      .join(', ');
   switch (kind) {
     case 'GroupedQueryAttention': {
       const heads = num(c, 'numHeads');
       const groups = num(c, 'kvGroups');
-      return `grouped-query attention: ${heads} query heads share ${groups} key/value head${groups === 1 ? '' : 's'} ` + `(${shapes(['q.weight', 'k.weight', 'v.weight'])})`;
+      return (
+        `grouped-query attention: ${heads} query heads share ${groups} key/value head${groups === 1 ? '' : 's'} ` +
+        `(${shapes(['q.weight', 'k.weight', 'v.weight'])})`
+      );
     }
     case 'MultiHeadAttention':
-      return `multi-head self-attention, ` + `${num(c, 'numHeads') ?? (Array.isArray(c.numHeads) ? (c.numHeads as number[]).join('/') : '?')} heads ` + `(${shapes(['qkv.weight', 'proj.weight'])})`;
+      return (
+        `multi-head self-attention, ` +
+        `${num(c, 'numHeads') ?? (Array.isArray(c.numHeads) ? (c.numHeads as number[]).join('/') : '?')} heads ` +
+        `(${shapes(['qkv.weight', 'proj.weight'])})`
+      );
     case 'MoeLayer': {
       const w = weightsOf(v, p, 'experts.w');
       const vv = weightsOf(v, p, 'experts.v.weight');
       const gate = weightsOf(v, p, 'router.w_gate');
       const e = gate ? gate[gate.length - 1] : undefined;
-      const shared = c.shareVW2 ? 'V and W2 shared by all experts, W private to each' : 'every expert has its own W, V, W2';
-      return `mixture of ${e ?? '?'} SwiGLU experts, top-${num(c, 'topK')} per token; ${shared}` +
-        `${vv ? `; hidden ${vv[vv.length - 1]}` : ''}${w ? ` (W ${shapeText(w)})` : ''}`;
+      const shared = c.shareVW2
+        ? 'V and W2 shared by all experts, W private to each'
+        : 'every expert has its own W, V, W2';
+      return (
+        `mixture of ${e ?? '?'} SwiGLU experts, top-${num(c, 'topK')} per token; ${shared}` +
+        `${vv ? `; hidden ${vv[vv.length - 1]}` : ''}${w ? ` (W ${shapeText(w)})` : ''}`
+      );
     }
     case 'NoisyTopKRouter':
       return `noisy top-${num(c, 'topK')} router: each token picks its experts`;
     case 'SwiGLUExperts':
       return `SwiGLU experts (${shapes(['w', 'v.weight', 'w2.weight'])})`;
     case 'Router':
-      return `per-image router on the class token (${String(c.routing ?? '')}): one choice of top-${num(c, 'topK')} ` + `of ${num(c, 'numExperts')} experts for the whole image`;
+      return (
+        `per-image router on the class token (${String(c.routing ?? '')}): one choice of top-${num(c, 'topK')} ` +
+        `of ${num(c, 'numExperts')} experts for the whole image`
+      );
     case 'ExpertMlps':
-      return `${num(c, 'numExperts')} expert MLPs; every token of an image goes to the experts its image's router ` + `chose`;
+      return (
+        `${num(c, 'numExperts')} expert MLPs; every token of an image goes to the experts its image's router ` + `chose`
+      );
     case 'EitPatchProjection':
-      return `EIT_P: conv ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} (stride ${num(c, 'strideSize')}) then ` + `max-pool ${num(c, 'poolSize')}×${num(c, 'poolSize')} → patch tokens, no position embedding ` + `(${c.posEmbed})`;
+      return (
+        `EIT_P: conv ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} (stride ${num(c, 'strideSize')}) then ` +
+        `max-pool ${num(c, 'poolSize')}×${num(c, 'poolSize')} → patch tokens, no position embedding ` +
+        `(${c.posEmbed})`
+      );
     case 'EitConvBranch': {
       const dw = weightsOf(v, p, 'dw.weight');
       const ch = dw ? dw[2] : undefined;
-      return `EIT_T: depth-wise ${dw ? `${dw[0]}×${dw[1]}` : ''} conv on ${ch} of ${num(c, 'embedDim')} channels ` + `beside attention (${c.convSchedule} schedule)`;
+      return (
+        `EIT_T: depth-wise ${dw ? `${dw[0]}×${dw[1]}` : ''} conv on ${ch} of ${num(c, 'embedDim')} channels ` +
+        `beside attention (${c.convSchedule} schedule)`
+      );
     }
     case 'DWSpatialBlock':
     case 'SpatialBlock': {
       const b = String(c.block ?? '');
       const what: Record<string, string> = {
         attn: 'local window attention (Swin): weights per window, per head, from the input',
-        dw: `static depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: one kernel per channel, ` + `shared over positions`,
+        dw:
+          `static depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: one kernel per channel, ` +
+          `shared over positions`,
         ddw: `dynamic depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: kernels predicted per image`,
-        iddw: `inhomogeneous dynamic depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: kernels ` + `predicted per position, shared by channel groups`,
+        iddw:
+          `inhomogeneous dynamic depth-wise ${num(c, 'kernelSize')}×${num(c, 'kernelSize')} conv: kernels ` +
+          `predicted per position, shared by channel groups`,
       };
       return `${what[b] ?? b}, then an MLP`;
     }
@@ -151,7 +184,9 @@ function describe(v: TreeView, p: string, c: Config): string {
     case 'MaeVitBlock':
     case 'SwinBlock': {
       const width = v.params.find((q) => under(p)(q.path) && /gamma$/.test(q.path))?.shape[0];
-      return `${width ? `width ${width}: ` : ''}${childPaths(v, p).map((q) => q.split('.').pop()).join(' → ')}`;
+      return `${width ? `width ${width}: ` : ''}${childPaths(v, p)
+        .map((q) => q.split('.').pop())
+        .join(' → ')}`;
     }
     default: {
       const first = own.find((q) => /weight|gamma|w$/.test(q.path)) ?? own[0];
@@ -187,12 +222,26 @@ export function architectureSummary(model: Module & { config?: object }, name?: 
   walk('');
   const blocks: BlockDetail[] = [...blockPaths].map(([kind, paths]) => {
     const first = paths[0];
-    const parts = childPaths(v, first).map((p) => ({ path: p.slice(first.length + 1), kind: kindOf(v, p), params: paramsUnder(v, p), detail: describe(v, p, c) }));
+    const parts = childPaths(v, first).map((p) => ({
+      path: p.slice(first.length + 1),
+      kind: kindOf(v, p),
+      params: paramsUnder(v, p),
+      detail: describe(v, p, c),
+    }));
     // weight shapes that differ between blocks of this kind
     const rel = (p: string, q: string) => q.slice(p.length + 1);
-    const table = paths.map((p) => new Map(v.params.filter((q) => q.trainable && under(p)(q.path) && q.path !== p).map((q) => [rel(p, q.path), shapeText(q.shape)])));
+    const table = paths.map(
+      (p) =>
+        new Map(
+          v.params
+            .filter((q) => q.trainable && under(p)(q.path) && q.path !== p)
+            .map((q) => [rel(p, q.path), shapeText(q.shape)]),
+        ),
+    );
     const names = [...new Set(table.flatMap((t) => [...t.keys()]))];
-    const varying = names.filter((n) => new Set(table.map((t) => t.get(n) ?? '—')).size > 1 && !/(\.bias|\.beta|\.b|w_noise)$/.test(n));
+    const varying = names.filter(
+      (n) => new Set(table.map((t) => t.get(n) ?? '—')).size > 1 && !/(\.bias|\.beta|\.b|w_noise)$/.test(n),
+    );
     const variation = varying.length ? paths.map((p, i) => ({ path: p, shapes: blockFacts(table[i], varying) })) : [];
     return { kind, path: first, parts, variation };
   });
@@ -218,7 +267,10 @@ function blockFacts(shapes: Map<string, string>, varying: string[]): string {
     dim('norm1.gamma', 0) && `width ${dim('norm1.gamma', 0)}`,
   ].filter(Boolean);
   if (facts.length) return facts.join(', ');
-  return varying.slice(0, 2).map((n) => `${n} ${shapes.get(n) ?? '—'}`).join(', ');
+  return varying
+    .slice(0, 2)
+    .map((n) => `${n} ${shapes.get(n) ?? '—'}`)
+    .join(', ');
 }
 
 function parentOf(p: string): string {
@@ -243,7 +295,8 @@ function wrap(text: string, max: number): string[] {
   return out;
 }
 
-const fmtParams = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+const fmtParams = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
 
 const COLORS: Array<[RegExp, string]> = [
   [/Attention|Spatial/, '#dbe9f6'],
@@ -255,7 +308,10 @@ const COLORS: Array<[RegExp, string]> = [
 const colorOf = (kind: string) => COLORS.find(([re]) => re.test(kind))?.[1] ?? '#ffffff';
 
 /** The drawing as a standalone SVG (two columns: the model, and each block kind opened up). */
-export function architectureSvg(model: Module & { config?: object }, opts: { name?: string; title?: string } = {}): string {
+export function architectureSvg(
+  model: Module & { config?: object },
+  opts: { name?: string; title?: string } = {},
+): string {
   const s = architectureSummary(model, opts.name);
   const LW = 330;
   const RW = 470;
@@ -267,7 +323,10 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
     const h = 10 + lines.length * LINE;
     parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="6" fill="${fill}" stroke="#555"/>`);
     lines.forEach((l, i) => {
-      parts.push(`<text x="${x + 8}" y="${y + 5 + LINE * (i + 1) - 3}" ` + `font-size="12"${i < bold ? ' font-weight="bold"' : ''}>${esc(l)}</text>`);
+      parts.push(
+        `<text x="${x + 8}" y="${y + 5 + LINE * (i + 1) - 3}" ` +
+          `font-size="12"${i < bold ? ' font-weight="bold"' : ''}>${esc(l)}</text>`,
+      );
     });
     return h;
   };
@@ -280,7 +339,8 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
   parts.push(`<text x="${PAD}" y="${y - 4}" font-size="11" fill="#555">input image ↓</text>`);
   y += 6;
   s.rows.forEach((r, i) => {
-    const head = r.repeat > 1 ? `${r.path} … ${r.lastPath.split('.').pop()} · ${r.kind} × ${r.repeat}` : `${r.path} · ${r.kind}`;
+    const head =
+      r.repeat > 1 ? `${r.path} … ${r.lastPath.split('.').pop()} · ${r.kind} × ${r.repeat}` : `${r.path} · ${r.kind}`;
     const lines = [head, ...wrap(`${r.detail}`, 50).slice(0, 3), `${fmtParams(r.params)} params`];
     const h = box(PAD, y, LW, lines, colorOf(r.kind), 1);
     if (i < s.rows.length - 1) arrow(PAD + LW / 2, y + h, y + h + 14);
@@ -291,7 +351,10 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
   const x = PAD + LW + GAP;
   let yr = PAD + 28;
   for (const b of s.blocks) {
-    parts.push(`<text x="${x}" y="${yr + 8}" font-size="13" ` + `font-weight="bold">${esc(`${b.kind}, opened up (${b.path})`)}</text>`);
+    parts.push(
+      `<text x="${x}" y="${yr + 8}" font-size="13" ` +
+        `font-weight="bold">${esc(`${b.kind}, opened up (${b.path})`)}</text>`,
+    );
     yr += 16;
     b.parts.forEach((p, i) => {
       const lines = [`${p.path} · ${p.kind} · ${fmtParams(p.params)}`, ...wrap(p.detail, 68).slice(0, 3)];
@@ -299,10 +362,15 @@ export function architectureSvg(model: Module & { config?: object }, opts: { nam
       if (i < b.parts.length - 1) arrow(x + RW / 2, yr + h, yr + h + 10);
       yr += h + 10;
     });
-    parts.push(`<text x="${x}" y="${yr + 10}" font-size="11" ` + `fill="#555">${esc('residual connections around attention and the FFN/MoE; norms as configured')}</text>`);
+    parts.push(
+      `<text x="${x}" y="${yr + 10}" font-size="11" ` +
+        `fill="#555">${esc('residual connections around attention and the FFN/MoE; norms as configured')}</text>`,
+    );
     yr += 18;
     if (b.variation.length) {
-      parts.push(`<text x="${x}" y="${yr + 10}" font-size="12" font-weight="bold">What changes from block to block</text>`);
+      parts.push(
+        `<text x="${x}" y="${yr + 10}" font-size="12" font-weight="bold">What changes from block to block</text>`,
+      );
       yr += 16;
       for (const row of b.variation) {
         for (const [i, l] of wrap(`${row.path}: ${row.shapes}`, 80).entries()) {

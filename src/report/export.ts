@@ -34,7 +34,8 @@ const CHROMIUM_CANDIDATES = [
   '/Applications/Chromium.app/Contents/MacOS/Chromium',
 ];
 
-export const NO_CHROMIUM_MESSAGE = 'PNG/SVG skipped: no Chromium found (apt-get install chromium, or set LIGHTVIT_CHROMIUM)';
+export const NO_CHROMIUM_MESSAGE =
+  'PNG/SVG skipped: no Chromium found (apt-get install chromium, or set LIGHTVIT_CHROMIUM)';
 
 /** $LIGHTVIT_CHROMIUM if it exists, else the first system Chromium/Chrome found, else null. */
 export function findChromium(): string | null {
@@ -52,7 +53,10 @@ export function plotlyBundle(): string {
 
 /** JSON safe to embed inside a <script> element. */
 export function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export function escapeHtml(s: string): string {
@@ -62,9 +66,12 @@ export function escapeHtml(s: string): string {
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function checkSpec(spec: FigureSpec): void {
-  if (!ID_RE.test(spec.id)) throw new LightvitError(`figure id '${spec.id}' is not a file stem; expected letters, digits, '.', '_' or '-'`);
-  if (!ID_RE.test(spec.paper)) throw new LightvitError(`figure '${spec.id}' has paper='${spec.paper}'; expected a paper id like 'mlit'`);
-  if (!Array.isArray(spec.data)) throw new LightvitError(`figure '${spec.id}' data is ${typeof spec.data}; expected an array of plotly traces`);
+  if (!ID_RE.test(spec.id))
+    throw new LightvitError(`figure id '${spec.id}' is not a file stem; expected letters, digits, '.', '_' or '-'`);
+  if (!ID_RE.test(spec.paper))
+    throw new LightvitError(`figure '${spec.id}' has paper='${spec.paper}'; expected a paper id like 'mlit'`);
+  if (!Array.isArray(spec.data))
+    throw new LightvitError(`figure '${spec.id}' data is ${typeof spec.data}; expected an array of plotly traces`);
 }
 
 /** File name of the plotly bundle written once into each figures folder. */
@@ -138,16 +145,22 @@ interface BrowserLike {
  * seeds and the synthetic-data warning) is drawn under the plot, wrapped, and the figure grows to fit it.
  */
 export function withProvenanceFooter(spec: FigureSpec): Record<string, unknown> {
-  const layout = { ...spec.layout } as Record<string, unknown> & { margin?: Record<string, number>; height?: number; width?: number };
+  const layout = { ...spec.layout } as Record<string, unknown> & {
+    margin?: Record<string, number>;
+    height?: number;
+    width?: number;
+  };
   const atNote = spec.caption.indexOf(`${DATA_NOTE_PREFIX} `);
   const at = atNote >= 0 ? atNote : spec.caption.indexOf('Dataset:');
-  const text = (at >= 0 ? spec.caption.slice(at) : /synthetic/i.test(spec.caption) ? 'Trained on synthetic data.' : '').trim();
+  const text = (
+    at >= 0 ? spec.caption.slice(at) : /synthetic/i.test(spec.caption) ? 'Trained on synthetic data.' : ''
+  ).trim();
   if (!text) return layout;
   const width = layout.width ?? 760;
   const perLine = Math.max(40, Math.floor(width / 7));
   const lines: string[] = [];
   for (const word of text.split(/\s+/)) {
-    if (lines.length && (`${lines[lines.length - 1]} ${word}`).length <= perLine) lines[lines.length - 1] += ` ${word}`;
+    if (lines.length && `${lines[lines.length - 1]} ${word}`.length <= perLine) lines[lines.length - 1] += ` ${word}`;
     else lines.push(word);
   }
   const extra = 16 * lines.length + 8;
@@ -156,8 +169,17 @@ export function withProvenanceFooter(spec: FigureSpec): Record<string, unknown> 
   layout.height = (layout.height ?? 480) + extra;
   const annotations = Array.isArray(layout.annotations) ? [...(layout.annotations as unknown[])] : [];
   annotations.push({
-    text: lines.map((l) => escapeHtml(l)).join('<br>'), xref: 'paper', yref: 'paper', x: 0, y: 0, xanchor: 'left', yanchor: 'top',
-    yshift: -(margin.b + 2), showarrow: false, align: 'left', font: { size: 11, color: '#555' },
+    text: lines.map((l) => escapeHtml(l)).join('<br>'),
+    xref: 'paper',
+    yref: 'paper',
+    x: 0,
+    y: 0,
+    xanchor: 'left',
+    yanchor: 'top',
+    yshift: -(margin.b + 2),
+    showarrow: false,
+    align: 'left',
+    font: { size: 11, color: '#555' },
   });
   layout.annotations = annotations;
   return layout;
@@ -175,7 +197,12 @@ export class FigureRenderer {
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       const { chromium } = require('playwright-core') as typeof import('playwright-core');
-      const browser = (await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 })) as unknown as BrowserLike;
+      const browser = (await chromium.launch({
+        executablePath,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        timeout: 60_000,
+      })) as unknown as BrowserLike;
       try {
         const page = await browser.newPage();
         await page.setContent('<!doctype html><html><body><div id="f"></div></body></html>');
@@ -232,15 +259,27 @@ export class FigureRenderer {
         await P.newPlot(div, a.data, a.layout, { staticPlot: true });
         const root = (div.querySelector('.main-svg') ?? div).getBoundingClientRect();
         const kinds: Array<[string, string]> = [
-          ['.xtick text', 'xtick'], ['.ytick text', 'ytick'], ['.xtitle', 'xtitle'], ['.ytitle', 'ytitle'],
-          ['.annotation-text', 'annotation'], ['.legendtext', 'legend'], ['.gtitle', 'title'],
+          ['.xtick text', 'xtick'],
+          ['.ytick text', 'ytick'],
+          ['.xtitle', 'xtitle'],
+          ['.ytitle', 'ytitle'],
+          ['.annotation-text', 'annotation'],
+          ['.legendtext', 'legend'],
+          ['.gtitle', 'title'],
         ];
         const texts: Array<{ kind: string; text: string; x0: number; y0: number; x1: number; y1: number }> = [];
         for (const [sel, kind] of kinds) {
           for (const el of div.querySelectorAll(sel)) {
             const r = el.getBoundingClientRect();
             if (!r.width && !r.height) continue;
-            texts.push({ kind, text: el.textContent ?? '', x0: r.left - root.left, y0: r.top - root.top, x1: r.right - root.left, y1: r.bottom - root.top });
+            texts.push({
+              kind,
+              text: el.textContent ?? '',
+              x0: r.left - root.left,
+              y0: r.top - root.top,
+              x1: r.right - root.left,
+              y1: r.bottom - root.top,
+            });
           }
         }
         const out = { width: root.width, height: root.height, texts };
@@ -347,7 +386,9 @@ export async function renderFigures(specs: FigureSpec[], opts: ExportOptions = {
         written[i].png = `${base}.png`;
         written[i].svg = `${base}.svg`;
       } catch (e) {
-        log(`PNG/SVG of figure '${specs[i].id}' failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+        log(
+          `PNG/SVG of figure '${specs[i].id}' failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`,
+        );
       }
     }
   } finally {

@@ -150,7 +150,8 @@ export interface ScatterOptions extends FigureIdentity {
   pointLabels?: boolean;
 }
 
-const isLine = (r: ReferencePoint | ReferenceLine): r is ReferenceLine => typeof (r as ReferenceLine).value === 'number';
+const isLine = (r: ReferencePoint | ReferenceLine): r is ReferenceLine =>
+  typeof (r as ReferenceLine).value === 'number';
 
 /**
  * Accuracy vs parameters or MACs, log-x with 1-2-5 ticks, mean ± std over seeds as error bars. Points are named by
@@ -162,7 +163,9 @@ export function scatterAccVs(o: ScatterOptions): FigureSpec {
   const labelBy = o.labelBy ?? 'variant';
   const refPoints = (o.references ?? []).filter((r): r is ReferencePoint => !isLine(r));
   const refLines = (o.references ?? []).filter(isLine);
-  const recs = o.records.filter((r) => typeof recordValue(r, yName) === 'number' && typeof recordValue(r, o.x) === 'number');
+  const recs = o.records.filter(
+    (r) => typeof recordValue(r, yName) === 'number' && typeof recordValue(r, o.x) === 'number',
+  );
   const xu = metricUnit(o.x, [...recs.map((r) => recordValue(r, o.x) as number), ...refPoints.map((p) => p.x)]);
   const yu = metricUnit(yName);
   const rows = summarize(recs, { groupBy: [groupBy, labelBy], metrics: [o.x, yName] });
@@ -202,7 +205,12 @@ export function scatterAccVs(o: ScatterOptions): FigureSpec {
   const logX = o.logX !== false;
   const xs = data.flatMap((t) => t.x as number[]).filter((v) => !logX || v > 0);
   const ys = [
-    ...data.flatMap((t) => (t.y as number[]).flatMap((y, i) => [y - (((t.error_y as { array?: number[] })?.array ?? [])[i] ?? 0), y + (((t.error_y as { array?: number[] })?.array ?? [])[i] ?? 0)])),
+    ...data.flatMap((t) =>
+      (t.y as number[]).flatMap((y, i) => [
+        y - (((t.error_y as { array?: number[] })?.array ?? [])[i] ?? 0),
+        y + (((t.error_y as { array?: number[] })?.array ?? [])[i] ?? 0),
+      ]),
+    ),
     ...lines.map((l) => l.y),
   ];
   // explicit ranges (padded so that labels at the edges fit), so that labels can be placed in pixels
@@ -229,9 +237,16 @@ export function scatterAccVs(o: ScatterOptions): FigureSpec {
   };
   spec = fitFigure(spec);
   if (o.pointLabels !== false && xs.length) {
-    const lay = spec.layout as { width: number; height: number; margin: { l: number; r: number; t: number; b: number } };
+    const lay = spec.layout as {
+      width: number;
+      height: number;
+      margin: { l: number; r: number; t: number; b: number };
+    };
     const legendW = data.length > 1 ? Math.max(...data.map((t) => textWidth(String(t.name), 13))) + 50 : 0;
-    const area = { width: lay.width - lay.margin.l - Math.max(lay.margin.r, legendW), height: lay.height - lay.margin.t - lay.margin.b };
+    const area = {
+      width: lay.width - lay.margin.l - Math.max(lay.margin.r, legendW),
+      height: lay.height - lay.margin.t - lay.margin.b,
+    };
     const pts = [...data].reverse().flatMap((t) =>
       (t.x as number[]).map((x, i) => ({
         x: ((lx(x) - xRange[0]) / (xRange[1] - xRange[0])) * area.width,
@@ -243,8 +258,15 @@ export function scatterAccVs(o: ScatterOptions): FigureSpec {
     );
     const placed = placeLabels(pts, area);
     const labelAnn = placed.map((p) => ({
-      x: pts[p.index].dataX, y: pts[p.index].dataY, xref: 'x', yref: 'y', text: escapeText(p.text), showarrow: false,
-      xshift: p.ax, yshift: -p.ay, font: { size: 11, color: '#222' },
+      x: pts[p.index].dataX,
+      y: pts[p.index].dataY,
+      xref: 'x',
+      yref: 'y',
+      text: escapeText(p.text),
+      showarrow: false,
+      xshift: p.ax,
+      yshift: -p.ay,
+      font: { size: 11, color: '#222' },
     }));
     spec.layout.annotations = [...(spec.layout.annotations as unknown[]), ...labelAnn];
   }
@@ -269,7 +291,10 @@ export function ablationBars(o: AblationOptions): FigureSpec {
   const fields = typeof o.groupBy === 'string' ? [o.groupBy] : [...o.groupBy];
   const [xf, cf] = fields;
   const rows = summarize(o.records, { groupBy: fields, metrics: [o.metric] }).filter((r) => r.metrics[o.metric]);
-  const u = metricUnit(o.metric, rows.map((r) => r.metrics[o.metric].mean));
+  const u = metricUnit(
+    o.metric,
+    rows.map((r) => r.metrics[o.metric].mean),
+  );
   const multiSeed = rows.some((r) => r.metrics[o.metric].n > 1);
   const bar = (rs: SummaryRow[], name: string): Trace => ({
     type: 'bar',
@@ -283,18 +308,29 @@ export function ablationBars(o: AblationOptions): FigureSpec {
     hovertemplate: `%{x}: %{y} (%{text})<extra>${name}</extra>`,
   });
   const data: Trace[] = cf
-    ? uniq(rows.map((r) => r.group[cf])).map((c) => bar(rows.filter((r) => r.group[cf] === c), String(c)))
+    ? uniq(rows.map((r) => r.group[cf])).map((c) =>
+        bar(
+          rows.filter((r) => r.group[cf] === c),
+          String(c),
+        ),
+      )
     : [bar(rows, prettyMetric(o.metric))];
   const lines: Array<{ label: string; y: number }> = [];
   if (typeof o.baseline === 'number') lines.push({ label: 'baseline', y: o.baseline });
   else if (typeof o.baseline === 'string') {
     const b = rows.filter((r) => String(r.group[xf]) === o.baseline);
-    if (b.length) lines.push({ label: `baseline (${o.baseline})`, y: num(b.reduce((s, r) => s + r.metrics[o.metric].mean, 0) / b.length / u.div, 4) });
+    if (b.length)
+      lines.push({
+        label: `baseline (${o.baseline})`,
+        y: num(b.reduce((s, r) => s + r.metrics[o.metric].mean, 0) / b.length / u.div, 4),
+      });
   }
   for (const r of o.references ?? []) lines.push({ label: r.label, y: num(r.value / u.div, 4) });
   const refs = referenceLineShapes(lines);
   // the y range holds every bar with its error bar and every reference line (plotly's autorange ignores the lines)
-  const tops = data.flatMap((t) => (t.y as number[]).map((y, i) => [y, ((t.error_y as { array: number[] }).array[i] ?? 0)] as const));
+  const tops = data.flatMap((t) =>
+    (t.y as number[]).map((y, i) => [y, (t.error_y as { array: number[] }).array[i] ?? 0] as const),
+  );
   const hi = Math.max(0, ...tops.map(([y, e]) => y + (multiSeed ? e : 0)), ...lines.map((l) => l.y));
   const lo = Math.min(0, ...tops.map(([y, e]) => y - (multiSeed ? e : 0)), ...lines.map((l) => l.y));
   const yRange = hi > lo ? [lo, hi + 0.1 * (hi - lo)] : undefined;
@@ -333,7 +369,18 @@ export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): F
   const withHist = records.filter((r) => r.history?.length);
   const multiSeed = new Set(withHist.map((r) => r.variant)).size < withHist.length;
   const nameOf = o.nameBy ?? ((r: CurveSource) => (multiSeed ? `${r.variant} (seed ${r.seed})` : r.variant));
-  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  const palette = [
+    '#1f77b4',
+    '#ff7f0e',
+    '#2ca02c',
+    '#d62728',
+    '#9467bd',
+    '#8c564b',
+    '#e377c2',
+    '#7f7f7f',
+    '#bcbd22',
+    '#17becf',
+  ];
   const data: Trace[] = [];
   withHist.forEach((r, i) => {
     const h = r.history!;
@@ -354,10 +401,44 @@ export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): F
       marker: { color, size: 5 },
       hovertemplate: `${name} ${label}<br>epoch %{x}: %{y}<extra></extra>`,
     });
-    data.push(line(h.map((e) => e.trainLoss), 'solid', 1, 'train loss', true));
-    if (h.some((e) => e.testLoss !== undefined)) data.push(line(h.map((e) => e.testLoss), 'dot', 1, 'test loss', false));
-    data.push(line(h.map((e) => 100 * e.trainTop1), 'solid', 2, 'train top-1', false));
-    if (h.some((e) => e.testTop1 !== undefined)) data.push(line(h.map((e) => (e.testTop1 === undefined ? undefined : 100 * e.testTop1)), 'dot', 2, 'test top-1', false));
+    data.push(
+      line(
+        h.map((e) => e.trainLoss),
+        'solid',
+        1,
+        'train loss',
+        true,
+      ),
+    );
+    if (h.some((e) => e.testLoss !== undefined))
+      data.push(
+        line(
+          h.map((e) => e.testLoss),
+          'dot',
+          1,
+          'test loss',
+          false,
+        ),
+      );
+    data.push(
+      line(
+        h.map((e) => 100 * e.trainTop1),
+        'solid',
+        2,
+        'train top-1',
+        false,
+      ),
+    );
+    if (h.some((e) => e.testTop1 !== undefined))
+      data.push(
+        line(
+          h.map((e) => (e.testTop1 === undefined ? undefined : 100 * e.testTop1)),
+          'dot',
+          2,
+          'test top-1',
+          false,
+        ),
+      );
   });
   const title = o.title ?? 'Training curves';
   return fitFigure({
@@ -373,7 +454,17 @@ export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): F
       yaxis: { title: { text: 'Loss (cross-entropy)' } },
       xaxis2: { domain: [0.58, 1], title: { text: 'Epoch' }, anchor: 'y2' },
       yaxis2: { title: { text: 'Top-1 accuracy (%)' }, anchor: 'x2' },
-      annotations: [{ xref: 'paper', yref: 'paper', x: 0.5, y: 1.06, showarrow: false, text: 'solid: train · dotted: test', font: { size: 12, color: '#555' } }],
+      annotations: [
+        {
+          xref: 'paper',
+          yref: 'paper',
+          x: 0.5,
+          y: 1.06,
+          showarrow: false,
+          text: 'solid: train · dotted: test',
+          font: { size: 12, color: '#555' },
+        },
+      ],
     }),
   });
 }
@@ -463,7 +554,9 @@ export function lineChart(o: LineChartOptions): FigureSpec {
       x: s.x,
       y: s.y.map((v) => num(v, 5)),
       line: { dash: s.dash ?? 'solid' },
-      error_y: s.error ? { type: 'data', array: s.error.map((v) => num(v, 3)), visible: s.error.some((v) => v > 0) } : undefined,
+      error_y: s.error
+        ? { type: 'data', array: s.error.map((v) => num(v, 3)), visible: s.error.some((v) => v > 0) }
+        : undefined,
     })),
     layout: baseLayout(title, {
       xaxis: { title: { text: o.xTitle }, type: o.logX ? 'log' : 'linear' },
@@ -685,10 +778,16 @@ export function imageToZ(img: GridImage): number[][][] {
   const { pixels, width, height, channels } = img;
   const need = width * height * channels;
   if (pixels.length !== need) {
-    throw new Error(`image '${img.label ?? ''}' has ${pixels.length} values; expected ${height}×${width}×${channels} = ${need}`);
+    throw new Error(
+      `image '${img.label ?? ''}' has ${pixels.length} values; expected ${height}×${width}×${channels} = ${need}`,
+    );
   }
   let isFloat = true;
-  for (let i = 0; i < pixels.length; i++) if (pixels[i] > 1) { isFloat = false; break; }
+  for (let i = 0; i < pixels.length; i++)
+    if (pixels[i] > 1) {
+      isFloat = false;
+      break;
+    }
   const scale = isFloat && !(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray) ? 255 : 1;
   const z: number[][][] = [];
   for (let y = 0; y < height; y++) {
@@ -743,17 +842,41 @@ export function imageGrid(o: ImageGridOptions): FigureSpec {
     const x0 = c / cols + gap / 2;
     const x1 = (c + 1) / cols - gap / 2;
     const y1 = 1 - r / rows - gap / 2;
-    const y0 = 1 - (r + 1) / rows + gap / 2 + (labelH / (rows * (cell + labelH)));
+    const y0 = 1 - (r + 1) / rows + gap / 2 + labelH / (rows * (cell + labelH));
     layout[`xaxis${ax}`] = { domain: [x0, x1], visible: false, anchor: `y${ax}`, constrain: 'domain' };
-    layout[`yaxis${ax}`] = { domain: [y0, y1], visible: false, anchor: `x${ax}`, scaleanchor: `x${ax}`, constrain: 'domain', autorange: 'reversed' };
+    layout[`yaxis${ax}`] = {
+      domain: [y0, y1],
+      visible: false,
+      anchor: `x${ax}`,
+      scaleanchor: `x${ax}`,
+      constrain: 'domain',
+      autorange: 'reversed',
+    };
     if (img.label) {
-      annotations.push({ xref: 'paper', yref: 'paper', x: (x0 + x1) / 2, y: y0, xanchor: 'center', yanchor: 'top', showarrow: false, text: img.label, font: { size: 11 } });
+      annotations.push({
+        xref: 'paper',
+        yref: 'paper',
+        x: (x0 + x1) / 2,
+        y: y0,
+        xanchor: 'center',
+        yanchor: 'top',
+        showarrow: false,
+        text: img.label,
+        font: { size: 11 },
+      });
     }
     return { type: 'image', z: imageToZ(img), xaxis: `x${ax}`, yaxis: `y${ax}`, hoverinfo: 'skip' };
   });
   layout.annotations = annotations;
   const title = o.title ?? o.id;
-  return { id: o.id, paper: paperOf(o.records ?? [], o.paper), title, caption: caption(o.records ?? [], o.caption ?? title), data, layout };
+  return {
+    id: o.id,
+    paper: paperOf(o.records ?? [], o.paper),
+    title,
+    caption: caption(o.records ?? [], o.caption ?? title),
+    data,
+    layout,
+  };
 }
 
 // ───────────────────────────── layout fitting ─────────────────────────────
@@ -767,7 +890,9 @@ export function imageGrid(o: ImageGridOptions): FigureSpec {
 
 /** Estimated width in px of a text at a font size (tags such as <br> and <sup> removed; the longest line counts). */
 export function textWidth(text: string, fontSize = 13): number {
-  const lines = String(text).replace(/<(?!br)[^>]*>/gi, '').split(/<br\s*\/?>/i);
+  const lines = String(text)
+    .replace(/<(?!br)[^>]*>/gi, '')
+    .split(/<br\s*\/?>/i);
   return Math.ceil(Math.max(0, ...lines.map((l) => l.length)) * 0.62 * fontSize);
 }
 
@@ -790,7 +915,14 @@ export function logTicks(min: number, max: number): number[] {
   const lo = Math.floor(Math.log10(min));
   const hi = Math.ceil(Math.log10(max));
   const decades = Math.log10(max / min);
-  const mant = decades > 4 ? [1] : decades > 1.5 ? [1, 2, 5] : decades > 0.5 ? [1, 1.5, 2, 3, 5, 7] : [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9];
+  const mant =
+    decades > 4
+      ? [1]
+      : decades > 1.5
+        ? [1, 2, 5]
+        : decades > 0.5
+          ? [1, 1.5, 2, 3, 5, 7]
+          : [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9];
   const ticks: number[] = [];
   for (let e = lo; e <= hi; e++) for (const m of mant) ticks.push(Number((m * 10 ** e).toPrecision(3)));
   const inside = ticks.filter((t) => t >= min * 0.999 && t <= max * 1.001);
@@ -798,7 +930,9 @@ export function logTicks(min: number, max: number): number[] {
   // a very narrow range: the nearest ticks around it, so the axis still has two labels
   const below = ticks.filter((t) => t <= min).pop();
   const above = ticks.find((t) => t >= max);
-  return [...(below !== undefined ? [below] : []), ...inside, ...(above !== undefined ? [above] : [])].filter((t, i, a) => a.indexOf(t) === i);
+  return [...(below !== undefined ? [below] : []), ...inside, ...(above !== undefined ? [above] : [])].filter(
+    (t, i, a) => a.indexOf(t) === i,
+  );
 }
 
 /** A "nice" step (1, 2 or 5 × 10^k) giving about `target` intervals over `span`. */
@@ -811,7 +945,11 @@ export function niceStep(span: number, target = 6): number {
 }
 
 type Layout = Record<string, unknown>;
-type AxisLayout = Record<string, unknown> & { title?: { text?: string; standoff?: number } | string; type?: string; visible?: boolean };
+type AxisLayout = Record<string, unknown> & {
+  title?: { text?: string; standoff?: number } | string;
+  type?: string;
+  visible?: boolean;
+};
 
 interface AxisValues {
   numbers: number[];
@@ -829,7 +967,7 @@ function collectAxisValues(data: Trace[]): Map<string, AxisValues> {
   const add = (key: string, vals: unknown, err?: unknown) => {
     if (!Array.isArray(vals)) return;
     const a = out.get(key) ?? { numbers: [], labels: [] };
-    const e = Array.isArray((err as { array?: unknown })?.array) ? ((err as { array: number[] }).array) : [];
+    const e = Array.isArray((err as { array?: unknown })?.array) ? (err as { array: number[] }).array : [];
     vals.forEach((v, i) => {
       if (typeof v === 'number' && Number.isFinite(v)) {
         a.numbers.push(v);
@@ -869,7 +1007,8 @@ function tickLabels(ax: AxisLayout, v: AxisValues): string[] {
   const hi = Math.max(...v.numbers);
   const step = typeof ax.dtick === 'number' ? ax.dtick : niceStep(hi - lo || Math.abs(hi) || 1);
   const out: string[] = [];
-  for (let t = Math.floor(lo / step) * step, n = 0; t <= hi + step && n < 50; t += step, n++) out.push(formatTick(Number(t.toPrecision(6))));
+  for (let t = Math.floor(lo / step) * step, n = 0; t <= hi + step && n < 50; t += step, n++)
+    out.push(formatTick(Number(t.toPrecision(6))));
   return out;
 }
 
@@ -879,14 +1018,17 @@ function tickLabels(ax: AxisLayout, v: AxisValues): string[] {
  */
 export function fitFigure(spec: FigureSpec): FigureSpec {
   const layout: Layout = { ...spec.layout };
-  const font = ((layout.font as { size?: number } | undefined)?.size) ?? 13;
+  const font = (layout.font as { size?: number } | undefined)?.size ?? 13;
   const width = (layout.width as number | undefined) ?? 760;
   const margin = { l: 70, r: 30, t: 60, b: 60, ...((layout.margin as Record<string, number> | undefined) ?? {}) };
   const values = collectAxisValues(spec.data);
   const hasCartesian = spec.data.some((t) => !['table', 'pie', 'image'].includes(String(t.type ?? 'scatter')));
 
   // title wrapped to the figure's width
-  const rawTitle = typeof layout.title === 'string' ? layout.title : String((layout.title as { text?: string } | undefined)?.text ?? '');
+  const rawTitle =
+    typeof layout.title === 'string'
+      ? layout.title
+      : String((layout.title as { text?: string } | undefined)?.text ?? '');
   if (rawTitle) {
     const titleFont = 17;
     const perLine = Math.max(20, Math.floor((width - 40) / (0.6 * titleFont)));
@@ -898,7 +1040,9 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
 
   if (hasCartesian) {
     // y axes first: their tick labels set the left margin, which sets the width x labels have
-    const axisKeys = Object.keys(layout).concat(['xaxis', 'yaxis']).filter((k, i, a) => /^[xy]axis\d*$/.test(k) && a.indexOf(k) === i);
+    const axisKeys = Object.keys(layout)
+      .concat(['xaxis', 'yaxis'])
+      .filter((k, i, a) => /^[xy]axis\d*$/.test(k) && a.indexOf(k) === i);
     for (const key of axisKeys.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'y' ? -1 : 1))) {
       const ax: AxisLayout = { ...((layout[key] as AxisLayout | undefined) ?? {}) };
       if (ax.visible === false) continue;
@@ -920,19 +1064,27 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
             ax.ticktext = ticks.map(formatTick);
           }
         }
-      } else if (!category && ax.type !== 'log' && ax.dtick === undefined && v.numbers.length && v.numbers.every(Number.isInteger)) {
+      } else if (
+        !category &&
+        ax.type !== 'log' &&
+        ax.dtick === undefined &&
+        v.numbers.length &&
+        v.numbers.every(Number.isInteger)
+      ) {
         // an integer axis (block, k, epoch, experts): integer ticks only
         const span = Math.max(...v.numbers) - Math.min(...v.numbers);
         ax.dtick = Math.max(1, Math.round(niceStep(span || 1)));
         ax.tickformat = ax.tickformat ?? 'd';
       }
       const labels = tickLabels(ax, v);
-      const tickFont = ((ax.tickfont as { size?: number } | undefined)?.size) ?? font;
+      const tickFont = (ax.tickfont as { size?: number } | undefined)?.size ?? font;
       const longest = Math.max(0, ...labels.map((l) => textWidth(l, tickFont)));
       const tickLines = Math.max(1, ...labels.map(lineCount));
       let title = titleText(ax);
       // an axis title longer than its axis is wrapped (a y title taller than the plot is cut off at both ends)
-      const axisLen = isX ? width - margin.l - margin.r : ((layout.height as number | undefined) ?? 480) - margin.t - margin.b;
+      const axisLen = isX
+        ? width - margin.l - margin.r
+        : ((layout.height as number | undefined) ?? 480) - margin.t - margin.b;
       const titlePx = textWidth(title, font + 1);
       if (title && titlePx > 0.95 * axisLen && !/<br/i.test(title)) {
         title = wrapWords(title, Math.max(12, Math.floor((0.95 * axisLen) / (0.62 * (font + 1))))).join('<br>');
@@ -950,7 +1102,9 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
           // labels wider than their slot: wrapped onto at most 3 lines where that fits, else angled
           const perLine = Math.max(6, Math.floor((0.9 * slot) / (0.62 * tickFont)));
           const wrapped = labels.map((l) => wrapWords(l, perLine));
-          const fits = wrapped.every((w) => w.length <= 3 && w.every((line) => textWidth(line, tickFont) <= 0.95 * slot));
+          const fits = wrapped.every(
+            (w) => w.length <= 3 && w.every((line) => textWidth(line, tickFont) <= 0.95 * slot),
+          );
           if (fits && labels.length <= 16) {
             ax.tickmode = 'array';
             ax.tickvals = labels;
@@ -976,7 +1130,11 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
   const named = spec.data.filter((t) => t.showlegend !== false && typeof t.name === 'string' && t.name);
   const showLegend = layout.showlegend !== false && (named.length > 1 || layout.showlegend === true) && hasCartesian;
   const legendW = Math.max(0, ...named.map((t) => textWidth(String(t.name), font) + 40));
-  if (showLegend && legendW > width / 3 && !(layout.legend as { orientation?: string } | undefined)?.orientation?.startsWith('h')) {
+  if (
+    showLegend &&
+    legendW > width / 3 &&
+    !(layout.legend as { orientation?: string } | undefined)?.orientation?.startsWith('h')
+  ) {
     const plotW = width - margin.l - margin.r;
     let rows = 1;
     let used = 0;
@@ -988,7 +1146,14 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
       }
       used += w;
     }
-    layout.legend = { ...((layout.legend as object | undefined) ?? {}), orientation: 'h', x: 0, xanchor: 'left', y: 1.02, yanchor: 'bottom' };
+    layout.legend = {
+      ...((layout.legend as object | undefined) ?? {}),
+      orientation: 'h',
+      x: 0,
+      xanchor: 'left',
+      y: 1.02,
+      yanchor: 'bottom',
+    };
     margin.t += rows * (font + 9) + 6;
     layout.height = ((layout.height as number | undefined) ?? 480) + rows * (font + 9) + 6;
   }
@@ -1005,7 +1170,9 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
       const colW = (width - margin.l - margin.r) / Math.max(1, cols.length || (header.values ?? []).length);
       const linesOf = (x: unknown) => Math.max(1, Math.ceil(textWidth(String(x), 12) / Math.max(40, colW - 12)));
       const headLines = Math.max(1, ...(header.values ?? []).map(linesOf));
-      const rowLines = Array.from({ length: rows }, (_, r) => Math.max(1, ...cols.map((c) => linesOf(Array.isArray(c) ? c[r] : ''))));
+      const rowLines = Array.from({ length: rows }, (_, r) =>
+        Math.max(1, ...cols.map((c) => linesOf(Array.isArray(c) ? c[r] : ''))),
+      );
       need += (header.height ?? 28) * headLines + rowLines.reduce((s, n) => s + n * (cells.height ?? 26), 0) + 10;
     }
     margin.l = Math.min(margin.l, 20);
@@ -1015,7 +1182,9 @@ export function fitFigure(spec: FigureSpec): FigureSpec {
   }
   // the plot keeps at least 260 px of height however much the margins grew, and room for its y titles
   if (hasCartesian && !tables.length) {
-    const yTitles = Object.keys(layout).filter((k) => /^yaxis\d*$/.test(k)).map((k) => titleText(layout[k] as AxisLayout));
+    const yTitles = Object.keys(layout)
+      .filter((k) => /^yaxis\d*$/.test(k))
+      .map((k) => titleText(layout[k] as AxisLayout));
     const need = Math.max(260, ...yTitles.map((t) => Math.ceil(textWidth(t, font + 1) / 0.95)));
     const h = (layout.height as number | undefined) ?? 480;
     if (h - margin.t - margin.b < need) layout.height = margin.t + margin.b + need;
@@ -1055,7 +1224,12 @@ export function placeLabels(
   markerPx = 10,
 ): PlacedLabel[] {
   const placed: Box[] = [];
-  const marks: Box[] = points.map((p) => ({ x0: p.x - markerPx / 2, y0: p.y - markerPx / 2, x1: p.x + markerPx / 2, y1: p.y + markerPx / 2 }));
+  const marks: Box[] = points.map((p) => ({
+    x0: p.x - markerPx / 2,
+    y0: p.y - markerPx / 2,
+    x1: p.x + markerPx / 2,
+    y1: p.y + markerPx / 2,
+  }));
   const out: PlacedLabel[] = [];
   points.forEach((p, index) => {
     if (!p.text) return;
@@ -1088,12 +1262,32 @@ export interface ReferenceLine {
 }
 
 /** Dashed horizontal lines with their labels at the right end (values already in display units). */
-export function referenceLineShapes(lines: Array<{ label: string; y: number }>, yref = 'y'): { shapes: unknown[]; annotations: unknown[] } {
+export function referenceLineShapes(
+  lines: Array<{ label: string; y: number }>,
+  yref = 'y',
+): { shapes: unknown[]; annotations: unknown[] } {
   return {
-    shapes: lines.map((l) => ({ type: 'line', xref: 'paper', x0: 0, x1: 1, yref, y0: l.y, y1: l.y, line: { dash: 'dash', color: '#666', width: 1.5 } })),
+    shapes: lines.map((l) => ({
+      type: 'line',
+      xref: 'paper',
+      x0: 0,
+      x1: 1,
+      yref,
+      y0: l.y,
+      y1: l.y,
+      line: { dash: 'dash', color: '#666', width: 1.5 },
+    })),
     annotations: lines.map((l) => ({
-      xref: 'paper', x: 1, yref, y: l.y, xanchor: 'right', yanchor: 'bottom', showarrow: false,
-      text: `${escapeText(l.label)}: ${formatTick(l.y)}`, font: { size: 11, color: '#444' }, bgcolor: 'rgba(255,255,255,0.7)',
+      xref: 'paper',
+      x: 1,
+      yref,
+      y: l.y,
+      xanchor: 'right',
+      yanchor: 'bottom',
+      showarrow: false,
+      text: `${escapeText(l.label)}: ${formatTick(l.y)}`,
+      font: { size: 11, color: '#444' },
+      bgcolor: 'rgba(255,255,255,0.7)',
     })),
   };
 }

@@ -73,7 +73,8 @@ export function figureHtmlFragment(spec: FigureSpec, pngBase64?: string, withPlo
   const id = `lightvit-fig-${process.pid}-${++figureCount}`;
   const { width } = spec.layout as { width?: number };
   const img = pngBase64
-    ? `<img id="${id}-png" alt="${escapeHtml(spec.title)}" style="max-width:100%;width:${width ?? 760}px" ` + `src="data:image/png;base64,${pngBase64}">`
+    ? `<img id="${id}-png" alt="${escapeHtml(spec.title)}" style="max-width:100%;width:${width ?? 760}px" ` +
+      `src="data:image/png;base64,${pngBase64}">`
     : '';
   return [
     withPlotly ? `<script>${plotlyBundle()}</script>` : '',
@@ -104,7 +105,9 @@ export async function showFigure(input: FigureSpec, opts: ShowFigureOptions = {}
       try {
         png = (await renderer.render(spec, 1)).png.toString('base64');
       } catch (e) {
-        console.log(`PNG fallback of '${spec.id}' skipped: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+        console.log(
+          `PNG fallback of '${spec.id}' skipped: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`,
+        );
       }
     }
   }
@@ -138,7 +141,12 @@ export interface ImageGridPngOptions {
 /** Scale a value array (uint8 0..255 or floats 0..1) to bytes. */
 function toByte(pixels: ArrayLike<number>): (i: number) => number {
   let floats = !(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray);
-  if (floats) for (let i = 0; i < pixels.length; i++) if (pixels[i] > 1) { floats = false; break; }
+  if (floats)
+    for (let i = 0; i < pixels.length; i++)
+      if (pixels[i] > 1) {
+        floats = false;
+        break;
+      }
   const s = floats ? 255 : 1;
   return (i) => Math.max(0, Math.min(255, Math.round(pixels[i] * s)));
 }
@@ -157,7 +165,10 @@ export function imagesToPng(images: GridImage[], opts: ImageGridPngOptions = {})
   images.forEach((img, k) => {
     const need = img.width * img.height * img.channels;
     if (img.pixels.length !== need) {
-      throw new Error(`image ${k}${img.label ? ` '${img.label}'` : ''} has ${img.pixels.length} values; expected ` + `${img.height}×${img.width}×${img.channels} = ${need}`);
+      throw new Error(
+        `image ${k}${img.label ? ` '${img.label}'` : ''} has ${img.pixels.length} values; expected ` +
+          `${img.height}×${img.width}×${img.channels} = ${need}`,
+      );
     }
     const byte = toByte(img.pixels);
     const ox = (k % cols) * (cw + gap);
@@ -197,7 +208,11 @@ export function showImages(images: GridImage[], opts: ImageGridPngOptions = {}):
     const scale = Math.max(1, Math.round(opts.scale ?? 4));
     const cells = images.map((img) => {
       const b64 = imagesToPng([img], { scale }).toString('base64');
-      return `<figure style="margin:0;text-align:center"><img style="image-rendering:pixelated" ` + `src="data:image/png;base64,${b64}"><figcaption ` + `style="font-size:11px">${escapeHtml(img.label ?? '')}</figcaption></figure>`;
+      return (
+        `<figure style="margin:0;text-align:center"><img style="image-rendering:pixelated" ` +
+        `src="data:image/png;base64,${b64}"><figcaption ` +
+        `style="font-size:11px">${escapeHtml(img.label ?? '')}</figcaption></figure>`
+      );
     });
     const style = `display:grid;grid-template-columns:repeat(${cols},max-content);gap:6px`;
     const html = `<div style="${style}">${cells.join('')}</div>`;
@@ -244,7 +259,8 @@ export function liveProgress(opts: LiveProgressOptions = {}): ProgressSink {
     if (out) {
       const frac = p.epochs * p.steps > 0 ? ((p.epoch - 1) * p.steps + p.step) / (p.epochs * p.steps) : 0;
       const html =
-        `<div style="font-family:monospace;font-size:13px"><progress value="${Math.min(1, frac).toFixed(4)}" ` + `max="1" style="width:240px;vertical-align:middle"></progress> ` +
+        `<div style="font-family:monospace;font-size:13px"><progress value="${Math.min(1, frac).toFixed(4)}" ` +
+        `max="1" style="width:240px;vertical-align:middle"></progress> ` +
         `${escapeHtml(progressText(p, opts.label))}</div>`;
       try {
         out.html(html);
@@ -275,7 +291,10 @@ export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
   const W = 300;
   const H = 150;
   const pad = { l: 42, r: 8, t: 20, b: 26 };
-  const panel = (title: string, series: Array<{ y: Array<number | undefined>; dash: boolean; color: string }>): string => {
+  const panel = (
+    title: string,
+    series: Array<{ y: Array<number | undefined>; dash: boolean; color: string }>,
+  ): string => {
     const xs = history.map((h) => h.epoch);
     const ys = series.flatMap((s) => s.y).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
     if (!ys.length) return '';
@@ -285,16 +304,32 @@ export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
     const px = (x: number) => pad.l + ((x - x0) / (x1 - x0)) * (W - pad.l - pad.r);
     const py = (y: number) => pad.t + (1 - (y - y0) / (y1 - y0)) * (H - pad.t - pad.b);
     const paths = series.map((s) => {
-      const pts = s.y.map((y, i) => (typeof y === 'number' && Number.isFinite(y) ? `${px(xs[i]).toFixed(1)},${py(y).toFixed(1)}` : '')).filter(Boolean);
-      const dots = pts.map((p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2" fill="${s.color}"/>`).join('');
-      return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ' stroke-dasharray="4 3"' : ''} ` + `points="${pts.join(' ')}"/>${dots}`;
+      const pts = s.y
+        .map((y, i) =>
+          typeof y === 'number' && Number.isFinite(y) ? `${px(xs[i]).toFixed(1)},${py(y).toFixed(1)}` : '',
+        )
+        .filter(Boolean);
+      const dots = pts
+        .map((p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2" fill="${s.color}"/>`)
+        .join('');
+      return (
+        `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash ? ' stroke-dasharray="4 3"' : ''} ` +
+        `points="${pts.join(' ')}"/>${dots}`
+      );
     });
-    const text = (x: number, y: number, t: string, anchor = 'end') => `<text x="${x}" y="${y}" font-size="10" text-anchor="${anchor}">${escapeHtml(t)}</text>`;
+    const text = (x: number, y: number, t: string, anchor = 'end') =>
+      `<text x="${x}" y="${y}" font-size="10" text-anchor="${anchor}">${escapeHtml(t)}</text>`;
     return (
       `<svg width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg" style="font-family:Arial,sans-serif">` +
-      `<rect x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="none" ` + `stroke="#ccc"/>` +
-      text(pad.l, 12, title, 'start') + text(pad.l - 4, pad.t + 8, fmt(y1)) + text(pad.l - 4, H - pad.b, fmt(y0)) +
-      text(pad.l, H - 8, `epoch ${x0}`, 'start') + text(W - pad.r, H - 8, `${x1}`) + paths.join('') + '</svg>'
+      `<rect x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="none" ` +
+      `stroke="#ccc"/>` +
+      text(pad.l, 12, title, 'start') +
+      text(pad.l - 4, pad.t + 8, fmt(y1)) +
+      text(pad.l - 4, H - pad.b, fmt(y0)) +
+      text(pad.l, H - 8, `epoch ${x0}`, 'start') +
+      text(W - pad.r, H - 8, `${x1}`) +
+      paths.join('') +
+      '</svg>'
     );
   };
   const loss = panel(`${label ? `${label}: ` : ''}loss`, [
@@ -305,7 +340,10 @@ export function epochCurveSvg(history: EpochMetrics[], label = ''): string {
     { y: history.map((h) => 100 * h.trainTop1), dash: false, color: '#1f77b4' },
     { y: history.map((h) => (h.testTop1 === undefined ? undefined : 100 * h.testTop1)), dash: true, color: '#ff7f0e' },
   ]);
-  return `<div style="display:flex;gap:12px">${loss}${acc}</div><div style="font-size:11px;color:#555">solid: train · ` + `dashed: test</div>`;
+  return (
+    `<div style="display:flex;gap:12px">${loss}${acc}</div><div style="font-size:11px;color:#555">solid: train · ` +
+    `dashed: test</div>`
+  );
 }
 
 /**
@@ -327,7 +365,8 @@ export function liveTraining(opts: LiveTrainingOptions = {}): TrainingDisplay {
   let line = '';
   let last = 0;
   const draw = () => {
-    const curve = history.length && (Date.now() - t0) / 1000 >= (opts.curveAfterS ?? 3) ? epochCurveSvg(history, opts.label) : '';
+    const curve =
+      history.length && (Date.now() - t0) / 1000 >= (opts.curveAfterS ?? 3) ? epochCurveSvg(history, opts.label) : '';
     try {
       out?.html(`${line}${curve}`);
     } catch {
@@ -362,11 +401,15 @@ export function notebookTrainingDisplay(): (label: string) => TrainingDisplay {
  * Show a model's architecture drawing (see architecture.ts), generated from its module tree and config; outside a
  * notebook, the drawing's rows as text.
  */
-export function showArchitecture(model: Module & { config?: object }, opts: { name?: string; title?: string } = {}): void {
+export function showArchitecture(
+  model: Module & { config?: object },
+  opts: { name?: string; title?: string } = {},
+): void {
   if (inNotebook() && tryDisplay((t) => t.display.html(architectureSvg(model, opts)))) return;
   const s = architectureSummary(model, opts.name);
   const lines = s.rows.map((r) => {
-    const what = r.repeat > 1 ? `${r.path}…${r.lastPath.split('.').pop()} ${r.kind} ×${r.repeat}` : `${r.path} ${r.kind}`;
+    const what =
+      r.repeat > 1 ? `${r.path}…${r.lastPath.split('.').pop()} ${r.kind} ×${r.repeat}` : `${r.path} ${r.kind}`;
     return `  ${what}: ${r.detail}`;
   });
   console.log(`[architecture] ${s.model}, ${s.params.toLocaleString('en-US')} parameters\n${lines.join('\n')}`);

@@ -25,7 +25,9 @@ const SCALE_ORDER: Scale[] = ['paper', 'quick', 'smoke'];
 
 /** Records split by scale, largest scale first. */
 export function byScale(records: ResultRecord[]): Array<{ scale: Scale; records: ResultRecord[] }> {
-  const scales = [...new Set(records.map((r) => r.scale))].sort((a, b) => SCALE_ORDER.indexOf(a) - SCALE_ORDER.indexOf(b));
+  const scales = [...new Set(records.map((r) => r.scale))].sort(
+    (a, b) => SCALE_ORDER.indexOf(a) - SCALE_ORDER.indexOf(b),
+  );
   return scales.map((scale) => ({ scale, records: records.filter((r) => r.scale === scale) }));
 }
 
@@ -111,7 +113,8 @@ export async function renderAllFigures(opts: RenderAllOptions): Promise<RenderAl
       log(`figures of ${e.id} failed: ${msg.split('\n')[0]}`);
     }
   }
-  if (!opts.paper || opts.paper === 'kit') specs.push(...summaryFigures(opts.paper ? loadRecords({ scale: opts.scale }) : records));
+  if (!opts.paper || opts.paper === 'kit')
+    specs.push(...summaryFigures(opts.paper ? loadRecords({ scale: opts.scale }) : records));
   if (!specs.length) {
     const which = `${opts.paper ? ` for paper '${opts.paper}'` : ''}${opts.scale ? ` at scale '${opts.scale}'` : ''}`;
     log(`no stored results${which}: run experiments first (lightvit reproduce)`);
@@ -123,7 +126,12 @@ export async function renderAllFigures(opts: RenderAllOptions): Promise<RenderAl
     if (seen.has(k)) log(`two figures are named ${k}; the later one overwrites the earlier`);
     seen.add(k);
   }
-  const written = await renderFigures(specs, { dir: opts.dir, images: opts.images, log, selfContained: opts.selfContained });
+  const written = await renderFigures(specs, {
+    dir: opts.dir,
+    images: opts.images,
+    log,
+    selfContained: opts.selfContained,
+  });
   const files = written.flatMap((w) => [w.html, w.json, ...(w.png ? [w.png] : []), ...(w.svg ? [w.svg] : [])]);
   return { files, specs, failed };
 }

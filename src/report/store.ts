@@ -28,10 +28,12 @@ export interface RecordKeyParts {
 export function makeRecordKey(p: RecordKeyParts): string {
   for (const k of ['experiment', 'variant', 'scale', 'dataset'] as const) {
     const v = p[k];
-    if (typeof v !== 'string' || v === '') throw new LightvitError(`record key part ${k}=${JSON.stringify(v)}; expected a non-empty string`);
+    if (typeof v !== 'string' || v === '')
+      throw new LightvitError(`record key part ${k}=${JSON.stringify(v)}; expected a non-empty string`);
     if (v.includes('|')) throw new LightvitError(`record key part ${k}='${v}' contains '|', the key separator`);
   }
-  if (!Number.isInteger(p.seed)) throw new LightvitError(`record key part seed=${JSON.stringify(p.seed)}; expected an integer`);
+  if (!Number.isInteger(p.seed))
+    throw new LightvitError(`record key part seed=${JSON.stringify(p.seed)}; expected an integer`);
   return [p.experiment, p.variant, p.scale, p.dataset, p.seed].join('|');
 }
 
@@ -40,13 +42,17 @@ const REQUIRED_STRINGS = ['experiment', 'paper', 'variant', 'scale', 'dataset', 
 function checkRecord(rec: ResultRecord): void {
   for (const k of REQUIRED_STRINGS) {
     const v = (rec as unknown as Record<string, unknown>)[k];
-    if (typeof v !== 'string' || v === '') throw new LightvitError(`result record field ${k}=${JSON.stringify(v)}; expected a non-empty string`);
+    if (typeof v !== 'string' || v === '')
+      throw new LightvitError(`result record field ${k}=${JSON.stringify(v)}; expected a non-empty string`);
   }
   if (typeof rec.metrics !== 'object' || rec.metrics === null) {
-    throw new LightvitError(`result record '${rec.key}' has metrics=${JSON.stringify(rec.metrics)}; expected an object of numbers`);
+    throw new LightvitError(
+      `result record '${rec.key}' has metrics=${JSON.stringify(rec.metrics)}; expected an object of numbers`,
+    );
   }
   for (const [k, v] of Object.entries(rec.metrics)) {
-    if (typeof v !== 'number') throw new LightvitError(`result record '${rec.key}' metric ${k}=${JSON.stringify(v)}; expected a number`);
+    if (typeof v !== 'number')
+      throw new LightvitError(`result record '${rec.key}' metric ${k}=${JSON.stringify(v)}; expected a number`);
   }
 }
 

@@ -62,9 +62,29 @@ function loadDanfo(): Danfo {
 }
 
 /** The identity columns of `resultsFrame`, in order; the metric columns follow. */
-export const RESULT_FRAME_COLUMNS = ['experiment', 'paper', 'variant', 'model', 'configId', 'scale', 'dataset', 'synthetic', 'seed', 'backend'] as const;
+export const RESULT_FRAME_COLUMNS = [
+  'experiment',
+  'paper',
+  'variant',
+  'model',
+  'configId',
+  'scale',
+  'dataset',
+  'synthetic',
+  'seed',
+  'backend',
+] as const;
 /** The metric columns `resultsFrame` always has (NaN where a run lacks one); accuracies are fractions in [0, 1]. */
-export const RESULT_FRAME_METRICS = ['top1', 'top5', 'loss', 'params', 'activeParams', 'macs', 'imgPerS', 'steps'] as const;
+export const RESULT_FRAME_METRICS = [
+  'top1',
+  'top5',
+  'loss',
+  'params',
+  'activeParams',
+  'macs',
+  'imgPerS',
+  'steps',
+] as const;
 
 /**
  * The results store as a danfo DataFrame, one row per run, for your own analysis: group, pivot, describe, plot.
@@ -79,7 +99,8 @@ export function resultsFrame(source: ResultRecord[] | RecordFilter = {}): Instan
   const extra: string[] = [];
   for (const r of records) {
     for (const [k, v] of Object.entries(r.metrics ?? {})) {
-      if (typeof v === 'number' && !(RESULT_FRAME_METRICS as readonly string[]).includes(k) && !extra.includes(k)) extra.push(k);
+      if (typeof v === 'number' && !(RESULT_FRAME_METRICS as readonly string[]).includes(k) && !extra.includes(k))
+        extra.push(k);
     }
   }
   const metrics = [...RESULT_FRAME_METRICS, ...extra];
@@ -109,13 +130,17 @@ export function resultsFrame(source: ResultRecord[] | RecordFilter = {}): Instan
 export function frameToHtml(df: InstanceType<Danfo['DataFrame']>, maxRows = 50): string {
   const cols = df.columns as string[];
   const values = (df.values as unknown[][]).slice(0, maxRows);
-  const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString()) : String(v ?? ''));
+  const cell = (v: unknown) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString()) : String(v ?? '');
   const more = df.shape[0] > maxRows ? `<p><em>${maxRows} of ${df.shape[0]} rows</em></p>` : '';
   return [
     '<table class="lightvit-table">',
     `<thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead>`,
     '<tbody>',
-    ...values.map((r) => `<tr>${r.map((v) => `<td${typeof v === 'number' ? ' style="text-align:right"' : ''}>${esc(cell(v))}</td>`).join('')}</tr>`),
+    ...values.map(
+      (r) =>
+        `<tr>${r.map((v) => `<td${typeof v === 'number' ? ' style="text-align:right"' : ''}>${esc(cell(v))}</td>`).join('')}</tr>`,
+    ),
     '</tbody>',
     '</table>',
     more,
@@ -130,7 +155,7 @@ export function frameToHtml(df: InstanceType<Danfo['DataFrame']>, maxRows = 50):
  */
 export function summarize(records: ResultRecord[], opts: SummarizeOptions): SummaryRow[] {
   const { groupBy, metrics } = opts;
-  if (!groupBy.length) throw new Error('summarize: groupBy is empty; expected at least one field, e.g. [\'variant\']');
+  if (!groupBy.length) throw new Error("summarize: groupBy is empty; expected at least one field, e.g. ['variant']");
   const groups: SummaryRow[] = [];
   const index = new Map<string, number>();
   const gid: number[] = [];
@@ -223,7 +248,11 @@ export function toText(rows: SummaryRow[]): string {
   if (!rows.length) return '(no results)';
   const { header, body, numeric } = tableCells(rows);
   const w = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(w[i]) : c.padEnd(w[i])))
+      .join('  ')
+      .trimEnd();
   return [fmt(header), w.map((x) => '-'.repeat(x)).join('  '), ...body.map(fmt)].join('\n');
 }
 

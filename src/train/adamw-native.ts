@@ -16,7 +16,9 @@ export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): boolean {
   const offs = { p: [] as number[], g: [] as number[], m: [] as number[], v: [] as number[] };
   const sizes: number[] = [];
   for (const s of slots) {
-    const ds = [s.param, s.grad, s.m, s.v].map((t) => (t.dtype === 'float32' ? backend.dataIdMap.get(t.dataId) : undefined));
+    const ds = [s.param, s.grad, s.m, s.v].map((t) =>
+      t.dtype === 'float32' ? backend.dataIdMap.get(t.dataId) : undefined,
+    );
     if (ds.some((d) => !d) || ds[0]!.refCount !== 1 || ds[2]!.refCount !== 1 || ds[3]!.refCount !== 1) return false;
     // never write what is read
     if (new Set([s.param.dataId, s.grad.dataId, s.m.dataId, s.v.dataId]).size !== 4) return false;
@@ -29,7 +31,8 @@ export function nativeAdamW(slots: AdamWSlot[], h: AdamWHyper): boolean {
   }
   const heap = heapOf(backend);
   // the global gradient norm is one more pass over every gradient: only when clipping needs it
-  const scale = h.clipNorm > 0 ? Math.min(1, h.clipNorm / (Math.sqrt(addon.sumSquares(heap, offs.g, sizes)) + 1e-6)) : 1;
+  const scale =
+    h.clipNorm > 0 ? Math.min(1, h.clipNorm / (Math.sqrt(addon.sumSquares(heap, offs.g, sizes)) + 1e-6)) : 1;
   const decays = slots.map((s) => s.decay);
   addon.adamw(heap, offs.p, offs.g, offs.m, offs.v, sizes, decays, h.lr, h.beta1, h.beta2, h.eps, h.c1, h.c2, scale);
   return true;

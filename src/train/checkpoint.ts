@@ -78,7 +78,10 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
   }
   const hlen = buf.readUInt32LE(MAGIC.length);
   const base = MAGIC.length + 4 + hlen;
-  if (base > buf.length) throw new DataError(`checkpoint ${file} is truncated: ${fmtInt(buf.length)} bytes, header alone needs ${fmtInt(base)}`);
+  if (base > buf.length)
+    throw new DataError(
+      `checkpoint ${file} is truncated: ${fmtInt(buf.length)} bytes, header alone needs ${fmtInt(base)}`,
+    );
   let header: CheckpointMeta & { tensors: TensorEntry[] };
   try {
     header = JSON.parse(buf.subarray(MAGIC.length + 4, base).toString()) as CheckpointMeta & { tensors: TensorEntry[] };
@@ -89,15 +92,21 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
     );
   }
   if (!header || typeof header !== 'object' || !Array.isArray(header.tensors)) {
-    throw new DataError(`${file} is not a valid lightvit checkpoint: its header has no tensor list; expected {"tensors": [...]}`);
+    throw new DataError(
+      `${file} is not a valid lightvit checkpoint: its header has no tensor list; expected {"tensors": [...]}`,
+    );
   }
   const total = header.tensors.reduce((s, e) => s + e.length, 0);
   const expected = base + total * 4;
-  if (buf.length !== expected) throw new DataError(`checkpoint ${file} is ${fmtInt(buf.length)} bytes; expected ${fmtInt(expected)} (truncated or corrupt)`);
+  if (buf.length !== expected)
+    throw new DataError(
+      `checkpoint ${file} is ${fmtInt(buf.length)} bytes; expected ${fmtInt(expected)} (truncated or corrupt)`,
+    );
   const aligned = new Float32Array(total);
   new Uint8Array(aligned.buffer).set(buf.subarray(base, expected));
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const e of header.tensors) tensors.set(e.name, { shape: e.shape, data: aligned.subarray(e.offset, e.offset + e.length) });
+  for (const e of header.tensors)
+    tensors.set(e.name, { shape: e.shape, data: aligned.subarray(e.offset, e.offset + e.length) });
   const { tensors: _t, ...meta } = header;
   return { meta, tensors };
 }
@@ -110,7 +119,12 @@ export function readCheckpoint(file: string): LoadedCheckpoint {
 export function loadCheckpoint(
   file: string,
   model: Module,
-  opts: { map?: (path: string) => string | null; allowMissing?: (path: string) => boolean; ignoreUnexpected?: boolean; optimizer?: Optimizer } = {},
+  opts: {
+    map?: (path: string) => string | null;
+    allowMissing?: (path: string) => boolean;
+    ignoreUnexpected?: boolean;
+    optimizer?: Optimizer;
+  } = {},
 ): CheckpointMeta {
   const ck = readCheckpoint(file);
   const params = new Map(model.namedParams());
@@ -158,7 +172,8 @@ export function identityDiff(stored: Record<string, unknown>, wanted: Record<str
   const walk = (a: unknown, b: unknown, at: string) => {
     const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
     if (isObj(a) && isObj(b)) {
-      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], at ? `${at}.${k}` : k);
+      for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
+        walk(a[k], b[k], at ? `${at}.${k}` : k);
     } else if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${at}: ${show(a)} → ${show(b)}`);
   };
   walk(stored, wanted, '');

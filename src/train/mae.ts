@@ -20,7 +20,10 @@ import type { LossFn } from './types';
 /** `model` as an MAE pre-trainer (for its `pretrainLoss` and `reconstruct`), or a ConfigError naming the model. */
 export function asPretrainer(model: ClassifierModel): MaePretrainer {
   if (!(model instanceof MaePretrainer)) {
-    throw new ConfigError(`MAE pre-training needs a pre-trainer model (e.g. 'mae-vit-pretrain', 'mmlit-xxs-pretrain'); got ` + `'${model.modelName || model.constructor.name}'`);
+    throw new ConfigError(
+      `MAE pre-training needs a pre-trainer model (e.g. 'mae-vit-pretrain', 'mmlit-xxs-pretrain'); got ` +
+        `'${model.modelName || model.constructor.name}'`,
+    );
   }
   return model;
 }
@@ -59,7 +62,9 @@ export function fineTuneInit(file: string, opts: FineTuneInitOptions = {}) {
 function encoderOf(model: ClassifierModel): MaeEncoder {
   const m = model as unknown as MaeEncoder;
   if (typeof m.encode !== 'function' || typeof m.patches !== 'function' || !m.head) {
-    throw new ConfigError(`linear probe needs an encoder classifier with patches/encode/head (mae-vit, mlit-*); got '${model.modelName}'`);
+    throw new ConfigError(
+      `linear probe needs an encoder classifier with patches/encode/head (mae-vit, mlit-*); got '${model.modelName}'`,
+    );
   }
   return m;
 }
@@ -108,7 +113,11 @@ export interface ReconSamples {
  * arrays. Inputs are de-normalised with the dataset's mean/std; with normalised-pixel targets each predicted patch
  * is mapped back with its target patch's mean and std (as He et al. visualise).
  */
-export function reconstructionSamples(model: ClassifierModel, ds: ImageDataset, opts: { indices?: number[]; maskSeed?: number } = {}): ReconSamples {
+export function reconstructionSamples(
+  model: ClassifierModel,
+  ds: ImageDataset,
+  opts: { indices?: number[]; maskSeed?: number } = {},
+): ReconSamples {
   const m = asPretrainer(model);
   const indices = opts.indices ?? [0, 1, 2];
   const S = m.config.imageSize;
@@ -128,7 +137,13 @@ export function reconstructionSamples(model: ClassifierModel, ds: ImageDataset, 
       if (!m.mae.normPixLoss) return pred;
       const P = target.shape[2];
       const mean = target.mean(-1, true);
-      const std = target.sub(mean).square().sum(-1, true).div(Math.max(1, P - 1)).add(1e-6).sqrt();
+      const std = target
+        .sub(mean)
+        .square()
+        .sum(-1, true)
+        .div(Math.max(1, P - 1))
+        .add(1e-6)
+        .sqrt();
       return pred.mul(std).add(mean);
     };
     const pv = denorm(r.predVisible, r.targetVisible);
@@ -140,7 +155,8 @@ export function reconstructionSamples(model: ClassifierModel, ds: ImageDataset, 
       for (let j = 0; j < nm; j++) order[i * N + mask.masked[i * nm + j]] = i * N + nv + j;
     }
     const P = patches.shape[2];
-    const toGrid = (seq: tf.Tensor) => tf.gather(seq.reshape([B * N, P]), tf.tensor1d(order, 'int32')).reshape([B, N, P]) as tf.Tensor3D;
+    const toGrid = (seq: tf.Tensor) =>
+      tf.gather(seq.reshape([B * N, P]), tf.tensor1d(order, 'int32')).reshape([B, N, P]) as tf.Tensor3D;
     const isMasked = new Float32Array(B * N);
     for (let i = 0; i < B * nm; i++) isMasked[Math.floor(i / nm) * N + mask.masked[i]] = 1;
     const mk = tf.tensor3d(isMasked, [B, N, 1]);

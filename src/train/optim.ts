@@ -57,7 +57,13 @@ export class AdamW implements Optimizer {
         this.m.set(path, m);
         this.v.set(path, v);
       }
-      slots.push({ param: w, grad: g, m, v, decay: p.decay && this.opts.weightDecay > 0 ? 1 - lr * this.opts.weightDecay : 1 });
+      slots.push({
+        param: w,
+        grad: g,
+        m,
+        v,
+        decay: p.decay && this.opts.weightDecay > 0 ? 1 - lr * this.opts.weightDecay : 1,
+      });
       paths.push(path);
     }
     if (nativeAdamW(slots, { lr, beta1: b1, beta2: b2, eps, c1, c2, clipNorm })) return;
@@ -88,8 +94,14 @@ export class AdamW implements Optimizer {
       if (!mm || !vv) continue;
       this.m.get(path)?.dispose();
       this.v.get(path)?.dispose();
-      this.m.set(path, tf.tidy(() => tf.variable(tf.tensor(mm, p.shape as number[]), false)));
-      this.v.set(path, tf.tidy(() => tf.variable(tf.tensor(vv, p.shape as number[]), false)));
+      this.m.set(
+        path,
+        tf.tidy(() => tf.variable(tf.tensor(mm, p.shape as number[]), false)),
+      );
+      this.v.set(
+        path,
+        tf.tidy(() => tf.variable(tf.tensor(vv, p.shape as number[]), false)),
+      );
     }
   }
 
@@ -101,7 +113,13 @@ export class AdamW implements Optimizer {
 }
 
 /** Linear warm-up from ~0 to `lr` over `warmupSteps`, then cosine decay to `minLr` at `totalSteps`. */
-export function cosineWithWarmup(step: number, totalSteps: number, warmupSteps: number, lr: number, minLr: number): number {
+export function cosineWithWarmup(
+  step: number,
+  totalSteps: number,
+  warmupSteps: number,
+  lr: number,
+  minLr: number,
+): number {
   if (warmupSteps > 0 && step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
   const span = Math.max(1, totalSteps - warmupSteps);
   const t = Math.min(1, (step - warmupSteps) / span);
@@ -109,7 +127,10 @@ export function cosineWithWarmup(step: number, totalSteps: number, warmupSteps: 
 }
 
 /** Scale gradients so their global L2 norm is at most maxNorm. Returns the norm before clipping. Call inside tidy. */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
+export function clipByGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
   const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => g.square().sum()))) as tf.Scalar;
   if (!(maxNorm > 0)) return { grads, norm };
   const scale = tf.minimum(tf.scalar(1), tf.scalar(maxNorm).div(norm.add(1e-6)));
@@ -172,7 +193,10 @@ export class Sgd implements Optimizer {
       const mm = m.get(path);
       if (!mm) continue;
       this.buf.get(path)?.dispose();
-      this.buf.set(path, tf.tidy(() => tf.variable(tf.tensor(mm, p.shape as number[]), false)));
+      this.buf.set(
+        path,
+        tf.tidy(() => tf.variable(tf.tensor(mm, p.shape as number[]), false)),
+      );
     }
   }
 
@@ -195,7 +219,11 @@ export class ModelEma {
     readonly decay: number,
   ) {
     if (!(decay > 0 && decay < 1)) throw new ConfigError(`EMA decay ${decay}: expected 0 < decay < 1 (DeiT: 0.99996)`);
-    for (const [path, p] of params) this.shadow.set(path, tf.tidy(() => tf.variable(p.value.clone(), false)));
+    for (const [path, p] of params)
+      this.shadow.set(
+        path,
+        tf.tidy(() => tf.variable(p.value.clone(), false)),
+      );
   }
 
   update(): void {

@@ -33,9 +33,7 @@ export function fmtDuration(s: number): string {
 export class ProgressBar {
   private last = 0;
   private readonly tty: boolean;
-  constructor(
-    private readonly opts: { width?: number; intervalS?: number; stream?: NodeJS.WriteStream } = {},
-  ) {
+  constructor(private readonly opts: { width?: number; intervalS?: number; stream?: NodeJS.WriteStream } = {}) {
     this.tty = !!(opts.stream ?? process.stderr).isTTY;
   }
 
@@ -78,7 +76,8 @@ export class ProgressBar {
         `${head}ep ${p.epoch}/${p.epochs}${p.phase === 'eval' ? ' eval' : ''}`,
         done,
         total,
-        `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : 'n/a'} · ${p.imgPerS.toFixed(1)} img/s · ETA ` + `${fmtDuration(p.etaS)}`,
+        `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : 'n/a'} · ${p.imgPerS.toFixed(1)} img/s · ETA ` +
+          `${fmtDuration(p.etaS)}`,
         false,
       );
     };

@@ -20,18 +20,48 @@ export function defaultRecipe(scale: Scale): Recipe {
   switch (scale) {
     case 'smoke':
       return {
-        epochs: 1, batchSize: 8, lr: 1e-3, minLr: 1e-5, weightDecay: 0.05, warmupEpochs: 0, labelSmoothing: 0.1,
-        clipNorm: 1, augment, maxStepsPerEpoch: 2, maxEvalImages: 64, trainSubset: 64,
+        epochs: 1,
+        batchSize: 8,
+        lr: 1e-3,
+        minLr: 1e-5,
+        weightDecay: 0.05,
+        warmupEpochs: 0,
+        labelSmoothing: 0.1,
+        clipNorm: 1,
+        augment,
+        maxStepsPerEpoch: 2,
+        maxEvalImages: 64,
+        trainSubset: 64,
       };
     case 'quick':
       return {
-        epochs: 3, batchSize: 32, lr: 2e-3, minLr: 1e-5, weightDecay: 0.05, warmupEpochs: 0.5, labelSmoothing: 0.1,
-        clipNorm: 1, augment, maxStepsPerEpoch: 0, maxEvalImages: 1000, trainSubset: 3000,
+        epochs: 3,
+        batchSize: 32,
+        lr: 2e-3,
+        minLr: 1e-5,
+        weightDecay: 0.05,
+        warmupEpochs: 0.5,
+        labelSmoothing: 0.1,
+        clipNorm: 1,
+        augment,
+        maxStepsPerEpoch: 0,
+        maxEvalImages: 1000,
+        trainSubset: 3000,
       };
     case 'paper':
       return {
-        epochs: 200, batchSize: 128, lr: 1e-3, minLr: 1e-5, weightDecay: 0.05, warmupEpochs: 10, labelSmoothing: 0.1,
-        clipNorm: 1, augment, maxStepsPerEpoch: 0, maxEvalImages: 0, trainSubset: 0,
+        epochs: 200,
+        batchSize: 128,
+        lr: 1e-3,
+        minLr: 1e-5,
+        weightDecay: 0.05,
+        warmupEpochs: 10,
+        labelSmoothing: 0.1,
+        clipNorm: 1,
+        augment,
+        maxStepsPerEpoch: 0,
+        maxEvalImages: 0,
+        trainSubset: 0,
       };
   }
 }
@@ -39,7 +69,13 @@ export function defaultRecipe(scale: Scale): Recipe {
 /** Papers (and baselines) with a recipe builder. */
 export type OfficialRecipeName = 'dwnet' | 'eit' | 'mobile-vmoe' | 'mlit' | 'mae' | 'mae-pretrain' | 'resnet-cifar';
 export const OFFICIAL_RECIPES: readonly OfficialRecipeName[] = [
-  'dwnet', 'eit', 'mobile-vmoe', 'mlit', 'mae', 'mae-pretrain', 'resnet-cifar',
+  'dwnet',
+  'eit',
+  'mobile-vmoe',
+  'mlit',
+  'mae',
+  'mae-pretrain',
+  'resnet-cifar',
 ];
 
 export interface OfficialRecipeOptions {
@@ -93,46 +129,92 @@ export function officialRecipe(name: OfficialRecipeName, opts: OfficialRecipeOpt
       const batch = B ?? 1024;
       const k = batch / 512;
       return {
-        ...base, epochs: 300, batchSize: batch, lr: 5e-4 * k, minLr: 5e-6 * k, weightDecay: 0.05, warmupEpochs: 20,
-        labelSmoothing: 0.1, clipNorm: 5, augment: timmAugment(input, 0.4), mixup: { ...DEIT_MIXUP },
+        ...base,
+        epochs: 300,
+        batchSize: batch,
+        lr: 5e-4 * k,
+        minLr: 5e-6 * k,
+        weightDecay: 0.05,
+        warmupEpochs: 20,
+        labelSmoothing: 0.1,
+        clipNorm: 5,
+        augment: timmAugment(input, 0.4),
+        mixup: { ...DEIT_MIXUP },
         source: 'DWNet official code (Swin recipe), arXiv 2106.04263',
       };
     }
     case 'eit': {
       const batch = B ?? 1024;
       return {
-        ...base, epochs: 300, batchSize: batch, lr: (1e-3 * batch) / 512, minLr: 1e-5, weightDecay: 0.05,
+        ...base,
+        epochs: 300,
+        batchSize: batch,
+        lr: (1e-3 * batch) / 512,
+        minLr: 1e-5,
+        weightDecay: 0.05,
         warmupEpochs: 5,
-        labelSmoothing: 0.1, clipNorm: 0, augment: timmAugment(input, 0.3), mixup: { ...DEIT_MIXUP },
-        repeatedAugment: 3, emaDecay: 0.99996, source: 'EIT official train.py (DeiT codebase), arXiv 2203.07116',
+        labelSmoothing: 0.1,
+        clipNorm: 0,
+        augment: timmAugment(input, 0.3),
+        mixup: { ...DEIT_MIXUP },
+        repeatedAugment: 3,
+        emaDecay: 0.99996,
+        source: 'EIT official train.py (DeiT codebase), arXiv 2203.07116',
       };
     }
     case 'mobile-vmoe': {
       const batch = B ?? 1024;
       return {
-        ...base, epochs: 300, batchSize: batch, lr: (5e-4 * batch) / 512, minLr: 1e-5, weightDecay: 0.05,
+        ...base,
+        epochs: 300,
+        batchSize: batch,
+        lr: (5e-4 * batch) / 512,
+        minLr: 1e-5,
+        weightDecay: 0.05,
         warmupEpochs: 5,
-        labelSmoothing: 0.1, clipNorm: 0, augment: timmAugment(input, 0.4), mixup: { ...DEIT_MIXUP },
-        repeatedAugment: 3, emaDecay: 0.99996,
+        labelSmoothing: 0.1,
+        clipNorm: 0,
+        augment: timmAugment(input, 0.4),
+        mixup: { ...DEIT_MIXUP },
+        repeatedAugment: 3,
+        emaDecay: 0.99996,
         source: 'inferred: DeiT recipe (Mobile V-MoE, arXiv 2309.04354, does not publish its recipe)',
       };
     }
     case 'resnet-cifar':
       return {
-        ...base, epochs: 200, batchSize: B ?? 128, lr: (0.1 * (B ?? 128)) / 128, minLr: 0, weightDecay: 5e-4,
+        ...base,
+        epochs: 200,
+        batchSize: B ?? 128,
+        lr: (0.1 * (B ?? 128)) / 128,
+        minLr: 0,
+        weightDecay: 5e-4,
         warmupEpochs: 0,
-        labelSmoothing: 0, clipNorm: 0, optimizer: 'sgd', momentum: 0.9, augment: { cropPadding: 4, flip: true },
+        labelSmoothing: 0,
+        clipNorm: 0,
+        optimizer: 'sgd',
+        momentum: 0.9,
+        augment: { cropPadding: 4, flip: true },
         source: 'standard CIFAR ResNet recipe (SGD 0.1, momentum 0.9, wd 5e-4, cosine); not from the EIT paper',
       };
     case 'mlit':
     case 'mae':
       return {
-        ...base, epochs: 200, batchSize: B ?? 128, lr: 1e-3, warmupEpochs: 10,
+        ...base,
+        epochs: 200,
+        batchSize: B ?? 128,
+        lr: 1e-3,
+        warmupEpochs: 10,
         source: "not recovered [?]: the kit's paper recipe",
       };
     case 'mae-pretrain':
       return {
-        ...base, epochs: 400, batchSize: B ?? 128, lr: 1e-3, warmupEpochs: 20, weightDecay: 0.05,
+        ...base,
+        epochs: 400,
+        batchSize: B ?? 128,
+        lr: 1e-3,
+        warmupEpochs: 20,
+        weightDecay: 0.05,
         source: 'not recovered [?]: an inferred MAE-style schedule',
       };
     default:

@@ -151,23 +151,26 @@ export function trainStep(o: {
   // tensors read after the backward pass must outlive variableGrads' own scope: keep, read, dispose
   const kept: tf.Tensor[] = [];
   let logitsKept: tf.Tensor | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    ctx.aux.length = 0;
-    let task: tf.Scalar;
-    if (o.lossFn) task = o.lossFn(model, x, y, ctx);
-    else {
-      const logits = model.forward(x, ctx);
-      logitsKept = tf.keep(logits);
-      kept.push(logits);
-      task = o.softTargets
-        ? softTargetCrossEntropy(logits, o.softTargets)
-        : crossEntropy(logits, y, o.labelSmoothing ?? 0);
-    }
-    for (const a of ctx.aux) kept.push(tf.keep(a.value));
-    const total = (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
-    o.afterForward?.();
-    return total;
-  }, o.params.map(([, p]) => p.value));
+  const { value, grads } = tf.variableGrads(
+    () => {
+      ctx.aux.length = 0;
+      let task: tf.Scalar;
+      if (o.lossFn) task = o.lossFn(model, x, y, ctx);
+      else {
+        const logits = model.forward(x, ctx);
+        logitsKept = tf.keep(logits);
+        kept.push(logits);
+        task = o.softTargets
+          ? softTargetCrossEntropy(logits, o.softTargets)
+          : crossEntropy(logits, y, o.labelSmoothing ?? 0);
+      }
+      for (const a of ctx.aux) kept.push(tf.keep(a.value));
+      const total = (ctx.aux.length ? task.add(tf.addN(ctx.aux.map((a) => a.value))) : task) as tf.Scalar;
+      o.afterForward?.();
+      return total;
+    },
+    o.params.map(([, p]) => p.value),
+  );
   const loss = value.dataSync()[0];
   const aux = ctx.aux.map((a) => ({ name: a.name, v: a.value.dataSync()[0] }));
   const logits = logitsKept ? ((logitsKept as tf.Tensor).dataSync() as Float32Array) : null;
@@ -203,9 +206,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 }
 
 function checkRecipe(recipe: Recipe): void {
-  const bad = (k: string, v: unknown, form: string) => new ConfigError(`recipe ${k}=${JSON.stringify(v)}; expected ${form}`);
+  const bad = (k: string, v: unknown, form: string) =>
+    new ConfigError(`recipe ${k}=${JSON.stringify(v)}; expected ${form}`);
   if (!(Number.isInteger(recipe.epochs) && recipe.epochs >= 1)) throw bad('epochs', recipe.epochs, 'an integer ≥ 1');
-  if (!(Number.isInteger(recipe.batchSize) && recipe.batchSize >= 1)) throw bad('batchSize', recipe.batchSize, 'an integer ≥ 1');
+  if (!(Number.isInteger(recipe.batchSize) && recipe.batchSize >= 1))
+    throw bad('batchSize', recipe.batchSize, 'an integer ≥ 1');
   if (!(Number.isFinite(recipe.lr) && recipe.lr > 0)) throw bad('lr', recipe.lr, 'a finite number > 0');
 }
 
@@ -216,7 +221,8 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   if (!model.isBuilt) model.build(seed);
   if (opts.train.numClasses > model.config.numClasses) {
     throw new ConfigError(
-      `dataset ${opts.train.name} has ${opts.train.numClasses} classes but the model has ` + `numClasses=${model.config.numClasses}; expected numClasses ≥ ${opts.train.numClasses}`,
+      `dataset ${opts.train.name} has ${opts.train.numClasses} classes but the model has ` +
+        `numClasses=${model.config.numClasses}; expected numClasses ≥ ${opts.train.numClasses}`,
     );
   }
   const t0 = Date.now();
@@ -272,7 +278,13 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       opts.checkpoint,
       model,
       {
-        model: model.modelName, config: { ...model.config }, epoch, stepInEpoch, globalStep: epoch * steps + stepInEpoch, history, seed,
+        model: model.modelName,
+        config: { ...model.config },
+        epoch,
+        stepInEpoch,
+        globalStep: epoch * steps + stepInEpoch,
+        history,
+        seed,
         ...(opts.identity ? { identity: opts.identity } : {}),
         wallTimeS: priorWallS + (Date.now() - t0) / 1000,
         imgPerS: imagesSeen ? imagesSeen / Math.max(1e-9, trainSeconds) : priorImgPerS,
@@ -283,7 +295,9 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   };
   // evaluation time per epoch, measured (first estimate: eval images at 3× the training throughput)
   const hasEval = !!opts.test && !opts.lossFn;
-  const evalImages = hasEval ? Math.min(opts.test!.labels.length, recipe.maxEvalImages > 0 ? recipe.maxEvalImages : Infinity) : 0;
+  const evalImages = hasEval
+    ? Math.min(opts.test!.labels.length, recipe.maxEvalImages > 0 ? recipe.maxEvalImages : Infinity)
+    : 0;
   let evalSecondsPerEpoch: number | null = null;
   /** ETA of the whole run: the remaining training steps and the remaining evaluations. */
   const etaOf = (remainingSteps: number, remainingEvals: number, imgPerS: number) =>
@@ -310,7 +324,11 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
         if (s === firstStep) opts.train.prefetch(idx);
         if (s + 1 < steps) opts.train.prefetch(batchIdx(s + 1));
       }
-      const b = prepareBatch(opts.train, idx, { augment: recipe.augment, targetSize: model.config.imageSize, rng: stepRng });
+      const b = prepareBatch(opts.train, idx, {
+        augment: recipe.augment,
+        targetSize: model.config.imageSize,
+        rng: stepRng,
+      });
       const mixed = recipe.mixup
         ? mixBatch(b.x, b.shape, b.labels, model.config.numClasses, recipe.labelSmoothing, recipe.mixup, stepRng)
         : null;
@@ -327,7 +345,16 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
         });
         const softTargets = mixed ? tf.tensor2d(mixed.targets, [idx.length, model.config.numClasses]) : undefined;
         out = trainStep({
-          model, params, optimizer, x, y, softTargets, ctx, lr, clipNorm: recipe.clipNorm, lossFn: opts.lossFn,
+          model,
+          params,
+          optimizer,
+          x,
+          y,
+          softTargets,
+          ctx,
+          lr,
+          clipNorm: recipe.clipNorm,
+          lossFn: opts.lossFn,
           labelSmoothing: recipe.labelSmoothing,
         });
       });
@@ -351,8 +378,17 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       const imgPerS = imagesSeen / Math.max(1e-9, trainSeconds);
       const remaining = totalSteps - globalStep;
       opts.onProgress?.({
-        phase: 'train', epoch: epoch + 1, epochs: recipe.epochs, step: s + 1, steps, loss: lossSum / seen, lr, imgPerS,
-        etaS: etaOf(remaining, hasEval ? recipe.epochs - epoch : 0, imgPerS), label: opts.label, evaluates: hasEval,
+        phase: 'train',
+        epoch: epoch + 1,
+        epochs: recipe.epochs,
+        step: s + 1,
+        steps,
+        loss: lossSum / seen,
+        lr,
+        imgPerS,
+        etaS: etaOf(remaining, hasEval ? recipe.epochs - epoch : 0, imgPerS),
+        label: opts.label,
+        evaluates: hasEval,
       });
       if (opts.checkpointEverySteps && (s + 1) % opts.checkpointEverySteps === 0 && s + 1 < steps) save(epoch, s + 1);
     }
@@ -369,8 +405,17 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       const ips = imagesSeen / Math.max(1e-9, trainSeconds);
       const evalStart = Date.now();
       opts.onProgress?.({
-        phase: 'eval', epoch: epoch + 1, epochs: recipe.epochs, step: steps, steps, loss: m.trainLoss, lr: m.lr, imgPerS: ips,
-        etaS: etaOf(totalSteps - globalStep, recipe.epochs - epoch, ips), label: opts.label, evaluates: true,
+        phase: 'eval',
+        epoch: epoch + 1,
+        epochs: recipe.epochs,
+        step: steps,
+        steps,
+        loss: m.trainLoss,
+        lr: m.lr,
+        imgPerS: ips,
+        etaS: etaOf(totalSteps - globalStep, recipe.epochs - epoch, ips),
+        label: opts.label,
+        evaluates: true,
       });
       const evalOpts = { maxImages: recipe.maxEvalImages, evalCropFraction: recipe.augment.evalCropFraction };
       const ev = evaluate(model, opts.test, evalOpts);
@@ -392,8 +437,17 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   // a resumed run that had nothing left to train reports the throughput its checkpoint recorded
   const ipsEnd = imagesSeen ? imagesSeen / Math.max(1e-9, trainSeconds) : priorImgPerS;
   opts.onProgress?.({
-    phase: 'done', epoch: recipe.epochs, epochs: recipe.epochs, step: steps, steps, loss: history[history.length - 1]?.trainLoss ?? NaN,
-    lr: 0, imgPerS: ipsEnd, etaS: 0, label: opts.label, evaluates: hasEval,
+    phase: 'done',
+    epoch: recipe.epochs,
+    epochs: recipe.epochs,
+    step: steps,
+    steps,
+    loss: history[history.length - 1]?.trainLoss ?? NaN,
+    lr: 0,
+    imgPerS: ipsEnd,
+    etaS: 0,
+    label: opts.label,
+    evaluates: hasEval,
   });
   const last = history[history.length - 1];
   return {

@@ -10,7 +10,14 @@ export const RUNNER = path.join(ROOT, 'scripts', 'run-notebook.js');
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const runner = require(RUNNER) as {
   ensureDist(o?: { log?: (m: string) => void }): boolean;
-  readNotebook(file: string): { cells: Array<{ cell_type: string; outputs?: unknown[]; execution_count?: number | null; source: string | string[] }> };
+  readNotebook(file: string): {
+    cells: Array<{
+      cell_type: string;
+      outputs?: unknown[];
+      execution_count?: number | null;
+      source: string | string[];
+    }>;
+  };
 };
 export const { ensureDist, readNotebook } = runner;
 
@@ -37,7 +44,10 @@ export interface NotebookRun {
  * Execute a notebook top to bottom in a fresh node process (tfjs state is per process) at `smoke` scale, with data
  * and figures in temporary folders.
  */
-export function runNotebookChild(file: string, opts: { env?: Record<string, string>; saveDir?: string } = {}): Promise<NotebookRun> {
+export function runNotebookChild(
+  file: string,
+  opts: { env?: Record<string, string>; saveDir?: string } = {},
+): Promise<NotebookRun> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lv-nb-'));
   const json = path.join(tmp, 'result.json');
   const args = [RUNNER, '--no-build', '--json', json, ...(opts.saveDir ? ['--save-dir', opts.saveDir] : []), file];
@@ -59,7 +69,8 @@ export function runNotebookChild(file: string, opts: { env?: Record<string, stri
     child.stderr.on('data', (d) => (log += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (!fs.existsSync(json)) return reject(new Error(`run-notebook exited ${code} without a result:\n${log.slice(-4000)}`));
+      if (!fs.existsSync(json))
+        return reject(new Error(`run-notebook exited ${code} without a result:\n${log.slice(-4000)}`));
       const [r] = JSON.parse(fs.readFileSync(json, 'utf8')) as NotebookRun[];
       resolve({ ...r, log });
     });

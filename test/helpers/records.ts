@@ -2,7 +2,9 @@ import type { ResultRecord } from '../../src/report/types';
 import { makeRecordKey } from '../../src/report/store';
 
 /** A hand-made ResultRecord for report tests (only what figures and tables read is meaningful). */
-export function fakeRecord(p: Partial<ResultRecord> & { variant: string; seed?: number; metrics: Record<string, number> }): ResultRecord {
+export function fakeRecord(
+  p: Partial<ResultRecord> & { variant: string; seed?: number; metrics: Record<string, number> },
+): ResultRecord {
   const base = {
     experiment: 'kit.test',
     paper: 'kit',

@@ -20,8 +20,16 @@ export function tinyDataset(n = 64, size = 8, numClasses = 4, seed = 1): ImageDa
         }
   }
   return {
-    name: 'tiny', split: 'train', images, labels, numClasses, imageSize: size, channels: 3,
-    classNames: Array.from({ length: numClasses }, (_, i) => `q${i}`), synthetic: true,
-    mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
+    name: 'tiny',
+    split: 'train',
+    images,
+    labels,
+    numClasses,
+    imageSize: size,
+    channels: 3,
+    classNames: Array.from({ length: numClasses }, (_, i) => `q${i}`),
+    synthetic: true,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
   };
 }
