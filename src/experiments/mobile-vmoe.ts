@@ -17,7 +17,7 @@ import {
   superClassCount,
   type Matrix,
 } from '../analysis/superclass';
-import { scatterAccVs, heatmap, lineChart, ablationBars, barChart, graphFigure } from '../report/figures';
+import { TABLEAU_20, scatterAccVs, heatmap, lineChart, ablationBars, barChart, graphFigure } from '../report/figures';
 import { caption } from '../report/figures';
 import {
   cachedDataset,
@@ -873,7 +873,7 @@ function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord
       x: p[0],
       y: p[1],
       text: `class ${i}, cluster ${assign[i]}`,
-      color: CLUSTER_COLOURS[assign[i] % CLUSTER_COLOURS.length],
+      color: TABLEAU_20[assign[i] % TABLEAU_20.length],
     })),
     nodeName: 'classes',
     edgeGroups: [
@@ -882,30 +882,6 @@ function confusionGraphFigure(g: Matrix, assign: number[], records: ResultRecord
     ],
   });
 }
-
-/** Categorical colours for up to 20 clusters (Tableau 20). */
-const CLUSTER_COLOURS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-  '#aec7e8',
-  '#ffbb78',
-  '#98df8a',
-  '#ff9896',
-  '#c5b0d5',
-  '#c49c94',
-  '#f7b6d2',
-  '#c7c7c7',
-  '#dbdb8d',
-  '#9edae5',
-];
 
 // ---------------------------------------------------------------------------------------------------------------
 // ImageNet paper scale: dense ViT-Tiny vs its Mobile V-MoE (E = 10, k = 1, last 2 blocks) on an ImageNet folder

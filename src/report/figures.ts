@@ -364,27 +364,39 @@ export interface CurvesOptions extends Partial<FigureIdentity> {
  */
 export type CurveSource = Pick<ResultRecord, 'variant'> & Partial<Omit<ResultRecord, 'variant'>>;
 
+/** Categorical colours (Tableau 20: ten strong, then their light tints), for curves and clusters. */
+export const TABLEAU_20 = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+  '#aec7e8',
+  '#ffbb78',
+  '#98df8a',
+  '#ff9896',
+  '#c5b0d5',
+  '#c49c94',
+  '#f7b6d2',
+  '#c7c7c7',
+  '#dbdb8d',
+  '#9edae5',
+];
+
 /** Training curves: train/test loss (left) and train/test top-1 (right) vs epoch, one colour per record. */
 export function trainingCurves(records: CurveSource[], o: CurvesOptions = {}): FigureSpec {
   const withHist = records.filter((r) => r.history?.length);
   const multiSeed = new Set(withHist.map((r) => r.variant)).size < withHist.length;
   const nameOf = o.nameBy ?? ((r: CurveSource) => (multiSeed ? `${r.variant} (seed ${r.seed})` : r.variant));
-  const palette = [
-    '#1f77b4',
-    '#ff7f0e',
-    '#2ca02c',
-    '#d62728',
-    '#9467bd',
-    '#8c564b',
-    '#e377c2',
-    '#7f7f7f',
-    '#bcbd22',
-    '#17becf',
-  ];
   const data: Trace[] = [];
   withHist.forEach((r, i) => {
     const h = r.history!;
-    const color = palette[i % palette.length];
+    const color = TABLEAU_20[i % 10];
     const name = nameOf(r);
     const ep = h.map((e) => e.epoch);
     const line = (y: Array<number | undefined>, dash: string, axis: 1 | 2, label: string, first: boolean): Trace => ({
