@@ -20,7 +20,7 @@ import { trainStep } from '../train/trainer';
  * tensorflow and the PyTorch twins (1 and 2 threads) are measured in `--rounds` interleaved rounds, best kept; cpu and
  * plain wasm (30–100× slower) once, with at most 3 timed steps (cpu: `--cpu-steps`).
  *
- *   lightvit bench [--json] [--models bench-vit|quick|NAME,...] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
+ *   lightvit bench [--json] [--models bench-vit|quick|NAME@quick|NAME,...] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
  *                  [--cpu-steps 2] [--threads 1,2] [--engines cpu,wasm,wasm+native,tensorflow] [--no-torch]
  *                  [--leak [--leak-steps 1000] [--leak-batch 8]]
  */
@@ -126,7 +126,12 @@ function parse(argv: string[]): Opts {
           .filter(Boolean);
         const specs = [
           BENCH_VIT,
-          ...names.flatMap((n) => (n === 'quick' ? QUICK : [{ label: n, model: n, overrides: {} }])),
+          ...names.flatMap((n) => {
+            if (n === 'quick') return QUICK;
+            // a quick model by its label (`vmoe-6x64@quick`), else a registered model at its defaults
+            const quick = QUICK.find((q) => q.label === n);
+            return [quick ?? { label: n, model: n, overrides: {} }];
+          }),
         ];
         o.models = specs.filter((m, i) => specs.findIndex((q) => q.label === m.label) === i);
         // unknown names fail here, with the list

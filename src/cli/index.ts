@@ -220,7 +220,7 @@ Runs whose results are stored are skipped unless --force. Papers: ${paperList()}
       models: {
         kind: 'string',
         value: 'bench-vit|quick|NAME,...',
-        help: 'models to measure (default: bench-vit and quick)',
+        help: 'models to measure (default: bench-vit and quick; a quick model by its label: vmoe-6x64@quick)',
       },
       engines: { kind: 'string', value: 'cpu,wasm,wasm+native,tensorflow', help: 'engines to measure' },
       threads: { kind: 'string', value: '1,2', help: 'thread counts for the PyTorch twins and native kernels' },

@@ -54,9 +54,11 @@ export function topKGating(logits: tf.Tensor2D, k: number, normalise: GateNormal
 }
 
 /**
- * Efficient dispatch: group the rows by expert (gather), run each expert once on its slice, scale by the gate, and
- * put the outputs back in row order (gather with the inverse permutation; k > 1 sums a row's k slots). Experts that
- * no row chose are not run, so MACs (and the counted cost) are those of the k active experts per row.
+ * Efficient dispatch: group the rows by expert with one gather, split the groups (one kernel), run each expert once
+ * on its slice, scale all outputs by their gates with one product, and put them back in row order (gather with the
+ * inverse permutation; k > 1 sums a row's k slots). Experts that no row chose are not run, so MACs (and the counted
+ * cost) are those of the k active experts per row. Per expert only its own layers run: the gathers, gate products
+ * and their gradients are shared by all experts (a per-expert gather costs about ten small kernels per step).
  */
 export function dispatchToExperts(x: tf.Tensor, r: Routing, experts: Mlp[], ctx: Ctx): tf.Tensor {
   const n = x.shape[0];
@@ -70,27 +72,33 @@ export function dispatchToExperts(x: tf.Tensor, r: Routing, experts: Mlp[], ctx:
       slotOf[topIdx[row * k + s]].push(s);
     }
   }
-  const flatGates = r.gates.reshape([n * e]);
-  const outs: tf.Tensor[] = [];
-  // position in the concatenated expert outputs of (slot s, row): [k·N]
+  // rows grouped by expert (row order inside a group), the gate of each grouped row in the flat [N·E] gates, the
+  // group sizes of the experts that run, and the position in the grouped outputs of (slot s, row): [k·N]
+  const order = new Int32Array(k * n);
+  const gateIdx = new Int32Array(k * n);
   const pos = new Int32Array(k * n);
+  const active: number[] = [];
+  const sizes: number[] = [];
   let offset = 0;
-  const bcast = x.shape.slice(1).map(() => 1);
   for (let i = 0; i < e; i++) {
     const rows = rowsOf[i];
     if (rows.length === 0) continue;
-    const rowIdx = tf.tensor1d(rows, 'int32');
-    const gateIdx = tf.tensor1d(
-      rows.map((row) => row * e + i),
-      'int32',
-    );
-    const y = experts[i].forward(tf.gather(x, rowIdx), ctx);
-    outs.push(y.mul(tf.gather(flatGates, gateIdx).reshape([rows.length, ...bcast])));
-    rows.forEach((row, j) => (pos[slotOf[i][j] * n + row] = offset + j));
+    active.push(i);
+    sizes.push(rows.length);
+    rows.forEach((row, j) => {
+      order[offset + j] = row;
+      gateIdx[offset + j] = row * e + i;
+      pos[slotOf[i][j] * n + row] = offset + j;
+    });
     offset += rows.length;
   }
+  const grouped = tf.gather(x, tf.tensor1d(order, 'int32'));
+  const pieces = active.length === 1 ? [grouped] : tf.split(grouped, sizes, 0);
+  const outs = pieces.map((piece, j) => experts[active[j]].forward(piece, ctx));
   const all = outs.length === 1 ? outs[0] : tf.concat(outs, 0);
-  const back = tf.gather(all, tf.tensor1d(pos, 'int32'));
+  const bcast = x.shape.slice(1).map(() => 1);
+  const gates = tf.gather(r.gates.reshape([n * e]), tf.tensor1d(gateIdx, 'int32')).reshape([k * n, ...bcast]);
+  const back = tf.gather(all.mul(gates), tf.tensor1d(pos, 'int32'));
   return k === 1 ? back : back.reshape([k, ...x.shape]).sum(0);
 }
 
