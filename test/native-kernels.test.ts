@@ -598,6 +598,29 @@ describe('native kernels vs cpu', () => {
     expect(outOfRange).toThrow(/index 3 is not in \[0, 2\]/);
   });
 
+  it('UnsortedSegmentSum: dropped and repeated ids, 2-D ids, threaded sizes, empty segments, int32 via wasm', async (ctx) => {
+    if (!native()) ctx.skip();
+    const ids = (v: number[], shape?: number[]) => tf.tensor(v, shape ?? [v.length], 'int32');
+    // ids -1 and 6 fall outside [0, 6) and are dropped; segment 3 receives nothing
+    const some = [2, 0, 2, 5, -1, 1, 1, 6, 0];
+    check('UnsortedSegmentSum', await relErr([[9, 4, 3]], (x) => tf.unsortedSegmentSum(x, ids(some), 6)));
+    // 2-D ids (a prefix of x's shape); tfjs's cpu kernel cannot broadcast them, so the reference flattens both
+    const twoD = (x: tf.Tensor) =>
+      tf.getBackend() === 'cpu'
+        ? tf.unsortedSegmentSum(x.reshape([9, 5]), ids(some), 7)
+        : tf.unsortedSegmentSum(x, ids(some, [3, 3]), 7);
+    check('UnsortedSegmentSum', await relErr([[3, 3, 5]], twoD));
+    // 4,000 rows of 81: past the grain, so both threads add (each owns a range of segments)
+    const many = Array.from({ length: 4000 }, (_, i) => (i * 37) % 300);
+    check('UnsortedSegmentSum', await relErr([[4000, 81]], (x) => tf.unsortedSegmentSum(x, ids(many), 300)));
+    check(
+      'UnsortedSegmentSum',
+      await relErr([[5, 2]], (x) => tf.unsortedSegmentSum(x.mul(50).toInt(), ids([1, 0, 1, 4, 2]), 3).toFloat()),
+    );
+    await tf.setBackend('wasm');
+    expect(tf.getKernel('UnsortedSegmentSum', 'wasm')!.kernelFunc).toHaveProperty('lightvitNative', true);
+  });
+
   it('Tile and broadcastTo: ranks 1–5, inner and outer reps, width-1 rows, int32, with gradients', async (ctx) => {
     if (!native()) ctx.skip();
     check(

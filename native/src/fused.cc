@@ -2,6 +2,7 @@
 // gradients, the softmax gradient, and the whole AdamW update. On the wasm backend each of these is a chain of
 // several elementwise kernels (and as many JS dispatches); here each is one pass over the data, split across the pool.
 #include <cmath>
+#include <cstdint>
 
 #include "gemm.h"
 #include "heap.h"
@@ -542,6 +543,57 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// segmentSum(heap, xOff, idsOff, outOff, rows, inner, numSegments): out[s] = Σ_{r : ids[r] = s} x[r] over float32
+// rows of `inner` values, rows taken in order; ids outside [0, numSegments) are dropped (TensorFlow's rule). The
+// gradient of a gather. Threads own disjoint ranges of segments, so the sums do not depend on the thread count.
+Napi::Value SegmentSum(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long rows = num(info, 4), inner = num(info, 5), segs = num(info, 6);
+  const float* x = at(info, h, num(info, 1), rows * inner);
+  const int32_t* ids = reinterpret_cast<const int32_t*>(at(info, h, num(info, 2), rows));
+  float* out = at(info, h, num(info, 3), segs * inner);
+  const long grain = rows * inner >= kElemGrain ? 1 : segs;
+  Pool::get().run(segs, grain, [&](long s0, long s1) {
+    std::memset(out + s0 * inner, 0, sizeof(float) * (s1 - s0) * inner);
+    for (long r = 0; r < rows; r++) {
+      const long s = ids[r];
+      if (s < s0 || s >= s1) continue;
+      float* __restrict o = out + s * inner;
+      const float* __restrict xr = x + r * inner;
+      for (long j = 0; j < inner; j++) o[j] += xr[j];
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// dropoutMask(heap, outOff, count, s0, s1, s2, c, keep): tf.dropout's multiplier, bit for bit. Alea as tfjs-core
+// runs it works on doubles, t = a·s0 + c·2⁻³², but every state is a 32-bit fraction k/2³² and every intermediate
+// fits in 53 bits, so it is exactly the integer multiply-with-carry X = a·x0 + c, c ← X >> 32, x ← X mod 2³²; the
+// integer form is what runs here (a shorter dependency chain: each value needs the previous carry). Each output is
+// x·2⁻³² rounded to float32 (as a Float32Array store rounds it), then floor(u + keep) / keep in float32.
+void aleaMask(float* out, long count, double s0, double s1, double s2, double c, float keep) {
+  uint64_t x0 = (uint64_t)(s0 * 4294967296.0), x1 = (uint64_t)(s1 * 4294967296.0), x2 = (uint64_t)(s2 * 4294967296.0);
+  uint64_t carry = (uint64_t)c;
+  const float scale = 1.0f / keep;
+  for (long i = 0; i < count; i++) {
+    const uint64_t t = 2091639ull * x0 + carry;
+    x0 = x1;
+    x1 = x2;
+    carry = t >> 32;
+    x2 = t & 0xffffffffull;
+    const float u = (float)((double)x2 * 2.3283064365386963e-10);
+    out[i] = (u + keep >= 1.0f) ? scale : 0.0f;
+  }
+}
+
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  Heap h = heapOf(info);
+  const long count = num(info, 2);
+  float* out = at(info, h, num(info, 1), count);
+  aleaMask(out, count, dbl(info, 3), dbl(info, 4), dbl(info, 5), dbl(info, 6), (float)dbl(info, 7));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerFused(Napi::Env env, Napi::Object exports) {
@@ -555,6 +607,8 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
   exports.Set("adamw", Napi::Function::New(env, AdamW));
   exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("attentionGrad", Napi::Function::New(env, AttentionGrad));

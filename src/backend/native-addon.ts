@@ -139,6 +139,16 @@ export interface Addon {
     inner: number,
     count: number,
   ): void;
+  segmentSum(
+    heap: ArrayBuffer,
+    x: number,
+    segmentIds: number,
+    out: number,
+    rows: number,
+    inner: number,
+    numSegments: number,
+  ): void;
+  dropoutMask(heap: ArrayBuffer, out: number, count: number, s0: number, s1: number, s2: number, c: number, keep: number): void;
   setThreads(n: number): number;
   info(): { gemm: string; threads: number };
 }

@@ -740,6 +740,41 @@ const gatherV2: KernelFn = (args) => {
   return out;
 };
 
+/**
+ * UnsortedSegmentSum of float32 rows (the gradient of GatherV2): one native pass; int32 x goes to the kit's wasm
+ * kernel (src/backend/kernels.ts), which also raises the shape errors.
+ */
+const unsortedSegmentSum: KernelFn = (args) => {
+  const { x, segmentIds } = args.inputs as Record<string, tf.TensorInfo>;
+  const numSegments = Number(args.attrs.numSegments);
+  const idRank = segmentIds.shape.length;
+  const prefix = segmentIds.shape.every((d, i) => d === x.shape[i]);
+  if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32' || !prefix || !(numSegments >= 0))
+    return fallback('UnsortedSegmentSum', args);
+  const rest = x.shape.slice(idRank);
+  const backend = args.backend;
+  const out = backend.makeOutput([numSegments, ...rest], 'float32');
+  const inner = prod(rest);
+  if (numSegments * inner > 0) {
+    const off = (t: tf.TensorInfo) => offsetOf(backend, t);
+    lib().segmentSum(heapOf(backend), off(x), off(segmentIds), off(out), prod(segmentIds.shape), inner, numSegments);
+  }
+  return out;
+};
+
+/** tf.dropout's multiplier from Alea's seeded state (src/nn/fused.ts dropoutMask): no inputs, one float32 output. */
+const dropoutMask: KernelFn = (args) => {
+  const shape = args.attrs.shape as number[];
+  const [s0, s1, s2, c] = args.attrs.state as number[];
+  const keep = Number(args.attrs.keep);
+  if (!(keep > 0 && keep <= 1)) throw new Error(`${FUSED.dropoutMask}: keep ${keep}; expected a number in (0, 1]`);
+  const backend = args.backend;
+  const out = backend.makeOutput(shape, 'float32');
+  const n = prod(shape);
+  if (n > 0) lib().dropoutMask(heapOf(backend), offsetOf(backend, out), n, s0, s1, s2, c, keep);
+  return out;
+};
+
 export const KERNELS: Record<string, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -759,6 +794,7 @@ export const KERNELS: Record<string, KernelFn> = {
   Concat: concat,
   MaxPoolGrad: maxPoolGrad,
   GatherV2: gatherV2,
+  UnsortedSegmentSum: unsortedSegmentSum,
   Tile: tile,
   [FUSED.layerNorm]: layerNorm,
   [FUSED.layerNormGrad]: layerNormGrad,
@@ -771,4 +807,5 @@ export const KERNELS: Record<string, KernelFn> = {
   [FUSED.linearGrad]: linearGrad,
   [FUSED.attention]: attention,
   [FUSED.attentionGrad]: attentionGrad,
+  [FUSED.dropoutMask]: dropoutMask,
 };
