@@ -20,6 +20,7 @@ export const FUSED = {
   linearGrad: 'LvLinearGrad',
   attention: 'LvAttention',
   attentionGrad: 'LvAttentionGrad',
+  dropoutMask: 'LvDropoutMask',
 } as const;
 
 /** Activation kinds of the fused activation kernels, by the layer's name for them. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED } from '../backend/kernel-names';
+import { aleaSeed, dropoutMultiplier } from '../util/rng';
 
 /**
  * LayerNorm, activations and the softmax gradient as single kernels where the active backend has them (the native
@@ -63,6 +64,18 @@ tf.registerGradient({
     return grads;
   },
 });
+
+/**
+ * tf.dropout(x, rate, undefined, seed)'s multiplier of `shape` (0 or 1/keep, float32), bit for bit: one native kernel
+ * (`LvDropoutMask`: Alea's recurrence and the mask in one pass, written into the tensor) where the backend has it,
+ * else the same values built in JS. Either way no randomUniform, Add, Floor and RealDiv kernels run.
+ */
+export function dropoutMask(shape: number[], seed: number, rate: number): tf.Tensor {
+  if (hasKernel(FUSED.dropoutMask)) {
+    return runKernel(FUSED.dropoutMask, {}, { shape, state: aleaSeed(seed), keep: Math.fround(1 - rate) }) as tf.Tensor;
+  }
+  return tf.tensor(dropoutMultiplier(seed, tf.util.sizeFromShape(shape), rate), shape, 'float32');
+}
 
 /**
  * x·W (+ b) over the last axis of x, W [in, out]: one kernel forward and one for all gradients where the backend has

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Ctx, Module, type Param, init, type InitFn } from './module';
-import { activate, batchNormTrain, layerNorm, linear, type Activation } from './fused';
+import { activate, batchNormTrain, dropoutMask, layerNorm, linear, type Activation } from './fused';
+import { ConfigError } from '../util/errors';
 
 /** Tokens × features: applies to the last axis of any rank. */
 export class Linear extends Module {
@@ -168,7 +169,11 @@ export { activate, type Activation } from './fused';
 /** Inverted dropout with a seed drawn from ctx.rng (deterministic given the run seed). */
 export function dropout(x: tf.Tensor, rate: number, ctx: Ctx): tf.Tensor {
   if (!ctx.training || rate <= 0) return x;
-  return tf.dropout(x, rate, undefined, ctx.rng.int());
+  if (!(rate < 1)) throw new ConfigError(`dropout rate ${rate}; expected a number in [0, 1)`);
+  // tf.dropout(x, rate, undefined, seed)'s multiplier, built in one pass instead of randomUniform + Add + Floor +
+  // RealDiv: the same values bit for bit (src/nn/fused.ts), so the same training
+  const seed = ctx.rng.int();
+  return tf.tidy(() => x.mul(dropoutMask(x.shape, seed, rate)));
 }
 
 /** Stochastic depth: drop the whole residual branch per sample. x: [B, ...]. */

@@ -79,3 +79,64 @@ export class Rng {
     return this.shuffle(p);
   }
 }
+
+/**
+ * Alea's state [s0, s1, s2, c] after seeding with `String(seed)`, as tfjs-core seeds it for tf.randomUniform: Mash
+ * folds the characters into a 32-bit state and each call returns that state as a fraction in [0, 1).
+ */
+export function aleaSeed(seed: number | string): [number, number, number, number] {
+  let n = 0xefc8249d;
+  const mash = (data: string): number => {
+    for (let i = 0; i < data.length; i++) {
+      n += data.charCodeAt(i);
+      let h = 0.02519603282416938 * n;
+      n = h >>> 0;
+      h -= n;
+      h *= n;
+      n = h >>> 0;
+      h -= n;
+      n += h * 0x100000000;
+    }
+    return (n >>> 0) * 2.3283064365386963e-10;
+  };
+  const key = String(seed);
+  const s = [mash(' '), mash(' '), mash(' ')];
+  for (let j = 0; j < 3; j++) {
+    s[j] -= mash(key);
+    if (s[j] < 0) s[j] += 1;
+  }
+  return [s[0], s[1], s[2], 1];
+}
+
+/**
+ * The uniform stream `tf.randomUniform(shape, 0, 1, 'float32', seed)` draws, produced without tfjs's per-element
+ * calls: Baagøe's Alea generator (the one tfjs-core uses), its state in locals. Masks built from it equal
+ * tf.dropout's bit for bit (test/dropout.test.ts), so switching to it changes no result. The native kernel
+ * `LvDropoutMask` runs the same recurrence in integer form in C++ (native/src/fused.cc).
+ */
+export function aleaUniform(seed: number | string, count: number): Float32Array {
+  let [s0, s1, s2, c] = aleaSeed(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    // multiply-with-carry on three lags: t = a·s0 + c·2⁻³², the carry is its integer part, the output its fraction
+    const t = 2091639 * s0 + c * 2.3283064365386963e-10;
+    s0 = s1;
+    s1 = s2;
+    c = t | 0;
+    s2 = t - c;
+    out[i] = s2;
+  }
+  return out;
+}
+
+/**
+ * tf.dropout's multiplier for `seed` as plain values: floor(u + keep) / keep in float32 arithmetic (Math.fround after
+ * each step, exactly as tfjs's Add, Floor and RealDiv kernels round), u the seed's uniform stream.
+ */
+export function dropoutMultiplier(seed: number | string, count: number, rate: number): Float32Array {
+  const keep = Math.fround(1 - rate);
+  const scale = Math.fround(Math.fround(1) / keep);
+  const u = aleaUniform(seed, count);
+  for (let i = 0; i < count; i++) u[i] = Math.fround(u[i] + keep) >= 1 ? scale : 0;
+  return u;
+}
