@@ -60,7 +60,11 @@ describe('dropout masks equal tf.dropout bit for bit', () => {
     const x = tf.randomNormal([4, 9, 6], 0, 1, 'float32', 3);
     const dy = tf.randomNormal([4, 9, 6], 0, 1, 'float32', 4);
     const seed = new Rng(42).int(); // makeCtx({ seed: 42 }) draws this first
-    const ours = tf.grad((t: tf.Tensor) => dropout(t, 0.3, makeCtx({ training: true, seed: 42 })).mul(dy).sum());
+    const ours = tf.grad((t: tf.Tensor) =>
+      dropout(t, 0.3, makeCtx({ training: true, seed: 42 }))
+        .mul(dy)
+        .sum(),
+    );
     const theirs = tf.grad((t: tf.Tensor) => tf.dropout(t, 0.3, undefined, seed).mul(dy).sum());
     expect(bits(dropout(x, 0.3, makeCtx({ training: true, seed: 42 })).dataSync())).toEqual(
       bits(tf.dropout(x, 0.3, undefined, seed).dataSync()),

@@ -148,7 +148,16 @@ export interface Addon {
     inner: number,
     numSegments: number,
   ): void;
-  dropoutMask(heap: ArrayBuffer, out: number, count: number, s0: number, s1: number, s2: number, c: number, keep: number): void;
+  dropoutMask(
+    heap: ArrayBuffer,
+    out: number,
+    count: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    c: number,
+    keep: number,
+  ): void;
   setThreads(n: number): number;
   info(): { gemm: string; threads: number };
 }
