@@ -270,9 +270,9 @@ export interface MoeOutput {
  * One MoE feed-forward layer: router + experts. Dispatch strategies (identical outputs without dropout):
  * - 'dense': every expert on every token, multiplied by the sparse gate vector (the reference);
  * - 'sparse': each expert only on the tokens routed to it (gathered; indices read back to JS);
- * - 'slots': every W_e (one matmul, cheap), then for each of the k slots the chosen expert's hidden state (one
- *   gather for all slots) passed through the shared W2 with its own dropout: k W2 products per token, per-expert
- *   dropout exactly as the author's code (the training default with shared V/W2);
+ * - 'slots': every W_e (one matmul, cheap), then for each of the k slots the chosen expert's hidden state picked by
+ *   a one-hot mask and passed through the shared W2 with its own dropout: k W2 products per token, per-expert
+ *   dropout exactly as the author's code, no gathers (the training default with shared V/W2);
  * - 'fused': W2 applied once to Σ g_e·h_e. Exact because W2 is shared and the gates sum to 1 (docs/mlit.md §2.6):
  *   Σ g_e (W2 h_e + b2) = W2 (Σ g_e h_e) + b2. In training its one dropout mask replaces the k per-expert masks
  *   (same expectation); the evaluation default with shared V/W2.
@@ -330,13 +330,13 @@ export class MoeLayer extends Module {
         const hSum = this.experts.hiddenAll(x2).mul(r.gates.expandDims(2)).sum(1) as tf.Tensor2D;
         y = dropout(this.experts.w2Shared!.forward(hSum), rate, ctx) as tf.Tensor2D;
       } else if (mode === 'slots') {
-        // the chosen experts' hidden states, slot by slot: row i·k + s of hSlots is row i·E + topIdx[i, s] of hAll
-        const hAll = this.experts.hiddenAll(x2).reshape([n * E, h]);
-        const top = r.topIdx.dataSync();
-        const rows = new Int32Array(n * k);
-        for (let i = 0; i < n; i++) for (let s = 0; s < k; s++) rows[i * k + s] = i * E + top[i * k + s];
-        const hSlots = tf.gather(hAll, tf.tensor1d(rows, 'int32')); // [N·k, h]
-        const out = dropout(this.experts.w2Shared!.forward(hSlots).reshape([n, k, m]), rate, ctx);
+        const hAll = this.experts.hiddenAll(x2);
+        const idxCols = tf.unstack(r.topIdx, 1);
+        const hSlots = tf.stack(
+          idxCols.map((c) => hAll.mul(tf.oneHot(c, E).toFloat().expandDims(2)).sum(1)),
+          1,
+        ) as tf.Tensor3D; // [N, k, h]
+        const out = dropout(this.experts.w2Shared!.forward(hSlots.reshape([n * k, h])).reshape([n, k, m]), rate, ctx);
         y = out.mul(r.topGates.expandDims(2)).sum(1) as tf.Tensor2D;
       } else {
         y = this.sparse(x2, r, rate, ctx);
