@@ -601,7 +601,10 @@ describe('native kernels vs cpu', () => {
   it('UnsortedSegmentSum: dropped and repeated ids, 2-D ids, threaded sizes, empty segments, int32 via wasm', async (ctx) => {
     if (!native()) ctx.skip();
     // typed as 1-D for tf.unsortedSegmentSum's signature; the kernel takes any prefix of x's shape
-    const ids = (v: number[], shape?: number[]) => tf.tensor(v, shape ?? [v.length], 'int32') as tf.Tensor1D;
+    const ids = (v: number[], shape?: number[]): tf.Tensor1D => {
+      const t: tf.Tensor = tf.tensor(v, shape ?? [v.length], 'int32');
+      return t as tf.Tensor1D;
+    };
     // ids -1 and 6 fall outside [0, 6) and are dropped; segment 3 receives nothing
     const some = [2, 0, 2, 5, -1, 1, 1, 6, 0];
     check('UnsortedSegmentSum', await relErr([[9, 4, 3]], (x) => tf.unsortedSegmentSum(x, ids(some), 6)));
