@@ -9,31 +9,16 @@
  *   node scripts/compare-step.js /tmp/before mlit-xxs 32; node scripts/compare-step.js . mlit-xxs 32
  *
  * Prints one JSON line: ms per step (best of 3 rounds of 3 steps after 2 warm-up steps), img/s, last loss. The
- * models are the papers' quick-scale stand-ins, spelled out here so that older builds (without
- * MAIN_QUICK_MODELS) can run them too.
+ * models are the papers' quick-scale stand-ins as this checkout's build defines them (MAIN_QUICK_MODELS in its
+ * dist/, so build it first), applied to both builds alike: an older build without that list runs the same configs.
  */
 const path = require('node:path');
 
 const root = path.resolve(process.argv[2] || '.');
 const name = process.argv[3] || 'bench-vit';
 const batch = Number(process.argv[4] || 32);
-const QUICK = {
-  'bench-vit': {},
-  'mlit-xxs': { imageSize: 32, patchSize: 4, depth: 3, numClasses: 10 },
-  'vmoe-6x64': { depth: 6, embedDim: 64, numHeads: 2, mlpRatio: 4, patchSize: 8, numClasses: 100 },
-  'dwnet-mini': {
-    patchSize: 4,
-    embedDim: 32,
-    depths: [2, 2],
-    numHeads: [1, 2],
-    groupChannels: [1, 2],
-    windowSize: 4,
-    kernelSize: 5,
-    dropPath: 0.05,
-  },
-  'eit-cifar-small': {},
-  'mae-vit': { embedDim: 64, depth: 4, numHeads: 2 },
-};
+const { MAIN_QUICK_MODELS } = require(path.join(__dirname, '..', 'dist', 'experiments'));
+const QUICK = { 'bench-vit': {}, ...Object.fromEntries(MAIN_QUICK_MODELS.map((m) => [m.model, m.overrides])) };
 
 async function main() {
   const tf = require(require.resolve('@tensorflow/tfjs', { paths: [root] }));
