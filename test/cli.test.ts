@@ -69,19 +69,22 @@ describe('lightvit CLI', () => {
     expect(d.err).toMatch(/depth="six" is not valid; expected a number/);
   });
 
+  // vit-tiny-test on 32² synthetic images at smoke scale: a training run of a few seconds
+  const tiny = [
+    'train',
+    'vit-tiny-test',
+    '--data',
+    'synth10',
+    '--scale',
+    'smoke',
+    '--set',
+    'imageSize=32',
+    '--set',
+    'patchSize=8',
+  ];
+
   it('train writes a results JSON (config, backend, versions, seed, history, wall time) and a checkpoint', async () => {
-    const r = await cli(
-      'train',
-      'vit-tiny-test',
-      '--data',
-      'synth10',
-      '--scale',
-      'smoke',
-      '--set',
-      'imageSize=32',
-      '--set',
-      'patchSize=8',
-    );
+    const r = await cli(...tiny);
     expect(r.code).toBe(0);
     const file = /^results: (.*)$/m.exec(r.out)![1];
     expect(path.basename(file)).toMatch(/^vit-tiny-test-synth10-smoke-s0-[0-9a-f]{8}\.json$/);
@@ -95,19 +98,6 @@ describe('lightvit CLI', () => {
     expect(fs.existsSync(j.checkpoint)).toBe(true);
     expect(r.out).toMatch(/synthetic data/);
   });
-
-  const tiny = [
-    'train',
-    'vit-tiny-test',
-    '--data',
-    'synth10',
-    '--scale',
-    'smoke',
-    '--set',
-    'imageSize=32',
-    '--set',
-    'patchSize=8',
-  ];
 
   it(
     'train runs that differ only in --set are two runs: two ' + 'results files, two checkpoints, two table rows',

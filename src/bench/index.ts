@@ -20,8 +20,8 @@ import { trainStep } from '../train/trainer';
  * tensorflow and the PyTorch twins (1 and 2 threads) are measured in `--rounds` interleaved rounds, best kept; cpu and
  * plain wasm (30–100× slower) once, with at most 3 timed steps (cpu: `--cpu-steps`).
  *
- *   lightvit bench [--json] [--models bench-vit|quick|NAME@quick|NAME,...] [--steps 10] [--warmup 2] [--rounds 2] [--batch 64]
- *                  [--cpu-steps 2] [--threads 1,2] [--engines cpu,wasm,wasm+native,tensorflow] [--no-torch]
+ *   lightvit bench [--json] [--models bench-vit|quick|NAME@quick|NAME,...] [--steps 10] [--warmup 2] [--rounds 2]
+ *                  [--batch 64] [--cpu-steps 2] [--threads 1,2] [--engines cpu,wasm,wasm+native,tensorflow] [--no-torch]
  *                  [--leak [--leak-steps 1000] [--leak-batch 8]]
  */
 
