@@ -2,6 +2,9 @@ import { describe, it, expect, vi } from 'vitest';
 import { runBench } from '../src/bench';
 import { nativeStatus } from '../src/backend/native';
 import { findTorchPython } from '../src/bench/torch';
+import { MAIN_QUICK_MODELS } from '../src/experiments';
+import { createModel } from '../src/models';
+import { countMacs } from '../src/analysis/count';
 
 /** The benchmark's output contract (not its speed): `--json` lines with model/engine/batch/img_per_s, options. */
 
@@ -62,6 +65,18 @@ describe('lightvit bench', () => {
       'dwnet-mini@quick',
       'eit-cifar-small@quick',
     ]);
+  }, 300_000);
+
+  it('--models NAME@quick measures that paper model at its quick overrides, not at its registered defaults', async () => {
+    const lines = await capture([...tiny, '--json', '--engines', 'wasm', '--models', 'vmoe-6x64@quick']);
+    const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => 'engine' in o);
+    expect(rows.map((r) => r.model)).toEqual(['bench-vit', 'vmoe-6x64@quick']);
+    // the bench's GFLOP/s is 6 · MACs per image · img/s: the MACs it measured are those of the quick config
+    const quick = MAIN_QUICK_MODELS.find((m) => m.model === 'vmoe-6x64')!;
+    const macs = (o: Record<string, unknown>) => countMacs(createModel('vmoe-6x64', o, { seed: 0 })).macs;
+    const measured = ((rows[1].gflops as number) * 1e9) / (6 * (rows[1].img_per_s as number));
+    expect(measured / macs(quick.overrides)).toBeCloseTo(1, 6);
+    expect(macs(quick.overrides)).not.toBeCloseTo(macs({}), -3);
   }, 300_000);
 
   it('human output is an aligned table; --models adds registered models', async () => {
